@@ -1,0 +1,534 @@
+#include "api/api.hpp"
+
+#include "api/detail/bundle.hpp"
+#include "api/detail/capability.hpp"
+#include "api/detail/format.hpp"
+#include "api/detail/ops.hpp"
+#include "api/detail/respond.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+#include "fhir/outcome.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace ucr::api {
+namespace {
+
+namespace json = boost::json;
+using detail::error_response;
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    if (end > start) out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool is_json_media(std::string_view v) {
+  return v.find("json") != std::string_view::npos || v.find("*/*") != std::string_view::npos;
+}
+
+/// R4 http.html#mime-type: JSON only; XML and anything else is refused with 406.
+std::optional<core::Error> check_format(const Request& req) {
+  if (auto f = req.param("_format")) {
+    if (*f != "json" && !is_json_media(*f)) {
+      return core::Error::make(406, "not-supported", fmt::format("_format '{}' is not supported; use json", *f));
+    }
+    return std::nullopt;
+  }
+  if (auto accept = req.headers.get("accept")) {
+    if (!accept->empty() && !is_json_media(*accept) && accept->find("application/*") == std::string_view::npos) {
+      return core::Error::make(406, "not-supported",
+                               fmt::format("cannot produce '{}'; this server speaks application/fhir+json", *accept));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<core::Error> check_content_type(const Request& req, bool patch) {
+  const auto ct = req.headers.get("content-type");
+  if (patch) {
+    if (!ct || ct->find("application/json-patch+json") == std::string_view::npos) {
+      return core::Error::make(415, "not-supported",
+                               "PATCH needs Content-Type application/json-patch+json (JSON Patch); FHIRPath Patch "
+                               "is not supported yet");
+    }
+    return std::nullopt;
+  }
+  if (ct && !ct->empty() && ct->find("json") == std::string_view::npos) {
+    return core::Error::make(415, "not-supported",
+                             fmt::format("Content-Type '{}' is not supported; send application/fhir+json", *ct));
+  }
+  return std::nullopt;
+}
+
+core::Result<std::optional<std::int64_t>> if_match_of(const Request& req) {
+  const auto h = req.headers.get("if-match");
+  if (!h) return std::optional<std::int64_t>{};
+  auto v = detail::parse_etag(*h);
+  if (!v) {
+    auto e = v.error();
+    e.issues.front().diagnostics = "If-Match: " + e.issues.front().diagnostics;
+    return e;
+  }
+  return std::optional<std::int64_t>{*v};
+}
+
+/// The query string without the result-shaping parameters, for conditional interactions.
+std::string criteria_query(const Request& req) { return req.raw_query; }
+
+Response run_write(store::Store& store, const Request& req, const char* interaction,
+                   const std::function<core::Result<detail::OpResult>(store::Transaction&)>& op) {
+  detail::OpResult result;
+  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    auto r = op(t);
+    if (!r) return r.error();
+    result = std::move(*r);
+    return core::ok();
+  });
+  Response resp = w ? detail::resource_response(result, req, true) : error_response(w.error(), req);
+  resp.interaction = interaction;
+  return resp;
+}
+
+std::string encode_param(std::string_view v) {
+  return boost::urls::encode(boost::core::string_view(v.data(), v.size()), boost::urls::unreserved_chars);
+}
+
+class Handler {
+ public:
+  Handler(store::Store& store, const ApiOptions& options, const Request& req)
+      : store_(store), options_(options), req_(req) {}
+
+  Response run() {
+    if (auto e = check_format(req_)) return error_response(*e, req_);
+    std::string_view path = req_.path;
+    if (path.rfind("/fhir", 0) != 0) return error_response(core::Error::not_found("unknown path"), req_);
+    path.remove_prefix(5);
+    const auto seg = split_path(path);
+    const std::string& m = req_.method;
+    const bool get = m == "GET" || m == "HEAD";
+    if (seg.empty()) {
+      if (m == "POST") return tagged(detail::handle_bundle(store_, options_, req_), "transaction");
+      return method_not_allowed();
+    }
+    if (seg[0] == "metadata") {
+      if (!get) return method_not_allowed();
+      Response r;
+      r.body = detail::format_body(detail::capability_statement(req_.base_url, options_.software_version), req_);
+      r.interaction = "capabilities";
+      return r;
+    }
+    if (seg[0] == "_history") {
+      if (!get || seg.size() != 1) return method_not_allowed();
+      return history("", "", "history-system");
+    }
+    const std::string type(seg[0]);
+    if (!fhir::is_resource_type(type)) {
+      return error_response(core::Error::make(404, "not-supported", fmt::format("'{}' is not an R4 resource type", type)),
+                            req_);
+    }
+    if (seg.size() == 1) {
+      if (get) return search(type);
+      if (m == "POST") return create(type);
+      if (m == "PUT") return conditional_update(type);
+      if (m == "DELETE") return conditional_delete(type);
+      if (m == "PATCH") return conditional_patch(type);
+      return method_not_allowed();
+    }
+    if (seg.size() == 2 && seg[1] == "_history") {
+      if (!get) return method_not_allowed();
+      return history(type, "", "history-type");
+    }
+    if (seg.size() == 2 && seg[1] == "_search") {
+      if (m != "POST") return method_not_allowed();
+      return search(type);
+    }
+    if (seg.size() == 2 && seg[1] == "$validate") {
+      if (m != "POST") return method_not_allowed();
+      return validate_op(type, "");
+    }
+    const std::string id(seg[1]);
+    if (!core::is_valid_id(id)) {
+      return error_response(core::Error::invalid(fmt::format("'{}' is not a valid FHIR id", id)), req_);
+    }
+    if (seg.size() == 2) {
+      if (get) return read(type, id);
+      if (m == "PUT") return update(type, id);
+      if (m == "DELETE") return remove(type, id);
+      if (m == "PATCH") return patch(type, id);
+      return method_not_allowed();
+    }
+    if (seg.size() == 3 && seg[2] == "$validate") {
+      if (m != "POST") return method_not_allowed();
+      return validate_op(type, id);
+    }
+    if (seg[2] != "_history" || !get) return method_not_allowed();
+    if (seg.size() == 3) return history(type, id, "history-instance");
+    if (seg.size() == 4) return vread(type, id, seg[3]);
+    return method_not_allowed();
+  }
+
+ private:
+  static Response tagged(Response r, const char* interaction) {
+    r.interaction = interaction;
+    return r;
+  }
+
+  Response method_not_allowed() const {
+    return error_response(core::Error::make(405, "not-supported",
+                                            fmt::format("{} is not supported on {}", req_.method, req_.path)),
+                          req_);
+  }
+
+  Response read(const std::string& type, const std::string& id) {
+    auto r = store_.read(type, id);
+    if (!r) return tagged(error_response(r.error(), req_), "read");
+    const auto& info = r->info;
+    if (auto inm = req_.headers.get("if-none-match")) {
+      auto v = detail::parse_etag(*inm);
+      if (v && *v == info.version) return not_modified(info);
+    }
+    if (auto ims = req_.headers.get("if-modified-since")) {
+      auto t = core::parse_http_date(*ims);
+      if (t && info.last_updated / 1'000'000 <= *t / 1'000'000) return not_modified(info);
+    }
+    detail::OpResult res{200, info, std::move(r->json)};
+    return tagged(detail::resource_response(res, req_, false), "read");
+  }
+
+  Response not_modified(const store::VersionInfo& info) const {
+    Response r;
+    r.status = 304;
+    r.headers.emplace_back("ETag", detail::etag_of(info.version));
+    r.headers.emplace_back("Last-Modified", core::format_http_date(info.last_updated));
+    r.interaction = "read";
+    return r;
+  }
+
+  Response vread(const std::string& type, const std::string& id, std::string_view vid) {
+    std::int64_t version = 0;
+    auto [ptr, ec] = std::from_chars(vid.data(), vid.data() + vid.size(), version);
+    if (ec != std::errc() || ptr != vid.data() + vid.size() || version < 1) {
+      return tagged(error_response(core::Error::invalid(fmt::format("'{}' is not a version number", vid)), req_),
+                    "vread");
+    }
+    auto r = store_.vread(type, id, version);
+    if (!r) return tagged(error_response(r.error(), req_), "vread");
+    detail::OpResult res{200, r->info, std::move(r->json)};
+    return tagged(detail::resource_response(res, req_, false), "vread");
+  }
+
+  Response create(const std::string& type) {
+    if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "create");
+    auto body = detail::parse_resource(req_.body, type);
+    if (!body) return tagged(error_response(body.error(), req_), "create");
+    const std::string if_none_exist(req_.headers.get("if-none-exist").value_or(""));
+    // A client-sent id is ignored on create (R4 http.html#create); the server assigns one.
+    return run_write(store_, req_, "create", [&](store::Transaction& t) {
+      return detail::op_create(t, type, *body, if_none_exist);
+    });
+  }
+
+  Response update(const std::string& type, const std::string& id) {
+    if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "update");
+    auto if_match = if_match_of(req_);
+    if (!if_match) return tagged(error_response(if_match.error(), req_), "update");
+    auto body = detail::parse_resource(req_.body, type);
+    if (!body) return tagged(error_response(body.error(), req_), "update");
+    return run_write(store_, req_, "update", [&](store::Transaction& t) {
+      return detail::op_update(t, type, id, *body, *if_match);
+    });
+  }
+
+  Response conditional_update(const std::string& type) {
+    if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "update");
+    auto if_match = if_match_of(req_);
+    if (!if_match) return tagged(error_response(if_match.error(), req_), "update");
+    auto body = detail::parse_resource(req_.body, type);
+    if (!body) return tagged(error_response(body.error(), req_), "update");
+    const std::string query = criteria_query(req_);
+    return run_write(store_, req_, "update", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+      auto found = detail::resolve_one(t, type, query, "conditional update");
+      if (!found) return found.error();
+      json::object resource = *body;
+      std::string id;
+      if (found->has_value()) {
+        id = **found;
+      } else if (const auto* bid = resource.if_contains("id"); bid != nullptr && bid->is_string()) {
+        id = std::string(bid->get_string());
+      } else {
+        id = core::new_uuid();
+      }
+      if (const auto* bid = resource.if_contains("id"); bid != nullptr && bid->is_string() && bid->get_string() != id) {
+        return core::Error::invalid("the resource id does not match the resource the criteria found", "id");
+      }
+      resource["id"] = id;
+      return detail::op_update(t, type, id, std::move(resource), *if_match);
+    });
+  }
+
+  Response remove(const std::string& type, const std::string& id) {
+    auto if_match = if_match_of(req_);
+    if (!if_match) return tagged(error_response(if_match.error(), req_), "delete");
+    return run_write(store_, req_, "delete",
+                     [&](store::Transaction& t) { return detail::op_delete(t, type, id, *if_match); });
+  }
+
+  Response conditional_delete(const std::string& type) {
+    const std::string query = criteria_query(req_);
+    return run_write(store_, req_, "delete", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+      auto found = detail::resolve_one(t, type, query, "conditional delete");
+      if (!found) return found.error();
+      if (!found->has_value()) return detail::OpResult{204, std::nullopt, {}};
+      return detail::op_delete(t, type, **found, std::nullopt);
+    });
+  }
+
+  Response patch(const std::string& type, const std::string& id) {
+    if (auto e = check_content_type(req_, true)) return tagged(error_response(*e, req_), "patch");
+    auto if_match = if_match_of(req_);
+    if (!if_match) return tagged(error_response(if_match.error(), req_), "patch");
+    auto doc = detail::parse_json(req_.body, "JSON Patch document");
+    if (!doc) return tagged(error_response(doc.error(), req_), "patch");
+    return run_write(store_, req_, "patch",
+                     [&](store::Transaction& t) { return detail::op_patch(t, type, id, *doc, *if_match); });
+  }
+
+  Response conditional_patch(const std::string& type) {
+    if (auto e = check_content_type(req_, true)) return tagged(error_response(*e, req_), "patch");
+    auto doc = detail::parse_json(req_.body, "JSON Patch document");
+    if (!doc) return tagged(error_response(doc.error(), req_), "patch");
+    const std::string query = criteria_query(req_);
+    return run_write(store_, req_, "patch", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+      auto found = detail::resolve_one(t, type, query, "conditional patch");
+      if (!found) return found.error();
+      if (!found->has_value()) return core::Error::not_found("no resource matches the conditional patch criteria");
+      return detail::op_patch(t, type, **found, *doc, std::nullopt);
+    });
+  }
+
+  Response validate_op(const std::string& type, const std::string& id) {
+    auto v = detail::parse_json(req_.body, "request body");
+    if (!v) return tagged(error_response(v.error(), req_), "operation");
+    json::value resource = std::move(*v);
+    // The body may be the resource itself or Parameters with a `resource` parameter.
+    if (auto* o = resource.if_object(); o != nullptr && type != "Parameters") {
+      const auto* rt = o->if_contains("resourceType");
+      if (rt != nullptr && rt->is_string() && rt->get_string() == "Parameters") {
+        json::value inner;
+        if (const auto* params = o->if_contains("parameter"); params != nullptr && params->is_array()) {
+          for (const auto& p : params->get_array()) {
+            const auto* po = p.if_object();
+            if (po == nullptr) continue;
+            const auto* name = po->if_contains("name");
+            if (name != nullptr && name->is_string() && name->get_string() == "resource" && po->contains("resource")) {
+              inner = po->at("resource");
+            }
+          }
+        }
+        if (inner.is_null()) {
+          return tagged(error_response(core::Error::invalid("Parameters has no 'resource' parameter", "Parameters.parameter"),
+                                       req_),
+                        "operation");
+        }
+        resource = std::move(inner);
+      }
+    }
+    std::vector<core::Issue> issues;
+    const auto* o = resource.if_object();
+    const auto* rt = o != nullptr ? o->if_contains("resourceType") : nullptr;
+    if (rt != nullptr && rt->is_string() && rt->get_string() != type) {
+      issues.push_back(core::Issue{"error", "invalid",
+                                   fmt::format("resourceType '{}' does not match '{}'", std::string_view(rt->get_string()), type),
+                                   "resourceType"});
+    } else {
+      if (auto r = detail::validate(resource); !r) issues = r.error().issues;
+      if (!id.empty() && o != nullptr) {
+        const auto* rid = o->if_contains("id");
+        if (rid == nullptr || !rid->is_string() || rid->get_string() != id) {
+          issues.push_back(core::Issue{"error", "invalid", "the resource id does not match the URL", "id"});
+        }
+      }
+    }
+    if (issues.empty()) issues.push_back(core::Issue{"information", "informational", "no issues found", {}});
+    Response r;
+    r.body = detail::format_body(json::serialize(fhir::operation_outcome(issues)), req_);
+    r.interaction = "operation";
+    return r;
+  }
+
+  core::Result<std::size_t> page_size() const {
+    auto c = req_.param("_count");
+    if (!c) return options_.default_page_size;
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(c->data(), c->data() + c->size(), n);
+    if (ec != std::errc() || ptr != c->data() + c->size()) {
+      return core::Error::invalid(fmt::format("_count '{}' is not a whole number", *c), "_count");
+    }
+    return std::min(n, options_.max_page_size);
+  }
+
+  Response history(const std::string& type, const std::string& id, const char* interaction) {
+    store::HistoryQuery q;
+    q.type = type;
+    q.id = id;
+    auto count = page_size();
+    if (!count) return tagged(error_response(count.error(), req_), interaction);
+    q.count = *count;
+    for (const auto& [name, value] : req_.query) {
+      if (name == "_since" || name == "_at") {
+        auto t = core::parse_fhir_datetime(value);
+        if (!t) {
+          return tagged(error_response(core::Error::invalid(fmt::format("{} '{}' is not a FHIR instant", name, value), name),
+                                       req_),
+                        interaction);
+        }
+        (name == "_since" ? q.since : q.at) = *t;
+      } else if (name == "_cursor") {
+        std::int64_t c = 0;
+        auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), c);
+        if (ec != std::errc() || ptr != value.data() + value.size()) {
+          return tagged(error_response(core::Error::invalid("_cursor is not valid", "_cursor"), req_), interaction);
+        }
+        q.before_seq = c;
+      }
+    }
+    if (!id.empty()) {
+      // An instance that never existed has no history.
+      auto probe = store_.read(type, id);
+      if (!probe && probe.error().status == 404) return tagged(error_response(probe.error(), req_), interaction);
+    }
+    auto page = store_.history(q);
+    if (!page) return tagged(error_response(page.error(), req_), interaction);
+
+    std::string self_path = req_.base_url;
+    if (!type.empty()) self_path += "/" + type;
+    if (!id.empty()) self_path += "/" + id;
+    self_path += "/_history";
+    std::string params;
+    const auto add_param = [&](std::string_view name, std::string_view value) {
+      params += params.empty() ? "?" : "&";
+      params += name;
+      params += "=";
+      params += encode_param(value);
+    };
+    for (const auto& [name, value] : req_.query) {
+      if (name == "_since" || name == "_at" || name == "_count" || name == "_pretty") add_param(name, value);
+    }
+    std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+                       core::format_instant(core::now_micros()) + R"("},"type":"history","link":[{"relation":"self","url":)" +
+                       detail::quoted(self_path + params + [&] {
+                         std::string c;
+                         if (q.before_seq) c = (params.empty() ? "?" : "&") + std::string("_cursor=") + std::to_string(*q.before_seq);
+                         return c;
+                       }()) +
+                       "}";
+    if (page->next_cursor) {
+      body += R"(,{"relation":"next","url":)" +
+              detail::quoted(self_path + params + (params.empty() ? "?" : "&") + "_cursor=" +
+                             std::to_string(*page->next_cursor)) +
+              "}";
+    }
+    body += R"(],"entry":[)";
+    bool first = true;
+    for (const auto& e : page->entries) {
+      if (!first) body += ",";
+      first = false;
+      const std::string rel = e.info.type + "/" + e.info.id;
+      body += R"({"fullUrl":)" + detail::quoted(req_.base_url + "/" + rel);
+      if (!e.info.deleted && !e.json.empty()) body += R"(,"resource":)" + e.json;
+      const bool is_post = e.method == "POST";
+      body += R"(,"request":{"method":")" + e.method + R"(","url":)" + detail::quoted(is_post ? e.info.type : rel) + "}";
+      const int status = e.info.deleted ? 204 : (is_post || e.info.version == 1 ? 201 : 200);
+      body += R"(,"response":{"status":")" + detail::status_line(status) + R"(","etag":)" +
+              detail::quoted(detail::etag_of(e.info.version)) + R"(,"lastModified":")" +
+              core::format_instant(e.info.last_updated) + "\"}}";
+    }
+    body += "]}";
+    Response r;
+    r.body = detail::format_body(std::move(body), req_);
+    r.interaction = interaction;
+    return r;
+  }
+
+  Response search(const std::string& type) {
+    auto n = page_size();
+    if (!n) return tagged(error_response(n.error(), req_), "search-type");
+    std::vector<store::Criterion> criteria;
+    for (const auto& [name, value] : req_.query) {
+      if (name == "_count" || name == "_format" || name == "_pretty") continue;
+      if (name != "_id" && name != "identifier") {
+        return tagged(error_response(core::Error::not_supported(fmt::format(
+                                         "search parameter '{}' is not supported yet (supported: _id, identifier, _count)",
+                                         name)),
+                                     req_),
+                      "search-type");
+      }
+      store::Criterion c;
+      c.param = name;
+      std::size_t start = 0;
+      for (;;) {
+        const auto comma = value.find(',', start);
+        c.values.push_back(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      criteria.push_back(std::move(c));
+    }
+    auto ids = store_.find_ids(type, criteria, *n + 1);
+    if (!ids) return tagged(error_response(ids.error(), req_), "search-type");
+    const bool more = ids->size() > *n;
+    if (more) ids->pop_back();
+    std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+                       core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
+    if (!more) body += R"(,"total":)" + std::to_string(ids->size());
+    body += R"(,"link":[{"relation":"self","url":)" +
+            detail::quoted(req_.base_url + "/" + type + (req_.raw_query.empty() ? "" : "?" + req_.raw_query)) +
+            R"(}],"entry":[)";
+    bool first = true;
+    for (const auto& id : *ids) {
+      auto r = store_.read(type, id);
+      if (!r) continue;  // deleted between the search and the read
+      if (!first) body += ",";
+      first = false;
+      body += R"({"fullUrl":)" + detail::quoted(req_.base_url + "/" + type + "/" + id) + R"(,"resource":)" + r->json +
+              R"(,"search":{"mode":"match"}})";
+    }
+    body += "]}";
+    Response r;
+    r.body = detail::format_body(std::move(body), req_);
+    r.interaction = "search-type";
+    return r;
+  }
+
+  store::Store& store_;
+  const ApiOptions& options_;
+  const Request& req_;
+};
+
+}  // namespace
+
+Response Api::handle(const Request& request) {
+  Handler h(store_, options_, request);
+  Response r = h.run();
+  if (request.method == "HEAD") r.body.clear();
+  return r;
+}
+
+bool Api::may_write(const Request& request) {
+  return request.method != "GET" && request.method != "HEAD";
+}
+
+}  // namespace ucr::api

@@ -1,0 +1,438 @@
+#include "api/detail/bundle.hpp"
+
+#include "api/detail/format.hpp"
+#include "api/detail/ops.hpp"
+#include "api/detail/respond.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+#include "fhir/outcome.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse_query.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <map>
+#include <set>
+
+namespace ucr::api::detail {
+namespace {
+
+namespace json = boost::json;
+
+/// The methods in the order a transaction processes them (R4 http.html#trules).
+constexpr std::array<std::string_view, 5> kOrder = {"DELETE", "POST", "PUT", "PATCH", "GET"};
+
+struct Entry {
+  std::size_t index = 0;
+  std::string method;
+  std::string url;  ///< request.url relative to the base
+  std::string type;
+  std::string id;
+  std::string query;
+  std::string full_url;
+  std::string if_match;
+  std::string if_none_exist;
+  std::string if_none_match;
+  std::optional<json::object> resource;
+  json::value patch;
+  std::optional<core::Error> error;  ///< a problem found before processing (batch reports it per entry)
+  Response response;                 ///< batch and GET results
+  OpResult result;                   ///< transaction write results
+};
+
+std::string entry_path(std::size_t i) { return fmt::format("Bundle.entry[{}]", i); }
+
+core::Error at_entry(core::Error e, std::size_t i, std::string_view type) {
+  const std::string prefix = entry_path(i);
+  for (auto& issue : e.issues) {
+    const std::string& ex = issue.expression;
+    if (!type.empty() && ex.rfind(std::string(type), 0) == 0 && (ex.size() == type.size() || ex[type.size()] == '.' || ex[type.size()] == '[')) {
+      issue.expression = prefix + ".resource" + ex.substr(type.size());
+    } else if (ex.empty()) {
+      issue.expression = prefix;
+    } else {
+      issue.expression = prefix + "." + ex;
+    }
+    issue.diagnostics = fmt::format("entry {}: {}", i, issue.diagnostics);
+  }
+  return e;
+}
+
+std::optional<std::string> decode_base64(std::string_view in) {
+  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (const char c : in) {
+    if (c == '=' || c == '\n' || c == '\r') continue;
+    const auto pos = kAlphabet.find(c);
+    if (pos == std::string_view::npos) return std::nullopt;
+    buffer = (buffer << 6U) | static_cast<unsigned>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU));
+    }
+  }
+  return out;
+}
+
+std::string str_at(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+/// Splits request.url into type, id and query; strips an absolute base.
+core::Result<void> parse_url(Entry& e, const std::string& base_url) {
+  std::string url = e.url;
+  if (url.rfind(base_url + "/", 0) == 0) url = url.substr(base_url.size() + 1);
+  if (!url.empty() && url.front() == '/') url.erase(0, 1);
+  const auto q = url.find('?');
+  std::string path = q == std::string::npos ? url : url.substr(0, q);
+  if (q != std::string::npos) e.query = url.substr(q + 1);
+  const auto slash = path.find('/');
+  e.type = path.substr(0, slash);
+  if (slash != std::string::npos) {
+    const std::string rest = path.substr(slash + 1);
+    e.id = rest.substr(0, rest.find('/'));
+  }
+  if (e.method == "GET") return core::ok();  // GETs are served by the read/search paths
+  if (!fhir::is_resource_type(e.type)) {
+    return core::Error::invalid(fmt::format("request.url '{}' does not name an R4 resource type", e.url), "request.url");
+  }
+  if (!e.id.empty() && !core::is_valid_id(e.id)) {
+    return core::Error::invalid(fmt::format("request.url '{}' has an invalid id", e.url), "request.url");
+  }
+  if ((e.method == "PUT" || e.method == "DELETE" || e.method == "PATCH") && e.id.empty() && e.query.empty()) {
+    return core::Error::invalid(fmt::format("{} needs an id or search criteria in request.url", e.method), "request.url");
+  }
+  if (path.find('/', slash == std::string::npos ? path.size() : slash + 1) != std::string::npos) {
+    return core::Error::invalid(fmt::format("request.url '{}' is not a valid {} target", e.url, e.method), "request.url");
+  }
+  return core::ok();
+}
+
+core::Result<void> parse_entry(Entry& e, const json::value& raw, const std::string& base_url) {
+  const auto* o = raw.if_object();
+  if (o == nullptr) return core::Error::make(400, "structure", "a Bundle entry must be an object");
+  e.full_url = str_at(*o, "fullUrl");
+  const auto* req = o->if_contains("request");
+  if (req == nullptr || !req->is_object()) {
+    return core::Error::invalid("batch and transaction entries need a request", "request");
+  }
+  const auto& r = req->get_object();
+  e.method = str_at(r, "method");
+  e.url = str_at(r, "url");
+  e.if_match = str_at(r, "ifMatch");
+  e.if_none_exist = str_at(r, "ifNoneExist");
+  e.if_none_match = str_at(r, "ifNoneMatch");
+  if (std::find(kOrder.begin(), kOrder.end(), e.method) == kOrder.end() && e.method != "HEAD") {
+    return core::Error::invalid(fmt::format("request.method '{}' is not supported", e.method), "request.method");
+  }
+  if (e.url.empty()) return core::Error::invalid("request.url is missing", "request.url");
+  if (auto p = parse_url(e, base_url); !p) return p;
+  const auto* res = o->if_contains("resource");
+  if (e.method == "POST" || e.method == "PUT") {
+    if (res == nullptr || !res->is_object()) return core::Error::invalid(fmt::format("{} needs a resource", e.method), "resource");
+    const std::string rt = str_at(res->get_object(), "resourceType");
+    if (rt != e.type) {
+      return core::Error::invalid(fmt::format("resource type '{}' does not match request.url '{}'", rt, e.url),
+                                  "resource.resourceType");
+    }
+    if (auto v = validate(*res); !v) return at_entry(v.error(), e.index, e.type);
+    e.resource = res->get_object();
+    if (e.method == "PUT" && !e.id.empty()) {
+      const auto* rid = e.resource->if_contains("id");
+      if (rid == nullptr || !rid->is_string() || rid->get_string() != e.id) {
+        return core::Error::invalid("the resource id does not match request.url", "resource.id");
+      }
+    }
+  } else if (e.method == "PATCH") {
+    if (res == nullptr || !res->is_object()) return core::Error::invalid("PATCH needs a Binary resource", "resource");
+    const auto& bin = res->get_object();
+    if (str_at(bin, "resourceType") != "Binary" || str_at(bin, "contentType").find("json-patch") == std::string::npos) {
+      return core::Error::not_supported(
+          "PATCH entries need a Binary with contentType application/json-patch+json (FHIRPath Patch is not supported "
+          "yet)");
+    }
+    auto data = decode_base64(str_at(bin, "data"));
+    if (!data) return core::Error::invalid("Binary.data is not base64", "resource.data");
+    auto doc = parse_json(*data, "JSON Patch document");
+    if (!doc) return doc.error();
+    e.patch = std::move(*doc);
+  }
+  return core::ok();
+}
+
+std::optional<std::int64_t> entry_if_match(const Entry& e, core::Result<void>& status) {
+  if (e.if_match.empty()) return std::nullopt;
+  auto v = parse_etag(e.if_match);
+  if (!v) {
+    status = v.error();
+    return std::nullopt;
+  }
+  return *v;
+}
+
+/// Appends a response entry built from an HTTP-style response (batch and GET entries).
+void append_response(std::string& out, const Response& r) {
+  out += R"({"response":{"status":")" + status_line(r.status) + "\"";
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Location") out += R"(,"location":)" + quoted(value);
+    if (name == "ETag") out += R"(,"etag":)" + quoted(value);
+  }
+  const bool is_outcome = r.body.find("\"resourceType\":\"OperationOutcome\"") != std::string::npos;
+  if (!r.body.empty() && is_outcome && r.status >= 400) out += R"(,"outcome":)" + r.body;
+  out += "}";
+  if (!r.body.empty() && !(is_outcome && r.status >= 400)) out += R"(,"resource":)" + r.body;
+  out += "}";
+}
+
+Request sub_request(const Request& outer, const Entry& e) {
+  Request r;
+  r.method = e.method;
+  r.base_url = outer.base_url;
+  const auto q = e.url.find('?');
+  std::string path = q == std::string::npos ? e.url : e.url.substr(0, q);
+  if (path.rfind(outer.base_url + "/", 0) == 0) path = path.substr(outer.base_url.size() + 1);
+  if (!path.empty() && path.front() == '/') path.erase(0, 1);
+  r.path = "/fhir/" + path;
+  if (q != std::string::npos) {
+    r.raw_query = e.url.substr(q + 1);
+    if (auto parsed = decode_query(r.raw_query)) r.query = std::move(*parsed);
+  }
+  if (!e.if_match.empty()) r.headers.add("if-match", e.if_match);
+  if (!e.if_none_exist.empty()) r.headers.add("if-none-exist", e.if_none_exist);
+  if (!e.if_none_match.empty()) r.headers.add("if-none-match", e.if_none_match);
+  if (auto prefer = outer.headers.get("prefer")) r.headers.add("prefer", std::string(*prefer));
+  if (e.method == "PATCH") {
+    r.headers.add("content-type", "application/json-patch+json");
+    r.body = json::serialize(e.patch);
+  } else if (e.resource) {
+    r.headers.add("content-type", "application/fhir+json");
+    r.body = json::serialize(*e.resource);
+  }
+  return r;
+}
+
+std::string bundle_head(const char* type) {
+  return R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+         core::format_instant(core::now_micros()) + R"("},"type":")" + type + R"(","entry":[)";
+}
+
+Response run_batch(store::Store& store, const ApiOptions& options, const Request& req, std::vector<Entry>& entries) {
+  Api api(store, options);
+  std::string body = bundle_head("batch-response");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    Response r;
+    if (e.error) {
+      r = error_response(*e.error, req);
+    } else {
+      r = api.handle(sub_request(req, e));
+      if (wants_pretty(req)) r.body = format_body(std::move(r.body), Request{});
+    }
+    if (i > 0) body += ",";
+    append_response(body, r);
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  return out;
+}
+
+/// Resolves `Type?criteria` references inside a transaction (R4 http.html#trules).
+core::Result<void> resolve_conditional_refs(store::Transaction& t, json::value& v, std::size_t entry) {
+  if (auto* o = v.if_object()) {
+    for (auto& kv : *o) {
+      if (kv.key() == "reference" && kv.value().is_string()) {
+        const std::string ref(kv.value().get_string());
+        const auto q = ref.find('?');
+        if (q == std::string::npos || ref.find("://") != std::string::npos) continue;
+        const std::string type = ref.substr(0, q);
+        if (!fhir::is_resource_type(type)) continue;
+        auto found = resolve_one(t, type, ref.substr(q + 1), "conditional reference");
+        if (!found) return at_entry(found.error(), entry, {});
+        if (!found->has_value()) {
+          return at_entry(core::Error::invalid(fmt::format("conditional reference '{}' matches no resource", ref)),
+                          entry, {});
+        }
+        kv.value() = type + "/" + **found;
+      } else if (auto r = resolve_conditional_refs(t, kv.value(), entry); !r) {
+        return r;
+      }
+    }
+  } else if (auto* a = v.if_array()) {
+    for (auto& e : *a) {
+      if (auto r = resolve_conditional_refs(t, e, entry); !r) return r;
+    }
+  }
+  return core::ok();
+}
+
+Response run_transaction(store::Store& store, const ApiOptions& options, const Request& req,
+                         std::vector<Entry>& entries) {
+  for (const auto& e : entries) {
+    if (e.error) return error_response(*e.error, req);
+  }
+  // Two entries may not touch the same resource.
+  std::set<std::string> seen;
+  for (const auto& e : entries) {
+    if (e.method == "GET" || e.id.empty()) continue;
+    if (!seen.insert(e.type + "/" + e.id).second) {
+      return error_response(at_entry(core::Error::invalid(fmt::format("{}/{} appears in more than one entry", e.type, e.id)),
+                                     e.index, {}),
+                            req);
+    }
+  }
+  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    std::vector<std::pair<std::string, std::string>> mapping;
+    std::map<std::size_t, std::string> assigned;  // POST entry -> id
+    std::map<std::size_t, bool> existing;         // POST entry matched If-None-Exist
+    for (auto& e : entries) {
+      if (e.method == "POST") {
+        std::string id;
+        if (!e.if_none_exist.empty()) {
+          auto found = resolve_one(t, e.type, e.if_none_exist, "If-None-Exist");
+          if (!found) return at_entry(found.error(), e.index, {});
+          if (found->has_value()) {
+            id = **found;
+            existing[e.index] = true;
+          }
+        }
+        if (id.empty()) id = core::new_uuid();
+        assigned[e.index] = id;
+        if (!e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + id);
+      } else if ((e.method == "PUT" || e.method == "PATCH" || e.method == "DELETE") && e.id.empty()) {
+        auto found = resolve_one(t, e.type, e.query, fmt::format("conditional {}", e.method));
+        if (!found) return at_entry(found.error(), e.index, {});
+        if (found->has_value()) {
+          e.id = **found;
+        } else if (e.method == "PUT") {
+          const auto* rid = e.resource->if_contains("id");
+          e.id = rid != nullptr && rid->is_string() ? std::string(rid->get_string()) : core::new_uuid();
+          (*e.resource)["id"] = e.id;
+        } else if (e.method == "PATCH") {
+          return at_entry(core::Error::not_found("no resource matches the conditional patch criteria"), e.index, {});
+        }
+        if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + e.id);
+      } else if (e.method == "PUT" && !e.full_url.empty()) {
+        mapping.emplace_back(e.full_url, e.type + "/" + e.id);
+      }
+    }
+    for (auto& e : entries) {
+      if (!e.resource) continue;
+      json::value v(std::move(*e.resource));
+      rewrite_references(v, mapping);
+      if (auto r = resolve_conditional_refs(t, v, e.index); !r) return r;
+      e.resource = std::move(v.get_object());
+    }
+    for (const auto method : kOrder) {
+      for (auto& e : entries) {
+        if (e.method != method || method == "GET") continue;
+        core::Result<void> status = core::ok();
+        const auto if_match = entry_if_match(e, status);
+        if (!status) return at_entry(status.error(), e.index, {});
+        core::Result<OpResult> r = core::Error::internal("unreachable");
+        if (method == "DELETE") {
+          if (e.id.empty()) {
+            r = OpResult{204, std::nullopt, {}};
+          } else {
+            r = op_delete(t, e.type, e.id, if_match);
+          }
+        } else if (method == "POST") {
+          if (existing[e.index]) {
+            auto cur = t.current(e.type, assigned[e.index]);
+            if (!cur) return cur.error();
+            OpResult found;
+            if (cur->has_value()) {
+              found.info = (*cur)->info;
+              found.json = (*cur)->json;
+            }
+            r = std::move(found);
+          } else {
+            r = op_create(t, e.type, std::move(*e.resource), {}, assigned[e.index]);
+          }
+        } else if (method == "PUT") {
+          r = op_update(t, e.type, e.id, std::move(*e.resource), if_match);
+        } else {
+          r = op_patch(t, e.type, e.id, e.patch, if_match);
+        }
+        if (!r) return at_entry(r.error(), e.index, e.type);
+        e.result = std::move(*r);
+      }
+    }
+    return core::ok();
+  });
+  if (!w) return error_response(w.error(), req);
+
+  Api api(store, options);
+  const auto prefer = req.headers.get("prefer");
+  const bool minimal = prefer && prefer->find("return=minimal") != std::string_view::npos;
+  std::string body = bundle_head("transaction-response");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    if (i > 0) body += ",";
+    if (e.method == "GET" || e.method == "HEAD") {
+      Response r = api.handle(sub_request(req, e));
+      append_response(body, r);
+      continue;
+    }
+    const OpResult& res = e.result;
+    body += R"({"response":{"status":")" + status_line(res.status) + "\"";
+    if (res.info) {
+      if (!res.info->deleted) {
+        body += R"(,"location":)" +
+                quoted(fmt::format("{}/{}/_history/{}", res.info->type, res.info->id, res.info->version));
+      }
+      body += R"(,"etag":)" + quoted(etag_of(res.info->version)) + R"(,"lastModified":")" +
+              core::format_instant(res.info->last_updated) + "\"";
+    }
+    body += "}";
+    if (!minimal && !res.json.empty()) body += R"(,"resource":)" + res.json;
+    body += "}";
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  return out;
+}
+
+}  // namespace
+
+Response handle_bundle(store::Store& store, const ApiOptions& options, const Request& req) {
+  auto doc = parse_json(req.body, "request body");
+  if (!doc) return error_response(doc.error(), req);
+  const auto* o = doc->if_object();
+  if (o == nullptr || str_at(*o, "resourceType") != "Bundle") {
+    return error_response(core::Error::invalid("POST to the base needs a Bundle", "resourceType"), req);
+  }
+  const std::string type = str_at(*o, "type");
+  if (type != "batch" && type != "transaction") {
+    return error_response(core::Error::invalid(fmt::format("Bundle.type '{}' is not batch or transaction", type), "Bundle.type"),
+                          req);
+  }
+  std::vector<Entry> entries;
+  if (const auto* raw = o->if_contains("entry")) {
+    const auto* arr = raw->if_array();
+    if (arr == nullptr) return error_response(core::Error::make(400, "structure", "Bundle.entry must be an array", "Bundle.entry"), req);
+    if (arr->size() > options.max_bundle_entries) {
+      return error_response(core::Error::make(413, "too-costly",
+                                              fmt::format("a Bundle may hold at most {} entries", options.max_bundle_entries)),
+                            req);
+    }
+    entries.resize(arr->size());
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      entries[i].index = i;
+      if (auto r = parse_entry(entries[i], (*arr)[i], req.base_url); !r) {
+        const bool located = !r.error().issues.empty() && r.error().issues.front().expression.rfind("Bundle.", 0) == 0;
+        entries[i].error = located ? r.error() : at_entry(r.error(), i, {});
+      }
+    }
+  }
+  return type == "batch" ? run_batch(store, options, req, entries) : run_transaction(store, options, req, entries);
+}
+
+}  // namespace ucr::api::detail

@@ -1,0 +1,13 @@
+// api/detail/bundle: batch and transaction Bundles (R4 http.html#transaction). Thread-safe.
+#pragma once
+
+#include "api/api.hpp"
+#include "api/request.hpp"
+#include "store/store.hpp"
+
+namespace ucr::api::detail {
+
+/// POST [base] with a Bundle of type batch or transaction.
+[[nodiscard]] Response handle_bundle(store::Store& store, const ApiOptions& options, const Request& request);
+
+}  // namespace ucr::api::detail

@@ -1,0 +1,58 @@
+#include "api/detail/capability.hpp"
+
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+
+#include <boost/json.hpp>
+
+namespace ucr::api::detail {
+
+std::string capability_statement(const std::string& base_url, const std::string& software_version) {
+  namespace json = boost::json;
+  json::array resources;
+  for (const auto& type : fhir::resource_types()) {
+    json::array interactions;
+    for (const char* code : {"read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                             "create", "search-type"}) {
+      interactions.push_back(json::object{{"code", code}});
+    }
+    resources.push_back(json::object{
+        {"type", type},
+        {"interaction", std::move(interactions)},
+        {"versioning", "versioned-update"},
+        {"readHistory", true},
+        {"updateCreate", true},
+        {"conditionalCreate", true},
+        {"conditionalRead", "not-supported"},
+        {"conditionalUpdate", true},
+        {"conditionalDelete", "single"},
+        {"searchParam",
+         json::array{json::object{{"name", "_id"}, {"type", "token"}},
+                     json::object{{"name", "identifier"}, {"type", "token"}}}},
+        {"operation", json::array{json::object{{"name", "validate"},
+                                               {"definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}}},
+    });
+  }
+  json::object rest{
+      {"mode", "server"},
+      {"resource", std::move(resources)},
+      {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
+                                  json::object{{"code", "history-system"}}}},
+  };
+  json::object cs{
+      {"resourceType", "CapabilityStatement"},
+      {"status", "active"},
+      {"date", core::format_instant(core::now_micros())},
+      {"publisher", "ucr"},
+      {"kind", "instance"},
+      {"software", json::object{{"name", "ucr - Universal Care Record"}, {"version", software_version}}},
+      {"implementation", json::object{{"description", "ucr FHIR R4 server"}, {"url", base_url}}},
+      {"fhirVersion", "4.0.1"},
+      {"format", json::array{"json", "application/fhir+json"}},
+      {"patchFormat", json::array{"application/json-patch+json"}},
+      {"rest", json::array{std::move(rest)}},
+  };
+  return json::serialize(cs);
+}
+
+}  // namespace ucr::api::detail

@@ -1,0 +1,335 @@
+#include "api/detail/ops.hpp"
+
+#include "api/json_patch.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+#include "fhir/validator.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/decode_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace ucr::api::detail {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kMaxConditionalMatches = 2;
+
+/// Token rows for the `identifier` search parameter, used by conditional interactions.
+std::vector<store::TokenRow> extract_tokens(const json::object& resource) {
+  std::vector<store::TokenRow> rows;
+  const auto* ids = resource.if_contains("identifier");
+  if (ids == nullptr) return rows;
+  const auto add = [&](const json::value& v) {
+    const auto* o = v.if_object();
+    if (o == nullptr) return;
+    const auto* value = o->if_contains("value");
+    if (value == nullptr || !value->is_string()) return;
+    const auto* system = o->if_contains("system");
+    rows.push_back(store::TokenRow{"identifier",
+                                   system != nullptr && system->is_string() ? std::string(system->get_string()) : "",
+                                   std::string(value->get_string())});
+  };
+  if (const auto* arr = ids->if_array()) {
+    for (const auto& v : *arr) add(v);
+  } else {
+    add(*ids);
+  }
+  return rows;
+}
+
+/// The patient compartment key: the Patient itself, or the patient a resource is about.
+std::string compartment_of(const std::string& type, const std::string& id, const json::object& resource) {
+  if (type == "Patient") return "Patient/" + id;
+  for (const char* field : {"subject", "patient", "beneficiary"}) {
+    const auto* ref = resource.if_contains(field);
+    if (ref == nullptr || !ref->is_object()) continue;
+    const auto* r = ref->get_object().if_contains("reference");
+    if (r == nullptr || !r->is_string()) continue;
+    const std::string_view s = r->get_string();
+    if (s.rfind("Patient/", 0) == 0 && s.find('/', 8) == std::string_view::npos) return std::string(s);
+  }
+  return {};
+}
+
+/// Builds the stored form: resourceType, id, meta (with versionId and lastUpdated) first.
+std::string stored_form(const std::string& type, const std::string& id, json::object& resource,
+                        std::int64_t version, core::Micros when) {
+  json::object out;
+  out.reserve(resource.size() + 3);
+  out["resourceType"] = type;
+  out["id"] = id;
+  json::object meta;
+  meta["versionId"] = std::to_string(version);
+  meta["lastUpdated"] = core::format_instant(when);
+  if (auto* m = resource.if_contains("meta"); m != nullptr && m->is_object()) {
+    for (auto& kv : m->get_object()) {
+      if (kv.key() != "versionId" && kv.key() != "lastUpdated") meta[kv.key()] = std::move(kv.value());
+    }
+  }
+  out["meta"] = std::move(meta);
+  for (auto& kv : resource) {
+    if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
+    out[kv.key()] = std::move(kv.value());
+  }
+  resource = std::move(out);
+  return json::serialize(resource);
+}
+
+core::Result<OpResult> commit(store::Transaction& t, const std::string& type, const std::string& id,
+                              json::object resource, std::int64_t version, const char* method, int status) {
+  const core::Micros now = core::now_micros();
+  store::NewVersion v;
+  v.info = store::VersionInfo{type, id, version, now, false};
+  v.method = method;
+  v.json = stored_form(type, id, resource, version, now);
+  v.tokens = extract_tokens(resource);
+  v.compartment = compartment_of(type, id, resource);
+  if (auto r = t.put(v); !r) return r.error();
+  OpResult out;
+  out.status = status;
+  out.info = v.info;
+  out.json = std::move(v.json);
+  return out;
+}
+
+core::Result<void> check_if_match(const std::optional<std::int64_t>& if_match,
+                                  const std::optional<store::StoredResource>& current, const std::string& type,
+                                  const std::string& id) {
+  if (!if_match) return core::ok();
+  if (!current || current->info.deleted || current->info.version != *if_match) {
+    return core::Error::precondition(
+        fmt::format("If-Match W/\"{}\" does not match the current version of {}/{} ({})", *if_match, type, id,
+                    current && !current->info.deleted ? std::to_string(current->info.version) : "none"));
+  }
+  return core::ok();
+}
+
+}  // namespace
+
+core::Result<json::value> parse_json(std::string_view body, std::string_view what) {
+  if (body.empty()) return core::Error::make(400, "structure", fmt::format("the {} is empty", what));
+  json::parse_options opts;
+  opts.max_depth = 64;
+  boost::system::error_code ec;
+  json::value v = json::parse(json::string_view(body.data(), body.size()), ec, json::storage_ptr(), opts);
+  if (ec) {
+    return core::Error::make(400, "structure", fmt::format("the {} is not valid JSON: {}", what, ec.message()));
+  }
+  return v;
+}
+
+core::Result<void> validate(const json::value& resource) {
+  auto issues = fhir::validate_resource(resource);
+  bool has_error = false;
+  for (const auto& i : issues) {
+    if (i.severity == "error" || i.severity == "fatal") has_error = true;
+  }
+  if (!has_error) return core::ok();
+  core::Error e;
+  e.status = 400;
+  e.issues = std::move(issues);
+  return e;
+}
+
+core::Result<json::object> parse_resource(std::string_view body, std::string_view type) {
+  auto v = parse_json(body, "request body");
+  if (!v) return v.error();
+  auto* obj = v->if_object();
+  if (obj == nullptr) return core::Error::make(400, "structure", "a resource must be a JSON object");
+  const auto* rt = obj->if_contains("resourceType");
+  if (rt == nullptr || !rt->is_string()) {
+    return core::Error::make(400, "structure", "the resource has no resourceType", "resourceType");
+  }
+  if (!type.empty() && rt->get_string() != type) {
+    return core::Error::invalid(
+        fmt::format("resourceType '{}' does not match the type in the URL '{}'", std::string_view(rt->get_string()), type),
+        "resourceType");
+  }
+  if (!fhir::is_resource_type(rt->get_string())) {
+    return core::Error::invalid(fmt::format("'{}' is not an R4 resource type", std::string_view(rt->get_string())),
+                                "resourceType");
+  }
+  if (auto r = validate(*v); !r) return r.error();
+  return std::move(*obj);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (query.empty()) return out;
+  auto parsed = boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
+  if (!parsed) return std::nullopt;
+  for (const auto& p : *parsed) {
+    const auto key = *p.key;
+    std::string value;
+    if (p.has_value) {
+      const auto v = *p.value;
+      value.assign(v.begin(), v.end());
+    }
+    out.emplace_back(std::string(key.begin(), key.end()), std::move(value));
+  }
+  return out;
+}
+
+core::Result<std::vector<store::Criterion>> parse_criteria(std::string_view query) {
+  std::vector<store::Criterion> out;
+  auto parsed = decode_query(query);
+  if (!parsed) return core::Error::invalid("the search criteria are not a valid query string");
+  for (const auto& p : *parsed) {
+    const std::string& key = p.first;
+    if (key == "_format" || key == "_pretty") continue;
+    if (key != "_id" && key != "identifier") {
+      return core::Error::not_supported(
+          fmt::format("search parameter '{}' is not supported in conditional interactions (supported: _id, identifier)",
+                      key));
+    }
+    store::Criterion c;
+    c.param = key;
+    std::string_view values = p.second;
+    std::size_t start = 0;
+    for (;;) {
+      const auto comma = values.find(',', start);
+      c.values.emplace_back(values.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    out.push_back(std::move(c));
+  }
+  if (out.empty()) return core::Error::invalid("conditional interactions need at least one search criterion");
+  return out;
+}
+
+core::Result<std::int64_t> parse_etag(std::string_view etag) {
+  std::string_view s = etag;
+  if (s.rfind("W/", 0) == 0) s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v < 1) {
+    return core::Error::invalid(fmt::format("'{}' is not a version ETag like W/\"3\"", etag));
+  }
+  return v;
+}
+
+core::Result<std::optional<std::string>> resolve_one(store::Transaction& t, const std::string& type,
+                                                     std::string_view query, std::string_view what) {
+  auto criteria = parse_criteria(query);
+  if (!criteria) return criteria.error();
+  auto ids = t.find_ids(type, *criteria, kMaxConditionalMatches);
+  if (!ids) return ids.error();
+  if (ids->size() > 1) {
+    return core::Error::precondition(fmt::format("{}: the criteria '{}' match more than one {}", what, query, type));
+  }
+  if (ids->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>{ids->front()};
+}
+
+core::Result<OpResult> op_create(store::Transaction& t, const std::string& type, json::object resource,
+                                 std::string_view if_none_exist, const std::string& assigned_id) {
+  if (!if_none_exist.empty()) {
+    auto existing = resolve_one(t, type, if_none_exist, "If-None-Exist");
+    if (!existing) return existing.error();
+    if (existing->has_value()) {
+      auto cur = t.current(type, **existing);
+      if (!cur) return cur.error();
+      OpResult out;
+      out.status = 200;
+      if (cur->has_value()) {
+        out.info = (*cur)->info;
+        out.json = std::move((*cur)->json);
+      }
+      return out;
+    }
+  }
+  const std::string id = assigned_id.empty() ? core::new_uuid() : assigned_id;
+  return commit(t, type, id, std::move(resource), 1, "POST", 201);
+}
+
+core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
+                                 json::object resource, std::optional<std::int64_t> if_match, const char* method) {
+  if (const auto* body_id = resource.if_contains("id")) {
+    if (!body_id->is_string() || body_id->get_string() != id) {
+      return core::Error::invalid(fmt::format("the resource id does not match the id in the URL '{}'", id), "id");
+    }
+  } else {
+    return core::Error::invalid("an update must carry the resource id", "id");
+  }
+  if (!core::is_valid_id(id)) return core::Error::invalid(fmt::format("'{}' is not a valid FHIR id", id), "id");
+  auto cur = t.current(type, id);
+  if (!cur) return cur.error();
+  if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
+  const bool existed = cur->has_value() && !(*cur)->info.deleted;
+  const std::int64_t version = cur->has_value() ? (*cur)->info.version + 1 : 1;
+  return commit(t, type, id, std::move(resource), version, method, existed ? 200 : 201);
+}
+
+core::Result<OpResult> op_delete(store::Transaction& t, const std::string& type, const std::string& id,
+                                 std::optional<std::int64_t> if_match) {
+  auto cur = t.current(type, id);
+  if (!cur) return cur.error();
+  if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
+  OpResult out;
+  out.status = 204;
+  if (!cur->has_value() || (*cur)->info.deleted) return out;
+  store::NewVersion v;
+  v.info = store::VersionInfo{type, id, (*cur)->info.version + 1, core::now_micros(), true};
+  v.method = "DELETE";
+  if (auto r = t.put(v); !r) return r.error();
+  out.info = v.info;
+  return out;
+}
+
+core::Result<OpResult> op_patch(store::Transaction& t, const std::string& type, const std::string& id,
+                                const json::value& patch, std::optional<std::int64_t> if_match) {
+  auto cur = t.current(type, id);
+  if (!cur) return cur.error();
+  if (!cur->has_value()) return core::Error::not_found(fmt::format("{}/{} is not known", type, id));
+  if ((*cur)->info.deleted) return core::Error::gone(fmt::format("{}/{} was deleted", type, id));
+  if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
+  auto doc = parse_json((*cur)->json, "stored resource");
+  if (!doc) return doc.error();
+  if (auto r = apply_json_patch(*doc, patch); !r) return r.error();
+  auto* obj = doc->if_object();
+  if (obj == nullptr) return core::Error::unprocessable("the patched document is not a resource");
+  const auto* rt = obj->if_contains("resourceType");
+  const auto* pid = obj->if_contains("id");
+  if (rt == nullptr || !rt->is_string() || rt->get_string() != type) {
+    return core::Error::unprocessable("a patch may not change the resourceType", "resourceType");
+  }
+  if (pid == nullptr || !pid->is_string() || pid->get_string() != id) {
+    return core::Error::unprocessable("a patch may not change the id", "id");
+  }
+  if (auto r = validate(*doc); !r) {
+    core::Error e = r.error();
+    e.status = 422;
+    return e;
+  }
+  return commit(t, type, id, std::move(*obj), (*cur)->info.version + 1, "PATCH", 200);
+}
+
+void rewrite_references(json::value& v, const std::vector<std::pair<std::string, std::string>>& mapping) {
+  if (auto* o = v.if_object()) {
+    for (auto& kv : *o) {
+      if (kv.key() == "reference" && kv.value().is_string()) {
+        const std::string_view ref = kv.value().get_string();
+        for (const auto& [from, to] : mapping) {
+          if (ref == from) {
+            kv.value() = to;
+            break;
+          }
+        }
+      } else {
+        rewrite_references(kv.value(), mapping);
+      }
+    }
+  } else if (auto* a = v.if_array()) {
+    for (auto& e : *a) rewrite_references(e, mapping);
+  }
+}
+
+}  // namespace ucr::api::detail

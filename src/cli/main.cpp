@@ -1,0 +1,153 @@
+// cli: the `ucr` program and its subcommands. The only place executables are defined.
+#include "api/api.hpp"
+#include "api/request.hpp"
+#include "core/log.hpp"
+#include "demo/demo.hpp"
+#include "fhir/outcome.hpp"
+#include "fhir/validator.hpp"
+#include "http/server.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+using namespace ucr;
+
+bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    const int p = std::stoi(listen.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<std::uint16_t>(p);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !host.empty();
+}
+
+int fail(const std::string& message) {
+  std::cerr << "ucr: " << message << "\n";
+  return 1;
+}
+
+int load_demo(store::Store& store, std::size_t patients, bool quiet) {
+  api::Api api(store, api::ApiOptions{});
+  std::size_t done = 0;
+  auto r = demo::load(api, patients, [&](std::size_t n, std::size_t total) {
+    done = n;
+    if (!quiet && (n % 10 == 0 || n == total)) std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << std::flush;
+  });
+  if (!quiet) std::cerr << "\n";
+  if (!r) return fail("demo data could not be loaded: " + r.error().message());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ucr - the Universal Care Record: a FHIR R4 shared health and care record server.\n"
+               "Run 'ucr <command> --help' for the options of each command."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(UCR_VERSION));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+
+  // serve
+  auto* serve = app.add_subcommand("serve", "Serve the FHIR R4 API (base /fhir), /healthz and /metrics over HTTP.");
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./ucr-data";
+  http::ServerOptions sopts;
+  std::size_t max_body_mib = 16;
+  std::size_t demo_people = 0;
+  bool no_access_log = false;
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
+  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing)")->capture_default_str();
+  serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
+  serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve->add_option("--tls-cert", sopts.tls_cert, "PEM certificate chain; with --tls-key turns on HTTPS")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", sopts.tls_key, "PEM private key")->check(CLI::ExistingFile);
+  serve->add_option("--public-base", sopts.public_base, "External base URL used in links, e.g. https://ucr.example.org");
+  serve->add_option("--web-root", sopts.web_root, "Directory of web app files served at /");
+  serve->add_option("--demo", demo_people, "Load this many synthetic people first when the database is empty");
+  serve->add_flag("--no-access-log", no_access_log, "Do not write one line per request to standard output");
+
+  // demo
+  auto* demo_cmd = app.add_subcommand("demo", "Load a synthetic population (fictional people) into the database.");
+  std::size_t people = 100;
+  demo_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  demo_cmd->add_option("--people", people, "How many people to create")->capture_default_str()->check(CLI::Range(1, 10000000));
+
+  // check
+  auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
+  check->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+
+  // validate
+  auto* validate = app.add_subcommand("validate", "Validate a FHIR R4 JSON resource file; prints an OperationOutcome.");
+  std::string file;
+  validate->add_option("FILE", file, "The JSON file to validate ('-' for standard input)")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  core::init_logging(log_level);
+
+  if (*validate) {
+    std::stringstream ss;
+    if (file == "-") {
+      ss << std::cin.rdbuf();
+    } else {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return fail("cannot read " + file);
+      ss << in.rdbuf();
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(ss.str(), ec);
+    if (ec) return fail(fmt::format("{} is not valid JSON: {}", file, ec.message()));
+    auto issues = fhir::validate_resource(v);
+    const bool bad = std::any_of(issues.begin(), issues.end(), [](const auto& i) { return i.severity == "error" || i.severity == "fatal"; });
+    std::cout << boost::json::serialize(fhir::operation_outcome(issues)) << "\n";
+    return bad ? 2 : 0;
+  }
+
+  auto opened = store::open_sqlite_store(store::SqliteOptions{data_dir});
+  if (!opened) return fail(opened.error().message());
+  auto& store = **opened;
+
+  if (*check) {
+    auto r = store.check_integrity();
+    if (!r) return fail(r.error().message());
+    std::cout << "ok\n";
+    return 0;
+  }
+  if (*demo_cmd) return load_demo(store, people, false);
+
+  // serve
+  if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+  sopts.max_body_bytes = max_body_mib << 20U;
+  core::set_access_log(!no_access_log);
+  if (demo_people > 0) {
+    auto existing = store.find_ids("Patient", {}, 1);
+    if (existing && existing->empty()) {
+      if (int rc = load_demo(store, demo_people, false); rc != 0) return rc;
+    }
+  }
+  api::Api api(store, api::ApiOptions{.software_version = UCR_VERSION});
+  http::Server server(sopts, api, store);
+  if (auto r = server.start(); !r) return fail(r.error().message());
+  core::log_info(fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
+  std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
+  server.run();
+  core::log_info("stopped");
+  return 0;
+}

@@ -1,0 +1,392 @@
+#include "http/server.hpp"
+
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/time.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace ucr::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+using BeastRequest = bhttp::request<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+constexpr std::array<const char*, 16> kInteractions = {
+    "read",       "vread",          "create",           "update",         "patch",      "delete",
+    "search-type", "history-system", "history-type",     "history-instance", "transaction", "capabilities",
+    "operation",  "health",         "metrics",          "other"};
+
+/// Request metrics by interaction and response class.
+class Metrics {
+ public:
+  Metrics() {
+    for (const char* name : kInteractions) by_interaction_.emplace(name, std::make_unique<core::Histogram>());
+  }
+  void observe(const std::string& interaction, int status, std::int64_t micros) {
+    auto it = by_interaction_.find(interaction);
+    if (it == by_interaction_.end()) it = by_interaction_.find("other");
+    it->second->observe_micros(micros);
+    const auto cls = static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1);
+    by_class_.at(cls).fetch_add(1, std::memory_order_relaxed);
+  }
+  void render(std::string& out, std::int64_t in_flight) const {
+    out += "# HELP ucr_http_request_duration_seconds Time from a complete request to the response being ready.\n";
+    out += "# TYPE ucr_http_request_duration_seconds histogram\n";
+    for (const auto& [name, h] : by_interaction_) {
+      h->render(out, "ucr_http_request_duration_seconds", fmt::format("interaction=\"{}\"", name));
+    }
+    out += "# HELP ucr_http_responses_total Responses by status class.\n";
+    out += "# TYPE ucr_http_responses_total counter\n";
+    for (std::size_t i = 0; i < by_class_.size(); ++i) {
+      out += fmt::format("ucr_http_responses_total{{class=\"{}xx\"}} {}\n", i + 1, by_class_.at(i).load());
+    }
+    out += "# HELP ucr_http_in_flight_requests Requests being handled now.\n";
+    out += "# TYPE ucr_http_in_flight_requests gauge\n";
+    out += fmt::format("ucr_http_in_flight_requests {}\n", in_flight);
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<core::Histogram>> by_interaction_;
+  std::array<std::atomic<std::uint64_t>, 5> by_class_{};
+};
+
+std::string outcome_body(std::string_view code, std::string_view diagnostics) {
+  return fmt::format(R"({{"resourceType":"OperationOutcome","issue":[{{"severity":"error","code":"{}","diagnostics":"{}"}}]}})",
+                     code, diagnostics);
+}
+
+std::string content_type_for(const std::filesystem::path& p) {
+  const std::string ext = p.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".woff2") return "font/woff2";
+  return "application/octet-stream";
+}
+
+bool safe_host(std::string_view h) {
+  if (h.empty() || h.size() > 255) return false;
+  return std::all_of(h.begin(), h.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  });
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, api::Api& a, store::Store& s)
+      : options(std::move(o)),
+        api(a),
+        store(s),
+        io(static_cast<int>(threads())),
+        acceptor(io),
+        workers(options.worker_threads),
+        ssl(asio::ssl::context::tls_server) {}
+
+  std::size_t threads() const {
+    if (options.io_threads > 0) return options.io_threads;
+    const auto n = std::thread::hardware_concurrency();
+    return n == 0 ? 2 : n;
+  }
+
+  ServerOptions options;
+  api::Api& api;
+  store::Store& store;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::thread_pool workers;
+  asio::ssl::context ssl;
+  bool tls = false;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::int64_t> in_flight{0};
+  Metrics metrics;
+  std::string scheme_host;  // e.g. http://127.0.0.1:8080
+
+  core::Result<void> start() {
+    if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+      boost::system::error_code ec;
+      ssl.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      ssl.use_certificate_chain_file(options.tls_cert, ec);
+      if (!ec) ssl.use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
+      if (ec) return core::Error::invalid(fmt::format("cannot load TLS certificate or key: {}", ec.message()));
+      tls = true;
+    }
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(options.host, ec);
+    if (ec) return core::Error::invalid(fmt::format("'{}' is not an IP address", options.host));
+    tcp::endpoint ep(address, options.port);
+    if (acceptor.open(ep.protocol(), ec); ec) return core::Error::internal("cannot open socket: " + ec.message());
+    (void)acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (acceptor.bind(ep, ec); ec) {
+      return core::Error::invalid(fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+    }
+    if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+      return core::Error::internal("cannot listen: " + ec.message());
+    }
+    const auto bound = acceptor.local_endpoint().port();
+    scheme_host = options.public_base.empty()
+                      ? fmt::format("{}://{}:{}", tls ? "https" : "http",
+                                    address.is_v6() ? "[" + options.host + "]" : options.host, bound)
+                      : options.public_base;
+    asio::co_spawn(io, accept_loop(), asio::detached);
+    return core::ok();
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        continue;  // e.g. too many open files: keep serving the connections we have
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      if (tls) {
+        asio::co_spawn(io, tls_session(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(io, session(beast::tcp_stream(std::move(socket))), asio::detached);
+      }
+    }
+  }
+
+  awaitable<void> tls_session(tcp::socket socket) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), ssl);
+    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (ec) co_return;
+    co_await session(std::move(stream));
+  }
+
+  template <class Stream>
+  awaitable<void> session(Stream stream) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(options.max_body_bytes);
+      beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      if (!ec && !parser.is_done()) {
+        beast::get_lowest_layer(stream).expires_after(options.body_timeout);
+        std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      }
+      if (ec == bhttp::error::body_limit) {
+        co_await reject(stream, bhttp::status::payload_too_large, "too-costly",
+                        fmt::format("the request body is larger than {} bytes", options.max_body_bytes));
+        break;
+      }
+      if (ec == bhttp::error::header_limit) {
+        co_await reject(stream, bhttp::status::request_header_fields_too_large, "too-costly",
+                        "the request headers are too large");
+        break;
+      }
+      if (ec) {
+        const bool quiet = ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+                           ec == asio::error::connection_reset || ec == asio::error::eof ||
+                           ec == asio::error::operation_aborted;
+        if (!quiet && ec != bhttp::error::partial_message) {
+          co_await reject(stream, bhttp::status::bad_request, "structure", "the request is not valid HTTP/1.1");
+        }
+        break;
+      }
+      in_flight.fetch_add(1);
+      BeastRequest req = parser.release();
+      const bool keep_alive = req.keep_alive() && !stopping.load();
+      BeastResponse res = co_await respond(std::move(req));
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+      in_flight.fetch_sub(1);
+      if (wec || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  template <class Stream>
+  awaitable<void> reject(Stream& stream, bhttp::status status, std::string_view code, const std::string& why) {
+    BeastResponse res{status, 11};
+    res.set(bhttp::field::content_type, "application/fhir+json; charset=utf-8");
+    res.body() = outcome_body(code, why);
+    res.keep_alive(false);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    co_await bhttp::async_write(stream, res, kTuple);
+    metrics.observe("other", static_cast<int>(status), 0);
+    core::log_access(fmt::format("- - {} {} 0", static_cast<int>(status), res.body().size()));
+  }
+
+  awaitable<BeastResponse> respond(BeastRequest req) {
+    const auto start = core::now_micros();
+    const std::string method(req.method_string());
+    std::string path_for_log;
+    api::Response out;
+    try {
+      out = co_await dispatch(req, path_for_log);
+    } catch (const std::exception& e) {
+      core::log_error(fmt::format("unhandled error on {} {}: {}", method, path_for_log, e.what()));
+      out = api::Response{};
+      out.status = 500;
+      out.body = outcome_body("exception", "internal error; the request was not completed");
+    }
+    BeastResponse res{static_cast<bhttp::status>(out.status), req.version()};
+    res.set(bhttp::field::server, "ucr");
+    if (out.status != 204 && out.status != 304) res.set(bhttp::field::content_type, out.content_type);
+    for (const auto& [name, value] : out.headers) res.set(name, value);
+    res.body() = std::move(out.body);
+    const auto micros = core::now_micros() - start;
+    metrics.observe(out.interaction, out.status, micros);
+    core::log_access(fmt::format("{} {} {} {} {}", method, path_for_log, out.status, res.body().size(), micros));
+    co_return res;
+  }
+
+  awaitable<api::Response> dispatch(const BeastRequest& req, std::string& path_for_log) {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (!url) {
+      path_for_log = "-";
+      api::Response bad;
+      bad.status = 400;
+      bad.body = outcome_body("structure", "the request target is not a valid URL path");
+      co_return bad;
+    }
+    api::Request r;
+    r.method = std::string(req.method_string());
+    r.path = url->path();
+    path_for_log = r.path;  // the query may carry personal data, so it is never logged
+    if (r.path == "/healthz") {
+      api::Response h;
+      h.content_type = "text/plain; charset=utf-8";
+      h.body = "ok\n";
+      h.interaction = "health";
+      co_return h;
+    }
+    if (r.path == "/metrics") {
+      api::Response m;
+      m.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      metrics.render(m.body, in_flight.load());
+      store.render_metrics(m.body);
+      m.interaction = "metrics";
+      co_return m;
+    }
+    if (r.path != "/fhir" && r.path.rfind("/fhir/", 0) != 0) co_return static_file(r.path);
+    r.raw_query = url->encoded_query();
+    for (const auto& p : url->params()) r.query.emplace_back(p.key, p.value);
+    for (const auto& f : req) r.headers.add(std::string(f.name_string()), std::string(f.value()));
+    r.body = req.body();
+    r.base_url = scheme_host + "/fhir";
+    if (options.public_base.empty()) {
+      if (auto host = req.find(bhttp::field::host); host != req.end() && safe_host(host->value())) {
+        r.base_url = fmt::format("{}://{}/fhir", tls ? "https" : "http", std::string_view(host->value()));
+      }
+    }
+    if (!api::Api::may_write(r)) co_return api.handle(r);
+    // Writes wait for a group commit; run them on the worker pool so the I/O threads stay free.
+    co_return co_await asio::co_spawn(
+        workers, [this, rr = std::move(r)]() -> awaitable<api::Response> { co_return api.handle(rr); }, use_awaitable);
+  }
+
+  api::Response static_file(const std::string& path) const {
+    api::Response r;
+    r.interaction = "other";
+    if (options.web_root.empty() || path.find("..") != std::string::npos) {
+      r.status = 404;
+      r.body = outcome_body("not-found", "no such page");
+      return r;
+    }
+    std::filesystem::path file = options.web_root / (path == "/" ? std::string("index.html") : path.substr(1));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) file = options.web_root / "index.html";
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      r.status = 404;
+      r.body = outcome_body("not-found", "no such page");
+      return r;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    r.body = ss.str();
+    r.content_type = content_type_for(file);
+    return r;
+  }
+
+  void begin_stop() {
+    if (stopping.exchange(true)) return;
+    asio::post(io, [this] {
+      boost::system::error_code ec;
+      acceptor.close(ec);
+      asio::co_spawn(io, drain(), asio::detached);
+    });
+  }
+
+  awaitable<void> drain() {
+    const auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
+    asio::steady_timer timer(io);
+    while (in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(kTuple);
+    }
+    io.stop();
+  }
+};
+
+Server::Server(ServerOptions options, api::Api& api, store::Store& store)
+    : impl_(std::make_unique<Impl>(std::move(options), api, store)) {}
+
+Server::~Server() {
+  impl_->io.stop();
+  impl_->workers.join();
+}
+
+core::Result<void> Server::start() { return impl_->start(); }
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+  std::optional<asio::signal_set> signals;
+  if (impl_->options.handle_signals) {
+    signals.emplace(impl_->io, SIGINT, SIGTERM);
+    signals->async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) {
+        core::log_info("signal received: finishing in-flight requests, then stopping");
+        impl_->begin_stop();
+      }
+    });
+  }
+  std::vector<std::thread> threads;
+  const auto n = impl_->threads();
+  for (std::size_t i = 1; i < n; ++i) threads.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() { impl_->begin_stop(); }
+
+}  // namespace ucr::http

@@ -1,0 +1,20 @@
+// store/sqlite: the embedded Store on SQLite in WAL mode. One writer thread commits concurrent
+// writes in groups (one fsync per group); reads use a pool of read-only connections. Thread-safe.
+#pragma once
+
+#include "store/store.hpp"
+
+#include <filesystem>
+#include <memory>
+
+namespace ucr::store {
+
+struct SqliteOptions {
+  std::filesystem::path directory;  ///< created if missing; holds ucr.db and its WAL
+  std::size_t max_group = 256;      ///< most writes committed together
+};
+
+/// Opens (creating if needed) the database under options.directory.
+[[nodiscard]] core::Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options);
+
+}  // namespace ucr::store

@@ -1,0 +1,123 @@
+// store: the Store contract every backend (embedded SQLite, PostgreSQL) implements.
+// Implementations are safe to call from many threads at once; writes are serialised and atomic.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ucr::store {
+
+/// The version facts of one stored resource version.
+struct VersionInfo {
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;
+  core::Micros last_updated = 0;
+  bool deleted = false;
+};
+
+/// One stored version: facts plus the exact JSON bytes that were stored (empty for a delete).
+struct StoredResource {
+  VersionInfo info;
+  std::string method;  ///< POST, PUT, PATCH or DELETE: how this version came to be
+  std::string json;
+};
+
+/// A token index row (system may be empty). Extracted by callers; stored with the version.
+struct TokenRow {
+  std::string param;
+  std::string system;
+  std::string code;
+};
+
+/// A new version to store. The caller has set meta.versionId and meta.lastUpdated in `json`.
+struct NewVersion {
+  VersionInfo info;
+  std::string method;
+  std::string json;         ///< empty when info.deleted
+  std::string compartment;  ///< "Patient/{id}" for data in a patient's compartment, else empty
+  std::vector<TokenRow> tokens;
+};
+
+/// A storage-neutral search criterion: param matches any of the values (OR).
+/// Supported params: `_id` (value = id) and token params (value = [system|]code, `system|`).
+struct Criterion {
+  std::string param;
+  std::vector<std::string> values;
+};
+
+/// History of one instance (type+id), one type (type only) or the whole system (neither).
+struct HistoryQuery {
+  std::string type;
+  std::string id;
+  std::optional<core::Micros> since;      ///< only versions updated at or after this instant
+  std::optional<core::Micros> at;         ///< only the version current at this instant, per resource
+  std::optional<std::int64_t> before_seq; ///< keyset paging cursor: entries strictly older than this
+  std::size_t count = 50;
+};
+
+/// A page of history, newest first.
+struct HistoryPage {
+  std::vector<StoredResource> entries;
+  std::optional<std::int64_t> next_cursor;  ///< set when more entries follow
+};
+
+/// The view of the database inside one atomic write. Only valid during Store::write.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  /// The current version (possibly a deletion), or empty when the resource never existed.
+  [[nodiscard]] virtual core::Result<std::optional<StoredResource>> current(const std::string& type,
+                                                                           const std::string& id) = 0;
+  /// Ids of current, non-deleted resources of `type` matching every criterion (AND).
+  [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
+                                                                       const std::vector<Criterion>& criteria,
+                                                                       std::size_t limit) = 0;
+  /// Stores a new version; info.version must be the current version + 1 (or 1 when new).
+  [[nodiscard]] virtual core::Result<void> put(const NewVersion& version) = 0;
+};
+
+/// Counters a backend reports for /metrics.
+struct StoreStats {
+  std::uint64_t commits = 0;
+  std::uint64_t jobs = 0;
+  std::uint64_t failed_jobs = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// The current version of a resource; 404 when never existed, 410 when deleted (the error
+  /// carries no resource). R4 http.html#read
+  [[nodiscard]] virtual core::Result<StoredResource> read(const std::string& type, const std::string& id) = 0;
+  /// One version (a deleted version yields 410). R4 http.html#vread
+  [[nodiscard]] virtual core::Result<StoredResource> vread(const std::string& type, const std::string& id,
+                                                          std::int64_t version) = 0;
+  /// R4 http.html#history
+  [[nodiscard]] virtual core::Result<HistoryPage> history(const HistoryQuery& query) = 0;
+  /// Read-only search for ids; see Criterion.
+  [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
+                                                                       const std::vector<Criterion>& criteria,
+                                                                       std::size_t limit) = 0;
+
+  /// Runs `work` inside one database transaction, serialised with every other write. When `work`
+  /// returns an error, nothing it did is kept. Returns once the outcome is durable.
+  [[nodiscard]] virtual core::Result<void> write(const std::function<core::Result<void>(Transaction&)>& work) = 0;
+
+  /// Checks the database's own integrity (e.g. SQLite PRAGMA integrity_check).
+  [[nodiscard]] virtual core::Result<void> check_integrity() = 0;
+
+  [[nodiscard]] virtual StoreStats stats() const = 0;
+
+  /// Histogram of write transaction commit latency, for /metrics.
+  virtual void render_metrics(std::string& out) const = 0;
+};
+
+}  // namespace ucr::store

@@ -18,6 +18,7 @@ namespace json = boost::json;
 
 constexpr int kMaxDepth = 128;
 constexpr std::size_t kMaxShownValue = 80;
+constexpr std::size_t kMaxIssues = 200;  // keeps the OperationOutcome bounded for hostile input
 
 // ---------------------------------------------------------------------------------------------
 // Primitive formats (R4 datatypes.html regexes, hand-written; no std::regex on the hot path).
@@ -283,7 +284,13 @@ class Validator {
  public:
   Validator() : element_type_(find_type("Element")) {}
 
-  std::vector<core::Issue> take() { return std::move(issues_); }
+  std::vector<core::Issue> take() {
+    if (omitted_ > 0) {
+      issues_.push_back(core::Issue{"error", "too-costly",
+                                    std::to_string(omitted_) + " further issues were not reported", ""});
+    }
+    return std::move(issues_);
+  }
 
   void validate_root(const json::object& resource) {
     const json::value* rt = resource.if_contains("resourceType");
@@ -309,8 +316,13 @@ class Validator {
   std::vector<core::Issue> issues_;
   std::string path_;
   const TypeDefinition* element_type_;
+  std::size_t omitted_ = 0;
 
   void add(std::string_view code, std::string diagnostics) {
+    if (issues_.size() >= kMaxIssues) {
+      ++omitted_;
+      return;
+    }
     issues_.push_back(core::Issue{"error", std::string(code), std::move(diagnostics), path_});
   }
 
@@ -414,6 +426,10 @@ class Validator {
       if (arr.empty()) {
         add("structure", "Empty arrays are not allowed");
         return;
+      }
+      if (arr.size() < el.min) {
+        add("required", "Too few values: " + std::to_string(arr.size()) + " (min cardinality " +
+                            std::to_string(el.min) + ")");
       }
       if (arr.size() > el.max) {
         add("structure", "Too many values: " + std::to_string(arr.size()) + " (max cardinality " +

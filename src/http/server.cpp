@@ -309,9 +309,11 @@ struct Server::Impl {
     }
     if (!api::Api::may_write(r)) co_return api.handle(r);
     // Writes wait for a group commit; run them on the worker pool so the I/O threads stay free.
-    co_return co_await asio::co_spawn(
-        workers, [this, rr = std::move(r)]() -> awaitable<api::Response> { co_return api.handle(rr); }, use_awaitable);
+    co_return co_await asio::co_spawn(workers, handle_on_worker(std::move(r)), use_awaitable);
   }
+
+  // A named coroutine rather than a capturing lambda: GCC 12 double-destroys coroutine lambda captures.
+  awaitable<api::Response> handle_on_worker(api::Request r) { co_return api.handle(r); }
 
   api::Response static_file(const std::string& path) const {
     api::Response r;

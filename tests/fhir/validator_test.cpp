@@ -608,6 +608,14 @@ TEST(Validator, StopsAtAbsurdNestingDepthWithAnIssue) {
   EXPECT_EQ(issues[0].code, "structure");
 }
 
+TEST(Validator, CapsTheNumberOfIssuesForHostileInput) {
+  json::object patient{{"resourceType", "Patient"}};
+  for (int i = 0; i < 1000; ++i) patient["x" + std::to_string(i)] = 1;
+  auto issues = validate_resource(patient);
+  ASSERT_EQ(issues.size(), 201u);
+  EXPECT_EQ(issues.back().code, "too-costly");
+}
+
 TEST(Validator, ValidatesExtensionsAndModifierExtensions) {
   EXPECT_VALID(validate(R"({"resourceType":"Patient","extension":[{"url":"http://example.org/a","extension":[
       {"url":"b","valueCoding":{"system":"http://x","code":"y"}}]}],

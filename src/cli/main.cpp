@@ -8,9 +8,9 @@
 #include "http/server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include <fstream>
 #include <iostream>
@@ -45,7 +45,8 @@ int load_demo(store::Store& store, std::size_t patients, bool quiet) {
   std::size_t done = 0;
   auto r = demo::load(api, patients, [&](std::size_t n, std::size_t total) {
     done = n;
-    if (!quiet && (n % 10 == 0 || n == total)) std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << std::flush;
+    if (!quiet && (n % 10 == 0 || n == total))
+      std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << std::flush;
   });
   if (!quiet) std::cerr << "\n";
   if (!r) return fail("demo data could not be loaded: " + r.error().message());
@@ -55,8 +56,9 @@ int load_demo(store::Store& store, std::size_t patients, bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ucr - the Universal Care Record: a FHIR R4 shared health and care record server.\n"
-               "Run 'ucr <command> --help' for the options of each command."};
+  CLI::App app{
+      "ucr - the Universal Care Record: a FHIR R4 shared health and care record server.\n"
+      "Run 'ucr <command> --help' for the options of each command."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(UCR_VERSION));
   std::string log_level = "info";
@@ -71,7 +73,8 @@ int main(int argc, char** argv) {
   std::size_t demo_people = 0;
   bool no_access_log = false;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
-  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing)")->capture_default_str();
+  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing)")
+      ->capture_default_str();
   serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
   serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
       ->capture_default_str()
@@ -79,7 +82,8 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-cert", sopts.tls_cert, "PEM certificate chain; with --tls-key turns on HTTPS")
       ->check(CLI::ExistingFile);
   serve->add_option("--tls-key", sopts.tls_key, "PEM private key")->check(CLI::ExistingFile);
-  serve->add_option("--public-base", sopts.public_base, "External base URL used in links, e.g. https://ucr.example.org");
+  serve->add_option("--public-base", sopts.public_base,
+                    "External base URL used in links, e.g. https://ucr.example.org");
   serve->add_option("--web-root", sopts.web_root, "Directory of web app files served at /");
   serve->add_option("--demo", demo_people, "Load this many synthetic people first when the database is empty");
   serve->add_flag("--no-access-log", no_access_log, "Do not write one line per request to standard output");
@@ -88,7 +92,9 @@ int main(int argc, char** argv) {
   auto* demo_cmd = app.add_subcommand("demo", "Load a synthetic population (fictional people) into the database.");
   std::size_t people = 100;
   demo_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
-  demo_cmd->add_option("--people", people, "How many people to create")->capture_default_str()->check(CLI::Range(1, 10000000));
+  demo_cmd->add_option("--people", people, "How many people to create")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
 
   // check
   auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
@@ -115,7 +121,8 @@ int main(int argc, char** argv) {
     auto v = boost::json::parse(ss.str(), ec);
     if (ec) return fail(fmt::format("{} is not valid JSON: {}", file, ec.message()));
     auto issues = fhir::validate_resource(v);
-    const bool bad = std::any_of(issues.begin(), issues.end(), [](const auto& i) { return i.severity == "error" || i.severity == "fatal"; });
+    const bool bad = std::any_of(issues.begin(), issues.end(),
+                                 [](const auto& i) { return i.severity == "error" || i.severity == "fatal"; });
     std::cout << boost::json::serialize(fhir::operation_outcome(issues)) << "\n";
     return bad ? 2 : 0;
   }
@@ -145,7 +152,8 @@ int main(int argc, char** argv) {
   api::Api api(store, api::ApiOptions{.software_version = UCR_VERSION});
   http::Server server(sopts, api, store);
   if (auto r = server.start(); !r) return fail(r.error().message());
-  core::log_info(fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
+  core::log_info(
+      fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
   std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
   server.run();
   core::log_info("stopped");

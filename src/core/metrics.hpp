@@ -14,7 +14,7 @@ namespace ucr::core {
 class Histogram {
  public:
   static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,  2.5};
+                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
 
   /// Records one observation of `micros` microseconds.
   void observe_micros(std::int64_t micros);

@@ -24,6 +24,10 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+Micros seconds_of(std::int64_t days, int hh, int mm, int ss) {
+  return days * 86400 + static_cast<Micros>(hh) * 3600 + static_cast<Micros>(mm) * 60 + ss;
+}
+
 bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
   if (pos + n > s.size()) return false;
   int v = 0;
@@ -83,7 +87,7 @@ std::optional<Micros> parse_http_date(std::string_view s) {
   }
   if (month == 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
   const std::int64_t days = days_from_civil(year, month, static_cast<unsigned>(day));
-  return ((days * 86400) + hh * 3600 + mm * 60 + ss) * kMicrosPerSecond;
+  return seconds_of(days, hh, mm, ss) * kMicrosPerSecond;
 }
 
 std::optional<Micros> parse_fhir_datetime(std::string_view s) {
@@ -133,7 +137,7 @@ std::optional<Micros> parse_fhir_datetime(std::string_view s) {
           !read_digits(s, pos + 4, 2, om) || oh > 14 || om > 59) {
         return std::nullopt;
       }
-      offset = (static_cast<Micros>(oh) * 3600 + om * 60) * kMicrosPerSecond * (s[pos] == '+' ? 1 : -1);
+      offset = (static_cast<Micros>(oh) * 3600 + static_cast<Micros>(om) * 60) * kMicrosPerSecond * (s[pos] == '+' ? 1 : -1);
       pos += 6;
     } else {
       return std::nullopt;
@@ -141,7 +145,7 @@ std::optional<Micros> parse_fhir_datetime(std::string_view s) {
   }
   if (pos != s.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return ((days * 86400) + hh * 3600 + mm * 60 + ss) * kMicrosPerSecond + frac - offset;
+  return seconds_of(days, hh, mm, ss) * kMicrosPerSecond + frac - offset;
 }
 
 }  // namespace ucr::core

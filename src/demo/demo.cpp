@@ -1,7 +1,7 @@
 #include "demo/demo.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <array>
 #include <random>
@@ -11,12 +11,12 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<const char*, 16> kFamily = {"Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson",
-                                                 "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson",
-                                                 "Evans", "Walker", "Okafor", "Kowalski"};
-constexpr std::array<const char*, 12> kGivenFemale = {"Olivia", "Amelia", "Isla", "Ava", "Mia", "Grace",
-                                                      "Margaret", "Joan", "Priya", "Zofia", "Chloe", "Ruby"};
-constexpr std::array<const char*, 12> kGivenMale = {"Oliver", "George", "Harry", "Noah", "Jack", "Leo",
+constexpr std::array<const char*, 16> kFamily = {"Smith",   "Jones",  "Taylor", "Brown",    "Williams", "Wilson",
+                                                 "Johnson", "Davies", "Patel",  "Robinson", "Wright",   "Thompson",
+                                                 "Evans",   "Walker", "Okafor", "Kowalski"};
+constexpr std::array<const char*, 12> kGivenFemale = {"Olivia",   "Amelia", "Isla",  "Ava",   "Mia",   "Grace",
+                                                      "Margaret", "Joan",   "Priya", "Zofia", "Chloe", "Ruby"};
+constexpr std::array<const char*, 12> kGivenMale = {"Oliver", "George",  "Harry", "Noah",   "Jack",   "Leo",
                                                     "Arthur", "Kenneth", "Arjun", "Tomasz", "Samuel", "Alfie"};
 struct Town {
   const char* name;
@@ -32,8 +32,8 @@ constexpr std::array<Town, 10> kTowns = {{{"Maidstone", "ME14"},
                                           {"Dartford", "DA1"},
                                           {"Tunbridge Wells", "TN1"},
                                           {"Sittingbourne", "ME10"}}};
-constexpr std::array<const char*, 6> kStreets = {"High Street", "Station Road", "London Road", "Church Lane",
-                                                 "Mill Road", "Victoria Avenue"};
+constexpr std::array<const char*, 6> kStreets = {"High Street", "Station Road", "London Road",
+                                                 "Church Lane", "Mill Road",    "Victoria Avenue"};
 struct Code {
   const char* code;
   const char* display;
@@ -56,8 +56,9 @@ constexpr std::array<Code, 5> kMedicines = {{{"325072002", "Metformin 500mg tabl
 constexpr std::size_t kPractices = 8;
 
 json::object coding(const char* system, const Code& c) {
-  return json::object{{"coding", json::array{json::object{{"system", system}, {"code", c.code}, {"display", c.display}}}},
-                      {"text", c.display}};
+  return json::object{
+      {"coding", json::array{json::object{{"system", system}, {"code", c.code}, {"display", c.display}}}},
+      {"text", c.display}};
 }
 
 json::object entry(const std::string& full_url, json::object resource) {
@@ -88,7 +89,8 @@ std::string person_bundle(std::size_t n) {
   std::mt19937 rng(static_cast<std::mt19937::result_type>(n * 2654435761U + 17));
   const auto pick = [&](std::size_t size) { return std::uniform_int_distribution<std::size_t>(0, size - 1)(rng); };
   const bool female = pick(2) == 0;
-  const std::string given = female ? kGivenFemale.at(pick(kGivenFemale.size())) : kGivenMale.at(pick(kGivenMale.size()));
+  const std::string given =
+      female ? kGivenFemale.at(pick(kGivenFemale.size())) : kGivenMale.at(pick(kGivenMale.size()));
   const std::string family = kFamily.at(pick(kFamily.size()));
   const auto& town = kTowns.at(pick(kTowns.size()));
   const int year = 1930 + static_cast<int>(pick(93));
@@ -98,43 +100,46 @@ std::string person_bundle(std::size_t n) {
 
   json::array entries;
   entries.push_back(entry(
-      pid, json::object{
-               {"resourceType", "Patient"},
-               {"identifier", json::array{json::object{{"system", "https://fhir.nhs.uk/Id/nhs-number"},
-                                                       {"value", test_nhs_number(n)}}}},
-               {"active", true},
-               {"name", json::array{json::object{{"use", "official"}, {"family", family}, {"given", json::array{given}}}}},
-               {"gender", female ? "female" : "male"},
-               {"birthDate", birth},
-               {"address", json::array{json::object{
-                               {"use", "home"},
-                               {"line", json::array{fmt::format("{} {}", 1 + pick(120), kStreets.at(pick(kStreets.size())))}},
-                               {"city", town.name},
-                               {"district", "Kent"},
-                               {"postalCode", fmt::format("{} {}{}{}", town.postcode_area, pick(10),
-                                                          static_cast<char>('A' + pick(26)), static_cast<char>('A' + pick(26)))}}}},
-               {"generalPractitioner",
-                json::array{json::object{{"reference", "Organization/practice-" + practice_code(practice)}}}},
-           }));
+      pid,
+      json::object{
+          {"resourceType", "Patient"},
+          {"identifier",
+           json::array{json::object{{"system", "https://fhir.nhs.uk/Id/nhs-number"}, {"value", test_nhs_number(n)}}}},
+          {"active", true},
+          {"name", json::array{json::object{{"use", "official"}, {"family", family}, {"given", json::array{given}}}}},
+          {"gender", female ? "female" : "male"},
+          {"birthDate", birth},
+          {"address",
+           json::array{json::object{
+               {"use", "home"},
+               {"line", json::array{fmt::format("{} {}", 1 + pick(120), kStreets.at(pick(kStreets.size())))}},
+               {"city", town.name},
+               {"district", "Kent"},
+               {"postalCode", fmt::format("{} {}{}{}", town.postcode_area, pick(10), static_cast<char>('A' + pick(26)),
+                                          static_cast<char>('A' + pick(26)))}}}},
+          {"generalPractitioner",
+           json::array{json::object{{"reference", "Organization/practice-" + practice_code(practice)}}}},
+      }));
   const std::size_t conditions = pick(3);
   for (std::size_t i = 0; i < conditions; ++i) {
-    entries.push_back(entry(fmt::format("urn:uuid:00000001-0000-4000-8000-{:06}{:06}", n, i),
-                            json::object{{"resourceType", "Condition"},
-                                         {"clinicalStatus", coding("http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                                                   Code{"active", "Active"})},
-                                         {"code", coding("http://snomed.info/sct", kConditions.at(pick(kConditions.size())))},
-                                         {"subject", json::object{{"reference", pid}}},
-                                         {"onsetDateTime", fmt::format("{:04}-{:02}-01", 2000 + pick(25), 1 + pick(12))}}));
+    entries.push_back(entry(
+        fmt::format("urn:uuid:00000001-0000-4000-8000-{:06}{:06}", n, i),
+        json::object{{"resourceType", "Condition"},
+                     {"clinicalStatus",
+                      coding("http://terminology.hl7.org/CodeSystem/condition-clinical", Code{"active", "Active"})},
+                     {"code", coding("http://snomed.info/sct", kConditions.at(pick(kConditions.size())))},
+                     {"subject", json::object{{"reference", pid}}},
+                     {"onsetDateTime", fmt::format("{:04}-{:02}-01", 2000 + pick(25), 1 + pick(12))}}));
   }
   if (pick(4) == 0) {
-    entries.push_back(entry(fmt::format("urn:uuid:00000002-0000-4000-8000-{:012}", n),
-                            json::object{{"resourceType", "AllergyIntolerance"},
-                                         {"clinicalStatus",
-                                          coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                                                 Code{"active", "Active"})},
-                                         {"code", coding("http://snomed.info/sct", kAllergies.at(pick(kAllergies.size())))},
-                                         {"criticality", "high"},
-                                         {"patient", json::object{{"reference", pid}}}}));
+    entries.push_back(entry(
+        fmt::format("urn:uuid:00000002-0000-4000-8000-{:012}", n),
+        json::object{{"resourceType", "AllergyIntolerance"},
+                     {"clinicalStatus", coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                               Code{"active", "Active"})},
+                     {"code", coding("http://snomed.info/sct", kAllergies.at(pick(kAllergies.size())))},
+                     {"criticality", "high"},
+                     {"patient", json::object{{"reference", pid}}}}));
   }
   const std::size_t meds = pick(3);
   for (std::size_t i = 0; i < meds; ++i) {
@@ -148,17 +153,17 @@ std::string person_bundle(std::size_t n) {
   const int systolic = 105 + static_cast<int>(pick(60));
   entries.push_back(entry(
       fmt::format("urn:uuid:00000004-0000-4000-8000-{:012}", n),
-      json::object{{"resourceType", "Observation"},
-                   {"status", "final"},
-                   {"category", json::array{coding("http://terminology.hl7.org/CodeSystem/observation-category",
-                                                   Code{"vital-signs", "Vital Signs"})}},
-                   {"code", coding("http://loinc.org", Code{"8480-6", "Systolic blood pressure"})},
-                   {"subject", json::object{{"reference", pid}}},
-                   {"effectiveDateTime", fmt::format("2026-{:02}-{:02}T09:{:02}:00Z", 1 + pick(10), 1 + pick(28), pick(60))},
-                   {"valueQuantity", json::object{{"value", systolic},
-                                                  {"unit", "mmHg"},
-                                                  {"system", "http://unitsofmeasure.org"},
-                                                  {"code", "mm[Hg]"}}}}));
+      json::object{
+          {"resourceType", "Observation"},
+          {"status", "final"},
+          {"category", json::array{coding("http://terminology.hl7.org/CodeSystem/observation-category",
+                                          Code{"vital-signs", "Vital Signs"})}},
+          {"code", coding("http://loinc.org", Code{"8480-6", "Systolic blood pressure"})},
+          {"subject", json::object{{"reference", pid}}},
+          {"effectiveDateTime", fmt::format("2026-{:02}-{:02}T09:{:02}:00Z", 1 + pick(10), 1 + pick(28), pick(60))},
+          {"valueQuantity",
+           json::object{
+               {"value", systolic}, {"unit", "mmHg"}, {"system", "http://unitsofmeasure.org"}, {"code", "mm[Hg]"}}}}));
   json::object bundle{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
   return json::serialize(bundle);
 }
@@ -169,12 +174,13 @@ core::Result<void> load(api::Api& api, std::size_t people,
   for (std::size_t i = 0; i < kPractices; ++i) {
     const std::string code = practice_code(i);
     orgs.push_back(json::object{
-        {"resource", json::object{{"resourceType", "Organization"},
-                                  {"id", "practice-" + code},
-                                  {"identifier", json::array{json::object{{"system", "https://fhir.nhs.uk/Id/ods-organization-code"},
-                                                                          {"value", code}}}},
-                                  {"active", true},
-                                  {"name", fmt::format("{} Medical Practice", kTowns.at(i % kTowns.size()).name)}}},
+        {"resource",
+         json::object{{"resourceType", "Organization"},
+                      {"id", "practice-" + code},
+                      {"identifier", json::array{json::object{
+                                         {"system", "https://fhir.nhs.uk/Id/ods-organization-code"}, {"value", code}}}},
+                      {"active", true},
+                      {"name", fmt::format("{} Medical Practice", kTowns.at(i % kTowns.size()).name)}}},
         {"request", json::object{{"method", "PUT"}, {"url", "Organization/practice-" + code}}}});
   }
   const auto post = [&](std::string body) -> core::Result<void> {
@@ -186,10 +192,13 @@ core::Result<void> load(api::Api& api, std::size_t people,
     r.headers.add("prefer", "return=minimal");
     r.body = std::move(body);
     const api::Response res = api.handle(r);
-    if (res.status != 200) return core::Error::internal(fmt::format("demo transaction failed ({}): {}", res.status, res.body));
+    if (res.status != 200)
+      return core::Error::internal(fmt::format("demo transaction failed ({}): {}", res.status, res.body));
     return core::ok();
   };
-  if (auto r = post(json::serialize(json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(orgs)}})); !r) {
+  if (auto r = post(json::serialize(
+          json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(orgs)}}));
+      !r) {
     return r;
   }
   for (std::size_t n = 0; n < people; ++n) {

@@ -1,0 +1,63 @@
+# ucr: the two commands a new machine needs are `make run` and `make test`.
+# Both install what is missing (scripts/bootstrap, apt, idempotent) and build first.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+LISTEN ?= 127.0.0.1:8080
+DATA ?= ./ucr-data
+DEMO_PEOPLE ?= 200
+SOURCES = $(shell git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
+
+.PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules format tidy bench fuzz clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+configure: bootstrap
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+
+build: configure
+	@ninja -C $(BUILD) -j $(JOBS)
+
+## Build, then serve the FHIR API with demo data on the embedded database at http://$(LISTEN)
+run: build
+	./$(BUILD)/src/cli/ucr serve --listen $(LISTEN) --data $(DATA) --demo $(DEMO_PEOPLE)
+
+## Every test: module and HTTP tests, system tests, the same under ASan+UBSan, format and module-graph checks
+test: build check-format check-modules test-release test-asan
+	@echo "make test: all passed"
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: bootstrap
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DUCR_SANITIZE=ON -DUCR_BUILD_BENCH=OFF > /dev/null
+	@ninja -C $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE slow
+
+check-format: bootstrap
+	@clang-format --dry-run --Werror $(SOURCES) && echo "check-format: clean"
+
+check-modules:
+	@scripts/check-modules
+
+format:
+	@clang-format -i $(SOURCES)
+
+## clang-tidy over the project's sources (uses the compile database of $(BUILD))
+tidy: configure
+	@run-clang-tidy -quiet -p $(BUILD) -j $(JOBS) '$(CURDIR)/src/.*\.cpp$$'
+
+bench: build
+	./$(BUILD)/bench/ucr_bench_validate
+	bash bench/http_bench.sh ./$(BUILD)/src/cli/ucr
+
+fuzz:
+	scripts/fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -88,18 +88,24 @@ core::Result<std::optional<std::int64_t>> if_match_of(const Request& req) {
 /// The query string without the result-shaping parameters, for conditional interactions.
 std::string criteria_query(const Request& req) { return req.raw_query; }
 
-Response run_write(store::Store& store, const Request& req, const char* interaction,
-                   const std::function<core::Result<detail::OpResult>(store::Transaction&)>& op) {
-  detail::OpResult result;
-  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+/// Wraps an interaction's transaction work so that its result builds the response afterwards.
+/// `op` must own what it uses (capture by value): it runs later, on the store's writer thread.
+PendingWrite run_write(const Request& req, const char* interaction,
+                       std::function<core::Result<detail::OpResult>(store::Transaction&)> op) {
+  auto result = std::make_shared<detail::OpResult>();
+  PendingWrite p;
+  p.work = [op = std::move(op), result](store::Transaction& t) -> core::Result<void> {
     auto r = op(t);
     if (!r) return r.error();
-    result = std::move(*r);
+    *result = std::move(*r);
     return core::ok();
-  });
-  Response resp = w ? detail::resource_response(result, req, true) : error_response(w.error(), req);
-  resp.interaction = interaction;
-  return resp;
+  };
+  p.finish = [result, &req, interaction](const core::Result<void>& w) {
+    Response resp = w ? detail::resource_response(*result, req, true) : error_response(w.error(), req);
+    resp.interaction = interaction;
+    return resp;
+  };
+  return p;
 }
 
 std::string encode_param(std::string_view v) {
@@ -111,7 +117,7 @@ class Handler {
   Handler(store::Store& store, const ApiOptions& options, const Request& req)
       : store_(store), options_(options), req_(req) {}
 
-  Response run() {
+  Started run() {
     if (auto e = check_format(req_)) return error_response(*e, req_);
     std::string_view path = req_.path;
     if (path.rfind("/fhir", 0) != 0) return error_response(core::Error::not_found("unknown path"), req_);
@@ -230,39 +236,43 @@ class Handler {
     return tagged(detail::resource_response(res, req_, false), "vread");
   }
 
-  Response create(const std::string& type) {
+  Started create(const std::string& type) {
     if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "create");
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "create");
     const std::string if_none_exist(req_.headers.get("if-none-exist").value_or(""));
     // A client-sent id is ignored on create (R4 http.html#create); the server assigns one.
-    return run_write(store_, req_, "create", [&](store::Transaction& t) {
-      return detail::op_create(t, type, *body, if_none_exist);
+    const auto prepared = detail::prepare(*body);
+    return run_write(req_, "create", [type, prepared, if_none_exist](store::Transaction& t) {
+      return detail::op_create(t, type, prepared, if_none_exist);
     });
   }
 
-  Response update(const std::string& type, const std::string& id) {
+  Started update(const std::string& type, const std::string& id) {
     if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "update");
     auto if_match = if_match_of(req_);
     if (!if_match) return tagged(error_response(if_match.error(), req_), "update");
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "update");
-    return run_write(store_, req_, "update", [&](store::Transaction& t) {
-      return detail::op_update(t, type, id, *body, *if_match);
+    const auto prepared = detail::prepare(*body);
+    return run_write(req_, "update", [type, id, prepared, if_match = *if_match](store::Transaction& t) {
+      return detail::op_update(t, type, id, prepared, if_match);
     });
   }
 
-  Response conditional_update(const std::string& type) {
+  Started conditional_update(const std::string& type) {
     if (auto e = check_content_type(req_, false)) return tagged(error_response(*e, req_), "update");
     auto if_match = if_match_of(req_);
     if (!if_match) return tagged(error_response(if_match.error(), req_), "update");
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "update");
     const std::string query = criteria_query(req_);
-    return run_write(store_, req_, "update", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+    return run_write(req_, "update",
+                     [type, query, body = std::move(*body), if_match = *if_match](
+                         store::Transaction& t) -> core::Result<detail::OpResult> {
       auto found = detail::resolve_one(t, type, query, "conditional update");
       if (!found) return found.error();
-      json::object resource = *body;
+      json::object resource = body;
       std::string id;
       if (found->has_value()) {
         id = **found;
@@ -275,20 +285,21 @@ class Handler {
         return core::Error::invalid("the resource id does not match the resource the criteria found", "id");
       }
       resource["id"] = id;
-      return detail::op_update(t, type, id, std::move(resource), *if_match);
+      return detail::op_update(t, type, id, resource, if_match);
     });
   }
 
-  Response remove(const std::string& type, const std::string& id) {
+  Started remove(const std::string& type, const std::string& id) {
     auto if_match = if_match_of(req_);
     if (!if_match) return tagged(error_response(if_match.error(), req_), "delete");
-    return run_write(store_, req_, "delete",
-                     [&](store::Transaction& t) { return detail::op_delete(t, type, id, *if_match); });
+    return run_write(req_, "delete", [type, id, if_match = *if_match](store::Transaction& t) {
+      return detail::op_delete(t, type, id, if_match);
+    });
   }
 
-  Response conditional_delete(const std::string& type) {
+  Started conditional_delete(const std::string& type) {
     const std::string query = criteria_query(req_);
-    return run_write(store_, req_, "delete", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+    return run_write(req_, "delete", [type, query](store::Transaction& t) -> core::Result<detail::OpResult> {
       auto found = detail::resolve_one(t, type, query, "conditional delete");
       if (!found) return found.error();
       if (!found->has_value()) return detail::OpResult{204, std::nullopt, {}};
@@ -296,26 +307,28 @@ class Handler {
     });
   }
 
-  Response patch(const std::string& type, const std::string& id) {
+  Started patch(const std::string& type, const std::string& id) {
     if (auto e = check_content_type(req_, true)) return tagged(error_response(*e, req_), "patch");
     auto if_match = if_match_of(req_);
     if (!if_match) return tagged(error_response(if_match.error(), req_), "patch");
     auto doc = detail::parse_json(req_.body, "JSON Patch document");
     if (!doc) return tagged(error_response(doc.error(), req_), "patch");
-    return run_write(store_, req_, "patch",
-                     [&](store::Transaction& t) { return detail::op_patch(t, type, id, *doc, *if_match); });
+    return run_write(req_, "patch", [type, id, doc = std::move(*doc), if_match = *if_match](store::Transaction& t) {
+      return detail::op_patch(t, type, id, doc, if_match);
+    });
   }
 
-  Response conditional_patch(const std::string& type) {
+  Started conditional_patch(const std::string& type) {
     if (auto e = check_content_type(req_, true)) return tagged(error_response(*e, req_), "patch");
     auto doc = detail::parse_json(req_.body, "JSON Patch document");
     if (!doc) return tagged(error_response(doc.error(), req_), "patch");
     const std::string query = criteria_query(req_);
-    return run_write(store_, req_, "patch", [&](store::Transaction& t) -> core::Result<detail::OpResult> {
+    return run_write(req_, "patch",
+                     [type, query, doc = std::move(*doc)](store::Transaction& t) -> core::Result<detail::OpResult> {
       auto found = detail::resolve_one(t, type, query, "conditional patch");
       if (!found) return found.error();
       if (!found->has_value()) return core::Error::not_found("no resource matches the conditional patch criteria");
-      return detail::op_patch(t, type, **found, *doc, std::nullopt);
+      return detail::op_patch(t, type, **found, doc, std::nullopt);
     });
   }
 
@@ -520,15 +533,29 @@ class Handler {
 
 }  // namespace
 
-Response Api::handle(const Request& request) {
+Started Api::begin(const Request& request) {
   Handler h(store_, options_, request);
-  Response r = h.run();
+  return h.run();
+}
+
+Response Api::handle(const Request& request) {
+  Started started = begin(request);
+  Response r;
+  if (auto* pending = std::get_if<PendingWrite>(&started)) {
+    r = pending->finish(store_.write(pending->work));
+  } else {
+    r = std::move(std::get<Response>(started));
+  }
   if (request.method == "HEAD") r.body.clear();
   return r;
 }
 
 bool Api::may_write(const Request& request) {
   return request.method != "GET" && request.method != "HEAD";
+}
+
+bool Api::is_bundle(const Request& request) {
+  return request.method == "POST" && (request.path == "/fhir" || request.path == "/fhir/");
 }
 
 }  // namespace ucr::api

@@ -6,6 +6,8 @@
 #include "store/store.hpp"
 
 #include <cstddef>
+#include <functional>
+#include <variant>
 
 namespace ucr::api {
 
@@ -16,12 +18,30 @@ struct ApiOptions {
   std::string software_version = "0.1.0";
 };
 
+/// A checked and prepared write: run `work` in a store transaction (Store::write or write_async),
+/// then pass its outcome to `finish` for the response. The Request it came from must outlive it.
+struct PendingWrite {
+  store::Store::WriteWork work;
+  std::function<Response(const core::Result<void>&)> finish;
+};
+
+/// What begin() produced: a finished response, or a write still to be run.
+using Started = std::variant<Response, PendingWrite>;
+
 class Api {
  public:
   Api(store::Store& store, ApiOptions options) : store_(store), options_(std::move(options)) {}
 
   /// Handles one request under the FHIR base (path starting /fhir). Never throws for bad input.
   [[nodiscard]] Response handle(const Request& request);
+
+  /// Does all the work of a request up to its store write, so callers can run the write without
+  /// blocking a thread (Store::write_async). Reads complete here. Bundles are completed here too,
+  /// blocking on their writes: callers should run them where blocking is acceptable (is_bundle).
+  [[nodiscard]] Started begin(const Request& request);
+
+  /// True for batch/transaction Bundles (POST to the base), which begin() completes synchronously.
+  [[nodiscard]] static bool is_bundle(const Request& request);
 
   /// True when handling `request` may write (so callers can move it off latency-sensitive threads).
   [[nodiscard]] static bool may_write(const Request& request);

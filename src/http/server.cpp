@@ -219,9 +219,16 @@ struct Server::Impl {
       in_flight.fetch_add(1);
       BeastRequest req = parser.release();
       const bool keep_alive = req.keep_alive() && !stopping.load();
+      const bool head = req.method() == bhttp::verb::head;
       BeastResponse res = co_await respond(std::move(req));
       res.keep_alive(keep_alive);
       res.prepare_payload();
+      if (head && res.has_content_length()) {
+        // A HEAD response reports the length a GET would have but carries no body (RFC 9110 9.3.2).
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
       beast::get_lowest_layer(stream).expires_after(options.write_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
       in_flight.fetch_sub(1);
@@ -278,7 +285,8 @@ struct Server::Impl {
       co_return bad;
     }
     api::Request r;
-    r.method = std::string(req.method_string());
+    // HEAD is handled as GET so the response headers (Content-Length included) match; session() drops the body.
+    r.method = req.method() == bhttp::verb::head ? std::string("GET") : std::string(req.method_string());
     r.path = url->path();
     path_for_log = r.path;  // the query may carry personal data, so it is never logged
     if (r.path == "/healthz") {
@@ -308,11 +316,31 @@ struct Server::Impl {
       }
     }
     if (!api::Api::may_write(r)) co_return api.handle(r);
-    // Writes wait for a group commit; run them on the worker pool so the I/O threads stay free.
-    co_return co_await asio::co_spawn(workers, handle_on_worker(std::move(r)), use_awaitable);
+    // Bundles block on their writes: run them on the worker pool so the I/O threads stay free.
+    if (api::Api::is_bundle(r)) co_return co_await asio::co_spawn(workers, handle_on_worker(std::move(r)), use_awaitable);
+    // Other writes are checked and prepared here, then committed by the store's writer thread
+    // without any thread waiting for it; the response is built back on this connection's thread.
+    auto request = std::make_shared<api::Request>(std::move(r));
+    api::Started started = api.begin(*request);
+    auto* pending = std::get_if<api::PendingWrite>(&started);
+    if (pending == nullptr) co_return std::get<api::Response>(std::move(started));
+    auto outcome = co_await async_write(std::move(pending->work));
+    co_return pending->finish(outcome);
   }
 
-  // A named coroutine rather than a capturing lambda: GCC 12 double-destroys coroutine lambda captures.
+  /// Runs a store write and resumes the calling coroutine on its own executor with the outcome.
+  awaitable<core::Result<void>> async_write(store::Store::WriteWork work) {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(core::Result<void>)>(
+        [this, ex](auto handler, store::Store::WriteWork w) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          store.write_async(std::move(w), [shared, ex](core::Result<void> r) {
+            asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          });
+        },
+        use_awaitable, std::move(work));
+  }
+
   awaitable<api::Response> handle_on_worker(api::Request r) { co_return api.handle(r); }
 
   api::Response static_file(const std::string& path) const {

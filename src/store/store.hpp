@@ -107,9 +107,16 @@ class Store {
                                                                        const std::vector<Criterion>& criteria,
                                                                        std::size_t limit) = 0;
 
+  using WriteWork = std::function<core::Result<void>(Transaction&)>;
+  using WriteDone = std::function<void(core::Result<void>)>;
+
   /// Runs `work` inside one database transaction, serialised with every other write. When `work`
   /// returns an error, nothing it did is kept. Returns once the outcome is durable.
-  [[nodiscard]] virtual core::Result<void> write(const std::function<core::Result<void>(Transaction&)>& work) = 0;
+  [[nodiscard]] virtual core::Result<void> write(const WriteWork& work) = 0;
+
+  /// As write(), but returns at once. `done` receives the outcome once it is durable; it runs on a
+  /// store thread, so it must be quick and must not call the store (post the rest elsewhere).
+  virtual void write_async(WriteWork work, WriteDone done) = 0;
 
   /// Checks the database's own integrity (e.g. SQLite PRAGMA integrity_check).
   [[nodiscard]] virtual core::Result<void> check_integrity() = 0;

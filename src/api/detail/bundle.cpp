@@ -250,7 +250,8 @@ core::Result<void> resolve_conditional_refs(store::Transaction& t, json::value& 
       if (kv.key() == "reference" && kv.value().is_string()) {
         const std::string ref(kv.value().get_string());
         const auto q = ref.find('?');
-        if (q == std::string::npos || ref.find("://") != std::string::npos) continue;
+        // Absolute URLs are left alone; only the part before '?' decides (criteria may hold "://").
+        if (q == std::string::npos || ref.substr(0, q).find("://") != std::string::npos) continue;
         const std::string type = ref.substr(0, q);
         if (!fhir::is_resource_type(type)) continue;
         auto found = resolve_one(t, type, ref.substr(q + 1), "conditional reference");
@@ -288,6 +289,37 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     }
   }
   auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
+      if (!r) return at_entry(r.error(), e.index, e.type);
+      e.result = std::move(*r);
+      return core::ok();
+    };
+    const auto if_match_of = [&](const Entry& e) -> core::Result<std::optional<std::int64_t>> {
+      core::Result<void> status = core::ok();
+      const auto if_match = entry_if_match(e, status);
+      if (!status) return at_entry(status.error(), e.index, {});
+      return if_match;
+    };
+    // 1. DELETEs, first of all (R4 http.html#trules), so later steps see their effect.
+    std::set<std::string> touched;
+    for (auto& e : entries) {
+      if (e.method != "DELETE") continue;
+      if (e.id.empty()) {
+        auto found = resolve_one(t, e.type, e.query, "conditional DELETE");
+        if (!found) return at_entry(found.error(), e.index, {});
+        if (found->has_value()) e.id = **found;
+      }
+      auto if_match = if_match_of(e);
+      if (!if_match) return if_match.error();
+      if (e.id.empty()) {
+        e.result = OpResult{204, std::nullopt, {}};
+        continue;
+      }
+      touched.insert(e.type + "/" + e.id);
+      if (auto r = run(e, op_delete(t, e.type, e.id, *if_match)); !r) return r;
+    }
+    // 2. Identities of the remaining writes: conditional creates and conditional targets are
+    // resolved after the deletes; no resource may be touched by two entries.
     std::vector<std::pair<std::string, std::string>> mapping;
     std::map<std::size_t, std::string> assigned;  // POST entry -> id
     std::map<std::size_t, bool> existing;         // POST entry matched If-None-Exist
@@ -305,7 +337,10 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
         if (id.empty()) id = core::new_uuid();
         assigned[e.index] = id;
         if (!e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + id);
-      } else if ((e.method == "PUT" || e.method == "PATCH" || e.method == "DELETE") && e.id.empty()) {
+        continue;
+      }
+      if (e.method != "PUT" && e.method != "PATCH") continue;
+      if (e.id.empty()) {
         auto found = resolve_one(t, e.type, e.query, fmt::format("conditional {}", e.method));
         if (!found) return at_entry(found.error(), e.index, {});
         if (found->has_value()) {
@@ -313,14 +348,16 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
         } else if (e.method == "PUT") {
           const auto* rid = e.resource->if_contains("id");
           e.id = rid != nullptr && rid->is_string() ? std::string(rid->get_string()) : core::new_uuid();
-          (*e.resource)["id"] = e.id;
-        } else if (e.method == "PATCH") {
+        } else {
           return at_entry(core::Error::not_found("no resource matches the conditional patch criteria"), e.index, {});
         }
-        if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + e.id);
-      } else if (e.method == "PUT" && !e.full_url.empty()) {
-        mapping.emplace_back(e.full_url, e.type + "/" + e.id);
+        if (e.method == "PUT") (*e.resource)["id"] = e.id;
       }
+      if (!touched.insert(e.type + "/" + e.id).second) {
+        return at_entry(core::Error::invalid(fmt::format("{}/{} is the target of more than one entry", e.type, e.id)),
+                        e.index, {});
+      }
+      if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + e.id);
     }
     for (auto& e : entries) {
       if (!e.resource) continue;
@@ -329,20 +366,14 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
       if (auto r = resolve_conditional_refs(t, v, e.index); !r) return r;
       e.resource = std::move(v.get_object());
     }
+    // 3. POSTs, then PUTs and PATCHes. GETs run after the commit.
     for (const auto method : kOrder) {
+      if (method == "DELETE" || method == "GET") continue;
       for (auto& e : entries) {
-        if (e.method != method || method == "GET") continue;
-        core::Result<void> status = core::ok();
-        const auto if_match = entry_if_match(e, status);
-        if (!status) return at_entry(status.error(), e.index, {});
-        core::Result<OpResult> r = core::Error::internal("unreachable");
-        if (method == "DELETE") {
-          if (e.id.empty()) {
-            r = OpResult{204, std::nullopt, {}};
-          } else {
-            r = op_delete(t, e.type, e.id, if_match);
-          }
-        } else if (method == "POST") {
+        if (e.method != method) continue;
+        auto if_match = if_match_of(e);
+        if (!if_match) return if_match.error();
+        if (method == "POST") {
           if (existing[e.index]) {
             auto cur = t.current(e.type, assigned[e.index]);
             if (!cur) return cur.error();
@@ -351,17 +382,15 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
               found.info = (*cur)->info;
               found.json = (*cur)->json;
             }
-            r = std::move(found);
-          } else {
-            r = op_create(t, e.type, std::move(*e.resource), {}, assigned[e.index]);
+            e.result = std::move(found);
+            continue;
           }
+          if (auto r = run(e, op_create(t, e.type, std::move(*e.resource), {}, assigned[e.index])); !r) return r;
         } else if (method == "PUT") {
-          r = op_update(t, e.type, e.id, std::move(*e.resource), if_match);
+          if (auto r = run(e, op_update(t, e.type, e.id, std::move(*e.resource), *if_match)); !r) return r;
         } else {
-          r = op_patch(t, e.type, e.id, e.patch, if_match);
+          if (auto r = run(e, op_patch(t, e.type, e.id, e.patch, *if_match)); !r) return r;
         }
-        if (!r) return at_entry(r.error(), e.index, e.type);
-        e.result = std::move(*r);
       }
     }
     return core::ok();

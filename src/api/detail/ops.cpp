@@ -7,8 +7,6 @@
 #include "fhir/validator.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/decode_view.hpp>
-#include <boost/url/parse_query.hpp>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -43,9 +41,8 @@ std::vector<store::TokenRow> extract_tokens(const json::object& resource) {
   return rows;
 }
 
-/// The patient compartment key: the Patient itself, or the patient a resource is about.
-std::string compartment_of(const std::string& type, const std::string& id, const json::object& resource) {
-  if (type == "Patient") return "Patient/" + id;
+/// The reference a resource's patient compartment key comes from ("Patient/x"), if any.
+std::string compartment_reference(const json::object& resource) {
   for (const char* field : {"subject", "patient", "beneficiary"}) {
     const auto* ref = resource.if_contains(field);
     if (ref == nullptr || !ref->is_object()) continue;
@@ -57,39 +54,32 @@ std::string compartment_of(const std::string& type, const std::string& id, const
   return {};
 }
 
-/// Builds the stored form: resourceType, id, meta (with versionId and lastUpdated) first.
-std::string stored_form(const std::string& type, const std::string& id, json::object& resource,
-                        std::int64_t version, core::Micros when) {
-  json::object out;
-  out.reserve(resource.size() + 3);
-  out["resourceType"] = type;
-  out["id"] = id;
-  json::object meta;
-  meta["versionId"] = std::to_string(version);
-  meta["lastUpdated"] = core::format_instant(when);
-  if (auto* m = resource.if_contains("meta"); m != nullptr && m->is_object()) {
-    for (auto& kv : m->get_object()) {
-      if (kv.key() != "versionId" && kv.key() != "lastUpdated") meta[kv.key()] = std::move(kv.value());
-    }
-  }
-  out["meta"] = std::move(meta);
-  for (auto& kv : resource) {
-    if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
-    out[kv.key()] = std::move(kv.value());
-  }
-  resource = std::move(out);
-  return json::serialize(resource);
-}
-
 core::Result<OpResult> commit(store::Transaction& t, const std::string& type, const std::string& id,
-                              json::object resource, std::int64_t version, const char* method, int status) {
+                              const PreparedResource& prepared, std::int64_t version, const char* method,
+                              int status) {
   const core::Micros now = core::now_micros();
   store::NewVersion v;
   v.info = store::VersionInfo{type, id, version, now, false};
   v.method = method;
-  v.json = stored_form(type, id, resource, version, now);
-  v.tokens = extract_tokens(resource);
-  v.compartment = compartment_of(type, id, resource);
+  // Splice the parts serialised outside the transaction around the new version facts. Types and
+  // ids are [A-Za-z0-9.-] (checked), so they need no escaping.
+  const std::string stamp = core::format_instant(now);
+  v.json.reserve(prepared.body_rest.size() + prepared.meta_extra.size() + type.size() + id.size() + 96);
+  v.json += R"({"resourceType":")";
+  v.json += type;
+  v.json += R"(","id":")";
+  v.json += id;
+  v.json += R"(","meta":{"versionId":")";
+  v.json += std::to_string(version);
+  v.json += R"(","lastUpdated":")";
+  v.json += stamp;
+  v.json += '"';
+  v.json += prepared.meta_extra;
+  v.json += '}';
+  v.json += prepared.body_rest;
+  v.json += '}';
+  v.tokens = prepared.tokens;
+  v.compartment = type == "Patient" ? "Patient/" + id : prepared.compartment;
   if (auto r = t.put(v); !r) return r.error();
   OpResult out;
   out.status = status;
@@ -112,16 +102,62 @@ core::Result<void> check_if_match(const std::optional<std::int64_t>& if_match,
 
 }  // namespace
 
+PreparedResource prepare(const json::object& resource) {
+  PreparedResource p;
+  const auto append_member = [](std::string& out, std::string_view key, const json::value& value) {
+    out += ',';
+    out += json::serialize(json::string_view(key.data(), key.size()));
+    out += ':';
+    out += json::serialize(value);
+  };
+  if (const auto* m = resource.if_contains("meta"); m != nullptr && m->is_object()) {
+    for (const auto& kv : m->get_object()) {
+      if (kv.key() != "versionId" && kv.key() != "lastUpdated") append_member(p.meta_extra, kv.key(), kv.value());
+    }
+  }
+  for (const auto& kv : resource) {
+    if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
+    append_member(p.body_rest, kv.key(), kv.value());
+  }
+  p.tokens = extract_tokens(resource);
+  p.compartment = compartment_reference(resource);
+  if (const auto* id = resource.if_contains("id"); id != nullptr && id->is_string()) p.id = id->get_string();
+  return p;
+}
+
 core::Result<json::value> parse_json(std::string_view body, std::string_view what) {
   if (body.empty()) return core::Error::make(400, "structure", fmt::format("the {} is empty", what));
   json::parse_options opts;
   opts.max_depth = 64;
   boost::system::error_code ec;
-  json::value v = json::parse(json::string_view(body.data(), body.size()), ec, json::storage_ptr(), opts);
+  json::stream_parser parser(json::storage_ptr(), opts);
+  std::size_t consumed = parser.write(body.data(), body.size(), ec);
+  if (!ec) parser.finish(ec);
   if (ec) {
-    return core::Error::make(400, "structure", fmt::format("the {} is not valid JSON: {}", what, ec.message()));
+    // Locate the problem for the sender: line and column of the byte where parsing stopped.
+    std::size_t line = 1;
+    std::size_t column = 1;
+    consumed = std::min(consumed, body.size());
+    for (std::size_t i = 0; i < consumed; ++i) {
+      if (body[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    const bool utf8 = ec == json::error::syntax && consumed < body.size() &&
+                      (static_cast<unsigned char>(body[consumed]) & 0x80U) != 0;
+    const std::string why = utf8                                ? "invalid UTF-8"
+                            : ec == json::error::too_deep       ? "nested more than 64 levels deep"
+                            : ec == json::error::incomplete     ? "it ends too soon (truncated)"
+                            : ec == json::error::extra_data     ? "there is more after the end of the JSON value"
+                                                                : ec.message();
+    return core::Error::make(400, "structure",
+                             fmt::format("the {} is not valid JSON: {} at line {}, column {} (byte {})", what, why,
+                                         line, column, consumed));
   }
-  return v;
+  return parser.release();
 }
 
 core::Result<void> validate(const json::value& resource) {
@@ -160,18 +196,39 @@ core::Result<json::object> parse_resource(std::string_view body, std::string_vie
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (query.empty()) return out;
-  auto parsed = boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
-  if (!parsed) return std::nullopt;
-  for (const auto& p : *parsed) {
-    const auto key = *p.key;
-    std::string value;
-    if (p.has_value) {
-      const auto v = *p.value;
-      value.assign(v.begin(), v.end());
+  // Lenient on purpose: clients send FHIR token values unencoded (`identifier=http://x|1`), and
+  // '|' is not a valid RFC 3986 query character, so a strict URL parser would refuse them.
+  const auto decode = [](std::string_view s) -> std::optional<std::string> {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '%') {
+        out.push_back(s[i]);
+        continue;
+      }
+      unsigned v = 0;
+      if (i + 2 >= s.size()) return std::nullopt;
+      auto [ptr, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec != std::errc() || ptr != s.data() + i + 3) return std::nullopt;
+      out.push_back(static_cast<char>(v));
+      i += 2;
     }
-    out.emplace_back(std::string(key.begin(), key.end()), std::move(value));
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t start = 0;
+  while (start <= query.size() && !query.empty()) {
+    const auto amp = query.find('&', start);
+    const std::string_view pair = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    if (!pair.empty()) {
+      const auto eq = pair.find('=');
+      auto key = decode(pair.substr(0, eq));
+      auto value = decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+      if (!key || !value) return std::nullopt;
+      out.emplace_back(std::move(*key), std::move(*value));
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
   }
   return out;
 }
@@ -229,7 +286,12 @@ core::Result<std::optional<std::string>> resolve_one(store::Transaction& t, cons
   return std::optional<std::string>{ids->front()};
 }
 
-core::Result<OpResult> op_create(store::Transaction& t, const std::string& type, json::object resource,
+core::Result<OpResult> op_create(store::Transaction& t, const std::string& type, const json::object& resource,
+                                 std::string_view if_none_exist, const std::string& assigned_id) {
+  return op_create(t, type, prepare(resource), if_none_exist, assigned_id);
+}
+
+core::Result<OpResult> op_create(store::Transaction& t, const std::string& type, const PreparedResource& resource,
                                  std::string_view if_none_exist, const std::string& assigned_id) {
   if (!if_none_exist.empty()) {
     auto existing = resolve_one(t, type, if_none_exist, "If-None-Exist");
@@ -247,17 +309,21 @@ core::Result<OpResult> op_create(store::Transaction& t, const std::string& type,
     }
   }
   const std::string id = assigned_id.empty() ? core::new_uuid() : assigned_id;
-  return commit(t, type, id, std::move(resource), 1, "POST", 201);
+  return commit(t, type, id, resource, 1, "POST", 201);
 }
 
 core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
-                                 json::object resource, std::optional<std::int64_t> if_match, const char* method) {
-  if (const auto* body_id = resource.if_contains("id")) {
-    if (!body_id->is_string() || body_id->get_string() != id) {
-      return core::Error::invalid(fmt::format("the resource id does not match the id in the URL '{}'", id), "id");
-    }
-  } else {
-    return core::Error::invalid("an update must carry the resource id", "id");
+                                 const json::object& resource, std::optional<std::int64_t> if_match,
+                                 const char* method) {
+  return op_update(t, type, id, prepare(resource), if_match, method);
+}
+
+core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
+                                 const PreparedResource& resource, std::optional<std::int64_t> if_match,
+                                 const char* method) {
+  if (!resource.id) return core::Error::invalid("an update must carry the resource id", "id");
+  if (*resource.id != id) {
+    return core::Error::invalid(fmt::format("the resource id does not match the id in the URL '{}'", id), "id");
   }
   if (!core::is_valid_id(id)) return core::Error::invalid(fmt::format("'{}' is not a valid FHIR id", id), "id");
   auto cur = t.current(type, id);
@@ -265,7 +331,7 @@ core::Result<OpResult> op_update(store::Transaction& t, const std::string& type,
   if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
   const bool existed = cur->has_value() && !(*cur)->info.deleted;
   const std::int64_t version = cur->has_value() ? (*cur)->info.version + 1 : 1;
-  return commit(t, type, id, std::move(resource), version, method, existed ? 200 : 201);
+  return commit(t, type, id, resource, version, method, existed ? 200 : 201);
 }
 
 core::Result<OpResult> op_delete(store::Transaction& t, const std::string& type, const std::string& id,
@@ -309,7 +375,7 @@ core::Result<OpResult> op_patch(store::Transaction& t, const std::string& type, 
     e.status = 422;
     return e;
   }
-  return commit(t, type, id, std::move(*obj), (*cur)->info.version + 1, "PATCH", 200);
+  return commit(t, type, id, prepare(*obj), (*cur)->info.version + 1, "PATCH", 200);
 }
 
 void rewrite_references(json::value& v, const std::vector<std::pair<std::string, std::string>>& mapping) {

@@ -22,6 +22,18 @@ struct OpResult {
   std::string json;                        ///< the stored JSON bytes, when there is a resource
 };
 
+/// A resource serialised outside the write transaction, ready to be stamped with its version.
+struct PreparedResource {
+  std::optional<std::string> id;    ///< the id the body carries, if any
+  std::string meta_extra;           ///< `,"k":v` members of meta other than versionId/lastUpdated
+  std::string body_rest;            ///< `,"k":v` members other than resourceType, id and meta
+  std::vector<store::TokenRow> tokens;
+  std::string compartment;          ///< "Patient/x" the resource is about, if any
+};
+
+/// Serialises and indexes a valid resource (CPU work kept off the single writer thread).
+[[nodiscard]] PreparedResource prepare(const boost::json::object& resource);
+
 /// Parses a request body into a JSON object, with a structural OperationOutcome on failure.
 [[nodiscard]] core::Result<boost::json::value> parse_json(std::string_view body, std::string_view what);
 
@@ -48,13 +60,19 @@ struct OpResult {
 
 /// R4 http.html#create (with If-None-Exist when `if_none_exist` is non-empty).
 [[nodiscard]] core::Result<OpResult> op_create(store::Transaction& t, const std::string& type,
-                                               boost::json::object resource, std::string_view if_none_exist,
+                                               const PreparedResource& resource, std::string_view if_none_exist,
+                                               const std::string& assigned_id = {});
+[[nodiscard]] core::Result<OpResult> op_create(store::Transaction& t, const std::string& type,
+                                               const boost::json::object& resource, std::string_view if_none_exist,
                                                const std::string& assigned_id = {});
 
 /// R4 http.html#update (update-as-create when absent); `if_match` is checked against the current version.
 [[nodiscard]] core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
-                                               boost::json::object resource, std::optional<std::int64_t> if_match,
-                                               const char* method = "PUT");
+                                               const PreparedResource& resource,
+                                               std::optional<std::int64_t> if_match, const char* method = "PUT");
+[[nodiscard]] core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
+                                               const boost::json::object& resource,
+                                               std::optional<std::int64_t> if_match, const char* method = "PUT");
 
 /// R4 http.html#delete; deleting an absent or deleted resource succeeds without a new version.
 [[nodiscard]] core::Result<OpResult> op_delete(store::Transaction& t, const std::string& type, const std::string& id,

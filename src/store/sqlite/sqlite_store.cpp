@@ -124,6 +124,16 @@ class Connection {
     return core::ok();
   }
 
+  /// Runs one fixed statement through the statement cache (no re-parsing on hot paths).
+  core::Result<void> run(const std::string& sql) {
+    auto p = prepare(sql);
+    if (!p) return p.error();
+    Stmt s(db_, *p);
+    const int rc = s.step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db_, "statement");
+    return core::ok();
+  }
+
   /// A cached prepared statement for fixed SQL text.
   core::Result<sqlite3_stmt*> prepare(const std::string& sql) {
     if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
@@ -346,8 +356,8 @@ class SqliteTransaction final : public Transaction {
 };
 
 struct Job {
-  const std::function<core::Result<void>(Transaction&)>* work = nullptr;
-  std::promise<core::Result<void>> done;
+  Store::WriteWork work;
+  Store::WriteDone done;
 };
 
 class SqliteStore final : public Store {
@@ -490,17 +500,23 @@ class SqliteStore final : public Store {
     return find_ids_on(*lease.conn, type, criteria, limit);
   }
 
-  core::Result<void> write(const std::function<core::Result<void>(Transaction&)>& work) override {
-    Job job;
-    job.work = &work;
-    auto fut = job.done.get_future();
+  core::Result<void> write(const WriteWork& work) override {
+    std::promise<core::Result<void>> promise;
+    auto fut = promise.get_future();
+    write_async(work, [&promise](core::Result<void> r) { promise.set_value(std::move(r)); });
+    return fut.get();
+  }
+
+  void write_async(WriteWork work, WriteDone done) override {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return core::Error::make(503, "transient", "the store is shutting down");
-      queue_.push_back(&job);
+      if (!stopping_) {
+        queue_.push_back(Job{std::move(work), std::move(done)});
+        cv_.notify_one();
+        return;
+      }
     }
-    cv_.notify_one();
-    return fut.get();
+    done(core::Error::make(503, "transient", "the store is shutting down"));
   }
 
   core::Result<void> check_integrity() override {
@@ -566,14 +582,14 @@ class SqliteStore final : public Store {
   }
 
   void writer_loop() {
-    std::vector<Job*> batch;
+    std::vector<Job> batch;
     for (;;) {
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
         while (!queue_.empty() && batch.size() < options_.max_group) {
-          batch.push_back(queue_.front());
+          batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
       }
@@ -582,35 +598,35 @@ class SqliteStore final : public Store {
     }
   }
 
-  void run_batch(std::vector<Job*>& batch) {
+  void run_batch(std::vector<Job>& batch) {
     const auto start = core::now_micros();
     std::vector<core::Result<void>> results(batch.size());
-    auto begin = writer_conn_->exec("BEGIN IMMEDIATE");
+    auto begin = writer_conn_->run("BEGIN IMMEDIATE");
     if (!begin) {
-      for (auto* job : batch) job->done.set_value(begin.error());
+      for (auto& job : batch) job.done(begin.error());
       return;
     }
     SqliteTransaction txn(*writer_conn_);
     bool any_ok = false;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      (void)writer_conn_->exec("SAVEPOINT job");
+      (void)writer_conn_->run("SAVEPOINT job");
       core::Result<void> r = core::ok();
       try {
-        r = (*batch[i]->work)(txn);
+        r = batch[i].work(txn);
       } catch (const std::exception& e) {
         r = core::Error::internal(std::string("write failed: ") + e.what());
       }
       if (r) {
         any_ok = true;
-        (void)writer_conn_->exec("RELEASE job");
+        (void)writer_conn_->run("RELEASE job");
       } else {
-        (void)writer_conn_->exec("ROLLBACK TO job");
-        (void)writer_conn_->exec("RELEASE job");
+        (void)writer_conn_->run("ROLLBACK TO job");
+        (void)writer_conn_->run("RELEASE job");
         failed_jobs_.fetch_add(1);
       }
       results[i] = std::move(r);
     }
-    auto commit = any_ok ? writer_conn_->exec("COMMIT") : writer_conn_->exec("ROLLBACK");
+    auto commit = any_ok ? writer_conn_->run("COMMIT") : writer_conn_->exec("ROLLBACK");
     if (!commit) {
       (void)writer_conn_->exec("ROLLBACK");
       for (auto& r : results) {
@@ -620,7 +636,7 @@ class SqliteStore final : public Store {
     commits_.fetch_add(1);
     jobs_.fetch_add(batch.size());
     commit_latency_.observe_micros(core::now_micros() - start);
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
   SqliteOptions options_;
@@ -630,7 +646,7 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job*> queue_;  // guarded by mu_
+  std::deque<Job> queue_;   // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
 
   std::mutex pool_mu_;

@@ -1,0 +1,602 @@
+// The Store contract, written once over a backend factory so every backend (SQLite now,
+// PostgreSQL later) runs the same suite. Each test gets a fresh, empty store.
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ucr::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ucr-store-test-XXXXXX").string();
+    const char* made = ::mkdtemp(tmpl.data());
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = made;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Backends. A backend is a type with `static core::Result<std::unique_ptr<Store>> open(dir)`;
+// opening twice on the same dir must reach the same data (the reopen test relies on it).
+
+struct SqliteBackend {
+  static core::Result<std::unique_ptr<Store>> open(const fs::path& dir) {
+    SqliteOptions options;
+    options.directory = dir;
+    return open_sqlite_store(options);
+  }
+};
+
+template <class Backend>
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+
+  void reopen() {
+    store_.reset();
+    auto s = Backend::open(dir_.path());
+    ASSERT_TRUE(s) << s.error().message();
+    store_ = std::move(*s);
+  }
+
+  Store& store() { return *store_; }
+
+  /// Writes one version in its own write: version = current + 1, with the given tokens.
+  core::Result<void> put(const std::string& type, const std::string& id, const std::string& json,
+                         core::Micros when = 0, std::vector<TokenRow> tokens = {}, bool deleted = false) {
+    return store_->write([&](Transaction& t) -> core::Result<void> {
+      auto cur = t.current(type, id);
+      if (!cur) return cur.error();
+      NewVersion v;
+      v.info.type = type;
+      v.info.id = id;
+      v.info.version = cur->has_value() ? (*cur)->info.version + 1 : 1;
+      v.info.last_updated = when != 0 ? when : v.info.version * 1000;
+      v.info.deleted = deleted;
+      v.method = deleted ? "DELETE" : (v.info.version == 1 ? "POST" : "PUT");
+      if (!deleted) v.json = json;
+      v.tokens = std::move(tokens);
+      return t.put(v);
+    });
+  }
+
+  core::Result<void> remove(const std::string& type, const std::string& id, core::Micros when = 0) {
+    return put(type, id, "", when, {}, true);
+  }
+
+  std::vector<StoredResource> all_history(HistoryQuery q) {
+    q.count = 100000;
+    auto page = store_->history(q);
+    EXPECT_TRUE(page) << page.error().message();
+    return page ? page->entries : std::vector<StoredResource>{};
+  }
+
+  std::size_t total_versions() { return all_history({}).size(); }
+
+  std::vector<std::string> find(const std::string& type, std::vector<Criterion> criteria, std::size_t limit = 100) {
+    auto ids = store_->find_ids(type, criteria, limit);
+    EXPECT_TRUE(ids) << ids.error().message();
+    return ids ? *ids : std::vector<std::string>{};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+using Backends = ::testing::Types<SqliteBackend>;
+TYPED_TEST_SUITE(StoreContract, Backends);
+
+std::vector<std::int64_t> versions_of(const std::vector<StoredResource>& entries) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : entries) out.push_back(e.info.version);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// put / read / vread / current
+
+TYPED_TEST(StoreContract, ReadReturnsExactlyTheBytesAndFactsThatWerePut) {
+  const std::string json = R"({"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},"active":true})";
+  ASSERT_TRUE(this->put("Patient", "p1", json, 1234567));
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->json, json);
+  EXPECT_EQ(r->info.type, "Patient");
+  EXPECT_EQ(r->info.id, "p1");
+  EXPECT_EQ(r->info.version, 1);
+  EXPECT_EQ(r->info.last_updated, 1234567);
+  EXPECT_FALSE(r->info.deleted);
+  EXPECT_EQ(r->method, "POST");
+}
+
+TYPED_TEST(StoreContract, ReadReturnsTheNewestVersionAndVreadEveryOlderOne) {
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(this->put("Patient", "p1", "{\"v\":" + std::to_string(i) + "}"));
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->info.version, 3);
+  EXPECT_EQ(r->json, R"({"v":3})");
+  EXPECT_EQ(r->method, "PUT");
+  for (int i = 1; i <= 3; ++i) {
+    auto v = this->store().vread("Patient", "p1", i);
+    ASSERT_TRUE(v) << v.error().message();
+    EXPECT_EQ(v->info.version, i);
+    EXPECT_EQ(v->json, "{\"v\":" + std::to_string(i) + "}");
+  }
+}
+
+TYPED_TEST(StoreContract, ResourcesAreKeyedByTypeAndId) {
+  ASSERT_TRUE(this->put("Patient", "same", R"({"t":"Patient"})"));
+  ASSERT_TRUE(this->put("Observation", "same", R"({"t":"Observation"})"));
+  auto p = this->store().read("Patient", "same");
+  auto o = this->store().read("Observation", "same");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(p->json, R"({"t":"Patient"})");
+  EXPECT_EQ(o->json, R"({"t":"Observation"})");
+  EXPECT_EQ(p->info.version, 1);
+  EXPECT_EQ(o->info.version, 1);
+}
+
+TYPED_TEST(StoreContract, ReadOfAResourceThatNeverExistedIs404) {
+  auto r = this->store().read("Patient", "nobody");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 404);
+  auto v = this->store().vread("Patient", "nobody", 1);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().status, 404);
+}
+
+TYPED_TEST(StoreContract, ReadOfADeletedResourceIs410ButOlderVersionsStayReadable) {
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":1})"));
+  ASSERT_TRUE(this->remove("Patient", "p1"));
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 410);
+  auto deletion = this->store().vread("Patient", "p1", 2);
+  ASSERT_FALSE(deletion);
+  EXPECT_EQ(deletion.error().status, 410);
+  auto old = this->store().vread("Patient", "p1", 1);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->json, R"({"v":1})");
+}
+
+TYPED_TEST(StoreContract, VreadOfAVersionBeyondTheNewestIs404) {
+  ASSERT_TRUE(this->put("Patient", "p1", R"({})"));
+  auto v = this->store().vread("Patient", "p1", 2);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().status, 404);
+}
+
+TYPED_TEST(StoreContract, ARecreatedResourceIsReadableAgainWithTheNextVersion) {
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":1})"));
+  ASSERT_TRUE(this->remove("Patient", "p1"));
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":3})"));
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->info.version, 3);
+  EXPECT_EQ(r->json, R"({"v":3})");
+}
+
+TYPED_TEST(StoreContract, CurrentInsideAWriteSeesDeletionsAndEarlierPutsOfTheSameWork) {
+  ASSERT_TRUE(this->put("Patient", "gone", R"({})"));
+  ASSERT_TRUE(this->remove("Patient", "gone"));
+  auto w = this->store().write([&](Transaction& t) -> core::Result<void> {
+    auto never = t.current("Patient", "never");
+    if (!never) return never.error();
+    EXPECT_FALSE(never->has_value());
+    auto gone = t.current("Patient", "gone");
+    if (!gone) return gone.error();
+    EXPECT_TRUE(gone->has_value() && (*gone)->info.deleted && (*gone)->info.version == 2);
+    NewVersion v;
+    v.info = VersionInfo{"Patient", "fresh", 1, 5000, false};
+    v.method = "POST";
+    v.json = R"({"fresh":true})";
+    if (auto r = t.put(v); !r) return r;
+    auto fresh = t.current("Patient", "fresh");
+    if (!fresh) return fresh.error();
+    EXPECT_TRUE(fresh->has_value());
+    if (fresh->has_value()) {
+      EXPECT_EQ((*fresh)->json, R"({"fresh":true})");
+      EXPECT_EQ((*fresh)->info.version, 1);
+    }
+    return core::ok();
+  });
+  ASSERT_TRUE(w) << w.error().message();
+}
+
+TYPED_TEST(StoreContract, PuttingAVersionThatAlreadyExistsFailsAndChangesNothing) {
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":1})"));
+  auto w = this->store().write([&](Transaction& t) -> core::Result<void> {
+    NewVersion v;
+    v.info = VersionInfo{"Patient", "p1", 1, 9999, false};
+    v.method = "PUT";
+    v.json = R"({"v":"clobbered"})";
+    return t.put(v);
+  });
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().status, 409);
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->json, R"({"v":1})");
+  EXPECT_EQ(this->total_versions(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// history
+
+TYPED_TEST(StoreContract, HistoryIsNewestFirstAtInstanceTypeAndSystemLevel) {
+  ASSERT_TRUE(this->put("Patient", "a", R"({"a":1})", 100));
+  ASSERT_TRUE(this->put("Observation", "o", R"({"o":1})", 200));
+  ASSERT_TRUE(this->put("Patient", "b", R"({"b":1})", 300));
+  ASSERT_TRUE(this->put("Patient", "a", R"({"a":2})", 400));
+  ASSERT_TRUE(this->remove("Patient", "a", 500));
+
+  const auto instance = this->all_history({.type = "Patient", .id = "a"});
+  ASSERT_EQ(instance.size(), 3u);
+  EXPECT_EQ(versions_of(instance), (std::vector<std::int64_t>{3, 2, 1}));
+  EXPECT_TRUE(instance[0].info.deleted);
+  EXPECT_EQ(instance[0].method, "DELETE");
+  EXPECT_TRUE(instance[0].json.empty());
+  EXPECT_EQ(instance[1].json, R"({"a":2})");
+
+  const auto type = this->all_history({.type = "Patient"});
+  std::vector<std::string> order;
+  for (const auto& e : type) order.push_back(e.info.id + "/" + std::to_string(e.info.version));
+  EXPECT_EQ(order, (std::vector<std::string>{"a/3", "a/2", "b/1", "a/1"}));
+
+  const auto system = this->all_history({});
+  order.clear();
+  for (const auto& e : system) order.push_back(e.info.type + "/" + e.info.id);
+  EXPECT_EQ(order, (std::vector<std::string>{"Patient/a", "Patient/a", "Patient/b", "Observation/o", "Patient/a"}));
+}
+
+TYPED_TEST(StoreContract, HistoryOfAnUnknownInstanceIsEmpty) {
+  ASSERT_TRUE(this->put("Patient", "a", R"({})"));
+  EXPECT_TRUE(this->all_history({.type = "Patient", .id = "zzz"}).empty());
+  EXPECT_TRUE(this->all_history({.type = "Encounter"}).empty());
+}
+
+TYPED_TEST(StoreContract, HistorySinceKeepsOnlyVersionsUpdatedAtOrAfterTheInstant) {
+  ASSERT_TRUE(this->put("Patient", "a", R"({})", 1000));
+  ASSERT_TRUE(this->put("Patient", "a", R"({})", 2000));
+  ASSERT_TRUE(this->put("Patient", "b", R"({})", 3000));
+  ASSERT_TRUE(this->put("Patient", "a", R"({})", 4000));
+
+  auto since = this->all_history({.since = 2000});
+  ASSERT_EQ(since.size(), 3u);
+  for (const auto& e : since) EXPECT_GE(e.info.last_updated, 2000);
+  EXPECT_EQ(this->all_history({.since = 4001}).size(), 0u);
+  EXPECT_EQ(this->all_history({.type = "Patient", .id = "a", .since = 1500}).size(), 2u);
+}
+
+TYPED_TEST(StoreContract, HistoryAtGivesTheVersionOfEachResourceCurrentAtTheInstant) {
+  ASSERT_TRUE(this->put("Patient", "a", R"({"a":1})", 1000));
+  ASSERT_TRUE(this->put("Patient", "b", R"({"b":1})", 1500));
+  ASSERT_TRUE(this->put("Patient", "a", R"({"a":2})", 2000));
+  ASSERT_TRUE(this->put("Patient", "a", R"({"a":3})", 3000));
+  ASSERT_TRUE(this->remove("Patient", "b", 3500));
+
+  auto at = this->all_history({.type = "Patient", .at = 2500});
+  std::map<std::string, std::int64_t> seen;
+  for (const auto& e : at) EXPECT_TRUE(seen.emplace(e.info.id, e.info.version).second) << "two versions of " << e.info.id;
+  EXPECT_EQ(seen, (std::map<std::string, std::int64_t>{{"a", 2}, {"b", 1}}));
+
+  auto before_all = this->all_history({.at = 999});
+  EXPECT_TRUE(before_all.empty());
+
+  auto later = this->all_history({.type = "Patient", .at = 4000});
+  seen.clear();
+  for (const auto& e : later) seen.emplace(e.info.id, e.info.version);
+  EXPECT_EQ(seen, (std::map<std::string, std::int64_t>{{"a", 3}, {"b", 2}}));
+}
+
+TYPED_TEST(StoreContract, HistoryPagesWithTheNextCursorCoverEveryVersionOnceInOrder) {
+  constexpr int kVersions = 23;
+  for (int i = 0; i < kVersions; ++i) {
+    ASSERT_TRUE(this->put(i % 2 == 0 ? "Patient" : "Observation", "r" + std::to_string(i % 5), "{}",
+                          1000 + i));
+  }
+  const auto everything = this->all_history({});
+  ASSERT_EQ(everything.size(), static_cast<std::size_t>(kVersions));
+
+  std::vector<std::string> paged;
+  HistoryQuery q;
+  q.count = 5;
+  int pages = 0;
+  for (;;) {
+    auto page = this->store().history(q);
+    ASSERT_TRUE(page) << page.error().message();
+    ++pages;
+    ASSERT_LE(page->entries.size(), 5u);
+    for (const auto& e : page->entries) {
+      paged.push_back(e.info.type + "/" + e.info.id + "/" + std::to_string(e.info.version));
+    }
+    if (!page->next_cursor) break;
+    EXPECT_EQ(page->entries.size(), 5u) << "only the last page may be short";
+    q.before_seq = page->next_cursor;
+    ASSERT_LT(pages, 100) << "paging does not terminate";
+  }
+  EXPECT_EQ(pages, 5);
+  std::vector<std::string> expected;
+  for (const auto& e : everything) expected.push_back(e.info.type + "/" + e.info.id + "/" + std::to_string(e.info.version));
+  EXPECT_EQ(paged, expected);
+}
+
+TYPED_TEST(StoreContract, HistoryWithAnExactPageHasNoNextCursor) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(this->put("Patient", "p" + std::to_string(i), "{}"));
+  auto page = this->store().history({.count = 4});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->entries.size(), 4u);
+  EXPECT_FALSE(page->next_cursor.has_value());
+  auto smaller = this->store().history({.count = 3});
+  ASSERT_TRUE(smaller);
+  EXPECT_EQ(smaller->entries.size(), 3u);
+  EXPECT_TRUE(smaller->next_cursor.has_value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// find_ids
+
+TYPED_TEST(StoreContract, FindIdsMatchesIdAndEveryTokenForm) {
+  ASSERT_TRUE(this->put("Patient", "a", "{}", 0, {{"identifier", "http://mrn", "1"}}));
+  ASSERT_TRUE(this->put("Patient", "b", "{}", 0, {{"identifier", "http://mrn", "2"}, {"identifier", "http://ssn", "9"}}));
+  ASSERT_TRUE(this->put("Patient", "c", "{}", 0, {{"identifier", "", "1"}}));
+  ASSERT_TRUE(this->put("Observation", "a", "{}", 0, {{"identifier", "http://mrn", "1"}}));
+
+  using V = std::vector<std::string>;
+  EXPECT_EQ(this->find("Patient", {{"_id", {"b"}}}), V{"b"});
+  EXPECT_EQ(this->find("Patient", {{"_id", {"a", "c", "zzz"}}}), (V{"a", "c"}));
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"1"}}}), (V{"a", "c"})) << "code alone: any system";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://mrn|1"}}}), V{"a"}) << "system|code";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"|1"}}}), V{"c"}) << "|code: no system";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://mrn|"}}}), (V{"a", "b"})) << "system|: any code";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://ssn|9", "http://mrn|1"}}}), (V{"a", "b"})) << "values OR";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://mrn|"}}, {"_id", {"b", "c"}}}), V{"b"}) << "criteria AND";
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://mrn|3"}}}), V{});
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"http://mrn|1"}}}, 1).size(), 1u);
+  EXPECT_EQ(this->find("Patient", {}, 2).size(), 2u) << "limit";
+  EXPECT_EQ(this->find("Observation", {{"identifier", {"http://mrn|1"}}}), V{"a"}) << "per type";
+}
+
+TYPED_TEST(StoreContract, FindIdsIgnoresDeletedResourcesAndTokensOfOlderVersions) {
+  ASSERT_TRUE(this->put("Patient", "a", "{}", 0, {{"identifier", "s", "old"}}));
+  ASSERT_TRUE(this->put("Patient", "a", "{}", 0, {{"identifier", "s", "new"}}));
+  ASSERT_TRUE(this->put("Patient", "b", "{}", 0, {{"identifier", "s", "new"}}));
+  ASSERT_TRUE(this->remove("Patient", "b"));
+
+  using V = std::vector<std::string>;
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|old"}}}), V{});
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|new"}}}), V{"a"});
+  EXPECT_EQ(this->find("Patient", {{"_id", {"b"}}}), V{});
+  EXPECT_EQ(this->find("Patient", {}), V{"a"});
+
+  // A re-created resource is found again by its new tokens only.
+  ASSERT_TRUE(this->put("Patient", "b", "{}", 0, {{"identifier", "s", "again"}}));
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|again"}}}), V{"b"});
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|new"}}}), V{"a"});
+}
+
+TYPED_TEST(StoreContract, FindIdsInsideAWriteSeesThatWritesOwnPuts) {
+  auto w = this->store().write([&](Transaction& t) -> core::Result<void> {
+    NewVersion v;
+    v.info = VersionInfo{"Patient", "x", 1, 1, false};
+    v.method = "POST";
+    v.json = "{}";
+    v.tokens = {{"identifier", "sys", "42"}};
+    if (auto r = t.put(v); !r) return r;
+    auto ids = t.find_ids("Patient", {{"identifier", {"sys|42"}}}, 10);
+    if (!ids) return ids.error();
+    EXPECT_EQ(*ids, std::vector<std::string>{"x"});
+    return core::ok();
+  });
+  ASSERT_TRUE(w) << w.error().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// atomic writes
+
+TYPED_TEST(StoreContract, AWriteWhoseWorkFailsKeepsNothingItDid) {
+  ASSERT_TRUE(this->put("Patient", "existing", R"({"v":1})"));
+  const auto before = this->total_versions();
+  auto w = this->store().write([&](Transaction& t) -> core::Result<void> {
+    NewVersion a;
+    a.info = VersionInfo{"Patient", "new", 1, 1, false};
+    a.method = "POST";
+    a.json = "{}";
+    a.tokens = {{"identifier", "sys", "rolled-back"}};
+    if (auto r = t.put(a); !r) return r;
+    NewVersion b;
+    b.info = VersionInfo{"Patient", "existing", 2, 2, false};
+    b.method = "PUT";
+    b.json = R"({"v":2})";
+    if (auto r = t.put(b); !r) return r;
+    return core::Error::precondition("the caller changed its mind");
+  });
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().status, 412) << "the work's own error is returned";
+  EXPECT_EQ(this->total_versions(), before);
+  EXPECT_EQ(this->store().read("Patient", "new").error().status, 404);
+  auto existing = this->store().read("Patient", "existing");
+  ASSERT_TRUE(existing);
+  EXPECT_EQ(existing->info.version, 1);
+  EXPECT_EQ(existing->json, R"({"v":1})");
+  EXPECT_TRUE(this->find("Patient", {{"identifier", {"sys|rolled-back"}}}).empty());
+
+  // The store keeps working afterwards, and the rolled-back version number is free again.
+  ASSERT_TRUE(this->put("Patient", "existing", R"({"v":"2 again"})"));
+  auto again = this->store().read("Patient", "existing");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->info.version, 2);
+}
+
+TYPED_TEST(StoreContract, AWriteWhoseWorkThrowsKeepsNothingAndReportsAnError) {
+  auto w = this->store().write([&](Transaction& t) -> core::Result<void> {
+    NewVersion a;
+    a.info = VersionInfo{"Patient", "thrown", 1, 1, false};
+    a.method = "POST";
+    a.json = "{}";
+    if (auto r = t.put(a); !r) return r;
+    throw std::runtime_error("boom");
+  });
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().status, 500);
+  EXPECT_EQ(this->store().read("Patient", "thrown").error().status, 404);
+  EXPECT_EQ(this->total_versions(), 0u);
+}
+
+TYPED_TEST(StoreContract, ManyConcurrentWritersAreAllAcknowledgedWithGaplessVersions) {
+  constexpr int kThreads = 8;
+  constexpr int kWrites = 200;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        // Every write bumps a shared counter and creates one resource of its own.
+        auto w = this->store().write([&](Transaction& txn) -> core::Result<void> {
+          auto cur = txn.current("Basic", "counter");
+          if (!cur) return cur.error();
+          NewVersion c;
+          c.info = VersionInfo{"Basic", "counter", cur->has_value() ? (*cur)->info.version + 1 : 1, 1, false};
+          c.method = "PUT";
+          c.json = "{}";
+          if (auto r = txn.put(c); !r) return r;
+          NewVersion own;
+          own.info = VersionInfo{"Patient", "t" + std::to_string(t) + "-" + std::to_string(i), 1, 1, false};
+          own.method = "POST";
+          own.json = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
+          own.tokens = {{"identifier", "thread", std::to_string(t)}};
+          return txn.put(own);
+        });
+        if (!w) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+
+  auto counter = this->store().read("Basic", "counter");
+  ASSERT_TRUE(counter);
+  EXPECT_EQ(counter->info.version, kThreads * kWrites);
+  const auto counter_history = this->all_history({.type = "Basic", .id = "counter"});
+  ASSERT_EQ(counter_history.size(), static_cast<std::size_t>(kThreads * kWrites));
+  for (std::size_t i = 0; i < counter_history.size(); ++i) {
+    EXPECT_EQ(counter_history[i].info.version, static_cast<std::int64_t>(counter_history.size() - i));
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(this->find("Patient", {{"identifier", {"thread|" + std::to_string(t)}}}, 1000).size(),
+              static_cast<std::size_t>(kWrites));
+    for (int i = 0; i < kWrites; i += 37) {
+      auto r = this->store().read("Patient", "t" + std::to_string(t) + "-" + std::to_string(i));
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->json, "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}");
+    }
+  }
+  EXPECT_EQ(this->total_versions(), static_cast<std::size_t>(2 * kThreads * kWrites));
+  EXPECT_TRUE(this->store().check_integrity());
+}
+
+TYPED_TEST(StoreContract, AFailingConcurrentWriteDoesNotUndoItsNeighbours) {
+  constexpr int kThreads = 8;
+  constexpr int kWrites = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        const bool fail = (t + i) % 3 == 0;
+        const std::string id = "w" + std::to_string(t) + "-" + std::to_string(i);
+        auto w = this->store().write([&](Transaction& txn) -> core::Result<void> {
+          NewVersion v;
+          v.info = VersionInfo{"Patient", id, 1, 1, false};
+          v.method = "POST";
+          v.json = "{}";
+          if (auto r = txn.put(v); !r) return r;
+          if (fail) return core::Error::invalid("refused");
+          return core::ok();
+        });
+        if (static_cast<bool>(w) == fail) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kWrites; ++i) {
+      const bool fail = (t + i) % 3 == 0;
+      auto r = this->store().read("Patient", "w" + std::to_string(t) + "-" + std::to_string(i));
+      EXPECT_EQ(static_cast<bool>(r), !fail) << t << "/" << i;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// durability and integrity
+
+TYPED_TEST(StoreContract, DataSurvivesClosingAndReopeningTheStore) {
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":1})", 0, {{"identifier", "s", "1"}}));
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":2})", 0, {{"identifier", "s", "1"}}));
+  ASSERT_TRUE(this->put("Patient", "p2", R"({})"));
+  ASSERT_TRUE(this->remove("Patient", "p2"));
+  this->reopen();
+  auto r = this->store().read("Patient", "p1");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->info.version, 2);
+  EXPECT_EQ(r->json, R"({"v":2})");
+  EXPECT_EQ(this->store().read("Patient", "p2").error().status, 410);
+  EXPECT_EQ(this->total_versions(), 4u);
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|1"}}}), std::vector<std::string>{"p1"});
+  // And it is writable after the reopen.
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"v":3})"));
+  EXPECT_EQ(this->store().read("Patient", "p1")->info.version, 3);
+}
+
+TYPED_TEST(StoreContract, IntegrityCheckPassesOnAFreshAndAUsedStore) {
+  EXPECT_TRUE(this->store().check_integrity());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(this->put("Patient", "p" + std::to_string(i % 4), "{}"));
+  auto r = this->store().check_integrity();
+  EXPECT_TRUE(r) << (r ? "" : r.error().message());
+}
+
+TYPED_TEST(StoreContract, StatsCountWritesAndRollbacks) {
+  ASSERT_TRUE(this->put("Patient", "a", "{}"));
+  ASSERT_FALSE(this->store().write([](Transaction&) -> core::Result<void> { return core::Error::invalid("no"); }));
+  const auto s = this->store().stats();
+  EXPECT_EQ(s.jobs, 2u);
+  EXPECT_EQ(s.failed_jobs, 1u);
+  EXPECT_GE(s.commits, 1u);
+  std::string metrics;
+  this->store().render_metrics(metrics);
+  EXPECT_NE(metrics.find("ucr_store_write_jobs_total"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ucr::store

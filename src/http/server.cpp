@@ -317,7 +317,9 @@ struct Server::Impl {
     }
     if (!api::Api::may_write(r)) co_return api.handle(r);
     // Bundles block on their writes: run them on the worker pool so the I/O threads stay free.
-    if (api::Api::is_bundle(r)) co_return co_await asio::co_spawn(workers, handle_on_worker(std::move(r)), use_awaitable);
+    if (api::Api::is_bundle(r)) {
+      co_return co_await asio::co_spawn(workers, handle_on_worker(std::move(r)), use_awaitable);
+    }
     // Other writes are checked and prepared here, then committed by the store's writer thread
     // without any thread waiting for it; the response is built back on this connection's thread.
     auto request = std::make_shared<api::Request>(std::move(r));
@@ -332,7 +334,7 @@ struct Server::Impl {
   awaitable<core::Result<void>> async_write(store::Store::WriteWork work) {
     auto ex = co_await asio::this_coro::executor;
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(core::Result<void>)>(
-        [this, ex](auto handler, store::Store::WriteWork w) {
+        [this, ex](auto handler, store::Store::WriteWork&& w) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           store.write_async(std::move(w), [shared, ex](core::Result<void> r) {
             asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });

@@ -570,6 +570,13 @@ TEST_F(ApiTest, HistoryAtGivesOneVersionPerResource) {
   EXPECT_TRUE(before.at("entry").as_array().empty());
 }
 
+TEST_F(ApiTest, HistoryWithCountZeroHasNoEntriesAndNoNextLink) {
+  create("Patient", patient());
+  const auto h = body_of(call("GET", "/fhir/_history?_count=0"));
+  EXPECT_TRUE(h.at("entry").as_array().empty());
+  EXPECT_FALSE(link(h, "next")) << json::serialize(h);
+}
+
 TEST_F(ApiTest, HistoryRejectsBadParameters) {
   const std::string id = create("Patient", patient());
   auto since = call("GET", "/fhir/_history?_since=last-tuesday");

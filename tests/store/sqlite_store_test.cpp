@@ -355,6 +355,10 @@ TYPED_TEST(StoreContract, HistoryWithAnExactPageHasNoNextCursor) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->entries.size(), 4u);
   EXPECT_FALSE(page->next_cursor.has_value());
+  auto none = this->store().history({.count = 0});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->entries.empty());
+  EXPECT_FALSE(none->next_cursor.has_value()) << "a cursor from an empty page could not advance";
   auto smaller = this->store().history({.count = 3});
   ASSERT_TRUE(smaller);
   EXPECT_EQ(smaller->entries.size(), 3u);

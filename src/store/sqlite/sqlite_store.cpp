@@ -482,7 +482,8 @@ class SqliteStore final : public Store {
     std::int64_t last_seq = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
       if (page.entries.size() == q.count) {
-        page.next_cursor = last_seq;
+        // An empty page (count 0) has no position to continue from, so it offers no next page.
+        if (!page.entries.empty()) page.next_cursor = last_seq;
         break;
       }
       last_seq = s.i64(0);

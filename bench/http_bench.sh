@@ -130,7 +130,7 @@ run() {
   [[ "$script" != - ]] && args+=(-s "$HERE/wrk/$script")
   echo "http_bench: $name..." >&2
   out=$(wrk "${args[@]}" "$URL$path")
-  echo "$out" >"$WORK/wrk-$name.txt"
+  echo "$out" >"$WORK/wrk-${name//[^A-Za-z0-9]/_}.txt"
   local rps p99 errors
   rps=$(sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$out")
   p99=$(sed -n 's/^[[:space:]]*99%[[:space:]]*\([0-9.]*[a-z]*\).*/\1/p' <<<"$out")

@@ -10,10 +10,10 @@
 #include "fhir/definitions.hpp"
 #include "fhir/outcome.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <fmt/format.h>
 
 #include <charconv>
 
@@ -142,8 +142,8 @@ class Handler {
     }
     const std::string type(seg[0]);
     if (!fhir::is_resource_type(type)) {
-      return error_response(core::Error::make(404, "not-supported", fmt::format("'{}' is not an R4 resource type", type)),
-                            req_);
+      return error_response(
+          core::Error::make(404, "not-supported", fmt::format("'{}' is not an R4 resource type", type)), req_);
     }
     if (seg.size() == 1) {
       if (get) return search(type);
@@ -193,9 +193,9 @@ class Handler {
   }
 
   Response method_not_allowed() const {
-    return error_response(core::Error::make(405, "not-supported",
-                                            fmt::format("{} is not supported on {}", req_.method, req_.path)),
-                          req_);
+    return error_response(
+        core::Error::make(405, "not-supported", fmt::format("{} is not supported on {}", req_.method, req_.path)),
+        req_);
   }
 
   Response read(const std::string& type, const std::string& id) {
@@ -268,25 +268,27 @@ class Handler {
     if (!body) return tagged(error_response(body.error(), req_), "update");
     const std::string query = criteria_query(req_);
     return run_write(req_, "update",
-                     [type, query, body = std::move(*body), if_match = *if_match](
-                         store::Transaction& t) -> core::Result<detail::OpResult> {
-      auto found = detail::resolve_one(t, type, query, "conditional update");
-      if (!found) return found.error();
-      json::object resource = body;
-      std::string id;
-      if (found->has_value()) {
-        id = **found;
-      } else if (const auto* bid = resource.if_contains("id"); bid != nullptr && bid->is_string()) {
-        id = std::string(bid->get_string());
-      } else {
-        id = core::new_uuid();
-      }
-      if (const auto* bid = resource.if_contains("id"); bid != nullptr && bid->is_string() && bid->get_string() != id) {
-        return core::Error::invalid("the resource id does not match the resource the criteria found", "id");
-      }
-      resource["id"] = id;
-      return detail::op_update(t, type, id, resource, if_match);
-    });
+                     [type, query, body = std::move(*body),
+                      if_match = *if_match](store::Transaction& t) -> core::Result<detail::OpResult> {
+                       auto found = detail::resolve_one(t, type, query, "conditional update");
+                       if (!found) return found.error();
+                       json::object resource = body;
+                       std::string id;
+                       if (found->has_value()) {
+                         id = **found;
+                       } else if (const auto* bid = resource.if_contains("id"); bid != nullptr && bid->is_string()) {
+                         id = std::string(bid->get_string());
+                       } else {
+                         id = core::new_uuid();
+                       }
+                       if (const auto* bid = resource.if_contains("id");
+                           bid != nullptr && bid->is_string() && bid->get_string() != id) {
+                         return core::Error::invalid("the resource id does not match the resource the criteria found",
+                                                     "id");
+                       }
+                       resource["id"] = id;
+                       return detail::op_update(t, type, id, resource, if_match);
+                     });
   }
 
   Started remove(const std::string& type, const std::string& id) {
@@ -325,11 +327,12 @@ class Handler {
     const std::string query = criteria_query(req_);
     return run_write(req_, "patch",
                      [type, query, doc = std::move(*doc)](store::Transaction& t) -> core::Result<detail::OpResult> {
-      auto found = detail::resolve_one(t, type, query, "conditional patch");
-      if (!found) return found.error();
-      if (!found->has_value()) return core::Error::not_found("no resource matches the conditional patch criteria");
-      return detail::op_patch(t, type, **found, doc, std::nullopt);
-    });
+                       auto found = detail::resolve_one(t, type, query, "conditional patch");
+                       if (!found) return found.error();
+                       if (!found->has_value())
+                         return core::Error::not_found("no resource matches the conditional patch criteria");
+                       return detail::op_patch(t, type, **found, doc, std::nullopt);
+                     });
   }
 
   Response validate_op(const std::string& type, const std::string& id) {
@@ -352,9 +355,10 @@ class Handler {
           }
         }
         if (inner.is_null()) {
-          return tagged(error_response(core::Error::invalid("Parameters has no 'resource' parameter", "Parameters.parameter"),
-                                       req_),
-                        "operation");
+          return tagged(
+              error_response(core::Error::invalid("Parameters has no 'resource' parameter", "Parameters.parameter"),
+                             req_),
+              "operation");
         }
         resource = std::move(inner);
       }
@@ -363,9 +367,10 @@ class Handler {
     const auto* o = resource.if_object();
     const auto* rt = o != nullptr ? o->if_contains("resourceType") : nullptr;
     if (rt != nullptr && rt->is_string() && rt->get_string() != type) {
-      issues.push_back(core::Issue{"error", "invalid",
-                                   fmt::format("resourceType '{}' does not match '{}'", std::string_view(rt->get_string()), type),
-                                   "resourceType"});
+      issues.push_back(
+          core::Issue{"error", "invalid",
+                      fmt::format("resourceType '{}' does not match '{}'", std::string_view(rt->get_string()), type),
+                      "resourceType"});
     } else {
       if (auto r = detail::validate(resource); !r) issues = r.error().issues;
       if (!id.empty() && o != nullptr) {
@@ -404,9 +409,10 @@ class Handler {
       if (name == "_since" || name == "_at") {
         auto t = core::parse_fhir_datetime(value);
         if (!t) {
-          return tagged(error_response(core::Error::invalid(fmt::format("{} '{}' is not a FHIR instant", name, value), name),
-                                       req_),
-                        interaction);
+          return tagged(
+              error_response(core::Error::invalid(fmt::format("{} '{}' is not a FHIR instant", name, value), name),
+                             req_),
+              interaction);
         }
         (name == "_since" ? q.since : q.at) = *t;
       } else if (name == "_cursor") {
@@ -440,18 +446,21 @@ class Handler {
     for (const auto& [name, value] : req_.query) {
       if (name == "_since" || name == "_at" || name == "_count" || name == "_pretty") add_param(name, value);
     }
-    std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
-                       core::format_instant(core::now_micros()) + R"("},"type":"history","link":[{"relation":"self","url":)" +
-                       detail::quoted(self_path + params + [&] {
+    std::string body =
+        R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+        core::format_instant(core::now_micros()) + R"("},"type":"history","link":[{"relation":"self","url":)" +
+        detail::quoted(self_path + params +
+                       [&] {
                          std::string c;
-                         if (q.before_seq) c = (params.empty() ? "?" : "&") + std::string("_cursor=") + std::to_string(*q.before_seq);
+                         if (q.before_seq)
+                           c = (params.empty() ? "?" : "&") + std::string("_cursor=") + std::to_string(*q.before_seq);
                          return c;
                        }()) +
-                       "}";
+        "}";
     if (page->next_cursor) {
       body += R"(,{"relation":"next","url":)" +
-              detail::quoted(self_path + params + (params.empty() ? "?" : "&") + "_cursor=" +
-                             std::to_string(*page->next_cursor)) +
+              detail::quoted(self_path + params + (params.empty() ? "?" : "&") +
+                             "_cursor=" + std::to_string(*page->next_cursor)) +
               "}";
     }
     body += R"(],"entry":[)";
@@ -463,7 +472,8 @@ class Handler {
       body += R"({"fullUrl":)" + detail::quoted(req_.base_url + "/" + rel);
       if (!e.info.deleted && !e.json.empty()) body += R"(,"resource":)" + e.json;
       const bool is_post = e.method == "POST";
-      body += R"(,"request":{"method":")" + e.method + R"(","url":)" + detail::quoted(is_post ? e.info.type : rel) + "}";
+      body +=
+          R"(,"request":{"method":")" + e.method + R"(","url":)" + detail::quoted(is_post ? e.info.type : rel) + "}";
       const int status = e.info.deleted ? 204 : (is_post || e.info.version == 1 ? 201 : 200);
       body += R"(,"response":{"status":")" + detail::status_line(status) + R"(","etag":)" +
               detail::quoted(detail::etag_of(e.info.version)) + R"(,"lastModified":")" +
@@ -483,10 +493,10 @@ class Handler {
     for (const auto& [name, value] : req_.query) {
       if (name == "_count" || name == "_format" || name == "_pretty") continue;
       if (name != "_id" && name != "identifier") {
-        return tagged(error_response(core::Error::not_supported(fmt::format(
-                                         "search parameter '{}' is not supported yet (supported: _id, identifier, _count)",
-                                         name)),
-                                     req_),
+        return tagged(error_response(
+                          core::Error::not_supported(fmt::format(
+                              "search parameter '{}' is not supported yet (supported: _id, identifier, _count)", name)),
+                          req_),
                       "search-type");
       }
       store::Criterion c;
@@ -550,9 +560,7 @@ Response Api::handle(const Request& request) {
   return r;
 }
 
-bool Api::may_write(const Request& request) {
-  return request.method != "GET" && request.method != "HEAD";
-}
+bool Api::may_write(const Request& request) { return request.method != "GET" && request.method != "HEAD"; }
 
 bool Api::is_bundle(const Request& request) {
   return request.method == "POST" && (request.path == "/fhir" || request.path == "/fhir/");

@@ -1,7 +1,7 @@
 #include "api/json_patch.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <charconv>
 #include <string>
@@ -17,8 +17,7 @@ core::Error bad_patch(std::size_t op, const std::string& what) {
 }
 
 core::Error cannot_apply(std::size_t op, const std::string& what) {
-  return core::Error::unprocessable(fmt::format("JSON Patch operation {}: {}", op, what),
-                                    fmt::format("Patch[{}]", op));
+  return core::Error::unprocessable(fmt::format("JSON Patch operation {}: {}", op, what), fmt::format("Patch[{}]", op));
 }
 
 /// RFC 6901 pointer to reference tokens; empty optional when malformed.

@@ -33,9 +33,9 @@ class Headers {
 
 /// One HTTP request as the API sees it.
 struct Request {
-  std::string method;     ///< upper-case: GET, POST, PUT, PATCH, DELETE, HEAD
-  std::string path;       ///< percent-decoded path, e.g. /fhir/Patient/123
-  std::string raw_query;  ///< the query string as sent, without '?'
+  std::string method;                                      ///< upper-case: GET, POST, PUT, PATCH, DELETE, HEAD
+  std::string path;                                        ///< percent-decoded path, e.g. /fhir/Patient/123
+  std::string raw_query;                                   ///< the query string as sent, without '?'
   std::vector<std::pair<std::string, std::string>> query;  ///< decoded parameters in order
   Headers headers;
   std::string body;

@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -42,13 +44,16 @@ int fail(const std::string& message) {
 
 int load_demo(store::Store& store, std::size_t patients, bool quiet) {
   api::Api api(store, api::ApiOptions{});
-  std::size_t done = 0;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const std::size_t step = std::max<std::size_t>(1, patients / 10);
   auto r = demo::load(api, patients, [&](std::size_t n, std::size_t total) {
-    done = n;
-    if (!quiet && (n % 10 == 0 || n == total))
-      std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << std::flush;
+    if (quiet) return;
+    if (tty && (n % 10 == 0 || n == total)) {
+      std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << (n == total ? "\n" : "") << std::flush;
+    } else if (!tty && (n % step == 0 || n == total)) {
+      std::cerr << fmt::format("demo: {}/{} people loaded\n", n, total);
+    }
   });
-  if (!quiet) std::cerr << "\n";
   if (!r) return fail("demo data could not be loaded: " + r.error().message());
   return 0;
 }

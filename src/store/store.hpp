@@ -56,9 +56,9 @@ struct Criterion {
 struct HistoryQuery {
   std::string type;
   std::string id;
-  std::optional<core::Micros> since;      ///< only versions updated at or after this instant
-  std::optional<core::Micros> at;         ///< only the version current at this instant, per resource
-  std::optional<std::int64_t> before_seq; ///< keyset paging cursor: entries strictly older than this
+  std::optional<core::Micros> since;       ///< only versions updated at or after this instant
+  std::optional<core::Micros> at;          ///< only the version current at this instant, per resource
+  std::optional<std::int64_t> before_seq;  ///< keyset paging cursor: entries strictly older than this
   std::size_t count = 50;
 };
 
@@ -74,11 +74,11 @@ class Transaction {
   virtual ~Transaction() = default;
   /// The current version (possibly a deletion), or empty when the resource never existed.
   [[nodiscard]] virtual core::Result<std::optional<StoredResource>> current(const std::string& type,
-                                                                           const std::string& id) = 0;
+                                                                            const std::string& id) = 0;
   /// Ids of current, non-deleted resources of `type` matching every criterion (AND).
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
-                                                                       const std::vector<Criterion>& criteria,
-                                                                       std::size_t limit) = 0;
+                                                                        const std::vector<Criterion>& criteria,
+                                                                        std::size_t limit) = 0;
   /// Stores a new version; info.version must be the current version + 1 (or 1 when new).
   [[nodiscard]] virtual core::Result<void> put(const NewVersion& version) = 0;
 };
@@ -99,13 +99,13 @@ class Store {
   [[nodiscard]] virtual core::Result<StoredResource> read(const std::string& type, const std::string& id) = 0;
   /// One version (a deleted version yields 410). R4 http.html#vread
   [[nodiscard]] virtual core::Result<StoredResource> vread(const std::string& type, const std::string& id,
-                                                          std::int64_t version) = 0;
+                                                           std::int64_t version) = 0;
   /// R4 http.html#history
   [[nodiscard]] virtual core::Result<HistoryPage> history(const HistoryQuery& query) = 0;
   /// Read-only search for ids; see Criterion.
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
-                                                                       const std::vector<Criterion>& criteria,
-                                                                       std::size_t limit) = 0;
+                                                                        const std::vector<Criterion>& criteria,
+                                                                        std::size_t limit) = 0;
 
   using WriteWork = std::function<core::Result<void>(Transaction&)>;
   using WriteDone = std::function<void(core::Result<void>)>;

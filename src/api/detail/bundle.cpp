@@ -8,13 +8,14 @@
 #include "fhir/definitions.hpp"
 #include "fhir/outcome.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
-#include <fmt/format.h>
 
 #include <array>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace ucr::api::detail {
 namespace {
@@ -36,6 +37,7 @@ struct Entry {
   std::string if_none_exist;
   std::string if_none_match;
   std::optional<json::object> resource;
+  std::optional<PreparedResource> prepared;  ///< serialised before the transaction (fast path)
   json::value patch;
   std::optional<core::Error> error;  ///< a problem found before processing (batch reports it per entry)
   Response response;                 ///< batch and GET results
@@ -48,7 +50,8 @@ core::Error at_entry(core::Error e, std::size_t i, std::string_view type) {
   const std::string prefix = entry_path(i);
   for (auto& issue : e.issues) {
     const std::string& ex = issue.expression;
-    if (!type.empty() && ex.rfind(std::string(type), 0) == 0 && (ex.size() == type.size() || ex[type.size()] == '.' || ex[type.size()] == '[')) {
+    if (!type.empty() && ex.rfind(std::string(type), 0) == 0 &&
+        (ex.size() == type.size() || ex[type.size()] == '.' || ex[type.size()] == '[')) {
       issue.expression = prefix + ".resource" + ex.substr(type.size());
     } else if (ex.empty()) {
       issue.expression = prefix;
@@ -100,16 +103,19 @@ core::Result<void> parse_url(Entry& e, const std::string& base_url) {
   }
   if (e.method == "GET") return core::ok();  // GETs are served by the read/search paths
   if (!fhir::is_resource_type(e.type)) {
-    return core::Error::invalid(fmt::format("request.url '{}' does not name an R4 resource type", e.url), "request.url");
+    return core::Error::invalid(fmt::format("request.url '{}' does not name an R4 resource type", e.url),
+                                "request.url");
   }
   if (!e.id.empty() && !core::is_valid_id(e.id)) {
     return core::Error::invalid(fmt::format("request.url '{}' has an invalid id", e.url), "request.url");
   }
   if ((e.method == "PUT" || e.method == "DELETE" || e.method == "PATCH") && e.id.empty() && e.query.empty()) {
-    return core::Error::invalid(fmt::format("{} needs an id or search criteria in request.url", e.method), "request.url");
+    return core::Error::invalid(fmt::format("{} needs an id or search criteria in request.url", e.method),
+                                "request.url");
   }
   if (path.find('/', slash == std::string::npos ? path.size() : slash + 1) != std::string::npos) {
-    return core::Error::invalid(fmt::format("request.url '{}' is not a valid {} target", e.url, e.method), "request.url");
+    return core::Error::invalid(fmt::format("request.url '{}' is not a valid {} target", e.url, e.method),
+                                "request.url");
   }
   return core::ok();
 }
@@ -135,7 +141,8 @@ core::Result<void> parse_entry(Entry& e, const json::value& raw, const std::stri
   if (auto p = parse_url(e, base_url); !p) return p;
   const auto* res = o->if_contains("resource");
   if (e.method == "POST" || e.method == "PUT") {
-    if (res == nullptr || !res->is_object()) return core::Error::invalid(fmt::format("{} needs a resource", e.method), "resource");
+    if (res == nullptr || !res->is_object())
+      return core::Error::invalid(fmt::format("{} needs a resource", e.method), "resource");
     const std::string rt = str_at(res->get_object(), "resourceType");
     if (rt != e.type) {
       return core::Error::invalid(fmt::format("resource type '{}' does not match request.url '{}'", rt, e.url),
@@ -273,6 +280,59 @@ core::Result<void> resolve_conditional_refs(store::Transaction& t, json::value& 
   return core::ok();
 }
 
+bool has_conditional_reference(const json::value& v);
+
+/// True when a `reference` anywhere in `o` is a conditional reference (`Type?criteria`).
+bool has_conditional_reference(const json::object& o) {
+  for (const auto& kv : o) {
+    if (kv.key() == "reference" && kv.value().is_string()) {
+      const std::string_view ref = kv.value().get_string();
+      const auto q = ref.find('?');
+      if (q != std::string_view::npos && fhir::is_resource_type(ref.substr(0, q))) return true;
+    } else if (has_conditional_reference(kv.value())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool has_conditional_reference(const json::value& v) {
+  if (const auto* o = v.if_object()) return has_conditional_reference(*o);
+  if (const auto* a = v.if_array()) {
+    return std::any_of(a->begin(), a->end(), [](const json::value& e) { return has_conditional_reference(e); });
+  }
+  return false;
+}
+
+/// Without conditional parts every identity is known before the transaction: assign ids,
+/// rewrite references and serialise here, off the single writer thread. Returns the POST ids.
+std::map<std::size_t, std::string> prepare_unconditional(std::vector<Entry>& entries) {
+  std::map<std::size_t, std::string> assigned;
+  const bool unconditional = std::all_of(entries.begin(), entries.end(), [](const Entry& e) {
+    return e.if_none_exist.empty() && (e.method == "GET" || e.method == "POST" || !e.id.empty()) &&
+           (!e.resource || !has_conditional_reference(*e.resource));
+  });
+  if (!unconditional) return assigned;
+  std::unordered_map<std::string, std::string> mapping;
+  for (const auto& e : entries) {
+    if (e.method == "POST") {
+      std::string id = core::new_uuid();
+      if (!e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + id);
+      assigned.emplace(e.index, std::move(id));
+    } else if (e.method == "PUT" && !e.full_url.empty()) {
+      mapping.emplace(e.full_url, e.type + "/" + e.id);
+    }
+  }
+  for (auto& e : entries) {
+    if (!e.resource) continue;
+    json::value v(std::move(*e.resource));
+    rewrite_references(v, mapping);
+    e.resource = std::move(v.get_object());
+    e.prepared = prepare(*e.resource);
+  }
+  return assigned;
+}
+
 Response run_transaction(store::Store& store, const ApiOptions& options, const Request& req,
                          std::vector<Entry>& entries) {
   for (const auto& e : entries) {
@@ -283,11 +343,13 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
   for (const auto& e : entries) {
     if (e.method == "GET" || e.id.empty()) continue;
     if (!seen.insert(e.type + "/" + e.id).second) {
-      return error_response(at_entry(core::Error::invalid(fmt::format("{}/{} appears in more than one entry", e.type, e.id)),
-                                     e.index, {}),
-                            req);
+      return error_response(
+          at_entry(core::Error::invalid(fmt::format("{}/{} appears in more than one entry", e.type, e.id)), e.index,
+                   {}),
+          req);
     }
   }
+  const std::map<std::size_t, std::string> preassigned = prepare_unconditional(entries);
   auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
     const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
       if (!r) return at_entry(r.error(), e.index, e.type);
@@ -320,11 +382,12 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     }
     // 2. Identities of the remaining writes: conditional creates and conditional targets are
     // resolved after the deletes; no resource may be touched by two entries.
-    std::vector<std::pair<std::string, std::string>> mapping;
-    std::map<std::size_t, std::string> assigned;  // POST entry -> id
-    std::map<std::size_t, bool> existing;         // POST entry matched If-None-Exist
+    std::unordered_map<std::string, std::string> mapping;
+    std::map<std::size_t, std::string> assigned = preassigned;  // POST entry -> id
+    std::map<std::size_t, bool> existing;                       // POST entry matched If-None-Exist
     for (auto& e : entries) {
       if (e.method == "POST") {
+        if (assigned.count(e.index) != 0) continue;
         std::string id;
         if (!e.if_none_exist.empty()) {
           auto found = resolve_one(t, e.type, e.if_none_exist, "If-None-Exist");
@@ -336,7 +399,7 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
         }
         if (id.empty()) id = core::new_uuid();
         assigned[e.index] = id;
-        if (!e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + id);
+        if (!e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + id);
         continue;
       }
       if (e.method != "PUT" && e.method != "PATCH") continue;
@@ -357,10 +420,10 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
         return at_entry(core::Error::invalid(fmt::format("{}/{} is the target of more than one entry", e.type, e.id)),
                         e.index, {});
       }
-      if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace_back(e.full_url, e.type + "/" + e.id);
+      if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + e.id);
     }
     for (auto& e : entries) {
-      if (!e.resource) continue;
+      if (!e.resource || e.prepared) continue;
       json::value v(std::move(*e.resource));
       rewrite_references(v, mapping);
       if (auto r = resolve_conditional_refs(t, v, e.index); !r) return r;
@@ -385,9 +448,13 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
             e.result = std::move(found);
             continue;
           }
-          if (auto r = run(e, op_create(t, e.type, std::move(*e.resource), {}, assigned[e.index])); !r) return r;
+          auto created = e.prepared ? op_create(t, e.type, *e.prepared, {}, assigned[e.index])
+                                    : op_create(t, e.type, *e.resource, {}, assigned[e.index]);
+          if (auto r = run(e, std::move(created)); !r) return r;
         } else if (method == "PUT") {
-          if (auto r = run(e, op_update(t, e.type, e.id, std::move(*e.resource), *if_match)); !r) return r;
+          auto updated = e.prepared ? op_update(t, e.type, e.id, *e.prepared, *if_match)
+                                    : op_update(t, e.type, e.id, *e.resource, *if_match);
+          if (auto r = run(e, std::move(updated)); !r) return r;
         } else {
           if (auto r = run(e, op_patch(t, e.type, e.id, e.patch, *if_match)); !r) return r;
         }
@@ -440,17 +507,19 @@ Response handle_bundle(store::Store& store, const ApiOptions& options, const Req
   }
   const std::string type = str_at(*o, "type");
   if (type != "batch" && type != "transaction") {
-    return error_response(core::Error::invalid(fmt::format("Bundle.type '{}' is not batch or transaction", type), "Bundle.type"),
-                          req);
+    return error_response(
+        core::Error::invalid(fmt::format("Bundle.type '{}' is not batch or transaction", type), "Bundle.type"), req);
   }
   std::vector<Entry> entries;
   if (const auto* raw = o->if_contains("entry")) {
     const auto* arr = raw->if_array();
-    if (arr == nullptr) return error_response(core::Error::make(400, "structure", "Bundle.entry must be an array", "Bundle.entry"), req);
+    if (arr == nullptr)
+      return error_response(core::Error::make(400, "structure", "Bundle.entry must be an array", "Bundle.entry"), req);
     if (arr->size() > options.max_bundle_entries) {
-      return error_response(core::Error::make(413, "too-costly",
-                                              fmt::format("a Bundle may hold at most {} entries", options.max_bundle_entries)),
-                            req);
+      return error_response(
+          core::Error::make(413, "too-costly",
+                            fmt::format("a Bundle may hold at most {} entries", options.max_bundle_entries)),
+          req);
     }
     entries.resize(arr->size());
     for (std::size_t i = 0; i < arr->size(); ++i) {

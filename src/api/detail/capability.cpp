@@ -12,8 +12,8 @@ std::string capability_statement(const std::string& base_url, const std::string&
   json::array resources;
   for (const auto& type : fhir::resource_types()) {
     json::array interactions;
-    for (const char* code : {"read", "vread", "update", "patch", "delete", "history-instance", "history-type",
-                             "create", "search-type"}) {
+    for (const char* code :
+         {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}) {
       interactions.push_back(json::object{{"code", code}});
     }
     resources.push_back(json::object{
@@ -26,11 +26,11 @@ std::string capability_statement(const std::string& base_url, const std::string&
         {"conditionalRead", "not-supported"},
         {"conditionalUpdate", true},
         {"conditionalDelete", "single"},
-        {"searchParam",
-         json::array{json::object{{"name", "_id"}, {"type", "token"}},
-                     json::object{{"name", "identifier"}, {"type", "token"}}}},
-        {"operation", json::array{json::object{{"name", "validate"},
-                                               {"definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}}},
+        {"searchParam", json::array{json::object{{"name", "_id"}, {"type", "token"}},
+                                    json::object{{"name", "identifier"}, {"type", "token"}}}},
+        {"operation",
+         json::array{json::object{{"name", "validate"},
+                                  {"definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}}},
     });
   }
   json::object rest{

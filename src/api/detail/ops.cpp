@@ -6,8 +6,8 @@
 #include "fhir/definitions.hpp"
 #include "fhir/validator.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <charconv>
 
@@ -55,8 +55,7 @@ std::string compartment_reference(const json::object& resource) {
 }
 
 core::Result<OpResult> commit(store::Transaction& t, const std::string& type, const std::string& id,
-                              const PreparedResource& prepared, std::int64_t version, const char* method,
-                              int status) {
+                              const PreparedResource& prepared, std::int64_t version, const char* method, int status) {
   const core::Micros now = core::now_micros();
   store::NewVersion v;
   v.info = store::VersionInfo{type, id, version, now, false};
@@ -148,14 +147,14 @@ core::Result<json::value> parse_json(std::string_view body, std::string_view wha
     }
     const bool utf8 = ec == json::error::syntax && consumed < body.size() &&
                       (static_cast<unsigned char>(body[consumed]) & 0x80U) != 0;
-    const std::string why = utf8                                ? "invalid UTF-8"
-                            : ec == json::error::too_deep       ? "nested more than 64 levels deep"
-                            : ec == json::error::incomplete     ? "it ends too soon (truncated)"
-                            : ec == json::error::extra_data     ? "there is more after the end of the JSON value"
-                                                                : ec.message();
-    return core::Error::make(400, "structure",
-                             fmt::format("the {} is not valid JSON: {} at line {}, column {} (byte {})", what, why,
-                                         line, column, consumed));
+    const std::string why = utf8                            ? "invalid UTF-8"
+                            : ec == json::error::too_deep   ? "nested more than 64 levels deep"
+                            : ec == json::error::incomplete ? "it ends too soon (truncated)"
+                            : ec == json::error::extra_data ? "there is more after the end of the JSON value"
+                                                            : ec.message();
+    return core::Error::make(
+        400, "structure",
+        fmt::format("the {} is not valid JSON: {} at line {}, column {} (byte {})", what, why, line, column, consumed));
   }
   return parser.release();
 }
@@ -183,9 +182,9 @@ core::Result<json::object> parse_resource(std::string_view body, std::string_vie
     return core::Error::make(400, "structure", "the resource has no resourceType", "resourceType");
   }
   if (!type.empty() && rt->get_string() != type) {
-    return core::Error::invalid(
-        fmt::format("resourceType '{}' does not match the type in the URL '{}'", std::string_view(rt->get_string()), type),
-        "resourceType");
+    return core::Error::invalid(fmt::format("resourceType '{}' does not match the type in the URL '{}'",
+                                            std::string_view(rt->get_string()), type),
+                                "resourceType");
   }
   if (!fhir::is_resource_type(rt->get_string())) {
     return core::Error::invalid(fmt::format("'{}' is not an R4 resource type", std::string_view(rt->get_string())),
@@ -219,7 +218,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std
   std::size_t start = 0;
   while (start <= query.size() && !query.empty()) {
     const auto amp = query.find('&', start);
-    const std::string_view pair = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    const std::string_view pair =
+        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!pair.empty()) {
       const auto eq = pair.find('=');
       auto key = decode(pair.substr(0, eq));
@@ -241,9 +241,8 @@ core::Result<std::vector<store::Criterion>> parse_criteria(std::string_view quer
     const std::string& key = p.first;
     if (key == "_format" || key == "_pretty") continue;
     if (key != "_id" && key != "identifier") {
-      return core::Error::not_supported(
-          fmt::format("search parameter '{}' is not supported in conditional interactions (supported: _id, identifier)",
-                      key));
+      return core::Error::not_supported(fmt::format(
+          "search parameter '{}' is not supported in conditional interactions (supported: _id, identifier)", key));
     }
     store::Criterion c;
     c.param = key;
@@ -251,7 +250,8 @@ core::Result<std::vector<store::Criterion>> parse_criteria(std::string_view quer
     std::size_t start = 0;
     for (;;) {
       const auto comma = values.find(',', start);
-      c.values.emplace_back(values.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+      c.values.emplace_back(
+          values.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
       if (comma == std::string_view::npos) break;
       start = comma + 1;
     }
@@ -378,17 +378,11 @@ core::Result<OpResult> op_patch(store::Transaction& t, const std::string& type, 
   return commit(t, type, id, prepare(*obj), (*cur)->info.version + 1, "PATCH", 200);
 }
 
-void rewrite_references(json::value& v, const std::vector<std::pair<std::string, std::string>>& mapping) {
+void rewrite_references(json::value& v, const std::unordered_map<std::string, std::string>& mapping) {
   if (auto* o = v.if_object()) {
     for (auto& kv : *o) {
       if (kv.key() == "reference" && kv.value().is_string()) {
-        const std::string_view ref = kv.value().get_string();
-        for (const auto& [from, to] : mapping) {
-          if (ref == from) {
-            kv.value() = to;
-            break;
-          }
-        }
+        if (auto it = mapping.find(std::string(kv.value().get_string())); it != mapping.end()) kv.value() = it->second;
       } else {
         rewrite_references(kv.value(), mapping);
       }

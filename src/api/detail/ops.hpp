@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ucr::api::detail {
@@ -24,11 +25,11 @@ struct OpResult {
 
 /// A resource serialised outside the write transaction, ready to be stamped with its version.
 struct PreparedResource {
-  std::optional<std::string> id;    ///< the id the body carries, if any
-  std::string meta_extra;           ///< `,"k":v` members of meta other than versionId/lastUpdated
-  std::string body_rest;            ///< `,"k":v` members other than resourceType, id and meta
+  std::optional<std::string> id;  ///< the id the body carries, if any
+  std::string meta_extra;         ///< `,"k":v` members of meta other than versionId/lastUpdated
+  std::string body_rest;          ///< `,"k":v` members other than resourceType, id and meta
   std::vector<store::TokenRow> tokens;
-  std::string compartment;          ///< "Patient/x" the resource is about, if any
+  std::string compartment;  ///< "Patient/x" the resource is about, if any
 };
 
 /// Serialises and indexes a valid resource (CPU work kept off the single writer thread).
@@ -56,7 +57,7 @@ struct PreparedResource {
 
 /// Resolves conditional criteria to at most one id: empty when none match, 412 when several.
 [[nodiscard]] core::Result<std::optional<std::string>> resolve_one(store::Transaction& t, const std::string& type,
-                                                                  std::string_view query, std::string_view what);
+                                                                   std::string_view query, std::string_view what);
 
 /// R4 http.html#create (with If-None-Exist when `if_none_exist` is non-empty).
 [[nodiscard]] core::Result<OpResult> op_create(store::Transaction& t, const std::string& type,
@@ -68,8 +69,8 @@ struct PreparedResource {
 
 /// R4 http.html#update (update-as-create when absent); `if_match` is checked against the current version.
 [[nodiscard]] core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
-                                               const PreparedResource& resource,
-                                               std::optional<std::int64_t> if_match, const char* method = "PUT");
+                                               const PreparedResource& resource, std::optional<std::int64_t> if_match,
+                                               const char* method = "PUT");
 [[nodiscard]] core::Result<OpResult> op_update(store::Transaction& t, const std::string& type, const std::string& id,
                                                const boost::json::object& resource,
                                                std::optional<std::int64_t> if_match, const char* method = "PUT");
@@ -83,6 +84,6 @@ struct PreparedResource {
                                               const boost::json::value& patch, std::optional<std::int64_t> if_match);
 
 /// Rewrites every `reference` string found in `mapping` (e.g. urn:uuid:... -> Patient/123).
-void rewrite_references(boost::json::value& v, const std::vector<std::pair<std::string, std::string>>& mapping);
+void rewrite_references(boost::json::value& v, const std::unordered_map<std::string, std::string>& mapping);
 
 }  // namespace ucr::api::detail

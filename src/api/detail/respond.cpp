@@ -3,8 +3,8 @@
 #include "api/detail/format.hpp"
 #include "fhir/outcome.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 namespace ucr::api::detail {
 
@@ -12,17 +12,28 @@ std::string etag_of(std::int64_t version) { return fmt::format("W/\"{}\"", versi
 
 std::string status_line(int status) {
   switch (status) {
-    case 200: return "200 OK";
-    case 201: return "201 Created";
-    case 204: return "204 No Content";
-    case 304: return "304 Not Modified";
-    case 400: return "400 Bad Request";
-    case 404: return "404 Not Found";
-    case 409: return "409 Conflict";
-    case 410: return "410 Gone";
-    case 412: return "412 Precondition Failed";
-    case 422: return "422 Unprocessable Entity";
-    default: return std::to_string(status);
+    case 200:
+      return "200 OK";
+    case 201:
+      return "201 Created";
+    case 204:
+      return "204 No Content";
+    case 304:
+      return "304 Not Modified";
+    case 400:
+      return "400 Bad Request";
+    case 404:
+      return "404 Not Found";
+    case 409:
+      return "409 Conflict";
+    case 410:
+      return "410 Gone";
+    case 412:
+      return "412 Precondition Failed";
+    case 422:
+      return "422 Unprocessable Entity";
+    default:
+      return std::to_string(status);
   }
 }
 
@@ -54,8 +65,8 @@ Response resource_response(const OpResult& result, const Request& request, bool 
     r.headers.emplace_back("ETag", etag_of(info.version));
     r.headers.emplace_back("Last-Modified", core::format_http_date(info.last_updated));
     if (is_write && !info.deleted) {
-      r.headers.emplace_back(
-          "Location", fmt::format("{}/{}/{}/_history/{}", request.base_url, info.type, info.id, info.version));
+      r.headers.emplace_back("Location",
+                             fmt::format("{}/{}/{}/_history/{}", request.base_url, info.type, info.id, info.version));
     }
   }
   if (result.status == 204 || result.json.empty()) {
@@ -68,10 +79,10 @@ Response resource_response(const OpResult& result, const Request& request, bool 
     const auto prefer = request.headers.get("prefer");
     if (prefer && prefer->find("return=minimal") != std::string_view::npos) return r;
     if (prefer && prefer->find("return=OperationOutcome") != std::string_view::npos) {
-      r.body = format_body(boost::json::serialize(fhir::information_outcome(
-                               fmt::format("{}/{} stored as version {}", result.info->type, result.info->id,
-                                           result.info->version))),
-                           request);
+      r.body =
+          format_body(boost::json::serialize(fhir::information_outcome(fmt::format(
+                          "{}/{} stored as version {}", result.info->type, result.info->id, result.info->version))),
+                      request);
       return r;
     }
   }

@@ -107,8 +107,8 @@ class Connection {
   }
 
   core::Result<void> open(const std::string& path, bool read_only) {
-    const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) return db_error(db_, "open");
     sqlite3_busy_timeout(db_, 10000);
     return core::ok();
@@ -533,9 +533,7 @@ class SqliteStore final : public Store {
     return core::ok();
   }
 
-  StoreStats stats() const override {
-    return StoreStats{commits_.load(), jobs_.load(), failed_jobs_.load()};
-  }
+  StoreStats stats() const override { return StoreStats{commits_.load(), jobs_.load(), failed_jobs_.load()}; }
 
   void render_metrics(std::string& out) const override {
     out += "# HELP ucr_store_commit_seconds Time to commit one group of writes.\n";
@@ -647,8 +645,8 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queue_;   // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  std::deque<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> readers_;  // guarded by pool_mu_

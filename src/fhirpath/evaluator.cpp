@@ -1,0 +1,525 @@
+#include "fhirpath/evaluator.hpp"
+
+#include "fhirpath/model.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+namespace ucr::fhirpath {
+namespace json = boost::json;
+namespace {
+
+constexpr int kMaxDepth = 400;
+
+bool is_number(const Value& v) { return v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal; }
+bool is_temporal(const Value& v) {
+  return v.kind == ValueKind::kDate || v.kind == ValueKind::kDateTime || v.kind == ValueKind::kTime;
+}
+Decimal as_dec(const Value& v) { return v.kind == ValueKind::kInteger ? Decimal::from_int(v.as_integer()) : v.as_decimal(); }
+
+std::string normalize_ws(std::string_view s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+std::string_view kind_name(const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kBoolean: return "Boolean";
+    case ValueKind::kInteger: return "Integer";
+    case ValueKind::kDecimal: return "Decimal";
+    case ValueKind::kString: return "String";
+    case ValueKind::kDate: return "Date";
+    case ValueKind::kDateTime: return "DateTime";
+    case ValueKind::kTime: return "Time";
+    case ValueKind::kQuantity: return "Quantity";
+    case ValueKind::kTypeInfo: return "TypeInfo";
+    case ValueKind::kNode: return v.type.empty() ? std::string_view("element") : v.type;
+  }
+  return "value";
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------- helpers
+
+std::optional<std::string> string_value(const Value& v) {
+  if (v.kind == ValueKind::kString) return v.as_string();
+  if (v.is_node() && v.node != nullptr && v.node->is_string()) {
+    if (v.type.empty() || (is_fhir_primitive(v.type) && v.type != "boolean" && v.type != "integer" &&
+                           v.type != "decimal" && v.type != "positiveInt" && v.type != "unsignedInt")) {
+      return std::string(v.node->get_string());
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> equal_items(const Value& a0, const Value& b0) {
+  Value a = to_system(a0), b = to_system(b0);
+  if (a.is_node() || b.is_node()) {
+    if (!a.is_node() || !b.is_node()) return false;
+    if (a.node == nullptr || b.node == nullptr) return a.node == b.node && a.extension == b.extension;
+    return *a.node == *b.node;
+  }
+  if (is_number(a) && is_number(b)) {
+    if (a.kind == ValueKind::kInteger && b.kind == ValueKind::kInteger) return a.as_integer() == b.as_integer();
+    return Decimal::compare(as_dec(a), as_dec(b)) == 0;
+  }
+  if (is_temporal(a) && is_temporal(b)) {
+    if (!temporal_comparable(a.as_temporal(), b.as_temporal())) return false;
+    auto c = compare_temporal(a.as_temporal(), b.as_temporal());
+    if (!c) return std::nullopt;
+    return *c == 0;
+  }
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case ValueKind::kBoolean: return a.as_bool() == b.as_bool();
+    case ValueKind::kString: return a.as_string() == b.as_string();
+    case ValueKind::kQuantity: {
+      auto c = compare_quantity(a.as_quantity(), b.as_quantity());
+      if (!c) return std::nullopt;
+      return *c == 0;
+    }
+    case ValueKind::kTypeInfo:
+      return a.as_type_info().name == b.as_type_info().name &&
+             a.as_type_info().namespace_name == b.as_type_info().namespace_name;
+    default: return false;
+  }
+}
+
+bool equivalent_items(const Value& a0, const Value& b0) {
+  Value a = to_system(a0), b = to_system(b0);
+  if (a.is_node() || b.is_node()) {
+    if (!a.is_node() || !b.is_node()) return false;
+    if (a.node == nullptr || b.node == nullptr) return a.node == b.node;
+    return *a.node == *b.node;
+  }
+  if (is_number(a) && is_number(b)) {
+    Decimal x = as_dec(a), y = as_dec(b);
+    int s = std::min(x.scale(), y.scale());
+    return Decimal::compare(x.round(s), y.round(s)) == 0;
+  }
+  if (is_temporal(a) && is_temporal(b)) {
+    if (!temporal_comparable(a.as_temporal(), b.as_temporal())) return false;
+    auto c = compare_temporal(a.as_temporal(), b.as_temporal());
+    return c && *c == 0;
+  }
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case ValueKind::kBoolean: return a.as_bool() == b.as_bool();
+    case ValueKind::kString: return normalize_ws(a.as_string()) == normalize_ws(b.as_string());
+    case ValueKind::kQuantity: return equivalent_quantity(a.as_quantity(), b.as_quantity()).value_or(false);
+    default: return equal_items(a, b).value_or(false);
+  }
+}
+
+std::optional<bool> equal_collections(const Collection& a, const Collection& b) {
+  if (a.empty() || b.empty()) return std::nullopt;
+  if (a.size() != b.size()) return false;
+  bool unknown = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto r = equal_items(a[i], b[i]);
+    if (!r) {
+      unknown = true;
+    } else if (!*r) {
+      return false;
+    }
+  }
+  if (unknown) return std::nullopt;
+  return true;
+}
+
+bool equivalent_collections(const Collection& a, const Collection& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const Value& x : a) {
+    bool found = false;
+    for (std::size_t j = 0; j < b.size() && !found; ++j) {
+      if (!used[j] && equivalent_items(x, b[j])) used[j] = found = true;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+Order compare_items(const Value& a0, const Value& b0) {
+  Value a = to_system(a0), b = to_system(b0);
+  auto from_int = [](int c) { return c < 0 ? Order::kLess : (c > 0 ? Order::kGreater : Order::kEqual); };
+  if (is_number(a) && is_number(b)) return from_int(Decimal::compare(as_dec(a), as_dec(b)));
+  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString) return from_int(a.as_string().compare(b.as_string()));
+  if (is_temporal(a) && is_temporal(b)) {
+    if (!temporal_comparable(a.as_temporal(), b.as_temporal())) return Order::kIncompatible;
+    auto c = compare_temporal(a.as_temporal(), b.as_temporal());
+    return c ? from_int(*c) : Order::kUnknown;
+  }
+  if (a.kind == ValueKind::kQuantity && b.kind == ValueKind::kQuantity) {
+    auto c = compare_quantity(a.as_quantity(), b.as_quantity());
+    return c ? from_int(*c) : Order::kUnknown;
+  }
+  if (a.kind == ValueKind::kBoolean && b.kind == ValueKind::kBoolean) {
+    return from_int(static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool()));
+  }
+  return Order::kIncompatible;
+}
+
+bool contains_item(const Collection& items, const Value& v) {
+  return std::any_of(items.begin(), items.end(), [&](const Value& x) { return equal_items(x, v).value_or(false); });
+}
+
+void add_distinct(Collection& out, const Value& v) {
+  if (!contains_item(out, v)) out.push_back(v);
+}
+
+core::Result<std::optional<bool>> to_boolean(const Evaluator& ev, const Node& at, const Collection& c) {
+  if (c.empty()) return std::optional<bool>();
+  if (c.size() > 1) return ev.error(at, "expected a single boolean but got " + std::to_string(c.size()) + " items");
+  Value v = to_system(c.front());
+  if (v.kind == ValueKind::kBoolean) return std::optional<bool>(v.as_bool());
+  return std::optional<bool>(true);
+}
+
+core::Result<const Value*> singleton(const Evaluator& ev, const Node& at, const Collection& c) {
+  if (c.empty()) return static_cast<const Value*>(nullptr);
+  if (c.size() > 1) return ev.error(at, "expected a single item but got " + std::to_string(c.size()));
+  return &c.front();
+}
+
+// ----------------------------------------------------------------------------------------- Evaluator
+
+core::Error Evaluator::error(const Node& node, std::string_view message) const {
+  return make_error(expr_.text(), node.offset, message);
+}
+
+const json::value* Evaluator::root_resource() const {
+  if (ctx_.root_resource != nullptr) return ctx_.root_resource;
+  if (ctx_.resource != nullptr) return ctx_.resource;
+  if (input_.size() == 1 && input_.front().is_node()) return input_.front().node;
+  return nullptr;
+}
+
+const Temporal& Evaluator::now() {
+  if (!now_) {
+    if (ctx_.now) {
+      now_ = ctx_.now;
+    } else {
+      auto tp = std::chrono::system_clock::now();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+      std::chrono::sys_days days{std::chrono::floor<std::chrono::days>(tp)};
+      std::chrono::year_month_day ymd{days};
+      std::int64_t rest = ms - std::chrono::duration_cast<std::chrono::milliseconds>(days.time_since_epoch()).count();
+      Temporal t;
+      t.kind = TemporalKind::kDateTime;
+      t.precision = Precision::kMillisecond;
+      t.year = static_cast<int>(ymd.year());
+      t.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+      t.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
+      t.hour = static_cast<int>(rest / 3600000);
+      t.minute = static_cast<int>(rest / 60000 % 60);
+      t.second = static_cast<int>(rest / 1000 % 60);
+      t.millisecond = static_cast<int>(rest % 1000);
+      t.has_timezone = true;
+      now_ = t;
+    }
+  }
+  return *now_;
+}
+
+core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
+  if (depth_ > kMaxDepth) return error(node, "expression nested too deeply");
+  struct DepthGuard {
+    int& d;
+    explicit DepthGuard(int& depth) : d(depth) { ++d; }
+    ~DepthGuard() { --d; }
+    DepthGuard(const DepthGuard&) = delete;
+    DepthGuard& operator=(const DepthGuard&) = delete;
+  } guard(depth_);
+
+  switch (node.kind) {
+    case NodeKind::kLiteral: return node.literal;
+    case NodeKind::kThis: return Collection(scope.this_items.begin(), scope.this_items.end());
+    case NodeKind::kIndex:
+      if (scope.index < 0) return Collection{};
+      return Collection{Value::integer(scope.index)};
+    case NodeKind::kTotal:
+      if (scope.total == nullptr) return Collection{};
+      return *scope.total;
+    case NodeKind::kVariable: return variable(node);
+    case NodeKind::kMember: return member(node, scope);
+    case NodeKind::kFunction: {
+      if (node.target) {
+        UCR_FP_TRY(input, eval(*node.target, scope));
+        return node.fn(*this, node, input, scope);
+      }
+      Collection input(scope.this_items.begin(), scope.this_items.end());
+      return node.fn(*this, node, input, scope);
+    }
+    case NodeKind::kIndexer: {
+      UCR_FP_TRY(input, eval(*node.target, scope));
+      UCR_FP_TRY(index, eval(*node.args[0], scope));
+      UCR_FP_TRY(i, singleton(*this, node, index));
+      if (i == nullptr) return Collection{};
+      Value iv = to_system(*i);
+      if (iv.kind != ValueKind::kInteger) return error(node, "index must be an Integer");
+      if (iv.as_integer() < 0 || static_cast<std::size_t>(iv.as_integer()) >= input.size()) return Collection{};
+      return Collection{input[static_cast<std::size_t>(iv.as_integer())]};
+    }
+    case NodeKind::kUnary: {
+      UCR_FP_TRY(operand, eval(*node.target, scope));
+      UCR_FP_TRY(item, singleton(*this, node, operand));
+      if (item == nullptr) return Collection{};
+      Value v = to_system(*item);
+      if (!node.negate && (is_number(v) || v.kind == ValueKind::kQuantity)) return Collection{v};
+      if (v.kind == ValueKind::kInteger) return Collection{Value::integer(-v.as_integer())};
+      if (v.kind == ValueKind::kDecimal) return Collection{Value::decimal(v.as_decimal().negated())};
+      if (v.kind == ValueKind::kQuantity) {
+        Quantity q = v.as_quantity();
+        q.value = q.value.negated();
+        return Collection{Value::quantity(std::move(q))};
+      }
+      return error(node, std::string("cannot apply unary ") + (node.negate ? "-" : "+") + " to " +
+                             std::string(kind_name(v)));
+    }
+    case NodeKind::kBinary: return binary(node, scope);
+    case NodeKind::kTypeOp: {
+      UCR_FP_TRY(operand, eval(*node.target, scope));
+      if (operand.empty()) return Collection{};
+      if (operand.size() > 1) {
+        return error(node, std::string("'") + (node.is_as ? "as" : "is") + "' needs a single item, got " +
+                               std::to_string(operand.size()));
+      }
+      bool match = is_of_type(operand.front(), node.type);
+      if (!node.is_as) return Collection{Value::boolean(match)};
+      if (!match) return Collection{};
+      return operand;
+    }
+  }
+  return error(node, "unsupported expression");
+}
+
+core::Result<Collection> Evaluator::member(const Node& node, const Scope& scope) {
+  Collection input;
+  if (node.target) {
+    UCR_FP_TRY(in, eval(*node.target, scope));
+    input = std::move(in);
+  } else {
+    input.assign(scope.this_items.begin(), scope.this_items.end());
+    // A leading type name (Patient.name) selects the input items of that type.
+    if (!node.name.empty() && node.name[0] >= 'A' && node.name[0] <= 'Z') {
+      if (auto spec = resolve_type("FHIR", node.name)) {
+        Collection matched;
+        for (const Value& v : input) {
+          if (v.is_node() && is_of_type(v, *spec)) matched.push_back(v);
+        }
+        if (!matched.empty() || fhir::is_resource_type(node.name)) return matched;
+      }
+    }
+  }
+  Collection out;
+  for (const Value& v : input) navigate(v, node.name, out);
+  return out;
+}
+
+core::Result<Collection> Evaluator::variable(const Node& node) {
+  const std::string& name = node.name;
+  if (auto it = ctx_.variables.find(name); it != ctx_.variables.end()) return it->second;
+  if (name == "context") return input_;
+  if (name == "resource" || name == "rootResource") {
+    const json::value* r = name == "resource" ? ctx_.resource : root_resource();
+    if (r == nullptr) r = ctx_.resource;
+    if (r != nullptr) return Collection{resource_value(*r)};
+    return input_;
+  }
+  if (name == "ucum") return Collection{Value::string("http://unitsofmeasure.org")};
+  if (name == "sct") return Collection{Value::string("http://snomed.info/sct")};
+  if (name == "loinc") return Collection{Value::string("http://loinc.org")};
+  if (name.starts_with("vs-")) return Collection{Value::string("http://hl7.org/fhir/ValueSet/" + name.substr(3))};
+  if (name.starts_with("ext-")) {
+    return Collection{Value::string("http://hl7.org/fhir/StructureDefinition/" + name.substr(4))};
+  }
+  return error(node, "undefined variable '%" + name + "'");
+}
+
+core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope) {
+  const BinaryOp op = node.op;
+  const Node& lhs = *node.args[0];
+  const Node& rhs = *node.args[1];
+  auto boolean = [](std::optional<bool> b) { return b ? Collection{Value::boolean(*b)} : Collection{}; };
+
+  if (op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kXor || op == BinaryOp::kImplies) {
+    UCR_FP_TRY(lc, eval(lhs, scope));
+    UCR_FP_TRY(l, to_boolean(*this, lhs, lc));
+    if (op == BinaryOp::kAnd && l == false) return boolean(false);
+    if (op == BinaryOp::kOr && l == true) return boolean(true);
+    if (op == BinaryOp::kImplies && l == false) return boolean(true);
+    UCR_FP_TRY(rc, eval(rhs, scope));
+    UCR_FP_TRY(r, to_boolean(*this, rhs, rc));
+    switch (op) {
+      case BinaryOp::kAnd:
+        if (r == false) return boolean(false);
+        if (l && r) return boolean(true);
+        return boolean(std::nullopt);
+      case BinaryOp::kOr:
+        if (r == true) return boolean(true);
+        if (l && r) return boolean(false);
+        return boolean(std::nullopt);
+      case BinaryOp::kXor:
+        if (l && r) return boolean(*l != *r);
+        return boolean(std::nullopt);
+      default:  // implies, l is true or empty
+        if (r == true) return boolean(true);
+        if (l && r) return boolean(false);
+        return boolean(std::nullopt);
+    }
+  }
+
+  UCR_FP_TRY(a, eval(lhs, scope));
+  UCR_FP_TRY(b, eval(rhs, scope));
+  switch (op) {
+    case BinaryOp::kUnion: {
+      Collection out;
+      for (const Value& v : a) add_distinct(out, v);
+      for (const Value& v : b) add_distinct(out, v);
+      return out;
+    }
+    case BinaryOp::kEq: return boolean(equal_collections(a, b));
+    case BinaryOp::kNe: {
+      auto r = equal_collections(a, b);
+      return boolean(r ? std::optional<bool>(!*r) : std::nullopt);
+    }
+    case BinaryOp::kEquiv: return boolean(equivalent_collections(a, b));
+    case BinaryOp::kNotEquiv: return boolean(!equivalent_collections(a, b));
+    case BinaryOp::kIn:
+    case BinaryOp::kContains: {
+      const Collection& item = op == BinaryOp::kIn ? a : b;
+      const Collection& coll = op == BinaryOp::kIn ? b : a;
+      if (item.empty()) return Collection{};
+      if (item.size() > 1) return error(node, "membership test needs a single item");
+      return boolean(contains_item(coll, item.front()));
+    }
+    case BinaryOp::kConcat: {
+      if (a.size() > 1 || b.size() > 1) return error(node, "'&' needs single strings");
+      std::string out;
+      for (const Collection* c : {&a, &b}) {
+        if (c->empty()) continue;
+        auto s = string_value(to_system(c->front()));
+        if (!s) return error(node, "'&' needs strings");
+        out += *s;
+      }
+      return Collection{Value::string(std::move(out))};
+    }
+    default: break;
+  }
+  if (a.size() > 1 || b.size() > 1) return error(node, "operator needs single items, got a collection");
+  if (a.empty() || b.empty()) return Collection{};
+  Value x = to_system(a.front()), y = to_system(b.front());
+  if (op == BinaryOp::kLt || op == BinaryOp::kLe || op == BinaryOp::kGt || op == BinaryOp::kGe) {
+    Order o = compare_items(x, y);
+    if (o == Order::kIncompatible) {
+      return error(node, "cannot compare " + std::string(kind_name(x)) + " with " + std::string(kind_name(y)));
+    }
+    if (o == Order::kUnknown) return Collection{};
+    bool r = op == BinaryOp::kLt   ? o == Order::kLess
+             : op == BinaryOp::kLe ? o != Order::kGreater
+             : op == BinaryOp::kGt ? o == Order::kGreater
+                                   : o != Order::kLess;
+    return boolean(r);
+  }
+  return arithmetic(node, x, y);
+}
+
+core::Result<Collection> Evaluator::arithmetic(const Node& node, const Value& x, const Value& y) {
+  const BinaryOp op = node.op;
+  auto mismatch = [&] {
+    static constexpr std::string_view kOps[] = {"*", "/", "div", "mod", "+", "-"};
+    return error(node, "operator '" + std::string(kOps[static_cast<int>(op)]) + "' cannot combine " +
+                           std::string(kind_name(x)) + " and " + std::string(kind_name(y)));
+  };
+  auto dec = [&](std::optional<Decimal> d) -> core::Result<Collection> {
+    if (!d) return Collection{};
+    return Collection{Value::decimal(*d)};
+  };
+  if (x.kind == ValueKind::kInteger && y.kind == ValueKind::kInteger) {
+    std::int64_t a = x.as_integer(), b = y.as_integer(), r = 0;
+    switch (op) {
+      case BinaryOp::kAdd:
+        if (__builtin_add_overflow(a, b, &r)) return error(node, "integer overflow");
+        return Collection{Value::integer(r)};
+      case BinaryOp::kSub:
+        if (__builtin_sub_overflow(a, b, &r)) return error(node, "integer overflow");
+        return Collection{Value::integer(r)};
+      case BinaryOp::kMul:
+        if (__builtin_mul_overflow(a, b, &r)) return error(node, "integer overflow");
+        return Collection{Value::integer(r)};
+      case BinaryOp::kIntDiv:
+        if (b == 0 || (a == INT64_MIN && b == -1)) return Collection{};
+        return Collection{Value::integer(a / b)};
+      case BinaryOp::kMod:
+        if (b == 0 || (a == INT64_MIN && b == -1)) return Collection{};
+        return Collection{Value::integer(a % b)};
+      default: break;  // '/' gives a Decimal
+    }
+  }
+  if (is_number(x) && is_number(y)) {
+    Decimal a = as_dec(x), b = as_dec(y);
+    switch (op) {
+      case BinaryOp::kAdd: return dec(Decimal::add(a, b));
+      case BinaryOp::kSub: return dec(Decimal::subtract(a, b));
+      case BinaryOp::kMul: return dec(Decimal::multiply(a, b));
+      case BinaryOp::kDiv: return dec(Decimal::divide(a, b));
+      case BinaryOp::kIntDiv: {
+        auto q = Decimal::divide(a, b);
+        if (!q) return Collection{};
+        if (auto i = q->truncate(0).to_int64()) return Collection{Value::integer(*i)};
+        return Collection{};
+      }
+      case BinaryOp::kMod: return dec(Decimal::modulo(a, b));
+      default: return mismatch();
+    }
+  }
+  if (x.kind == ValueKind::kString && y.kind == ValueKind::kString && op == BinaryOp::kAdd) {
+    return Collection{Value::string(x.as_string() + y.as_string())};
+  }
+  if (is_temporal(x) && y.kind == ValueKind::kQuantity && (op == BinaryOp::kAdd || op == BinaryOp::kSub)) {
+    auto t = add_duration(x.as_temporal(), y.as_quantity(), op == BinaryOp::kAdd ? 1 : -1);
+    if (!t) return error(node, "cannot add " + y.as_quantity().to_string() + " to a " + std::string(kind_name(x)));
+    return Collection{Value::temporal(*t)};
+  }
+  auto as_quantity = [](const Value& v) -> std::optional<Quantity> {
+    if (v.kind == ValueKind::kQuantity) return v.as_quantity();
+    if (is_number(v)) return Quantity{as_dec(v), "1"};
+    return std::nullopt;
+  };
+  auto qx = as_quantity(x), qy = as_quantity(y);
+  if (qx && qy && (x.kind == ValueKind::kQuantity || y.kind == ValueKind::kQuantity)) {
+    auto quantity = [](std::optional<Quantity> q) { return q ? Collection{Value::quantity(*q)} : Collection{}; };
+    switch (op) {
+      case BinaryOp::kMul: return quantity(multiply_quantity(*qx, *qy));
+      case BinaryOp::kDiv: return quantity(divide_quantity(*qx, *qy));
+      case BinaryOp::kAdd:
+      case BinaryOp::kSub: {
+        if (x.kind != ValueKind::kQuantity || y.kind != ValueKind::kQuantity) return mismatch();
+        auto conv = convert_quantity(*qy, qx->unit);
+        if (!conv) return Collection{};
+        auto v = op == BinaryOp::kAdd ? Decimal::add(qx->value, conv->value) : Decimal::subtract(qx->value, conv->value);
+        if (!v) return Collection{};
+        return Collection{Value::quantity(Quantity{*v, qx->unit})};
+      }
+      default: return mismatch();
+    }
+  }
+  return mismatch();
+}
+
+}  // namespace ucr::fhirpath

@@ -35,8 +35,11 @@ store::NewVersion patient_version(const std::string& id) {
       R"("gender":"female","birthDate":"1980-01-01"}})",
       id, core::format_instant(v.info.last_updated), id);
   v.compartment = "Patient/" + id;
-  v.tokens.push_back(store::TokenRow{"identifier", "urn:bench", id});
-  v.tokens.push_back(store::TokenRow{"gender", "http://hl7.org/fhir/administrative-gender", "female"});
+  v.index.compartments.push_back(v.compartment);
+  v.index.tokens.push_back(search::TokenRow{"identifier", "urn:bench", id, ""});
+  v.index.tokens.push_back(search::TokenRow{"gender", "http://hl7.org/fhir/administrative-gender", "female", ""});
+  v.index.strings.push_back(search::StringRow{"family", "bench", "Bench"});
+  v.index.dates.push_back(search::DateRow{"birthdate", 315532800000000, 315619199999999});
   return v;
 }
 

@@ -85,7 +85,6 @@ void BM_ValidateBundle50(benchmark::State& state) {
 }
 BENCHMARK(BM_ValidateBundle50);
 
-
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -18,6 +18,7 @@ Output format (all keys short to keep the file small):
 E = {"p": "Patient.contact.name",  # element path (root element of the type excluded)
      "n": 0,                        # min cardinality (omitted when 0)
      "x": "*",                      # max cardinality (omitted when "1")
+     "s": 1,                        # isSummary (omitted when false): kept by _summary=true
      "t": ["HumanName", "Reference(Patient|Group)", ...],  # allowed types; Reference targets
      "b": "<value set url>",        # required binding, only when expandable (omitted otherwise)
      "c": "Questionnaire.item"}     # contentReference target path (then "t" is omitted)
@@ -258,6 +259,8 @@ def trim_structure(sd, name, terminology, bindings, skipped, elements=None):
             entry["n"] = el["min"]
         if el.get("max", "1") != "1":
             entry["x"] = el["max"]
+        if el.get("isSummary"):
+            entry["s"] = 1
         if "contentReference" in el:
             ref = el["contentReference"].lstrip("#")
             if root != name:

@@ -5,10 +5,12 @@
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
 #include "api/detail/respond.hpp"
+#include "api/detail/search.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
 #include "fhir/outcome.hpp"
+#include "search/registry.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -180,6 +182,21 @@ class Handler {
       if (m != "POST") return method_not_allowed();
       return validate_op(type, id);
     }
+    if (seg.size() == 3 && type == "Patient" && seg[2] == "$everything") {
+      if (!get) return method_not_allowed();
+      return detail::everything(store_, options_, req_, id);
+    }
+    if (seg.size() == 3 && type == "Patient" && fhir::is_resource_type(seg[2])) {
+      // Patient compartment search (R4 compartmentdefinition.html): GET [base]/Patient/{id}/{type}?...
+      if (!get) return method_not_allowed();
+      const std::string member(seg[2]);
+      const auto& types = search::Registry::r4().patient_compartment_params(member);
+      if (types.empty() && member != "Patient") {
+        return error_response(
+            core::Error::invalid(fmt::format("{} resources are not in the Patient compartment", member)), req_);
+      }
+      return tagged(detail::search_type(store_, options_, req_, member, id), "search-type");
+    }
     if (seg[2] != "_history" || !get) return method_not_allowed();
     if (seg.size() == 3) return history(type, id, "history-instance");
     if (seg.size() == 4) return vread(type, id, seg[3]);
@@ -242,7 +259,7 @@ class Handler {
     if (!body) return tagged(error_response(body.error(), req_), "create");
     const std::string if_none_exist(req_.headers.get("if-none-exist").value_or(""));
     // A client-sent id is ignored on create (R4 http.html#create); the server assigns one.
-    const auto prepared = detail::prepare(*body);
+    const auto prepared = detail::prepare(boost::json::value(std::move(*body)));
     return run_write(req_, "create", [type, prepared, if_none_exist](store::Transaction& t) {
       return detail::op_create(t, type, prepared, if_none_exist);
     });
@@ -254,7 +271,7 @@ class Handler {
     if (!if_match) return tagged(error_response(if_match.error(), req_), "update");
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "update");
-    const auto prepared = detail::prepare(*body);
+    const auto prepared = detail::prepare(boost::json::value(std::move(*body)));
     return run_write(req_, "update", [type, id, prepared, if_match = *if_match](store::Transaction& t) {
       return detail::op_update(t, type, id, prepared, if_match);
     });
@@ -486,55 +503,7 @@ class Handler {
     return r;
   }
 
-  Response search(const std::string& type) {
-    auto n = page_size();
-    if (!n) return tagged(error_response(n.error(), req_), "search-type");
-    std::vector<store::Criterion> criteria;
-    for (const auto& [name, value] : req_.query) {
-      if (name == "_count" || name == "_format" || name == "_pretty") continue;
-      if (name != "_id" && name != "identifier") {
-        return tagged(error_response(
-                          core::Error::not_supported(fmt::format(
-                              "search parameter '{}' is not supported yet (supported: _id, identifier, _count)", name)),
-                          req_),
-                      "search-type");
-      }
-      store::Criterion c;
-      c.param = name;
-      std::size_t start = 0;
-      for (;;) {
-        const auto comma = value.find(',', start);
-        c.values.push_back(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-      criteria.push_back(std::move(c));
-    }
-    auto ids = store_.find_ids(type, criteria, *n + 1);
-    if (!ids) return tagged(error_response(ids.error(), req_), "search-type");
-    const bool more = ids->size() > *n;
-    if (more) ids->pop_back();
-    std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
-                       core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
-    if (!more) body += R"(,"total":)" + std::to_string(ids->size());
-    body += R"(,"link":[{"relation":"self","url":)" +
-            detail::quoted(req_.base_url + "/" + type + (req_.raw_query.empty() ? "" : "?" + req_.raw_query)) +
-            R"(}],"entry":[)";
-    bool first = true;
-    for (const auto& id : *ids) {
-      auto r = store_.read(type, id);
-      if (!r) continue;  // deleted between the search and the read
-      if (!first) body += ",";
-      first = false;
-      body += R"({"fullUrl":)" + detail::quoted(req_.base_url + "/" + type + "/" + id) + R"(,"resource":)" + r->json +
-              R"(,"search":{"mode":"match"}})";
-    }
-    body += "]}";
-    Response r;
-    r.body = detail::format_body(std::move(body), req_);
-    r.interaction = "search-type";
-    return r;
-  }
+  Response search(const std::string& type) { return detail::search_type(store_, options_, req_, type, std::nullopt); }
 
   store::Store& store_;
   const ApiOptions& options_;

@@ -137,7 +137,8 @@ std::optional<Micros> parse_fhir_datetime(std::string_view s) {
           !read_digits(s, pos + 4, 2, om) || oh > 14 || om > 59) {
         return std::nullopt;
       }
-      offset = (static_cast<Micros>(oh) * 3600 + static_cast<Micros>(om) * 60) * kMicrosPerSecond * (s[pos] == '+' ? 1 : -1);
+      offset =
+          (static_cast<Micros>(oh) * 3600 + static_cast<Micros>(om) * 60) * kMicrosPerSecond * (s[pos] == '+' ? 1 : -1);
       pos += 6;
     } else {
       return std::nullopt;

@@ -149,9 +149,11 @@ class Definitions {
         if (const json::value* n = eo.if_contains("n"); n != nullptr && n->is_int64()) {
           el.min = static_cast<std::uint32_t>(n->get_int64());
         }
+        el.summary = eo.contains("s");
         if (const json::value* x = eo.if_contains("x"); x != nullptr) {
           std::string_view max = str(x);
-          el.max = max == "*" ? ElementDefinition::kUnbounded : static_cast<std::uint32_t>(std::atoi(std::string(max).c_str()));
+          el.max = max == "*" ? ElementDefinition::kUnbounded
+                              : static_cast<std::uint32_t>(std::atoi(std::string(max).c_str()));
         }
         std::string_view last = el.path;
         last = last.substr(last.rfind('.') + 1);

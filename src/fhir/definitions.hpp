@@ -52,9 +52,9 @@ enum class Primitive : std::uint8_t {
 
 /// The codes of one expanded required value set, grouped by code system.
 struct ValueSetCodes {
-  std::string url;                                                        ///< canonical URL
+  std::string url;                                                                    ///< canonical URL
   std::unordered_map<std::string, StringSet, StringHash, std::equal_to<>> by_system;  ///< system -> codes
-  StringSet all_codes;                                                    ///< union over all systems
+  StringSet all_codes;                                                                ///< union over all systems
 
   /// True when `system` is one of the value set's code systems.
   [[nodiscard]] bool has_system(std::string_view system) const { return by_system.find(system) != by_system.end(); }
@@ -80,11 +80,12 @@ struct ElementType {
 struct ElementDefinition {
   static constexpr std::uint32_t kUnbounded = std::numeric_limits<std::uint32_t>::max();
 
-  std::string path;        ///< definition path, e.g. "Patient.contact.name"
-  std::string name;        ///< last path segment without "[x]", e.g. "name", "value"
-  std::uint32_t min = 0;   ///< minimum cardinality
-  std::uint32_t max = 1;   ///< maximum cardinality (kUnbounded for "*")
-  bool is_choice = false;  ///< a choice element "value[x]"
+  std::string path;                          ///< definition path, e.g. "Patient.contact.name"
+  std::string name;                          ///< last path segment without "[x]", e.g. "name", "value"
+  std::uint32_t min = 0;                     ///< minimum cardinality
+  std::uint32_t max = 1;                     ///< maximum cardinality (kUnbounded for "*")
+  bool is_choice = false;                    ///< a choice element "value[x]"
+  bool summary = false;                      ///< isSummary: part of the _summary=true view
   std::vector<ElementType> types;            ///< allowed types (one entry for content references)
   const ValueSetCodes* binding = nullptr;    ///< expanded required binding, if any
   const TypeDefinition* children = nullptr;  ///< inline children (backbone / contentReference), else null
@@ -106,8 +107,8 @@ struct ChildLookup {
 
 /// The children of a resource, a complex datatype or a backbone element ("Patient.contact").
 struct TypeDefinition {
-  std::string name;        ///< "Patient", "HumanName", "Patient.contact"
-  bool is_resource = false;  ///< a resource type (root of a resource)
+  std::string name;                                ///< "Patient", "HumanName", "Patient.contact"
+  bool is_resource = false;                        ///< a resource type (root of a resource)
   std::vector<const ElementDefinition*> elements;  ///< in definition order
   std::vector<const ElementDefinition*> required;  ///< elements with min >= 1
   std::unordered_map<std::string, ChildLookup, StringHash, std::equal_to<>> by_json_name;

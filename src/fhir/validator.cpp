@@ -286,8 +286,8 @@ class Validator {
 
   std::vector<core::Issue> take() {
     if (omitted_ > 0) {
-      issues_.push_back(core::Issue{"error", "too-costly",
-                                    std::to_string(omitted_) + " further issues were not reported", ""});
+      issues_.push_back(
+          core::Issue{"error", "too-costly", std::to_string(omitted_) + " further issues were not reported", ""});
     }
     return std::move(issues_);
   }
@@ -408,8 +408,7 @@ class Validator {
     key.push_back('_');
     key.append(name);
     const json::value* ext = parent.if_contains(key);
-    return ext != nullptr && ext->is_array() && index < ext->get_array().size() &&
-           !ext->get_array()[index].is_null();
+    return ext != nullptr && ext->is_array() && index < ext->get_array().size() && !ext->get_array()[index].is_null();
   }
 
   void validate_value(const json::object& parent, std::string_view name, const json::value& v,
@@ -428,12 +427,12 @@ class Validator {
         return;
       }
       if (arr.size() < el.min) {
-        add("required", "Too few values: " + std::to_string(arr.size()) + " (min cardinality " +
-                            std::to_string(el.min) + ")");
+        add("required",
+            "Too few values: " + std::to_string(arr.size()) + " (min cardinality " + std::to_string(el.min) + ")");
       }
       if (arr.size() > el.max) {
-        add("structure", "Too many values: " + std::to_string(arr.size()) + " (max cardinality " +
-                             std::to_string(el.max) + ")");
+        add("structure",
+            "Too many values: " + std::to_string(arr.size()) + " (max cardinality " + std::to_string(el.max) + ")");
       }
       for (std::size_t i = 0; i < arr.size(); ++i) {
         PathScope scope(path_);
@@ -482,7 +481,8 @@ class Validator {
         PathScope scope(path_);
         append_index(path_, i);
         if (!ext[i].is_object()) {
-          add("structure", "Primitive extension content must be a JSON object, found " + std::string(json_kind(ext[i])));
+          add("structure",
+              "Primitive extension content must be a JSON object, found " + std::string(json_kind(ext[i])));
           continue;
         }
         validate_object(ext[i].get_object(), *element_type_, false, depth + 1);
@@ -553,8 +553,8 @@ class Validator {
       case Primitive::kPositiveInt:
       case Primitive::kUnsignedInt: {
         if (!v.is_number()) {
-          add("structure", "Expected a JSON number for " + std::string(primitive_name(p)) + ", found " +
-                               std::string(json_kind(v)));
+          add("structure",
+              "Expected a JSON number for " + std::string(primitive_name(p)) + ", found " + std::string(json_kind(v)));
           return false;
         }
         if (v.is_double()) {
@@ -578,8 +578,8 @@ class Validator {
         break;
     }
     if (!v.is_string()) {
-      add("structure", "Expected a JSON string for " + std::string(primitive_name(p)) + ", found " +
-                           std::string(json_kind(v)));
+      add("structure",
+          "Expected a JSON string for " + std::string(primitive_name(p)) + ", found " + std::string(json_kind(v)));
       return false;
     }
     std::string_view s = v.get_string();
@@ -713,8 +713,8 @@ class Validator {
     if (!vs.contains(system, code)) {
       PathScope scope(path_);
       path_.append(".code");
-      add("value", "Code '" + shown(code) + "' from " + std::string(system) + " is not in the required value set " +
-                       vs.url);
+      add("value",
+          "Code '" + shown(code) + "' from " + std::string(system) + " is not in the required value set " + vs.url);
     }
   }
 };

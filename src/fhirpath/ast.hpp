@@ -30,8 +30,8 @@ using FunctionImpl = core::Result<Collection> (*)(Evaluator& ev, const Node& cal
 
 /// A resolved type specifier.
 struct TypeSpec {
-  std::string ns;    ///< "System" or "FHIR"
-  std::string name;  ///< "Integer", "HumanName", "string"
+  std::string ns;          ///< "System" or "FHIR"
+  std::string name;        ///< "Integer", "HumanName", "string"
   bool qualified = false;  ///< written with a namespace
 };
 
@@ -50,18 +50,38 @@ enum class NodeKind : std::uint8_t {
 };
 
 enum class BinaryOp : std::uint8_t {
-  kMul, kDiv, kIntDiv, kMod, kAdd, kSub, kConcat, kUnion, kLt, kLe, kGt, kGe,
-  kEq, kNe, kEquiv, kNotEquiv, kIn, kContains, kAnd, kOr, kXor, kImplies,
+  kMul,
+  kDiv,
+  kIntDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kConcat,
+  kUnion,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kEq,
+  kNe,
+  kEquiv,
+  kNotEquiv,
+  kIn,
+  kContains,
+  kAnd,
+  kOr,
+  kXor,
+  kImplies,
 };
 
 struct Node {
   NodeKind kind = NodeKind::kLiteral;
   std::size_t offset = 0;  ///< byte offset in the expression text
   BinaryOp op = BinaryOp::kAdd;
-  bool negate = false;      ///< kUnary: '-' (else '+')
-  bool is_as = false;       ///< kTypeOp: 'as' (else 'is')
-  std::string name;         ///< member / function / variable name
-  Collection literal;       ///< kLiteral
+  bool negate = false;  ///< kUnary: '-' (else '+')
+  bool is_as = false;   ///< kTypeOp: 'as' (else 'is')
+  std::string name;     ///< member / function / variable name
+  Collection literal;   ///< kLiteral
   std::unique_ptr<Node> target;
   std::vector<std::unique_ptr<Node>> args;
   FunctionImpl fn = nullptr;  ///< kFunction

@@ -18,7 +18,9 @@ bool is_number(const Value& v) { return v.kind == ValueKind::kInteger || v.kind 
 bool is_temporal(const Value& v) {
   return v.kind == ValueKind::kDate || v.kind == ValueKind::kDateTime || v.kind == ValueKind::kTime;
 }
-Decimal as_dec(const Value& v) { return v.kind == ValueKind::kInteger ? Decimal::from_int(v.as_integer()) : v.as_decimal(); }
+Decimal as_dec(const Value& v) {
+  return v.kind == ValueKind::kInteger ? Decimal::from_int(v.as_integer()) : v.as_decimal();
+}
 
 std::string normalize_ws(std::string_view s) {
   std::string out;
@@ -37,16 +39,26 @@ std::string normalize_ws(std::string_view s) {
 
 std::string_view kind_name(const Value& v) {
   switch (v.kind) {
-    case ValueKind::kBoolean: return "Boolean";
-    case ValueKind::kInteger: return "Integer";
-    case ValueKind::kDecimal: return "Decimal";
-    case ValueKind::kString: return "String";
-    case ValueKind::kDate: return "Date";
-    case ValueKind::kDateTime: return "DateTime";
-    case ValueKind::kTime: return "Time";
-    case ValueKind::kQuantity: return "Quantity";
-    case ValueKind::kTypeInfo: return "TypeInfo";
-    case ValueKind::kNode: return v.type.empty() ? std::string_view("element") : v.type;
+    case ValueKind::kBoolean:
+      return "Boolean";
+    case ValueKind::kInteger:
+      return "Integer";
+    case ValueKind::kDecimal:
+      return "Decimal";
+    case ValueKind::kString:
+      return "String";
+    case ValueKind::kDate:
+      return "Date";
+    case ValueKind::kDateTime:
+      return "DateTime";
+    case ValueKind::kTime:
+      return "Time";
+    case ValueKind::kQuantity:
+      return "Quantity";
+    case ValueKind::kTypeInfo:
+      return "TypeInfo";
+    case ValueKind::kNode:
+      return v.type.empty() ? std::string_view("element") : v.type;
   }
   return "value";
 }
@@ -85,8 +97,10 @@ std::optional<bool> equal_items(const Value& a0, const Value& b0) {
   }
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case ValueKind::kBoolean: return a.as_bool() == b.as_bool();
-    case ValueKind::kString: return a.as_string() == b.as_string();
+    case ValueKind::kBoolean:
+      return a.as_bool() == b.as_bool();
+    case ValueKind::kString:
+      return a.as_string() == b.as_string();
     case ValueKind::kQuantity: {
       auto c = compare_quantity(a.as_quantity(), b.as_quantity());
       if (!c) return std::nullopt;
@@ -95,7 +109,8 @@ std::optional<bool> equal_items(const Value& a0, const Value& b0) {
     case ValueKind::kTypeInfo:
       return a.as_type_info().name == b.as_type_info().name &&
              a.as_type_info().namespace_name == b.as_type_info().namespace_name;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -118,10 +133,14 @@ bool equivalent_items(const Value& a0, const Value& b0) {
   }
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case ValueKind::kBoolean: return a.as_bool() == b.as_bool();
-    case ValueKind::kString: return normalize_ws(a.as_string()) == normalize_ws(b.as_string());
-    case ValueKind::kQuantity: return equivalent_quantity(a.as_quantity(), b.as_quantity()).value_or(false);
-    default: return equal_items(a, b).value_or(false);
+    case ValueKind::kBoolean:
+      return a.as_bool() == b.as_bool();
+    case ValueKind::kString:
+      return normalize_ws(a.as_string()) == normalize_ws(b.as_string());
+    case ValueKind::kQuantity:
+      return equivalent_quantity(a.as_quantity(), b.as_quantity()).value_or(false);
+    default:
+      return equal_items(a, b).value_or(false);
   }
 }
 
@@ -158,7 +177,8 @@ Order compare_items(const Value& a0, const Value& b0) {
   Value a = to_system(a0), b = to_system(b0);
   auto from_int = [](int c) { return c < 0 ? Order::kLess : (c > 0 ? Order::kGreater : Order::kEqual); };
   if (is_number(a) && is_number(b)) return from_int(Decimal::compare(as_dec(a), as_dec(b)));
-  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString) return from_int(a.as_string().compare(b.as_string()));
+  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString)
+    return from_int(a.as_string().compare(b.as_string()));
   if (is_temporal(a) && is_temporal(b)) {
     if (!temporal_comparable(a.as_temporal(), b.as_temporal())) return Order::kIncompatible;
     auto c = compare_temporal(a.as_temporal(), b.as_temporal());
@@ -247,16 +267,20 @@ core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   } guard(depth_);
 
   switch (node.kind) {
-    case NodeKind::kLiteral: return node.literal;
-    case NodeKind::kThis: return Collection(scope.this_items.begin(), scope.this_items.end());
+    case NodeKind::kLiteral:
+      return node.literal;
+    case NodeKind::kThis:
+      return Collection(scope.this_items.begin(), scope.this_items.end());
     case NodeKind::kIndex:
       if (scope.index < 0) return Collection{};
       return Collection{Value::integer(scope.index)};
     case NodeKind::kTotal:
       if (scope.total == nullptr) return Collection{};
       return *scope.total;
-    case NodeKind::kVariable: return variable(node);
-    case NodeKind::kMember: return member(node, scope);
+    case NodeKind::kVariable:
+      return variable(node);
+    case NodeKind::kMember:
+      return member(node, scope);
     case NodeKind::kFunction: {
       if (node.target) {
         UCR_FP_TRY(input, eval(*node.target, scope));
@@ -288,21 +312,28 @@ core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
         q.value = q.value.negated();
         return Collection{Value::quantity(std::move(q))};
       }
-      return error(node, std::string("cannot apply unary ") + (node.negate ? "-" : "+") + " to " +
-                             std::string(kind_name(v)));
+      return error(node,
+                   std::string("cannot apply unary ") + (node.negate ? "-" : "+") + " to " + std::string(kind_name(v)));
     }
-    case NodeKind::kBinary: return binary(node, scope);
+    case NodeKind::kBinary:
+      return binary(node, scope);
     case NodeKind::kTypeOp: {
       UCR_FP_TRY(operand, eval(*node.target, scope));
       if (operand.empty()) return Collection{};
+      if (node.is_as) {
+        // Lenient like ofType(): R4 search parameters apply `x as T` to collections
+        // ("(ActivityDefinition.useContext.value as CodeableConcept)"); the as() function stays strict.
+        Collection out;
+        for (const Value& v : operand) {
+          if (is_of_type(v, node.type)) out.push_back(v);
+        }
+        return out;
+      }
       if (operand.size() > 1) {
         return error(node, std::string("'") + (node.is_as ? "as" : "is") + "' needs a single item, got " +
                                std::to_string(operand.size()));
       }
-      bool match = is_of_type(operand.front(), node.type);
-      if (!node.is_as) return Collection{Value::boolean(match)};
-      if (!match) return Collection{};
-      return operand;
+      return Collection{Value::boolean(is_of_type(operand.front(), node.type))};
     }
   }
   return error(node, "unsupported expression");
@@ -393,13 +424,16 @@ core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope)
       for (const Value& v : b) add_distinct(out, v);
       return out;
     }
-    case BinaryOp::kEq: return boolean(equal_collections(a, b));
+    case BinaryOp::kEq:
+      return boolean(equal_collections(a, b));
     case BinaryOp::kNe: {
       auto r = equal_collections(a, b);
       return boolean(r ? std::optional<bool>(!*r) : std::nullopt);
     }
-    case BinaryOp::kEquiv: return boolean(equivalent_collections(a, b));
-    case BinaryOp::kNotEquiv: return boolean(!equivalent_collections(a, b));
+    case BinaryOp::kEquiv:
+      return boolean(equivalent_collections(a, b));
+    case BinaryOp::kNotEquiv:
+      return boolean(!equivalent_collections(a, b));
     case BinaryOp::kIn:
     case BinaryOp::kContains: {
       const Collection& item = op == BinaryOp::kIn ? a : b;
@@ -419,7 +453,8 @@ core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope)
       }
       return Collection{Value::string(std::move(out))};
     }
-    default: break;
+    default:
+      break;
   }
   if (a.size() > 1 || b.size() > 1) return error(node, "operator needs single items, got a collection");
   if (a.empty() || b.empty()) return Collection{};
@@ -468,24 +503,31 @@ core::Result<Collection> Evaluator::arithmetic(const Node& node, const Value& x,
       case BinaryOp::kMod:
         if (b == 0 || (a == INT64_MIN && b == -1)) return Collection{};
         return Collection{Value::integer(a % b)};
-      default: break;  // '/' gives a Decimal
+      default:
+        break;  // '/' gives a Decimal
     }
   }
   if (is_number(x) && is_number(y)) {
     Decimal a = as_dec(x), b = as_dec(y);
     switch (op) {
-      case BinaryOp::kAdd: return dec(Decimal::add(a, b));
-      case BinaryOp::kSub: return dec(Decimal::subtract(a, b));
-      case BinaryOp::kMul: return dec(Decimal::multiply(a, b));
-      case BinaryOp::kDiv: return dec(Decimal::divide(a, b));
+      case BinaryOp::kAdd:
+        return dec(Decimal::add(a, b));
+      case BinaryOp::kSub:
+        return dec(Decimal::subtract(a, b));
+      case BinaryOp::kMul:
+        return dec(Decimal::multiply(a, b));
+      case BinaryOp::kDiv:
+        return dec(Decimal::divide(a, b));
       case BinaryOp::kIntDiv: {
         auto q = Decimal::divide(a, b);
         if (!q) return Collection{};
         if (auto i = q->truncate(0).to_int64()) return Collection{Value::integer(*i)};
         return Collection{};
       }
-      case BinaryOp::kMod: return dec(Decimal::modulo(a, b));
-      default: return mismatch();
+      case BinaryOp::kMod:
+        return dec(Decimal::modulo(a, b));
+      default:
+        return mismatch();
     }
   }
   if (x.kind == ValueKind::kString && y.kind == ValueKind::kString && op == BinaryOp::kAdd) {
@@ -505,18 +547,22 @@ core::Result<Collection> Evaluator::arithmetic(const Node& node, const Value& x,
   if (qx && qy && (x.kind == ValueKind::kQuantity || y.kind == ValueKind::kQuantity)) {
     auto quantity = [](std::optional<Quantity> q) { return q ? Collection{Value::quantity(*q)} : Collection{}; };
     switch (op) {
-      case BinaryOp::kMul: return quantity(multiply_quantity(*qx, *qy));
-      case BinaryOp::kDiv: return quantity(divide_quantity(*qx, *qy));
+      case BinaryOp::kMul:
+        return quantity(multiply_quantity(*qx, *qy));
+      case BinaryOp::kDiv:
+        return quantity(divide_quantity(*qx, *qy));
       case BinaryOp::kAdd:
       case BinaryOp::kSub: {
         if (x.kind != ValueKind::kQuantity || y.kind != ValueKind::kQuantity) return mismatch();
         auto conv = convert_quantity(*qy, qx->unit);
         if (!conv) return Collection{};
-        auto v = op == BinaryOp::kAdd ? Decimal::add(qx->value, conv->value) : Decimal::subtract(qx->value, conv->value);
+        auto v =
+            op == BinaryOp::kAdd ? Decimal::add(qx->value, conv->value) : Decimal::subtract(qx->value, conv->value);
         if (!v) return Collection{};
         return Collection{Value::quantity(Quantity{*v, qx->unit})};
       }
-      default: return mismatch();
+      default:
+        return mismatch();
     }
   }
   return mismatch();

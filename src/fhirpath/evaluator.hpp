@@ -9,9 +9,9 @@
 
 /// Evaluates `expr` (a core::Result), returning its error from the enclosing function, else binding
 /// the value to `name`.
-#define UCR_FP_TRY(name, expr)                         \
-  auto name##_result_ = (expr);                        \
-  if (!name##_result_) return name##_result_.error();  \
+#define UCR_FP_TRY(name, expr)                        \
+  auto name##_result_ = (expr);                       \
+  if (!name##_result_) return name##_result_.error(); \
   auto& name = *name##_result_  // NOLINT(bugprone-macro-parentheses)
 
 namespace ucr::fhirpath {

@@ -54,9 +54,7 @@ struct Value {
   static Value boolean(bool b) { return Value{ValueKind::kBoolean, nullptr, nullptr, {}, nullptr, b}; }
   static Value integer(std::int64_t i) { return Value{ValueKind::kInteger, nullptr, nullptr, {}, nullptr, i}; }
   static Value decimal(Decimal d) { return Value{ValueKind::kDecimal, nullptr, nullptr, {}, nullptr, d}; }
-  static Value string(std::string s) {
-    return Value{ValueKind::kString, nullptr, nullptr, {}, nullptr, std::move(s)};
-  }
+  static Value string(std::string s) { return Value{ValueKind::kString, nullptr, nullptr, {}, nullptr, std::move(s)}; }
   static Value temporal(const Temporal& t);
   static Value quantity(Quantity q) { return Value{ValueKind::kQuantity, nullptr, nullptr, {}, nullptr, std::move(q)}; }
   static Value type_info(std::string ns, std::string name) {

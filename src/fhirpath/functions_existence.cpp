@@ -25,7 +25,8 @@ core::Result<std::optional<bool>> criteria(Evaluator& ev, const Node& call, cons
   return to_boolean(ev, *call.args[0], r);
 }
 
-core::Result<std::optional<std::int64_t>> integer_arg(Evaluator& ev, const Node& call, std::size_t i, const Scope& scope) {
+core::Result<std::optional<std::int64_t>> integer_arg(Evaluator& ev, const Node& call, std::size_t i,
+                                                      const Scope& scope) {
   UCR_FP_TRY(c, ev.arg(call, i, scope));
   UCR_FP_TRY(v, singleton(ev, call, c));
   if (v == nullptr) return std::optional<std::int64_t>();
@@ -110,9 +111,8 @@ R fn_select(Evaluator& ev, const Node& call, const Collection& in, const Scope& 
 /// Identity for nodes (fast, and what repeat()/descendants() need), equality for System values.
 bool seen(const Collection& items, const Value& v) {
   if (v.is_node()) {
-    return std::any_of(items.begin(), items.end(), [&](const Value& x) {
-      return x.is_node() && x.node == v.node && x.extension == v.extension;
-    });
+    return std::any_of(items.begin(), items.end(),
+                       [&](const Value& x) { return x.is_node() && x.node == v.node && x.extension == v.extension; });
   }
   return contains_item(items, v);
 }
@@ -317,7 +317,7 @@ R fn_sort(Evaluator& ev, const Node& call, const Collection& in, const Scope& sc
       bool desc = k < descending.size() && descending[k];
       if (x.empty() || y.empty()) {
         if (x.empty() == y.empty()) continue;
-        return desc ? !x.empty() : x.empty();  // empty sorts first ascending
+        return desc ? x.empty() : !x.empty();  // empty sorts last ascending, first descending
       }
       Order o = compare_items(x.front(), y.front());
       if (o == Order::kIncompatible) incompatible = true;
@@ -376,8 +376,8 @@ constexpr FunctionDef kFunctions[] = {
 std::span<const FunctionDef> existence_functions() { return kFunctions; }
 
 const FunctionDef* find_function(std::string_view name) {
-  for (auto family : {existence_functions(), string_functions(), math_functions(), conversion_functions(),
-                      fhir_functions()}) {
+  for (auto family :
+       {existence_functions(), string_functions(), math_functions(), conversion_functions(), fhir_functions()}) {
     for (const FunctionDef& f : family) {
       if (f.name == name) return &f;
     }

@@ -19,7 +19,8 @@ Collection boolean(bool b) { return Collection{Value::boolean(b)}; }
 
 core::Result<OptString> input_string(Evaluator& ev, const Node& call, const Collection& in) {
   if (in.empty()) return OptString();
-  if (in.size() > 1) return ev.error(call, "'" + call.name + "' needs a single string, got " + std::to_string(in.size()) + " items");
+  if (in.size() > 1)
+    return ev.error(call, "'" + call.name + "' needs a single string, got " + std::to_string(in.size()) + " items");
   auto s = string_value(to_system(in.front()));
   if (!s) return ev.error(call, "'" + call.name + "' needs a string input");
   return OptString(std::move(*s));
@@ -94,7 +95,9 @@ template <bool kUpper>
 R fn_case(Evaluator& ev, const Node& call, const Collection& in, const Scope&) {
   UCR_FP_TRY(s, input_string(ev, call, in));
   if (!s) return Collection{};
-  for (char& c : *s) c = static_cast<char>(kUpper ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : *s)
+    c = static_cast<char>(kUpper ? std::toupper(static_cast<unsigned char>(c))
+                                 : std::tolower(static_cast<unsigned char>(c)));
   return str(std::move(*s));
 }
 
@@ -347,12 +350,23 @@ R fn_escape(Evaluator& ev, const Node& call, const Collection& in, const Scope& 
     if (escape) {
       for (char c : *s) {
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
-          default: out.push_back(c);
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
+          default:
+            out.push_back(c);
         }
       }
       return str(std::move(out));

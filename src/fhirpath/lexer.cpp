@@ -79,26 +79,45 @@ class Lexer {
       if (i_ >= s_.size()) break;
       char e = s_[i_++];
       switch (e) {
-        case '\'': case '"': case '`': case '\\': case '/': out.push_back(e); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '\'':
+        case '"':
+        case '`':
+        case '\\':
+        case '/':
+          out.push_back(e);
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           if (i_ + 4 > s_.size()) return error(i_ - 2, "invalid \\u escape");
           std::uint32_t cp = 0;
           for (int k = 0; k < 4; ++k) {
             char h = s_[i_++];
             cp <<= 4;
-            if (is_digit(h)) cp |= static_cast<std::uint32_t>(h - '0');
-            else if (h >= 'a' && h <= 'f') cp |= static_cast<std::uint32_t>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') cp |= static_cast<std::uint32_t>(h - 'A' + 10);
-            else return error(i_ - 1, "invalid \\u escape");
+            if (is_digit(h))
+              cp |= static_cast<std::uint32_t>(h - '0');
+            else if (h >= 'a' && h <= 'f')
+              cp |= static_cast<std::uint32_t>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+              cp |= static_cast<std::uint32_t>(h - 'A' + 10);
+            else
+              return error(i_ - 1, "invalid \\u escape");
           }
           append_utf8(out, cp);
           break;
         }
-        default: return error(i_ - 2, std::string("invalid escape \\") + e);
+        default:
+          return error(i_ - 2, std::string("invalid escape \\") + e);
       }
     }
     if (i_ >= s_.size()) return error(start, quote == '\'' ? "unterminated string" : "unterminated identifier");
@@ -141,7 +160,8 @@ class Lexer {
       i_ += 3;
       if (i_ < s_.size() && s_[i_] == '-' && count_digits(i_ + 1) == 2) i_ += 3;
     }
-    if (i_ >= s_.size() || s_[i_] != 'T') return Token{TokenKind::kDate, std::string(s_.substr(body, i_ - body)), start};
+    if (i_ >= s_.size() || s_[i_] != 'T')
+      return Token{TokenKind::kDate, std::string(s_.substr(body, i_ - body)), start};
     ++i_;
     if (scan_clock()) {
       if (i_ < s_.size() && s_[i_] == 'Z') {

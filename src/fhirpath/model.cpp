@@ -11,12 +11,13 @@ namespace ucr::fhirpath {
 namespace json = boost::json;
 namespace {
 
-constexpr std::string_view kPrimitives[] = {
-    "boolean", "integer", "positiveInt", "unsignedInt", "decimal", "string", "markdown", "code", "id", "uri",
-    "url", "canonical", "oid", "uuid", "date", "dateTime", "instant", "time", "base64Binary", "xhtml"};
+constexpr std::string_view kPrimitives[] = {"boolean",  "integer",   "positiveInt", "unsignedInt",  "decimal",
+                                            "string",   "markdown",  "code",        "id",           "uri",
+                                            "url",      "canonical", "oid",         "uuid",         "date",
+                                            "dateTime", "instant",   "time",        "base64Binary", "xhtml"};
 
-constexpr std::string_view kSystemTypes[] = {"Boolean", "String", "Integer", "Decimal", "Date",
-                                              "DateTime", "Time", "Quantity"};
+constexpr std::string_view kSystemTypes[] = {"Boolean", "String",   "Integer", "Decimal",
+                                             "Date",    "DateTime", "Time",    "Quantity"};
 
 const fhir::TypeDefinition* element_definition() {
   static const fhir::TypeDefinition* def = fhir::find_type("Element");
@@ -49,7 +50,8 @@ Value typed(const json::value* node, const json::value* ext, const fhir::Element
   v.node = node;
   v.extension = ext;
   if (el == nullptr) {
-    if (node != nullptr && node->is_object() && node->get_object().contains("resourceType")) return resource_value(*node);
+    if (node != nullptr && node->is_object() && node->get_object().contains("resourceType"))
+      return resource_value(*node);
     return v;
   }
   const fhir::ElementType& t = el->types[ti];
@@ -183,7 +185,8 @@ void all_children(const Value& item, Collection& out) {
       if (obj.contains(key)) continue;  // handled with its value
     }
     if (item.definition != nullptr) {
-      if (const fhir::ChildLookup* cl = item.definition->find(key)) push_property(obj, key, cl->element, cl->type_index, out);
+      if (const fhir::ChildLookup* cl = item.definition->find(key))
+        push_property(obj, key, cl->element, cl->type_index, out);
     } else {
       push_property(obj, key, nullptr, 0, out);
     }
@@ -216,17 +219,36 @@ std::optional<TypeSpec> resolve_type(std::string_view ns, std::string_view name)
 
 std::string_view fhir_base_type(std::string_view type) {
   static constexpr std::pair<std::string_view, std::string_view> kBases[] = {
-      {"code", "string"},           {"markdown", "string"},        {"id", "string"},
-      {"url", "uri"},               {"canonical", "uri"},          {"oid", "uri"},
-      {"uuid", "uri"},              {"positiveInt", "integer"},    {"unsignedInt", "integer"},
-      {"Age", "Quantity"},          {"Count", "Quantity"},         {"Distance", "Quantity"},
-      {"Duration", "Quantity"},     {"MoneyQuantity", "Quantity"}, {"SimpleQuantity", "Quantity"},
-      {"Timing", "BackboneElement"}, {"Dosage", "BackboneElement"}, {"ElementDefinition", "BackboneElement"},
-      {"MarketingStatus", "BackboneElement"}, {"Population", "BackboneElement"},
-      {"ProdCharacteristic", "BackboneElement"}, {"ProductShelfLife", "BackboneElement"},
-      {"SubstanceAmount", "BackboneElement"}, {"BackboneElement", "Element"},
-      {"Element", ""}, {"Resource", ""}, {"DomainResource", "Resource"},
-      {"Bundle", "Resource"}, {"Binary", "Resource"}, {"Parameters", "Resource"},
+      {"code", "string"},
+      {"markdown", "string"},
+      {"id", "string"},
+      {"url", "uri"},
+      {"canonical", "uri"},
+      {"oid", "uri"},
+      {"uuid", "uri"},
+      {"positiveInt", "integer"},
+      {"unsignedInt", "integer"},
+      {"Age", "Quantity"},
+      {"Count", "Quantity"},
+      {"Distance", "Quantity"},
+      {"Duration", "Quantity"},
+      {"MoneyQuantity", "Quantity"},
+      {"SimpleQuantity", "Quantity"},
+      {"Timing", "BackboneElement"},
+      {"Dosage", "BackboneElement"},
+      {"ElementDefinition", "BackboneElement"},
+      {"MarketingStatus", "BackboneElement"},
+      {"Population", "BackboneElement"},
+      {"ProdCharacteristic", "BackboneElement"},
+      {"ProductShelfLife", "BackboneElement"},
+      {"SubstanceAmount", "BackboneElement"},
+      {"BackboneElement", "Element"},
+      {"Element", ""},
+      {"Resource", ""},
+      {"DomainResource", "Resource"},
+      {"Bundle", "Resource"},
+      {"Binary", "Resource"},
+      {"Parameters", "Resource"},
   };
   for (const auto& [t, base] : kBases) {
     if (t == type) return base;
@@ -240,15 +262,24 @@ bool is_of_type(const Value& item, const TypeSpec& spec) {
   if (!item.is_node()) {
     if (spec.ns != "System") return !spec.qualified && spec.name == "Quantity" && item.kind == ValueKind::kQuantity;
     switch (item.kind) {
-      case ValueKind::kBoolean: return spec.name == "Boolean";
-      case ValueKind::kInteger: return spec.name == "Integer";
-      case ValueKind::kDecimal: return spec.name == "Decimal";
-      case ValueKind::kString: return spec.name == "String";
-      case ValueKind::kDate: return spec.name == "Date";
-      case ValueKind::kDateTime: return spec.name == "DateTime";
-      case ValueKind::kTime: return spec.name == "Time";
-      case ValueKind::kQuantity: return spec.name == "Quantity";
-      default: return false;
+      case ValueKind::kBoolean:
+        return spec.name == "Boolean";
+      case ValueKind::kInteger:
+        return spec.name == "Integer";
+      case ValueKind::kDecimal:
+        return spec.name == "Decimal";
+      case ValueKind::kString:
+        return spec.name == "String";
+      case ValueKind::kDate:
+        return spec.name == "Date";
+      case ValueKind::kDateTime:
+        return spec.name == "DateTime";
+      case ValueKind::kTime:
+        return spec.name == "Time";
+      case ValueKind::kQuantity:
+        return spec.name == "Quantity";
+      default:
+        return false;
     }
   }
   if (spec.ns != "FHIR" || item.type.empty()) return false;

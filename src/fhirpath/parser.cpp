@@ -22,8 +22,7 @@ std::string position_of(std::string_view text, std::size_t offset) {
 }
 
 core::Error make_error(std::string_view text, std::size_t offset, std::string_view message) {
-  return core::Error::invalid("fhirpath " + position_of(text, offset) + ": " + std::string(message),
-                              std::string(text));
+  return core::Error::invalid("fhirpath " + position_of(text, offset) + ": " + std::string(message), std::string(text));
 }
 
 namespace {
@@ -65,9 +64,7 @@ class Parser {
   }
 
  private:
-  const Token& peek(std::size_t ahead = 0) const {
-    return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)];
-  }
+  const Token& peek(std::size_t ahead = 0) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
   const Token& take() { return tokens_[std::min(pos_++, tokens_.size() - 1)]; }
   bool is_symbol(std::string_view s, std::size_t ahead = 0) const {
     return peek(ahead).kind == TokenKind::kSymbol && peek(ahead).text == s;
@@ -95,7 +92,19 @@ class Parser {
     return nullptr;
   }
 
+  /// Counts nesting so hostile input cannot exhaust the stack.
+  struct Nesting {
+    explicit Nesting(int& d) : depth(++d) {}
+    ~Nesting() { --depth; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+    int& depth;
+  };
+  static constexpr int kMaxNesting = 200;
+
   core::Result<std::unique_ptr<Node>> expression(int min_precedence) {
+    Nesting nesting(depth_);
+    if (depth_ > kMaxNesting) return error(peek(), "expression nested too deeply");
     auto lhs = unary();
     if (!lhs) return lhs;
     while (true) {
@@ -130,6 +139,8 @@ class Parser {
   }
 
   core::Result<std::unique_ptr<Node>> unary() {
+    Nesting nesting(depth_);
+    if (depth_ > kMaxNesting) return error(peek(), "expression nested too deeply");
     if (is_symbol("+") || is_symbol("-")) {
       const Token& t = take();
       auto operand = unary();
@@ -138,7 +149,8 @@ class Parser {
       Node& o = **operand;
       if (o.kind == NodeKind::kLiteral && o.literal.size() == 1 && !o.target) {
         Value& v = o.literal.front();
-        if (t.text == "+" && (v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal || v.kind == ValueKind::kQuantity)) {
+        if (t.text == "+" &&
+            (v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal || v.kind == ValueKind::kQuantity)) {
           return operand;
         }
         if (v.kind == ValueKind::kInteger && v.as_integer() != std::numeric_limits<std::int64_t>::min()) {
@@ -206,8 +218,11 @@ class Parser {
   core::Result<std::unique_ptr<Node>> term() {
     const Token& t = peek();
     switch (t.kind) {
-      case TokenKind::kNumber: return number();
-      case TokenKind::kString: ++pos_; return literal(t.offset, {Value::string(t.text)});
+      case TokenKind::kNumber:
+        return number();
+      case TokenKind::kString:
+        ++pos_;
+        return literal(t.offset, {Value::string(t.text)});
       case TokenKind::kDate: {
         ++pos_;
         auto d = Temporal::parse_date(t.text);
@@ -261,8 +276,10 @@ class Parser {
           return literal(t.offset, {Value::boolean(t.text == "true")});
         }
         return invocation(nullptr);
-      case TokenKind::kDelimitedIdentifier: return invocation(nullptr);
-      case TokenKind::kEnd: return error(t, "expected an expression");
+      case TokenKind::kDelimitedIdentifier:
+        return invocation(nullptr);
+      case TokenKind::kEnd:
+        return error(t, "expected an expression");
     }
     return error(t, "unexpected token");
   }
@@ -361,6 +378,7 @@ class Parser {
   std::string_view text_;
   std::vector<Token> tokens_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

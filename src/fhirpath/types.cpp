@@ -424,6 +424,11 @@ bool temporal_comparable(const Temporal& a, const Temporal& b) {
 std::optional<int> compare_temporal(const Temporal& a0, const Temporal& b0) {
   if (!temporal_comparable(a0, b0)) return std::nullopt;
   Temporal a = a0, b = b0;
+  // With a time of day, a value without timezone is not comparable with one that has a timezone.
+  if (a.kind != TemporalKind::kTime && a.precision >= Precision::kHour && b.precision >= Precision::kHour &&
+      a.has_timezone != b.has_timezone) {
+    return std::nullopt;
+  }
   if (a.kind != TemporalKind::kTime && a.has_timezone && b.has_timezone && a.precision >= Precision::kHour &&
       b.precision >= Precision::kHour) {
     from_epoch_ms(to_epoch_ms(a) - a.tz_minutes * 60000LL, &a);
@@ -448,11 +453,10 @@ std::optional<Temporal> add_duration(const Temporal& t0, const Quantity& q, int 
     std::int64_t mult;
   };
   static constexpr UnitStep kSteps[] = {
-      {"year", 0, 1},         {"years", 0, 1},         {"month", 1, 1},         {"months", 1, 1},
-      {"week", 2, 7},         {"weeks", 2, 7},         {"wk", 2, 7},            {"day", 2, 1},
-      {"days", 2, 1},         {"d", 2, 1},             {"hour", 3, 3600000},    {"hours", 3, 3600000},
-      {"h", 3, 3600000},      {"minute", 3, 60000},    {"minutes", 3, 60000},   {"min", 3, 60000},
-      {"second", 3, 1000},    {"seconds", 3, 1000},    {"s", 3, 1000},          {"millisecond", 3, 1},
+      {"year", 0, 1},         {"years", 0, 1},       {"month", 1, 1},      {"months", 1, 1},     {"week", 2, 7},
+      {"weeks", 2, 7},        {"wk", 2, 7},          {"day", 2, 1},        {"days", 2, 1},       {"d", 2, 1},
+      {"hour", 3, 3600000},   {"hours", 3, 3600000}, {"h", 3, 3600000},    {"minute", 3, 60000}, {"minutes", 3, 60000},
+      {"min", 3, 60000},      {"second", 3, 1000},   {"seconds", 3, 1000}, {"s", 3, 1000},       {"millisecond", 3, 1},
       {"milliseconds", 3, 1}, {"ms", 3, 1},
   };
   const UnitStep* step = nullptr;
@@ -574,9 +578,9 @@ struct Prefix {
   std::string_view code;
   int exponent;
 };
-constexpr Prefix kPrefixes[] = {{"da", 1},  {"Y", 24}, {"Z", 21}, {"E", 18},  {"P", 15},  {"T", 12},
-                                {"G", 9},   {"M", 6},  {"k", 3},  {"h", 2},   {"d", -1},  {"c", -2},
-                                {"m", -3},  {"u", -6}, {"n", -9}, {"p", -12}, {"f", -15}, {"a", -18}};
+constexpr Prefix kPrefixes[] = {{"da", 1}, {"Y", 24}, {"Z", 21}, {"E", 18},  {"P", 15},  {"T", 12},
+                                {"G", 9},  {"M", 6},  {"k", 3},  {"h", 2},   {"d", -1},  {"c", -2},
+                                {"m", -3}, {"u", -6}, {"n", -9}, {"p", -12}, {"f", -15}, {"a", -18}};
 
 const UnitAtom* find_atom(std::string_view code) {
   for (const auto& a : kAtoms) {
@@ -716,14 +720,16 @@ class UnitParser {
   std::size_t i_ = 0;
 };
 
-std::optional<Decimal> in_base(const Quantity& q, const UnitInfo& info) { return Decimal::multiply(q.value, info.factor); }
+std::optional<Decimal> in_base(const Quantity& q, const UnitInfo& info) {
+  return Decimal::multiply(q.value, info.factor);
+}
 
 /// The UCUM code of a calendar keyword usable in unit algebra (nullopt for year/month).
 std::optional<std::string> algebra_unit(const std::string& unit) {
   static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
-      {"week", "wk"},  {"weeks", "wk"},  {"day", "d"},         {"days", "d"},          {"hour", "h"},
-      {"hours", "h"},  {"minute", "min"}, {"minutes", "min"},  {"second", "s"},        {"seconds", "s"},
-      {"millisecond", "ms"}, {"milliseconds", "ms"}};
+      {"week", "wk"},  {"weeks", "wk"},  {"day", "d"},          {"days", "d"},
+      {"hour", "h"},   {"hours", "h"},   {"minute", "min"},     {"minutes", "min"},
+      {"second", "s"}, {"seconds", "s"}, {"millisecond", "ms"}, {"milliseconds", "ms"}};
   if (unit == "year" || unit == "years" || unit == "month" || unit == "months") return std::nullopt;
   for (const auto& [k, v] : kMap) {
     if (k == unit) return std::string(v);
@@ -737,8 +743,8 @@ bool is_compound(std::string_view unit) { return unit.find_first_of("./") != std
 
 bool is_calendar_keyword(std::string_view unit) {
   static constexpr std::string_view kKeywords[] = {
-      "year",  "years", "month",  "months",  "week",   "weeks",   "day",         "days",
-      "hour",  "hours", "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
+      "year", "years", "month",  "months",  "week",   "weeks",   "day",         "days",
+      "hour", "hours", "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
   return std::find(std::begin(kKeywords), std::end(kKeywords), unit) != std::end(kKeywords);
 }
 

@@ -4,6 +4,7 @@
 #include "core/metrics.hpp"
 #include "core/time.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
 
 #include <array>
 #include <atomic>
@@ -35,9 +35,9 @@ using BeastRequest = bhttp::request<bhttp::string_body>;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
 constexpr std::array<const char*, 16> kInteractions = {
-    "read",       "vread",          "create",           "update",         "patch",      "delete",
-    "search-type", "history-system", "history-type",     "history-instance", "transaction", "capabilities",
-    "operation",  "health",         "metrics",          "other"};
+    "read",           "vread",        "create",           "update",      "patch",        "delete",    "search-type",
+    "history-system", "history-type", "history-instance", "transaction", "capabilities", "operation", "health",
+    "metrics",        "other"};
 
 /// Request metrics by interaction and response class.
 class Metrics {
@@ -74,8 +74,9 @@ class Metrics {
 };
 
 std::string outcome_body(std::string_view code, std::string_view diagnostics) {
-  return fmt::format(R"({{"resourceType":"OperationOutcome","issue":[{{"severity":"error","code":"{}","diagnostics":"{}"}}]}})",
-                     code, diagnostics);
+  return fmt::format(
+      R"({{"resourceType":"OperationOutcome","issue":[{{"severity":"error","code":"{}","diagnostics":"{}"}}]}})", code,
+      diagnostics);
 }
 
 std::string content_type_for(const std::filesystem::path& p) {
@@ -187,6 +188,7 @@ struct Server::Impl {
   template <class Stream>
   awaitable<void> session(Stream stream) {
     beast::flat_buffer buffer;
+    bool rejected = false;  // answered an unreadable request: the client may still be sending it
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -200,11 +202,13 @@ struct Server::Impl {
       if (ec == bhttp::error::body_limit) {
         co_await reject(stream, bhttp::status::payload_too_large, "too-costly",
                         fmt::format("the request body is larger than {} bytes", options.max_body_bytes));
+        rejected = true;
         break;
       }
       if (ec == bhttp::error::header_limit) {
         co_await reject(stream, bhttp::status::request_header_fields_too_large, "too-costly",
                         "the request headers are too large");
+        rejected = true;
         break;
       }
       if (ec) {
@@ -213,6 +217,7 @@ struct Server::Impl {
                            ec == asio::error::operation_aborted;
         if (!quiet && ec != bhttp::error::partial_message) {
           co_await reject(stream, bhttp::status::bad_request, "structure", "the request is not valid HTTP/1.1");
+          rejected = true;
         }
         break;
       }
@@ -236,6 +241,22 @@ struct Server::Impl {
     }
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (rejected) co_await drain_input(beast::get_lowest_layer(stream));
+  }
+
+  /// After an error response, reads and discards what the client is still sending (bounded in time and
+  /// bytes) before the socket closes: closing with unread input makes the kernel send RST, which can
+  /// destroy the error response before the client reads it (e.g. a 413 for a large upload).
+  awaitable<void> drain_input(beast::tcp_stream& stream) {
+    static constexpr std::size_t kMaxDrain = 64U << 20U;
+    stream.expires_after(std::chrono::seconds(5));
+    std::array<char, 16384> sink{};
+    std::size_t total = 0;
+    while (total < kMaxDrain) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      total += n;
+      if (ec || stopping.load()) break;
+    }
   }
 
   template <class Stream>
@@ -257,7 +278,7 @@ struct Server::Impl {
     std::string path_for_log;
     api::Response out;
     try {
-      out = co_await dispatch(req, path_for_log);
+      out = co_await dispatch(req, path_for_log);  // may move the body out of req
     } catch (const std::exception& e) {
       core::log_error(fmt::format("unhandled error on {} {}: {}", method, path_for_log, e.what()));
       out = api::Response{};
@@ -275,8 +296,20 @@ struct Server::Impl {
     co_return res;
   }
 
-  awaitable<api::Response> dispatch(const BeastRequest& req, std::string& path_for_log) {
-    auto url = boost::urls::parse_origin_form(req.target());
+  awaitable<api::Response> dispatch(BeastRequest& req, std::string& path_for_log) {
+    // Many clients send '|' (token search) and similar characters unencoded: accept them by
+    // percent-encoding them before strict parsing.
+    std::string target(req.target());
+    std::string lenient;
+    lenient.reserve(target.size());
+    for (const char ch : target) {
+      if (std::string_view("|^`{}[]\\\"<>").find(ch) != std::string_view::npos) {
+        lenient += fmt::format("%{:02X}", static_cast<unsigned char>(ch));
+      } else {
+        lenient.push_back(ch);
+      }
+    }
+    auto url = boost::urls::parse_origin_form(lenient);
     if (!url) {
       path_for_log = "-";
       api::Response bad;
@@ -308,7 +341,7 @@ struct Server::Impl {
     r.raw_query = url->encoded_query();
     for (const auto& p : url->params()) r.query.emplace_back(p.key, p.value);
     for (const auto& f : req) r.headers.add(std::string(f.name_string()), std::string(f.value()));
-    r.body = req.body();
+    r.body = std::move(req.body());  // no copy of large Bundles
     r.base_url = scheme_host + "/fhir";
     if (options.public_base.empty()) {
       if (auto host = req.find(bhttp::field::host); host != req.end() && safe_host(host->value())) {

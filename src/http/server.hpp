@@ -16,9 +16,9 @@ namespace ucr::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;             ///< 0 picks a free port (see Server::port)
-  std::size_t io_threads = 0;            ///< 0: one per core
-  std::size_t worker_threads = 32;       ///< threads that wait on writes, so group commit can batch them
+  std::uint16_t port = 8080;        ///< 0 picks a free port (see Server::port)
+  std::size_t io_threads = 0;       ///< 0: one per core
+  std::size_t worker_threads = 32;  ///< threads that wait on writes, so group commit can batch them
   std::size_t max_body_bytes = 16U << 20U;
   std::size_t max_header_bytes = 16U << 10U;
   std::chrono::seconds header_timeout{30};  ///< idle keep-alive wait plus header arrival
@@ -27,7 +27,7 @@ struct ServerOptions {
   std::chrono::seconds shutdown_grace{30};
   std::string tls_cert;  ///< PEM files; both set turns TLS on
   std::string tls_key;
-  std::string public_base;  ///< e.g. https://ucr.example.nhs.uk; empty: derived from the listen address
+  std::string public_base;         ///< e.g. https://ucr.example.nhs.uk; empty: derived from the listen address
   std::filesystem::path web_root;  ///< static web app files served at /, if set
   bool handle_signals = true;      ///< stop gracefully on SIGINT/SIGTERM
 };

@@ -4,6 +4,8 @@
 
 #include "core/error.hpp"
 #include "core/time.hpp"
+#include "search/index.hpp"
+#include "search/query.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -29,27 +31,43 @@ struct StoredResource {
   std::string json;
 };
 
-/// A token index row (system may be empty). Extracted by callers; stored with the version.
-struct TokenRow {
-  std::string param;
-  std::string system;
-  std::string code;
-};
-
 /// A new version to store. The caller has set meta.versionId and meta.lastUpdated in `json`.
 struct NewVersion {
   VersionInfo info;
   std::string method;
   std::string json;         ///< empty when info.deleted
   std::string compartment;  ///< "Patient/{id}" for data in a patient's compartment, else empty
-  std::vector<TokenRow> tokens;
+  search::IndexRows index;  ///< search index rows (and every compartment the version is in)
 };
 
-/// A storage-neutral search criterion: param matches any of the values (OR).
+/// A simple criterion for lookups by id or token: param matches any of the values (OR).
 /// Supported params: `_id` (value = id) and token params (value = [system|]code, `system|`).
 struct Criterion {
   std::string param;
   std::vector<std::string> values;
+};
+
+/// One page of search matches (ids of plan.type, in plan order).
+struct SearchPage {
+  std::vector<std::string> ids;
+  std::optional<std::size_t> total;  ///< set when asked for (or when cheap: the last page)
+  bool more = false;                 ///< more matches follow this page
+};
+
+/// A reference found in index rows (for _include).
+struct ReferenceTarget {
+  std::string source_id;
+  std::string type;
+  std::string id;
+};
+
+/// Resources in a patient's compartment ($everything).
+struct CompartmentQuery {
+  std::string patient_id;
+  std::vector<std::string> types;     ///< empty: every type
+  std::optional<core::Micros> since;  ///< only resources updated at or after
+  std::size_t count = 50;
+  std::size_t offset = 0;
 };
 
 /// History of one instance (type+id), one type (type only) or the whole system (neither).
@@ -79,6 +97,8 @@ class Transaction {
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
                                                                         const std::vector<Criterion>& criteria,
                                                                         std::size_t limit) = 0;
+  /// Ids matching a search plan (plan.count limits them), seeing this transaction's writes.
+  [[nodiscard]] virtual core::Result<std::vector<std::string>> search_ids(const search::Plan& plan) = 0;
   /// Stores a new version; info.version must be the current version + 1 (or 1 when new).
   [[nodiscard]] virtual core::Result<void> put(const NewVersion& version) = 0;
 };
@@ -102,6 +122,15 @@ class Store {
                                                            std::int64_t version) = 0;
   /// R4 http.html#history
   [[nodiscard]] virtual core::Result<HistoryPage> history(const HistoryQuery& query) = 0;
+  /// R4 search.html: one page of matches for a plan (filters, compartment, sort, count, offset).
+  [[nodiscard]] virtual core::Result<SearchPage> search(const search::Plan& plan, bool want_total) = 0;
+  /// References held in reference parameter `param` (empty: all) of the given resources of `type`.
+  [[nodiscard]] virtual core::Result<std::vector<ReferenceTarget>> references_from(const std::string& type,
+                                                                                   const std::vector<std::string>& ids,
+                                                                                   const std::string& param) = 0;
+  /// Resources (type, id) in a patient's compartment, ordered by type and id.
+  [[nodiscard]] virtual core::Result<std::vector<std::pair<std::string, std::string>>> compartment(
+      const CompartmentQuery& query) = 0;
   /// Read-only search for ids; see Criterion.
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
                                                                         const std::vector<Criterion>& criteria,

@@ -86,9 +86,10 @@ TEST_F(ApiTest, TransactionCreatesResourcesAndRewritesUrnUuidReferences) {
 
 TEST_F(ApiTest, TransactionResolvesConditionalReferences) {
   const std::string id = create("Patient", patient("", "Known", "ref-1"));
-  auto r = call("POST", "/fhir",
-                bundle("transaction",
-                       {entry("POST", "Observation", observation("Patient?identifier=http://hospital.example/mrn|ref-1"))}));
+  auto r =
+      call("POST", "/fhir",
+           bundle("transaction",
+                  {entry("POST", "Observation", observation("Patient?identifier=http://hospital.example/mrn|ref-1"))}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto loc = str(entries_of(body_of(r))[0], {"response", "location"});
   EXPECT_EQ(str(body_of(call("GET", "/fhir/" + ref_of_location(loc))), {"subject", "reference"}), "Patient/" + id);
@@ -110,10 +111,9 @@ TEST_F(ApiTest, TransactionRollsBackEverythingWhenOneEntryFails) {
   const std::string id = create("Patient", patient("", "Original"));
   const auto before = version_count();
   auto r = call("POST", "/fhir",
-                bundle("transaction",
-                       {entry("POST", "Patient", patient("", "Created")),
-                        entry("PUT", "Patient/" + id, patient(id, "Updated")),
-                        with(entry("PUT", "Patient/other", patient("other")), "ifMatch", "W/\"3\"")}));
+                bundle("transaction", {entry("POST", "Patient", patient("", "Created")),
+                                       entry("PUT", "Patient/" + id, patient(id, "Updated")),
+                                       with(entry("PUT", "Patient/other", patient("other")), "ifMatch", "W/\"3\"")}));
   EXPECT_EQ(r.status, 412) << r.body;
   const auto oo = body_of(r);
   EXPECT_EQ(str(oo, {"resourceType"}), "OperationOutcome");
@@ -132,18 +132,18 @@ TEST_F(ApiTest, TransactionWithAnInvalidResourceFailsAtThatEntryAndWritesNothing
 }
 
 TEST_F(ApiTest, TransactionWithAMismatchedEntryTypeFailsAndWritesNothing) {
-  auto r = call("POST", "/fhir",
-                bundle("transaction", {entry("POST", "Patient", patient()),
-                                       entry("POST", "Patient", observation("Patient/x"))}));
+  auto r = call(
+      "POST", "/fhir",
+      bundle("transaction", {entry("POST", "Patient", patient()), entry("POST", "Patient", observation("Patient/x"))}));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(expressions(body_of(r)), std::vector<std::string>{"Bundle.entry[1].resource.resourceType"});
   EXPECT_EQ(version_count(), 0u);
 }
 
 TEST_F(ApiTest, TransactionTouchingOneResourceTwiceIsRefused) {
-  auto r = call("POST", "/fhir",
-                bundle("transaction",
-                       {entry("PUT", "Patient/twice", patient("twice")), entry("DELETE", "Patient/twice")}));
+  auto r =
+      call("POST", "/fhir",
+           bundle("transaction", {entry("PUT", "Patient/twice", patient("twice")), entry("DELETE", "Patient/twice")}));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(expressions(body_of(r)), std::vector<std::string>{"Bundle.entry[1]"});
   EXPECT_EQ(version_count(), 0u);
@@ -179,9 +179,8 @@ TEST_F(ApiTest, TransactionPutWhoseBodyIdDiffersFromTheUrlIsRefused) {
 }
 
 TEST_F(ApiTest, TransactionWithAnUnknownTypeInAnEntryUrlIsRefused) {
-  auto r = call("POST", "/fhir",
-                bundle("transaction", {entry("POST", "Patient", patient()),
-                                       entry("DELETE", "Griffin/1")}));
+  auto r =
+      call("POST", "/fhir", bundle("transaction", {entry("POST", "Patient", patient()), entry("DELETE", "Griffin/1")}));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(expressions(body_of(r)), std::vector<std::string>{"Bundle.entry[1].request.url"});
   EXPECT_EQ(version_count(), 0u);
@@ -189,8 +188,9 @@ TEST_F(ApiTest, TransactionWithAnUnknownTypeInAnEntryUrlIsRefused) {
 
 TEST_F(ApiTest, TransactionProcessesGetsAfterWritesWhateverTheOrder) {
   const std::string id = create("Patient", patient("", "Before"));
-  auto r = call("POST", "/fhir",
-                bundle("transaction", {entry("GET", "Patient/" + id), entry("PUT", "Patient/" + id, patient(id, "After"))}));
+  auto r =
+      call("POST", "/fhir",
+           bundle("transaction", {entry("GET", "Patient/" + id), entry("PUT", "Patient/" + id, patient(id, "After"))}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto& es = entries_of(body_of(r));
   ASSERT_EQ(es.size(), 2u);
@@ -223,11 +223,13 @@ TEST_F(ApiTest, TransactionProcessesDeletesBeforeConditionalCreates) {
 
 TEST_F(ApiTest, TransactionConditionalCreateWithAMatchReturnsTheExistingResource) {
   const std::string id = create("Patient", patient("", "Existing", "cc"));
-  auto post = with(entry("POST", "Patient", patient("", "Ignored", "cc"), "urn:uuid:0e0b47a1-93a6-4a0f-8f52-6a4cd1b9f001"),
-                   "ifNoneExist", "identifier=cc");
-  auto r = call("POST", "/fhir",
-                bundle("transaction",
-                       {post, entry("POST", "Observation", observation("urn:uuid:0e0b47a1-93a6-4a0f-8f52-6a4cd1b9f001"))}));
+  auto post =
+      with(entry("POST", "Patient", patient("", "Ignored", "cc"), "urn:uuid:0e0b47a1-93a6-4a0f-8f52-6a4cd1b9f001"),
+           "ifNoneExist", "identifier=cc");
+  auto r =
+      call("POST", "/fhir",
+           bundle("transaction",
+                  {post, entry("POST", "Observation", observation("urn:uuid:0e0b47a1-93a6-4a0f-8f52-6a4cd1b9f001"))}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto& es = entries_of(body_of(r));
   EXPECT_EQ(status_code(es[0]), "200");
@@ -291,8 +293,7 @@ TEST_F(ApiTest, BatchReportsEachEntryIndependently) {
                 bundle("batch", {entry("POST", "Patient", patient("", "Good")),
                                  entry("POST", "Patient", R"({"resourceType":"Patient","colour":"red"})"),
                                  entry("PUT", "Patient/" + id, patient(id, "After")),
-                                 entry("GET", "Patient/does-not-exist"),
-                                 entry("DELETE", "Patient/" + id)}));
+                                 entry("GET", "Patient/does-not-exist"), entry("DELETE", "Patient/" + id)}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto b = body_of(r);
   EXPECT_EQ(str(b, {"type"}), "batch-response");

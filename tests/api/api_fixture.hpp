@@ -4,8 +4,8 @@
 #include "api/api.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -74,8 +74,8 @@ inline Request make_request(std::string method, std::string_view target, std::st
 /// The first value of a response header (names compared case-insensitively).
 inline std::optional<std::string> header(const Response& r, std::string_view name) {
   for (const auto& [n, v] : r.headers) {
-    if (n.size() == name.size() &&
-        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(),
+                                              [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
       return v;
     }
   }
@@ -158,7 +158,8 @@ class ApiTest : public ::testing::Test {
   }
 
   /// Creates or updates type/id with `body` (which must carry the id).
-  Response put(const std::string& type, const std::string& id, const std::string& body, const HeaderList& headers = {}) {
+  Response put(const std::string& type, const std::string& id, const std::string& body,
+               const HeaderList& headers = {}) {
     return call("PUT", "/fhir/" + type + "/" + id, body, headers);
   }
 

@@ -1,8 +1,8 @@
 // RFC 6902 JSON Patch, applied by ucr::api::apply_json_patch.
 #include "api/json_patch.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <string>
 

@@ -2,9 +2,9 @@
 
 #include "fhir/definitions.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -33,16 +33,16 @@ bool has_issue(const std::vector<core::Issue>& issues, std::string_view code, st
                      [&](const core::Issue& i) { return i.code == code && i.expression == expression; });
 }
 
-#define EXPECT_ONLY_ISSUE(issues, code, expression)                 \
-  do {                                                              \
-    const auto& issues_ = (issues);                                 \
-    EXPECT_EQ(issues_.size(), 1u) << describe(issues_);             \
+#define EXPECT_ONLY_ISSUE(issues, code, expression)                         \
+  do {                                                                      \
+    const auto& issues_ = (issues);                                         \
+    EXPECT_EQ(issues_.size(), 1u) << describe(issues_);                     \
     EXPECT_TRUE(has_issue(issues_, code, expression)) << describe(issues_); \
   } while (0)
 
-#define EXPECT_VALID(issues)                         \
-  do {                                               \
-    const auto& issues_ = (issues);                  \
+#define EXPECT_VALID(issues)                           \
+  do {                                                 \
+    const auto& issues_ = (issues);                    \
     EXPECT_TRUE(issues_.empty()) << describe(issues_); \
   } while (0)
 
@@ -146,9 +146,9 @@ TEST(Validator, AcceptsTheOfficialR4DefinitionBundlesThemselves) {
   // and CapabilityStatements: a broad check against false positives.
   const auto dir = std::filesystem::path(UCR_SOURCE_DIR) / ".." / "shared" / "reference" / "fhir-r4";
   if (!std::filesystem::exists(dir / "profiles-types.json")) GTEST_SKIP() << "shared reference data not present";
-  for (const char* name : {"profiles-types.json", "profiles-resources.json", "valuesets.json",
-                           "search-parameters.json", "extension-definitions.json", "v3-codesystems.json",
-                           "v2-tables.json", "compartmentdefinition-patient.json"}) {
+  for (const char* name :
+       {"profiles-types.json", "profiles-resources.json", "valuesets.json", "search-parameters.json",
+        "extension-definitions.json", "v3-codesystems.json", "v2-tables.json", "compartmentdefinition-patient.json"}) {
     SCOPED_TRACE(name);
     auto issues = validate(read_file(dir / name));
     EXPECT_VALID(issues);
@@ -226,8 +226,7 @@ TEST(Validator, RejectsAnArrayForAMaxOneElement) {
 }
 
 TEST(Validator, RequiresAnArrayForARepeatingElement) {
-  EXPECT_ONLY_ISSUE(validate(R"({"resourceType":"Patient","name":{"family":"Smith"}})"), "structure",
-                    "Patient.name");
+  EXPECT_ONLY_ISSUE(validate(R"({"resourceType":"Patient","name":{"family":"Smith"}})"), "structure", "Patient.name");
   EXPECT_ONLY_ISSUE(validate(R"({"resourceType":"Patient","name":[{"given":"Jo"}]})"), "structure",
                     "Patient.name[0].given");
 }
@@ -277,8 +276,8 @@ TEST(Validator, AcceptsEachAllowedChoiceType) {
                             R"("valueBoolean":false)", R"("valueInteger":3)", R"("valueDateTime":"2020-01")",
                             R"("valuePeriod":{"start":"2020"})", R"("valueCodeableConcept":{"text":"x"})"}) {
     SCOPED_TRACE(value);
-    EXPECT_VALID(validate(std::string(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},)") +
-                          value + "}"));
+    EXPECT_VALID(
+        validate(std::string(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},)") + value + "}"));
   }
 }
 
@@ -319,8 +318,10 @@ std::string closers(std::string_view prefix) {
   for (std::size_t i = 0; i < prefix.size(); ++i) {
     char c = prefix[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
@@ -409,20 +410,17 @@ TEST(Validator, ChecksNumericPrimitives) {
                  {"multipleBirthBoolean", "true", true},
                  {"multipleBirthBoolean", "1", false}});
   check_formats(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},)", "Observation.",
-                {{"valueQuantity", R"({"value":-1.25e3})", true},
-                 {"valueQuantity", R"({"value":3})", true}});
+                {{"valueQuantity", R"({"value":-1.25e3})", true}, {"valueQuantity", R"({"value":3})", true}});
   // integer / positiveInt / unsignedInt ranges
   check_formats(R"({"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"1","type":"string",)",
-                "Questionnaire.item[0].",
-                {{"maxLength", "-1", true}, {"maxLength", "0", true}});
+                "Questionnaire.item[0].", {{"maxLength", "-1", true}, {"maxLength", "0", true}});
   check_formats(R"({"resourceType":"Patient","telecom":[{"value":"x",)", "Patient.telecom[0].",
                 {{"rank", "1", true}, {"rank", "0", false}, {"rank", "-1", false}, {"rank", "1.0", false}});
   check_formats(R"({"resourceType":"Patient","photo":[{"url":"http://x",)", "Patient.photo[0].",
                 {{"size", "0", true}, {"size", "-1", false}, {"size", "2147483647", true}});
   check_formats(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"valueSampledData":{
                    "origin":{"value":0},"period":1,"dimensions":1,)",
-                "Observation.valueSampledData.",
-                {{"dimensions", "0", false}});
+                "Observation.valueSampledData.", {{"dimensions", "0", false}});
 }
 
 TEST(Validator, ChecksCodeUriOidUuidAndBase64Formats) {
@@ -430,9 +428,9 @@ TEST(Validator, ChecksCodeUriOidUuidAndBase64Formats) {
                 {{"system", R"("urn:oid:1.2.36.146.595.217.0.1")", true},
                  {"system", R"("http://example.org/a b")", false},
                  {"value", R"("  any text is fine ")", true}});
-  check_formats(R"({"resourceType":"Patient","text":{"status":"generated",)", "Patient.text.",
-                {{"div", R"("<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>")", true},
-                 {"div", R"("<p>x</p>")", false}});
+  check_formats(
+      R"({"resourceType":"Patient","text":{"status":"generated",)", "Patient.text.",
+      {{"div", R"("<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>")", true}, {"div", R"("<p>x</p>")", false}});
   check_formats(R"({"resourceType":"Patient","photo":[{)", "Patient.photo[0].",
                 {{"data", R"("SGVsbG8=")", true},
                  {"data", R"("SGVs bG8=")", true},
@@ -513,7 +511,8 @@ TEST(Validator, AcceptsEveryReferenceForm) {
         "urn:oid:1.2.3", "#p1", "Group/g", "Patient?identifier=http://x|123", "http://example.org/other/thing"}) {
     SCOPED_TRACE(ref);
     EXPECT_VALID(validate(std::string(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
-        "subject":{"reference":")") + ref + R"("}})"));
+        "subject":{"reference":")") +
+                          ref + R"("}})"));
   }
 }
 
@@ -522,7 +521,8 @@ TEST(Validator, RejectsMalformedReferences) {
                           "Patient/1/_history/", "#a b c", "1"}) {
     SCOPED_TRACE(ref);
     auto issues = validate(std::string(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
-        "subject":{"reference":")") + ref + R"("}})");
+        "subject":{"reference":")") +
+                           ref + R"("}})");
     EXPECT_EQ(issues.size(), 1u) << describe(issues);
     EXPECT_EQ(issues.empty() ? "" : issues[0].expression, "Observation.subject.reference") << describe(issues);
   }

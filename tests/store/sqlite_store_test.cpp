@@ -69,8 +69,8 @@ class StoreContract : public ::testing::Test {
   Store& store() { return *store_; }
 
   /// Writes one version in its own write: version = current + 1, with the given tokens.
-  core::Result<void> put(const std::string& type, const std::string& id, const std::string& json,
-                         core::Micros when = 0, std::vector<TokenRow> tokens = {}, bool deleted = false) {
+  core::Result<void> put(const std::string& type, const std::string& id, const std::string& json, core::Micros when = 0,
+                         std::vector<search::TokenRow> tokens = {}, bool deleted = false) {
     return store_->write([&](Transaction& t) -> core::Result<void> {
       auto cur = t.current(type, id);
       if (!cur) return cur.error();
@@ -82,7 +82,7 @@ class StoreContract : public ::testing::Test {
       v.info.deleted = deleted;
       v.method = deleted ? "DELETE" : (v.info.version == 1 ? "POST" : "PUT");
       if (!deleted) v.json = json;
-      v.tokens = std::move(tokens);
+      v.index.tokens = std::move(tokens);
       return t.put(v);
     });
   }
@@ -305,7 +305,8 @@ TYPED_TEST(StoreContract, HistoryAtGivesTheVersionOfEachResourceCurrentAtTheInst
 
   auto at = this->all_history({.type = "Patient", .at = 2500});
   std::map<std::string, std::int64_t> seen;
-  for (const auto& e : at) EXPECT_TRUE(seen.emplace(e.info.id, e.info.version).second) << "two versions of " << e.info.id;
+  for (const auto& e : at)
+    EXPECT_TRUE(seen.emplace(e.info.id, e.info.version).second) << "two versions of " << e.info.id;
   EXPECT_EQ(seen, (std::map<std::string, std::int64_t>{{"a", 2}, {"b", 1}}));
 
   auto before_all = this->all_history({.at = 999});
@@ -320,8 +321,7 @@ TYPED_TEST(StoreContract, HistoryAtGivesTheVersionOfEachResourceCurrentAtTheInst
 TYPED_TEST(StoreContract, HistoryPagesWithTheNextCursorCoverEveryVersionOnceInOrder) {
   constexpr int kVersions = 23;
   for (int i = 0; i < kVersions; ++i) {
-    ASSERT_TRUE(this->put(i % 2 == 0 ? "Patient" : "Observation", "r" + std::to_string(i % 5), "{}",
-                          1000 + i));
+    ASSERT_TRUE(this->put(i % 2 == 0 ? "Patient" : "Observation", "r" + std::to_string(i % 5), "{}", 1000 + i));
   }
   const auto everything = this->all_history({});
   ASSERT_EQ(everything.size(), static_cast<std::size_t>(kVersions));
@@ -345,7 +345,8 @@ TYPED_TEST(StoreContract, HistoryPagesWithTheNextCursorCoverEveryVersionOnceInOr
   }
   EXPECT_EQ(pages, 5);
   std::vector<std::string> expected;
-  for (const auto& e : everything) expected.push_back(e.info.type + "/" + e.info.id + "/" + std::to_string(e.info.version));
+  for (const auto& e : everything)
+    expected.push_back(e.info.type + "/" + e.info.id + "/" + std::to_string(e.info.version));
   EXPECT_EQ(paged, expected);
 }
 
@@ -370,7 +371,8 @@ TYPED_TEST(StoreContract, HistoryWithAnExactPageHasNoNextCursor) {
 
 TYPED_TEST(StoreContract, FindIdsMatchesIdAndEveryTokenForm) {
   ASSERT_TRUE(this->put("Patient", "a", "{}", 0, {{"identifier", "http://mrn", "1"}}));
-  ASSERT_TRUE(this->put("Patient", "b", "{}", 0, {{"identifier", "http://mrn", "2"}, {"identifier", "http://ssn", "9"}}));
+  ASSERT_TRUE(
+      this->put("Patient", "b", "{}", 0, {{"identifier", "http://mrn", "2"}, {"identifier", "http://ssn", "9"}}));
   ASSERT_TRUE(this->put("Patient", "c", "{}", 0, {{"identifier", "", "1"}}));
   ASSERT_TRUE(this->put("Observation", "a", "{}", 0, {{"identifier", "http://mrn", "1"}}));
 
@@ -413,7 +415,7 @@ TYPED_TEST(StoreContract, FindIdsInsideAWriteSeesThatWritesOwnPuts) {
     v.info = VersionInfo{"Patient", "x", 1, 1, false};
     v.method = "POST";
     v.json = "{}";
-    v.tokens = {{"identifier", "sys", "42"}};
+    v.index.tokens = {{"identifier", "sys", "42"}};
     if (auto r = t.put(v); !r) return r;
     auto ids = t.find_ids("Patient", {{"identifier", {"sys|42"}}}, 10);
     if (!ids) return ids.error();
@@ -434,7 +436,7 @@ TYPED_TEST(StoreContract, AWriteWhoseWorkFailsKeepsNothingItDid) {
     a.info = VersionInfo{"Patient", "new", 1, 1, false};
     a.method = "POST";
     a.json = "{}";
-    a.tokens = {{"identifier", "sys", "rolled-back"}};
+    a.index.tokens = {{"identifier", "sys", "rolled-back"}};
     if (auto r = t.put(a); !r) return r;
     NewVersion b;
     b.info = VersionInfo{"Patient", "existing", 2, 2, false};
@@ -497,7 +499,7 @@ TYPED_TEST(StoreContract, ManyConcurrentWritersAreAllAcknowledgedWithGaplessVers
           own.info = VersionInfo{"Patient", "t" + std::to_string(t) + "-" + std::to_string(i), 1, 1, false};
           own.method = "POST";
           own.json = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
-          own.tokens = {{"identifier", "thread", std::to_string(t)}};
+          own.index.tokens = {{"identifier", "thread", std::to_string(t)}};
           return txn.put(own);
         });
         if (!w) failures.fetch_add(1);

@@ -327,8 +327,8 @@ std::map<std::size_t, std::string> prepare_unconditional(std::vector<Entry>& ent
     if (!e.resource) continue;
     json::value v(std::move(*e.resource));
     rewrite_references(v, mapping);
-    e.resource = std::move(v.get_object());
-    e.prepared = prepare(*e.resource);
+    e.prepared = prepare(std::move(v));
+    e.resource.reset();
   }
   return assigned;
 }

@@ -5,6 +5,8 @@
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
 #include "fhir/validator.hpp"
+#include "search/index.hpp"
+#include "search/query.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -17,42 +19,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t kMaxConditionalMatches = 2;
-
-/// Token rows for the `identifier` search parameter, used by conditional interactions.
-std::vector<store::TokenRow> extract_tokens(const json::object& resource) {
-  std::vector<store::TokenRow> rows;
-  const auto* ids = resource.if_contains("identifier");
-  if (ids == nullptr) return rows;
-  const auto add = [&](const json::value& v) {
-    const auto* o = v.if_object();
-    if (o == nullptr) return;
-    const auto* value = o->if_contains("value");
-    if (value == nullptr || !value->is_string()) return;
-    const auto* system = o->if_contains("system");
-    rows.push_back(store::TokenRow{"identifier",
-                                   system != nullptr && system->is_string() ? std::string(system->get_string()) : "",
-                                   std::string(value->get_string())});
-  };
-  if (const auto* arr = ids->if_array()) {
-    for (const auto& v : *arr) add(v);
-  } else {
-    add(*ids);
-  }
-  return rows;
-}
-
-/// The reference a resource's patient compartment key comes from ("Patient/x"), if any.
-std::string compartment_reference(const json::object& resource) {
-  for (const char* field : {"subject", "patient", "beneficiary"}) {
-    const auto* ref = resource.if_contains(field);
-    if (ref == nullptr || !ref->is_object()) continue;
-    const auto* r = ref->get_object().if_contains("reference");
-    if (r == nullptr || !r->is_string()) continue;
-    const std::string_view s = r->get_string();
-    if (s.rfind("Patient/", 0) == 0 && s.find('/', 8) == std::string_view::npos) return std::string(s);
-  }
-  return {};
-}
 
 core::Result<OpResult> commit(store::Transaction& t, const std::string& type, const std::string& id,
                               const PreparedResource& prepared, std::int64_t version, const char* method, int status) {
@@ -77,8 +43,12 @@ core::Result<OpResult> commit(store::Transaction& t, const std::string& type, co
   v.json += '}';
   v.json += prepared.body_rest;
   v.json += '}';
-  v.tokens = prepared.tokens;
-  v.compartment = type == "Patient" ? "Patient/" + id : prepared.compartment;
+  v.index = prepared.index;
+  if (type == "Patient") {
+    v.compartment = "Patient/" + id;
+  } else if (!prepared.index.compartments.empty()) {
+    v.compartment = prepared.index.compartments.front();
+  }
   if (auto r = t.put(v); !r) return r.error();
   OpResult out;
   out.status = status;
@@ -101,7 +71,10 @@ core::Result<void> check_if_match(const std::optional<std::int64_t>& if_match,
 
 }  // namespace
 
-PreparedResource prepare(const json::object& resource) {
+PreparedResource prepare(const json::object& resource) { return prepare(json::value(resource)); }
+
+PreparedResource prepare(json::value doc) {
+  const json::object& resource = doc.as_object();
   PreparedResource p;
   const auto append_member = [](std::string& out, std::string_view key, const json::value& value) {
     out += ',';
@@ -118,9 +91,10 @@ PreparedResource prepare(const json::object& resource) {
     if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
     append_member(p.body_rest, kv.key(), kv.value());
   }
-  p.tokens = extract_tokens(resource);
-  p.compartment = compartment_reference(resource);
   if (const auto* id = resource.if_contains("id"); id != nullptr && id->is_string()) p.id = id->get_string();
+  const auto* rt = resource.if_contains("resourceType");
+  const std::string_view type = rt != nullptr && rt->is_string() ? std::string_view(rt->get_string()) : "";
+  p.index = search::extract(doc, type, type == "Patient" && p.id ? *p.id : std::string_view());
   return p;
 }
 
@@ -233,32 +207,19 @@ std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std
   return out;
 }
 
-core::Result<std::vector<store::Criterion>> parse_criteria(std::string_view query) {
-  std::vector<store::Criterion> out;
+core::Result<search::Plan> parse_criteria(const std::string& type, std::string_view query) {
   auto parsed = decode_query(query);
   if (!parsed) return core::Error::invalid("the search criteria are not a valid query string");
-  for (const auto& p : *parsed) {
-    const std::string& key = p.first;
-    if (key == "_format" || key == "_pretty") continue;
-    if (key != "_id" && key != "identifier") {
-      return core::Error::not_supported(fmt::format(
-          "search parameter '{}' is not supported in conditional interactions (supported: _id, identifier)", key));
-    }
-    store::Criterion c;
-    c.param = key;
-    std::string_view values = p.second;
-    std::size_t start = 0;
-    for (;;) {
-      const auto comma = values.find(',', start);
-      c.values.emplace_back(
-          values.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
-    out.push_back(std::move(c));
+  std::vector<core::Issue> warnings;
+  auto plan = search::parse_search(type, *parsed, search::ParseOptions{}, warnings);
+  if (!plan) return plan.error();
+  if (plan->filters.empty() && !plan->compartment) {
+    return core::Error::invalid("conditional interactions need at least one search criterion");
   }
-  if (out.empty()) return core::Error::invalid("conditional interactions need at least one search criterion");
-  return out;
+  plan->sort.clear();
+  plan->offset = 0;
+  plan->count = kMaxConditionalMatches;
+  return plan;
 }
 
 core::Result<std::int64_t> parse_etag(std::string_view etag) {
@@ -275,9 +236,9 @@ core::Result<std::int64_t> parse_etag(std::string_view etag) {
 
 core::Result<std::optional<std::string>> resolve_one(store::Transaction& t, const std::string& type,
                                                      std::string_view query, std::string_view what) {
-  auto criteria = parse_criteria(query);
-  if (!criteria) return criteria.error();
-  auto ids = t.find_ids(type, *criteria, kMaxConditionalMatches);
+  auto plan = parse_criteria(type, query);
+  if (!plan) return plan.error();
+  auto ids = t.search_ids(*plan);
   if (!ids) return ids.error();
   if (ids->size() > 1) {
     return core::Error::precondition(fmt::format("{}: the criteria '{}' match more than one {}", what, query, type));

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "search/index.hpp"
+#include "search/query.hpp"
 #include "store/store.hpp"
 
 #include <boost/json/object.hpp>
@@ -28,11 +30,11 @@ struct PreparedResource {
   std::optional<std::string> id;  ///< the id the body carries, if any
   std::string meta_extra;         ///< `,"k":v` members of meta other than versionId/lastUpdated
   std::string body_rest;          ///< `,"k":v` members other than resourceType, id and meta
-  std::vector<store::TokenRow> tokens;
-  std::string compartment;  ///< "Patient/x" the resource is about, if any
+  search::IndexRows index;        ///< search index rows and patient compartments
 };
 
 /// Serialises and indexes a valid resource (CPU work kept off the single writer thread).
+[[nodiscard]] PreparedResource prepare(boost::json::value resource);
 [[nodiscard]] PreparedResource prepare(const boost::json::object& resource);
 
 /// Parses a request body into a JSON object, with a structural OperationOutcome on failure.
@@ -49,8 +51,9 @@ struct PreparedResource {
 /// malformed query.
 [[nodiscard]] std::optional<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view query);
 
-/// Parses search criteria for conditional interactions (R4 http.html#cond-update).
-[[nodiscard]] core::Result<std::vector<store::Criterion>> parse_criteria(std::string_view query);
+/// Parses search criteria for conditional interactions (R4 http.html#cond-update) into a plan
+/// that finds at most two matches (enough to tell one from several).
+[[nodiscard]] core::Result<search::Plan> parse_criteria(const std::string& type, std::string_view query);
 
 /// Parses an `If-Match` value `W/"n"` (or `"n"`) into a version.
 [[nodiscard]] core::Result<std::int64_t> parse_etag(std::string_view etag);

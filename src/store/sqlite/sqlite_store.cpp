@@ -1,10 +1,13 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include "core/metrics.hpp"
+#include "store/sqlite/detail/connection.hpp"
+#include "store/sqlite/detail/search_sql.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +19,10 @@
 
 namespace ucr::store {
 namespace {
+
+using sqlite_detail::Connection;
+using sqlite_detail::db_error;
+using sqlite_detail::Stmt;
 
 constexpr int kSchemaVersion = 1;
 
@@ -43,130 +50,39 @@ CREATE TABLE IF NOT EXISTS resource_current(
   compartment TEXT,
   PRIMARY KEY(type, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS resource_current_compartment ON resource_current(compartment) WHERE compartment IS NOT NULL;
-CREATE TABLE IF NOT EXISTS token_index(
-  type TEXT NOT NULL,
-  id TEXT NOT NULL,
-  param TEXT NOT NULL,
-  system TEXT NOT NULL,
-  code TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS token_index_value ON token_index(type, param, code, system);
-CREATE INDEX IF NOT EXISTS token_index_owner ON token_index(type, id);
+CREATE TABLE IF NOT EXISTS idx_string(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  normalized TEXT NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string(type, param, normalized);
+CREATE INDEX IF NOT EXISTS idx_string_owner ON idx_string(type, id);
+CREATE TABLE IF NOT EXISTS idx_token(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  system TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token(type, param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_owner ON idx_token(type, id);
+CREATE TABLE IF NOT EXISTS idx_reference(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_reference_value ON idx_reference(type, param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference(target_type, target_id);
+CREATE INDEX IF NOT EXISTS idx_reference_owner ON idx_reference(type, id);
+CREATE TABLE IF NOT EXISTS idx_date(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  low INTEGER NOT NULL, high INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date(type, param, low);
+CREATE INDEX IF NOT EXISTS idx_date_owner ON idx_date(type, id);
+CREATE TABLE IF NOT EXISTS idx_number(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_number_owner ON idx_number(type, id);
+CREATE TABLE IF NOT EXISTS idx_quantity(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+  unit TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_quantity_owner ON idx_quantity(type, id);
+CREATE TABLE IF NOT EXISTS idx_uri(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_uri_owner ON idx_uri(type, id);
+CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS compartment_patient ON compartment(patient, type, id);
+CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(type, id);
 )sql";
 
-core::Error db_error(sqlite3* db, const char* what) {
-  // Driver detail stays in the message for operators; callers see a storage failure.
-  return core::Error::internal(fmt::format("storage error during {}: {}", what, db ? sqlite3_errmsg(db) : "?"));
-}
-
-/// A prepared statement, reset on destruction so it can be reused from the cache.
-class Stmt {
- public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() {
-    if (s_ != nullptr) {
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-  }
-  // Text is copied (it is short); blobs must outlive step() and are bound in place.
-  void bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void bind_blob(int i, const std::string& v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  void bind_null(int i) { sqlite3_bind_null(s_, i); }
-  /// SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return sqlite3_step(s_); }
-  [[nodiscard]] std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
-  [[nodiscard]] std::string text(int c) const {
-    const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
-    const int n = sqlite3_column_bytes(s_, c);
-    return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(n));
-  }
-  [[nodiscard]] sqlite3* db() const { return db_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_;
-};
-
-/// One connection with its statement cache. Used by one thread at a time.
-class Connection {
- public:
-  Connection() = default;
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection() {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-    for (auto* stmt : uncached_) sqlite3_finalize(stmt);
-    if (db_ != nullptr) sqlite3_close_v2(db_);
-  }
-
-  core::Result<void> open(const std::string& path, bool read_only) {
-    const int flags =
-        (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) return db_error(db_, "open");
-    sqlite3_busy_timeout(db_, 10000);
-    return core::ok();
-  }
-
-  core::Result<void> exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err != nullptr ? err : "";
-      sqlite3_free(err);
-      return core::Error::internal(fmt::format("storage error: {}", msg));
-    }
-    return core::ok();
-  }
-
-  /// Runs one fixed statement through the statement cache (no re-parsing on hot paths).
-  core::Result<void> run(const std::string& sql) {
-    auto p = prepare(sql);
-    if (!p) return p.error();
-    Stmt s(db_, *p);
-    const int rc = s.step();
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db_, "statement");
-    return core::ok();
-  }
-
-  /// A cached prepared statement for fixed SQL text.
-  core::Result<sqlite3_stmt*> prepare(const std::string& sql) {
-    if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-        SQLITE_OK) {
-      return db_error(db_, "prepare");
-    }
-    cache_.emplace(sql, s);
-    return s;
-  }
-
-  /// A prepared statement for one-off SQL (dynamic search shapes); finalised with the connection
-  /// once the uncached list grows, so memory stays bounded.
-  core::Result<sqlite3_stmt*> prepare_once(const std::string& sql) {
-    if (cache_.size() < 512) return prepare(sql);
-    for (auto* s : uncached_) sqlite3_finalize(s);
-    uncached_.clear();
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK) {
-      return db_error(db_, "prepare");
-    }
-    uncached_.push_back(s);
-    return s;
-  }
-
-  [[nodiscard]] sqlite3* db() const { return db_; }
-
- private:
-  sqlite3* db_ = nullptr;
-  std::map<std::string, sqlite3_stmt*> cache_;
-  std::vector<sqlite3_stmt*> uncached_;
-};
+constexpr std::array<const char*, 8> kIndexTables = {"idx_string", "idx_token",    "idx_reference", "idx_date",
+                                                     "idx_number", "idx_quantity", "idx_uri",       "compartment"};
 
 StoredResource row_to_resource(const Stmt& s, const std::string& type, const std::string& id, int first) {
   StoredResource r;
@@ -195,6 +111,23 @@ core::Result<std::optional<StoredResource>> read_current(Connection& c, const st
   return std::optional<StoredResource>{row_to_resource(s, type, id, 0)};
 }
 
+void bind_all(Stmt& s, const std::vector<sqlite_detail::Bind>& binds) {
+  int i = 1;
+  for (const auto& b : binds) {
+    switch (b.kind) {
+      case sqlite_detail::Bind::Kind::kText:
+        s.bind(i++, b.text);
+        break;
+      case sqlite_detail::Bind::Kind::kInteger:
+        s.bind(i++, b.integer);
+        break;
+      case sqlite_detail::Bind::Kind::kReal:
+        s.bind(i++, b.real);
+        break;
+    }
+  }
+}
+
 /// Splits a token search value into (system, code, has_system).
 struct TokenValue {
   std::optional<std::string> system;  // empty optional: any system; "" : no system
@@ -213,51 +146,48 @@ TokenValue parse_token(const std::string& v) {
   return t;
 }
 
-core::Result<std::vector<std::string>> find_ids_on(Connection& c, const std::string& type,
-                                                   const std::vector<Criterion>& criteria, std::size_t limit) {
-  std::string sql = "SELECT c.id FROM resource_current c WHERE c.type = ? AND c.deleted = 0";
-  std::vector<std::string> binds{type};
-  for (const auto& crit : criteria) {
-    if (crit.values.empty()) continue;
-    if (crit.param == "_id") {
-      sql += " AND c.id IN (";
-      for (std::size_t i = 0; i < crit.values.size(); ++i) {
-        sql += i == 0 ? "?" : ",?";
-        binds.push_back(crit.values[i]);
-      }
-      sql += ")";
-      continue;
-    }
-    sql += " AND EXISTS (SELECT 1 FROM token_index t WHERE t.type = c.type AND t.id = c.id AND t.param = ? AND (";
-    binds.push_back(crit.param);
-    for (std::size_t i = 0; i < crit.values.size(); ++i) {
-      const TokenValue tv = parse_token(crit.values[i]);
-      if (i > 0) sql += " OR ";
-      sql += "(1";
-      if (tv.system) {
-        sql += " AND t.system = ?";
-        binds.push_back(*tv.system);
-      }
-      if (tv.code) {
-        sql += " AND t.code = ?";
-        binds.push_back(*tv.code);
-      }
-      sql += ")";
-    }
-    sql += "))";
-  }
-  sql += " ORDER BY c.id LIMIT ?";
-  auto p = c.prepare_once(sql);
+core::Result<std::vector<std::string>> search_on(Connection& c, const search::Plan& plan, std::size_t limit,
+                                                 std::size_t offset) {
+  const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, false, limit, offset);
+  auto p = c.prepare_once(sql.text);
   if (!p) return p.error();
   Stmt s(c.db(), *p);
-  int i = 1;
-  for (const auto& b : binds) s.bind(i++, b);
-  s.bind(i, static_cast<std::int64_t>(limit));
+  bind_all(s, sql.binds);
   std::vector<std::string> ids;
   int rc = 0;
   while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
   if (rc != SQLITE_DONE) return db_error(c.db(), "search");
   return ids;
+}
+
+/// The simple id/token criteria of find_ids as a search plan.
+search::Plan plan_of(const std::string& type, const std::vector<Criterion>& criteria) {
+  search::Plan plan;
+  plan.type = type;
+  for (const auto& crit : criteria) {
+    if (crit.values.empty()) continue;
+    search::Filter f;
+    for (const auto& v : crit.values) {
+      search::Condition cond;
+      cond.type = search::ParamType::kToken;
+      cond.param = crit.param;
+      const TokenValue tv = parse_token(v);
+      if (crit.param == "_id") {
+        cond.code = v;
+      } else {
+        cond.system = tv.system;
+        cond.code = tv.code;
+      }
+      f.any_of.push_back(std::move(cond));
+    }
+    plan.filters.push_back(std::move(f));
+  }
+  return plan;
+}
+
+core::Result<std::vector<std::string>> find_ids_on(Connection& c, const std::string& type,
+                                                   const std::vector<Criterion>& criteria, std::size_t limit) {
+  return search_on(c, plan_of(type, criteria), limit, 0);
 }
 
 class SqliteTransaction final : public Transaction {
@@ -271,6 +201,10 @@ class SqliteTransaction final : public Transaction {
   core::Result<std::vector<std::string>> find_ids(const std::string& type, const std::vector<Criterion>& criteria,
                                                   std::size_t limit) override {
     return find_ids_on(c_, type, criteria, limit);
+  }
+
+  core::Result<std::vector<std::string>> search_ids(const search::Plan& plan) override {
+    return search_on(c_, plan, plan.count, plan.offset);
   }
 
   core::Result<void> put(const NewVersion& v) override {
@@ -320,30 +254,111 @@ class SqliteTransaction final : public Transaction {
       if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
     }
     if (v.info.version > 1) {
-      auto del = c_.prepare("DELETE FROM token_index WHERE type = ?1 AND id = ?2");
-      if (!del) return del.error();
-      Stmt s(c_.db(), *del);
-      s.bind(1, v.info.type);
-      s.bind(2, v.info.id);
-      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
-    }
-    if (!v.info.deleted) {
-      auto tok = c_.prepare("INSERT INTO token_index(type, id, param, system, code) VALUES(?1, ?2, ?3, ?4, ?5)");
-      if (!tok) return tok.error();
-      for (const auto& t : v.tokens) {
-        Stmt s(c_.db(), *tok);
+      for (const char* table : kIndexTables) {
+        auto del = c_.prepare(fmt::format("DELETE FROM {} WHERE type = ?1 AND id = ?2", table));
+        if (!del) return del.error();
+        Stmt s(c_.db(), *del);
         s.bind(1, v.info.type);
         s.bind(2, v.info.id);
-        s.bind(3, t.param);
-        s.bind(4, t.system);
-        s.bind(5, t.code);
-        if (s.step() != SQLITE_DONE) return db_error(c_.db(), "index");
+        if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
       }
+    }
+    if (!v.info.deleted) {
+      if (auto r = insert_index(v); !r) return r;
     }
     return core::ok();
   }
 
  private:
+  /// Inserts rows of one index table: `bind_row` binds columns from ?3 on for one row.
+  template <class Rows, class BindRow>
+  core::Result<void> insert_rows(const NewVersion& v, const char* sql, const Rows& rows, BindRow bind_row) {
+    if (rows.empty()) return core::ok();
+    auto p = c_.prepare(sql);
+    if (!p) return p.error();
+    for (const auto& row : rows) {
+      Stmt s(c_.db(), *p);
+      s.bind(1, v.info.type);
+      s.bind(2, v.info.id);
+      bind_row(s, row);
+      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "index");
+    }
+    return core::ok();
+  }
+
+  core::Result<void> insert_index(const NewVersion& v) {
+    const auto& x = v.index;
+    core::Result<void> r =
+        insert_rows(v, "INSERT INTO idx_string(type, id, param, normalized, exact) VALUES(?1, ?2, ?3, ?4, ?5)",
+                    x.strings, [](Stmt& s, const search::StringRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.normalized);
+                      s.bind(5, row.exact);
+                    });
+    if (!r) return r;
+    r = insert_rows(v, "INSERT INTO idx_token(type, id, param, system, code, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                    x.tokens, [](Stmt& s, const search::TokenRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.system);
+                      s.bind(5, row.code);
+                      s.bind(6, row.text);
+                    });
+    if (!r) return r;
+    r = insert_rows(
+        v, "INSERT INTO idx_reference(type, id, param, target_type, target_id, url) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+        x.references, [](Stmt& s, const search::ReferenceRow& row) {
+          s.bind(3, row.param);
+          s.bind(4, row.target_type);
+          s.bind(5, row.target_id);
+          s.bind(6, row.url);
+        });
+    if (!r) return r;
+    r = insert_rows(v, "INSERT INTO idx_date(type, id, param, low, high) VALUES(?1, ?2, ?3, ?4, ?5)", x.dates,
+                    [](Stmt& s, const search::DateRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.low);
+                      s.bind(5, row.high);
+                    });
+    if (!r) return r;
+    r = insert_rows(v, "INSERT INTO idx_number(type, id, param, value, low, high) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                    x.numbers, [](Stmt& s, const search::NumberRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.value);
+                      s.bind(5, row.low);
+                      s.bind(6, row.high);
+                    });
+    if (!r) return r;
+    r = insert_rows(v,
+                    "INSERT INTO idx_quantity(type, id, param, value, low, high, system, code, unit) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    x.quantities, [](Stmt& s, const search::QuantityRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.value);
+                      s.bind(5, row.low);
+                      s.bind(6, row.high);
+                      s.bind(7, row.system);
+                      s.bind(8, row.code);
+                      s.bind(9, row.unit);
+                    });
+    if (!r) return r;
+    r = insert_rows(v, "INSERT INTO idx_uri(type, id, param, uri) VALUES(?1, ?2, ?3, ?4)", x.uris,
+                    [](Stmt& s, const search::UriRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.uri);
+                    });
+    if (!r) return r;
+    std::vector<std::string> patients;
+    for (const auto& c : x.compartments) {
+      if (c.rfind("Patient/", 0) == 0) patients.push_back(c.substr(8));
+    }
+    if (!v.compartment.empty() && v.compartment.rfind("Patient/", 0) == 0 &&
+        std::find(x.compartments.begin(), x.compartments.end(), v.compartment) == x.compartments.end()) {
+      patients.push_back(v.compartment.substr(8));
+    }
+    return insert_rows(v, "INSERT INTO compartment(type, id, patient) VALUES(?1, ?2, ?3)", patients,
+                       [](Stmt& s, const std::string& patient) { s.bind(3, patient); });
+  }
+
   static void bind_common(Stmt& s, const NewVersion& v) {
     s.bind(1, v.info.type);
     s.bind(2, v.info.id);
@@ -499,6 +514,91 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     return find_ids_on(*lease.conn, type, criteria, limit);
+  }
+
+  core::Result<SearchPage> search(const search::Plan& plan, bool want_total) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    SearchPage page;
+    if (plan.count > 0) {
+      auto ids = search_on(*lease.conn, plan, plan.count + 1, plan.offset);
+      if (!ids) return ids.error();
+      page.more = ids->size() > plan.count;
+      if (page.more) ids->pop_back();
+      page.ids = std::move(*ids);
+    }
+    if (want_total || (!page.more && plan.count > 0 && (plan.offset == 0 || !page.ids.empty()))) {
+      if (!want_total && !page.more) {
+        page.total = plan.offset + page.ids.size();
+        return page;
+      }
+      const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, true, 0, 0);
+      auto p = lease.conn->prepare_once(sql.text);
+      if (!p) return p.error();
+      Stmt s(lease.conn->db(), *p);
+      bind_all(s, sql.binds);
+      if (s.step() != SQLITE_ROW) return db_error(lease.conn->db(), "count");
+      page.total = static_cast<std::size_t>(s.i64(0));
+    }
+    return page;
+  }
+
+  core::Result<std::vector<ReferenceTarget>> references_from(const std::string& type,
+                                                             const std::vector<std::string>& ids,
+                                                             const std::string& param) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    std::vector<ReferenceTarget> out;
+    auto p = lease.conn->prepare(
+        "SELECT target_type, target_id FROM idx_reference WHERE type = ?1 AND id = ?2 AND (?3 = '' OR param = ?3) "
+        "AND target_id != ''");
+    if (!p) return p.error();
+    for (const auto& id : ids) {
+      Stmt s(lease.conn->db(), *p);
+      s.bind(1, type);
+      s.bind(2, id);
+      s.bind(3, param);
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) out.push_back(ReferenceTarget{id, s.text(0), s.text(1)});
+      if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "references");
+    }
+    return out;
+  }
+
+  core::Result<std::vector<std::pair<std::string, std::string>>> compartment(const CompartmentQuery& q) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    std::string sql =
+        "SELECT k.type, k.id FROM compartment k JOIN resource_current c ON c.type = k.type AND c.id = k.id AND "
+        "c.deleted = 0 WHERE k.patient = ?";
+    std::vector<sqlite_detail::Bind> binds{q.patient_id};
+    if (!q.types.empty()) {
+      sql += " AND k.type IN (";
+      for (std::size_t i = 0; i < q.types.size(); ++i) {
+        sql += i == 0 ? "?" : ",?";
+        binds.emplace_back(q.types[i]);
+      }
+      sql += ")";
+    }
+    if (q.since) {
+      sql += " AND c.last_updated >= ?";
+      binds.emplace_back(*q.since);
+    }
+    sql += " ORDER BY k.type, k.id LIMIT ? OFFSET ?";
+    binds.emplace_back(static_cast<std::int64_t>(q.count));
+    binds.emplace_back(static_cast<std::int64_t>(q.offset));
+    auto p = lease.conn->prepare_once(sql);
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    bind_all(s, binds);
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
+    if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "compartment");
+    return out;
   }
 
   core::Result<void> write(const WriteWork& work) override {

@@ -1,0 +1,287 @@
+#include "api/detail/search.hpp"
+
+#include "api/detail/format.hpp"
+#include "api/detail/ops.hpp"
+#include "api/detail/respond.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+#include "fhir/outcome.hpp"
+#include "search/query.hpp"
+#include "search/registry.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <set>
+
+namespace ucr::api::detail {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kMaxIncluded = 1000;
+constexpr int kMaxIterate = 3;
+
+std::string encode(std::string_view v) {
+  return boost::urls::encode(boost::core::string_view(v.data(), v.size()), boost::urls::unreserved_chars);
+}
+
+/// The request's parameters (query string, plus a form body for POST _search).
+core::Result<std::vector<std::pair<std::string, std::string>>> parameters_of(const Request& req) {
+  std::vector<std::pair<std::string, std::string>> params = req.query;
+  if (req.method == "POST") {
+    const auto ct = req.headers.get("content-type");
+    if (!req.body.empty()) {
+      if (!ct || ct->find("application/x-www-form-urlencoded") == std::string_view::npos) {
+        return core::Error::make(415, "not-supported", "POST _search needs Content-Type application/x-www-form-urlencoded");
+      }
+      auto form = decode_query(req.body);
+      if (!form) return core::Error::invalid("the form body is not a valid query string");
+      for (auto& p : *form) params.push_back(std::move(p));
+    }
+  }
+  return params;
+}
+
+std::string link_url(const std::string& base, const std::vector<std::pair<std::string, std::string>>& params,
+                     std::size_t offset) {
+  std::string url = base;
+  bool first = true;
+  for (const auto& [name, value] : params) {
+    if (name == "_offset") continue;
+    url += first ? "?" : "&";
+    first = false;
+    url += encode(name);
+    url += "=";
+    url += encode(value);
+  }
+  if (offset > 0) {
+    url += first ? "?" : "&";
+    url += "_offset=" + std::to_string(offset);
+  }
+  return url;
+}
+
+void append_entry(std::string& body, bool& first, const std::string& full_url, const std::string& resource,
+                  const char* mode) {
+  if (!first) body += ",";
+  first = false;
+  body += R"({"fullUrl":)" + quoted(full_url) + R"(,"resource":)" + resource + R"(,"search":{"mode":")" + mode +
+          "\"}}";
+}
+
+int summary_code(search::Summary s) { return static_cast<int>(s); }
+
+}  // namespace
+
+std::string shape_resource(const std::string& json_text, const std::string& type, int summary,
+                           const std::vector<std::string>& elements) {
+  const auto mode = static_cast<search::Summary>(summary);
+  if (elements.empty() && (mode == search::Summary::kNone || mode == search::Summary::kFalse)) return json_text;
+  boost::system::error_code ec;
+  json::value v = json::parse(json_text, ec);
+  if (ec || !v.is_object()) return json_text;
+  json::object& o = v.as_object();
+  const fhir::TypeDefinition* def = fhir::find_type(type);
+  const auto keep = [&](std::string_view key) -> bool {
+    if (key == "resourceType" || key == "id" || key == "meta") return true;
+    std::string_view base = key;
+    if (!base.empty() && base.front() == '_') base.remove_prefix(1);
+    if (!elements.empty()) return std::find(elements.begin(), elements.end(), base) != elements.end();
+    if (mode == search::Summary::kData) return base != "text";
+    const fhir::ChildLookup* child = def != nullptr ? def->find(base) : nullptr;
+    if (mode == search::Summary::kText) return base == "text" || (child != nullptr && child->element->min > 0);
+    return child != nullptr && (child->element->summary || child->element->min > 0);  // kTrue
+  };
+  json::object out;
+  for (auto& kv : o) {
+    if (keep(kv.key())) out[kv.key()] = std::move(kv.value());
+  }
+  // R4 search.html#summary: mark the resource as a subset.
+  json::object meta = out.contains("meta") && out["meta"].is_object() ? out["meta"].as_object() : json::object{};
+  json::array tags = meta.contains("tag") && meta["tag"].is_array() ? meta["tag"].as_array() : json::array{};
+  tags.push_back(json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"},
+                              {"code", "SUBSETTED"},
+                              {"display", "Resource encoded in summary mode"}});
+  meta["tag"] = std::move(tags);
+  out["meta"] = std::move(meta);
+  return json::serialize(out);
+}
+
+Response search_type(store::Store& store, const ApiOptions& options, const Request& req, const std::string& type,
+                     const std::optional<std::string>& patient) {
+  auto params = parameters_of(req);
+  if (!params) return error_response(params.error(), req);
+  const auto prefer = req.headers.get("prefer");
+  search::ParseOptions popts;
+  popts.default_count = options.default_page_size;
+  popts.max_count = options.max_page_size;
+  popts.lenient = prefer && prefer->find("handling=lenient") != std::string_view::npos;
+  std::vector<core::Issue> warnings;
+  auto plan = search::parse_search(type, *params, popts, warnings);
+  if (!plan) return error_response(plan.error(), req);
+  if (patient) plan->compartment = *patient;
+  const bool count_only = plan->summary == search::Summary::kCount;
+  const bool want_total = plan->total == search::TotalMode::kAccurate || count_only;
+  if (count_only) plan->count = 0;
+  auto page = store.search(*plan, want_total);
+  if (!page) return error_response(page.error(), req);
+
+  const std::string self_base =
+      req.base_url + (patient ? "/Patient/" + *patient + "/" + type : "/" + type);
+  std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+                     core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
+  if (page->total && plan->total != search::TotalMode::kNone) body += R"(,"total":)" + std::to_string(*page->total);
+  body += R"(,"link":[{"relation":"self","url":)" + quoted(link_url(self_base, *params, plan->offset)) + "}";
+  if (plan->count > 0) {
+    if (plan->offset > 0) {
+      body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+      body += R"(,{"relation":"previous","url":)" +
+              quoted(link_url(self_base, *params, plan->offset > plan->count ? plan->offset - plan->count : 0)) + "}";
+    }
+    if (page->more) {
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, plan->offset + plan->count)) +
+              "}";
+    }
+  }
+  body += R"(],"entry":[)";
+  bool first = true;
+  std::set<std::string> seen;
+  std::vector<std::pair<std::string, std::string>> matched;  // (type, id) for includes
+  for (const auto& id : page->ids) {
+    auto r = store.read(type, id);
+    if (!r) continue;  // deleted between the search and the read
+    seen.insert(type + "/" + id);
+    matched.emplace_back(type, id);
+    append_entry(body, first, req.base_url + "/" + type + "/" + id,
+                 shape_resource(r->json, type, summary_code(plan->summary), plan->elements), "match");
+  }
+  // _include (and :iterate, a few levels): resources the matches refer to.
+  std::vector<std::pair<std::string, std::string>> frontier = matched;
+  std::size_t included = 0;
+  for (int level = 0; level < kMaxIterate && !frontier.empty() && !plan->includes.empty(); ++level) {
+    std::vector<std::pair<std::string, std::string>> next;
+    for (const auto& inc : plan->includes) {
+      if (level > 0 && !inc.iterate) continue;
+      std::map<std::string, std::vector<std::string>> by_type;
+      for (const auto& [t, id] : frontier) {
+        if (inc.source_type.empty() || inc.source_type == t) by_type[t].push_back(id);
+      }
+      for (const auto& [t, ids] : by_type) {
+        auto refs = store.references_from(t, ids, inc.param == "*" ? std::string() : inc.param);
+        if (!refs) return error_response(refs.error(), req);
+        for (const auto& ref : *refs) {
+          if (!inc.target_type.empty() && ref.type != inc.target_type) continue;
+          if (included >= kMaxIncluded || !seen.insert(ref.type + "/" + ref.id).second) continue;
+          auto r = store.read(ref.type, ref.id);
+          if (!r) continue;
+          ++included;
+          next.emplace_back(ref.type, ref.id);
+          append_entry(body, first, req.base_url + "/" + ref.type + "/" + ref.id, r->json, "include");
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  // _revinclude: resources that refer to the matches.
+  for (const auto& inc : plan->revincludes) {
+    if (inc.source_type.empty() || matched.empty()) continue;
+    search::Plan rev;
+    rev.type = inc.source_type;
+    rev.count = kMaxIncluded;
+    search::Filter f;
+    for (const auto& [t, id] : matched) {
+      search::Condition c;
+      c.type = search::ParamType::kReference;
+      c.param = inc.param;
+      c.target_type = t;
+      c.target_id = id;
+      f.any_of.push_back(std::move(c));
+    }
+    rev.filters.push_back(std::move(f));
+    auto found = store.search(rev, false);
+    if (!found) return error_response(found.error(), req);
+    for (const auto& id : found->ids) {
+      if (included >= kMaxIncluded || !seen.insert(inc.source_type + "/" + id).second) continue;
+      auto r = store.read(inc.source_type, id);
+      if (!r) continue;
+      ++included;
+      append_entry(body, first, req.base_url + "/" + inc.source_type + "/" + id, r->json, "include");
+    }
+  }
+  if (!warnings.empty()) {
+    append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
+                 "outcome");
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  out.interaction = "search-type";
+  return out;
+}
+
+Response everything(store::Store& store, const ApiOptions& options, const Request& req, const std::string& patient_id) {
+  auto patient = store.read("Patient", patient_id);
+  if (!patient) return error_response(patient.error(), req);
+  store::CompartmentQuery q;
+  q.patient_id = patient_id;
+  q.count = options.default_page_size;
+  for (const auto& [name, value] : req.query) {
+    if (name == "_count" || name == "_offset") {
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size()) {
+        return error_response(core::Error::invalid(fmt::format("{} '{}' is not a whole number", name, value), name), req);
+      }
+      if (name == "_count") {
+        q.count = std::min(n, options.max_page_size);
+      } else {
+        q.offset = n;
+      }
+    } else if (name == "_since") {
+      auto t = core::parse_fhir_datetime(value);
+      if (!t) return error_response(core::Error::invalid(fmt::format("_since '{}' is not an instant", value), name), req);
+      q.since = *t;
+    } else if (name == "_type") {
+      for (const auto& t : search::split_values(value)) {
+        if (!fhir::is_resource_type(t)) {
+          return error_response(core::Error::invalid(fmt::format("_type '{}' is not a resource type", t), name), req);
+        }
+        q.types.push_back(t);
+      }
+    } else if (name != "_format" && name != "_pretty") {
+      return error_response(core::Error::invalid(fmt::format("$everything does not take '{}'", name), name), req);
+    }
+  }
+  const std::size_t page_size = q.count;
+  q.count = page_size + 1;
+  auto members = store.compartment(q);
+  if (!members) return error_response(members.error(), req);
+  const bool more = members->size() > page_size;
+  if (more) members->pop_back();
+  const std::string self_base = req.base_url + "/Patient/" + patient_id + "/$everything";
+  std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+                     core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
+  body += R"(,"link":[{"relation":"self","url":)" + quoted(link_url(self_base, req.query, q.offset)) + "}";
+  if (more) {
+    body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, req.query, q.offset + page_size)) + "}";
+  }
+  body += R"(],"entry":[)";
+  bool first = true;
+  for (const auto& [type, id] : *members) {
+    auto r = store.read(type, id);
+    if (!r) continue;
+    append_entry(body, first, req.base_url + "/" + type + "/" + id, r->json, "match");
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  out.interaction = "operation";
+  return out;
+}
+
+}  // namespace ucr::api::detail

@@ -1,0 +1,349 @@
+#include "search/index.hpp"
+
+#include "fhir/definitions.hpp"
+#include "search/registry.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace ucr::search {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view str_of(const json::object& o, std::string_view k) {
+  const auto* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+/// The decimal precision range of a JSON number as written: 1.5 covers [1.45, 1.55).
+void number_range(const json::value& v, double& value, double& low, double& high) {
+  value = v.to_number<double>();
+  if (v.is_int64() || v.is_uint64()) {
+    low = value - 0.5;
+    high = value + 0.5;
+    return;
+  }
+  // Boost.JSON keeps no source text for doubles; take the shortest representation's precision.
+  const std::string text = json::serialize(v);
+  const auto dot = text.find('.');
+  const auto exp = text.find_first_of("eE");
+  int decimals = 0;
+  if (dot != std::string::npos) {
+    decimals = static_cast<int>((exp == std::string::npos ? text.size() : exp) - dot - 1);
+  }
+  const double half = 0.5 * std::pow(10.0, -decimals);
+  low = value - half;
+  high = value + half;
+}
+
+class Extractor {
+ public:
+  Extractor(IndexRows& rows, const std::string& param) : rows_(rows), param_(param) {}
+
+  void string_value(std::string_view s) {
+    if (s.empty()) return;
+    rows_.strings.push_back(StringRow{param_, normalize_string(s), std::string(s)});
+  }
+
+  void as_string(const fhirpath::Value& v) {
+    if (v.node == nullptr) return;
+    const json::value& n = *v.node;
+    if (n.is_string()) {
+      string_value(n.get_string());
+      return;
+    }
+    const auto* o = n.if_object();
+    if (o == nullptr) return;
+    // HumanName and Address: every textual part (R4 search.html#string).
+    for (const char* k : {"text", "family", "city", "district", "state", "postalCode", "country"}) {
+      string_value(str_of(*o, k));
+    }
+    for (const char* k : {"given", "prefix", "suffix", "line"}) {
+      if (const auto* a = o->if_contains(k); a != nullptr && a->is_array()) {
+        for (const auto& x : a->get_array()) {
+          if (x.is_string()) string_value(x.get_string());
+        }
+      }
+    }
+  }
+
+  void token(std::string_view system, std::string_view code, std::string_view text) {
+    if (code.empty() && text.empty()) return;
+    rows_.tokens.push_back(TokenRow{param_, std::string(system), std::string(code), normalize_string(text)});
+  }
+
+  void as_token(const fhirpath::Value& v) {
+    if (v.node == nullptr) return;
+    const json::value& n = *v.node;
+    if (n.is_bool()) {
+      token({}, n.get_bool() ? "true" : "false", {});
+      return;
+    }
+    if (n.is_string()) {
+      token({}, n.get_string(), {});
+      return;
+    }
+    if (n.is_number()) {
+      token({}, json::serialize(n), {});
+      return;
+    }
+    const auto* o = n.if_object();
+    if (o == nullptr) return;
+    if (const auto* codings = o->if_contains("coding"); codings != nullptr && codings->is_array()) {
+      // CodeableConcept
+      const std::string_view text = str_of(*o, "text");
+      for (const auto& c : codings->get_array()) {
+        if (const auto* co = c.if_object()) {
+          token(str_of(*co, "system"), str_of(*co, "code"), str_of(*co, "display"));
+        }
+      }
+      if (!text.empty()) token({}, {}, text);
+      return;
+    }
+    if (o->contains("value") && (v.type == "Identifier" || o->contains("system") || o->contains("type"))) {
+      // Identifier or ContactPoint: system|value
+      std::string_view type_text;
+      if (const auto* t = o->if_contains("type"); t != nullptr && t->is_object()) type_text = str_of(t->get_object(), "text");
+      const auto* value = o->if_contains("value");
+      if (value != nullptr && value->is_string()) {
+        token(v.type == "ContactPoint" ? std::string_view() : str_of(*o, "system"), value->get_string(), type_text);
+      }
+      return;
+    }
+    // Coding
+    token(str_of(*o, "system"), str_of(*o, "code"), str_of(*o, "display"));
+  }
+
+  void reference_text(std::string_view ref) {
+    if (ref.empty() || ref.front() == '#') return;
+    ReferenceRow row{param_, {}, {}, std::string(ref)};
+    // Type/id, Type/id/_history/n, or an absolute URL ending in one.
+    std::string_view path = ref;
+    if (const auto h = path.find("/_history/"); h != std::string_view::npos) path = path.substr(0, h);
+    const auto slash = path.rfind('/');
+    if (slash != std::string_view::npos && slash > 0) {
+      const auto prev = path.rfind('/', slash - 1);
+      const std::string_view type = path.substr(prev == std::string_view::npos ? 0 : prev + 1,
+                                                slash - (prev == std::string_view::npos ? 0 : prev + 1));
+      const std::string_view id = path.substr(slash + 1);
+      if (fhir::is_resource_type(type) && !id.empty()) {
+        row.target_type = type;
+        row.target_id = id;
+      }
+    }
+    rows_.references.push_back(std::move(row));
+  }
+
+  void as_reference(const fhirpath::Value& v) {
+    if (v.node == nullptr) return;
+    const json::value& n = *v.node;
+    if (n.is_string()) {  // canonical / uri
+      reference_text(n.get_string());
+      return;
+    }
+    const auto* o = n.if_object();
+    if (o == nullptr) return;
+    reference_text(str_of(*o, "reference"));
+    if (const auto* ident = o->if_contains("identifier"); ident != nullptr && ident->is_object()) {
+      // For :identifier, kept as a token under "<param>:identifier".
+      const auto& io = ident->get_object();
+      const auto value = str_of(io, "value");
+      if (!value.empty()) {
+        rows_.tokens.push_back(TokenRow{param_ + ":identifier", std::string(str_of(io, "system")), std::string(value), {}});
+      }
+    }
+  }
+
+  void date_text(std::string_view s, core::Micros& low, core::Micros& high, bool& ok) {
+    ok = date_range(s, low, high);
+  }
+
+  void as_date(const fhirpath::Value& v) {
+    if (v.node == nullptr) return;
+    const json::value& n = *v.node;
+    core::Micros low = 0;
+    core::Micros high = 0;
+    bool ok = false;
+    if (n.is_string()) {
+      date_text(n.get_string(), low, high, ok);
+      if (ok) rows_.dates.push_back(DateRow{param_, low, high});
+      return;
+    }
+    const auto* o = n.if_object();
+    if (o == nullptr) return;
+    if (o->contains("start") || o->contains("end")) {  // Period: open ends extend without limit
+      core::Micros lo = std::numeric_limits<core::Micros>::min();
+      core::Micros hi = std::numeric_limits<core::Micros>::max();
+      core::Micros a = 0;
+      core::Micros b = 0;
+      if (const auto s = str_of(*o, "start"); !s.empty()) {
+        date_text(s, a, b, ok);
+        if (ok) lo = a;
+      }
+      if (const auto e = str_of(*o, "end"); !e.empty()) {
+        date_text(e, a, b, ok);
+        if (ok) hi = b;
+      }
+      rows_.dates.push_back(DateRow{param_, lo, hi});
+      return;
+    }
+    if (const auto* events = o->if_contains("event"); events != nullptr && events->is_array()) {  // Timing
+      core::Micros lo = std::numeric_limits<core::Micros>::max();
+      core::Micros hi = std::numeric_limits<core::Micros>::min();
+      for (const auto& ev : events->get_array()) {
+        if (!ev.is_string()) continue;
+        core::Micros a = 0;
+        core::Micros b = 0;
+        date_text(ev.get_string(), a, b, ok);
+        if (!ok) continue;
+        lo = std::min(lo, a);
+        hi = std::max(hi, b);
+      }
+      if (lo <= hi) rows_.dates.push_back(DateRow{param_, lo, hi});
+    }
+  }
+
+  void as_number(const fhirpath::Value& v) {
+    if (v.node == nullptr || !v.node->is_number()) return;
+    NumberRow row{param_, 0, 0, 0};
+    number_range(*v.node, row.value, row.low, row.high);
+    rows_.numbers.push_back(row);
+  }
+
+  void as_quantity(const fhirpath::Value& v) {
+    if (v.node == nullptr) return;
+    const auto* o = v.node->if_object();
+    if (o == nullptr) return;
+    const auto* value = o->if_contains("value");
+    if (value == nullptr || !value->is_number()) return;
+    QuantityRow row;
+    row.param = param_;
+    number_range(*value, row.value, row.low, row.high);
+    row.system = str_of(*o, "system");
+    row.code = str_of(*o, "code");
+    row.unit = str_of(*o, "unit");
+    if (const auto currency = str_of(*o, "currency"); !currency.empty()) {  // Money
+      row.system = "urn:iso:std:iso:4217";
+      row.code = currency;
+    }
+    rows_.quantities.push_back(std::move(row));
+  }
+
+  void as_uri(const fhirpath::Value& v) {
+    if (v.node == nullptr || !v.node->is_string()) return;
+    rows_.uris.push_back(UriRow{param_, std::string(v.node->get_string())});
+  }
+
+ private:
+  IndexRows& rows_;
+  const std::string& param_;
+};
+
+}  // namespace
+
+std::string normalize_string(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(std::tolower(c)));
+      continue;
+    }
+    // Two-byte Latin-1 Supplement letters (U+00C0..U+00FF) fold to their base letter.
+    if ((c == 0xC3) && i + 1 < s.size()) {
+      static constexpr std::string_view kFold = "aaaaaaaceeeeiiiidnooooo*ouuuuypsaaaaaaaceeeeiiiidnooooo/ouuuuypy";
+      const auto d = static_cast<unsigned char>(s[i + 1]);
+      if (d >= 0x80 && d <= 0xBF) {
+        const char f = kFold[d - 0x80];
+        if (f != '*' && f != '/') {
+          out.push_back(f);
+          ++i;
+          continue;
+        }
+      }
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+bool date_range(std::string_view text, core::Micros& low, core::Micros& high) {
+  const auto lo = core::parse_fhir_datetime(text);
+  if (!lo) return false;
+  low = *lo;
+  const auto year = [&](int add) {
+    int y = 0;
+    for (std::size_t i = 0; i < 4; ++i) y = y * 10 + (text[i] - '0');
+    return y + add;
+  };
+  std::optional<core::Micros> next;
+  if (text.size() == 4) {
+    next = core::parse_fhir_datetime(fmt::format("{:04}", year(1)));
+  } else if (text.size() == 7) {
+    int m = (text[5] - '0') * 10 + (text[6] - '0');
+    next = m == 12 ? core::parse_fhir_datetime(fmt::format("{:04}-01", year(1)))
+                   : core::parse_fhir_datetime(fmt::format("{:04}-{:02}", year(0), m + 1));
+  } else if (text.size() == 10) {
+    next = low + 86'400'000'000;
+  } else {
+    // A time: to the second, or to the written fraction of a second.
+    const auto dot = text.find('.');
+    core::Micros unit = 1'000'000;
+    if (dot != std::string_view::npos) {
+      std::size_t digits = 0;
+      while (dot + 1 + digits < text.size() && std::isdigit(static_cast<unsigned char>(text[dot + 1 + digits])) != 0) {
+        ++digits;
+      }
+      for (std::size_t i = 0; i < digits && unit > 1; ++i) unit /= 10;
+    }
+    next = low + unit;
+  }
+  if (!next) return false;
+  high = *next - 1;
+  return true;
+}
+
+IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id) {
+  IndexRows rows;
+  const Registry& registry = Registry::r4();
+  std::set<std::string> compartments;
+  const auto& compartment_params = registry.patient_compartment_params(type);
+  for (const SearchParam* sp : registry.for_type(type)) {
+    if (!sp->compiled || sp->type == ParamType::kComposite || sp->type == ParamType::kSpecial) continue;
+    // _id and _lastUpdated are answered from the version facts, not index rows.
+    if (sp->code == "_id" || sp->code == "_lastUpdated") continue;
+    auto items = fhirpath::evaluate(*sp->compiled, doc);
+    if (!items) continue;
+    Extractor x(rows, sp->code);
+    for (const auto& v : *items) {
+      switch (sp->type) {
+        case ParamType::kString: x.as_string(v); break;
+        case ParamType::kToken: x.as_token(v); break;
+        case ParamType::kReference: x.as_reference(v); break;
+        case ParamType::kDate: x.as_date(v); break;
+        case ParamType::kNumber: x.as_number(v); break;
+        case ParamType::kQuantity: x.as_quantity(v); break;
+        case ParamType::kUri: x.as_uri(v); break;
+        default: break;
+      }
+    }
+    if (sp->type == ParamType::kReference &&
+        std::find(compartment_params.begin(), compartment_params.end(), sp->code) != compartment_params.end()) {
+      for (const auto& r : rows.references) {
+        if (r.param == sp->code && r.target_type == "Patient") compartments.insert("Patient/" + r.target_id);
+      }
+    }
+  }
+  if (type == "Patient") compartments.insert("Patient/" + std::string(id));
+  rows.compartments.assign(compartments.begin(), compartments.end());
+  return rows;
+}
+
+}  // namespace ucr::search

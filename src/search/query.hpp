@@ -1,0 +1,100 @@
+// search/query: FHIR search parameters parsed into a storage-neutral plan (R4 search.html), which a
+// Store backend turns into its own query language. Pure functions; thread-safe.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "search/registry.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ucr::search {
+
+/// R4 search.html#prefix
+enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
+
+struct Filter;
+
+/// One alternative of an OR list: a test on one search parameter of the resource being searched.
+struct Condition {
+  ParamType type = ParamType::kToken;
+  std::string param;     ///< parameter code ("name", "subject"); "_id" and "_lastUpdated" are special
+  std::string modifier;  ///< "", exact, contains, missing, not, text, identifier, below, above, or a type
+  Prefix prefix = Prefix::kEq;
+  std::string text;                   ///< string / uri value (normalised for plain string search)
+  std::optional<std::string> system;  ///< token and quantity system (empty string: "no system")
+  std::optional<std::string> code;    ///< token code, quantity code or unit
+  std::string target_type;            ///< reference: Type of Type/id (or from the :Type modifier)
+  std::string target_id;              ///< reference: id
+  core::Micros low = 0;               ///< date: range of the search value
+  core::Micros high = 0;
+  double number = 0;  ///< number / quantity value, with the range its precision implies
+  double number_low = 0;
+  double number_high = 0;
+  bool missing = false;  ///< for :missing
+  /// Chained search (subject:Patient.name=x) or reverse chaining (_has): the condition holds when a
+  /// resource of `chain_type` linked through `param` satisfies `chain`.
+  std::shared_ptr<Filter> chain;
+  std::string chain_type;
+  bool reverse = false;  ///< _has: chain_type's `param` refers to the resource being searched
+};
+
+/// An OR group: at least one condition holds. A Plan's filters are ANDed.
+struct Filter {
+  std::vector<Condition> any_of;
+};
+
+struct SortKey {
+  std::string param;
+  ParamType type = ParamType::kString;
+  bool descending = false;
+};
+
+/// _include / _revinclude: `source_type:param[:target_type]`.
+struct Include {
+  std::string source_type;  ///< empty for `*`
+  std::string param;        ///< empty for `*`
+  std::string target_type;
+  bool iterate = false;
+};
+
+enum class TotalMode { kDefault, kNone, kEstimate, kAccurate };
+enum class Summary { kNone, kTrue, kText, kData, kCount, kFalse };
+
+/// A whole search: which resources match, in which order, which page, and what to return.
+struct Plan {
+  std::string type;                      ///< resource type searched
+  std::vector<Filter> filters;           ///< ANDed
+  std::optional<std::string> compartment;  ///< "Patient/{id}": only resources in this compartment
+  std::vector<SortKey> sort;
+  std::size_t count = 50;
+  std::size_t offset = 0;
+  TotalMode total = TotalMode::kDefault;
+  std::vector<Include> includes;
+  std::vector<Include> revincludes;
+  Summary summary = Summary::kNone;
+  std::vector<std::string> elements;
+  std::vector<std::string> canonical;  ///< the parameters as understood, for self/next links
+};
+
+struct ParseOptions {
+  std::size_t default_count = 50;
+  std::size_t max_count = 1000;
+  bool lenient = false;  ///< Prefer: handling=lenient: unknown parameters are ignored with a warning
+};
+
+/// Parses decoded query parameters for a search on `type`. Unknown or malformed parameters give a
+/// 400 naming the parameter (or a warning in `warnings` when lenient).
+[[nodiscard]] core::Result<Plan> parse_search(std::string_view type,
+                                              const std::vector<std::pair<std::string, std::string>>& params,
+                                              const ParseOptions& options, std::vector<core::Issue>& warnings);
+
+/// Splits a parameter value on unescaped commas and unescapes \, \| \$ \\ (R4 search.html#escaping).
+[[nodiscard]] std::vector<std::string> split_values(std::string_view value);
+
+}  // namespace ucr::search

@@ -1,0 +1,146 @@
+#include "search/registry.hpp"
+
+#include "fhir/definitions.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <cstdint>
+
+// Emitted by parameters_data.S (.incbin of data/fhir-r4/search-parameters.json).
+extern "C" const char ucr_search_parameters_json[];
+extern "C" const std::uint64_t ucr_search_parameters_json_size;
+
+namespace ucr::search {
+namespace {
+
+namespace json = boost::json;
+
+std::string key_of(std::string_view type, std::string_view code) {
+  std::string k(type);
+  k.push_back('\x1f');
+  k.append(code);
+  return k;
+}
+
+std::string str(const json::object& o, std::string_view k) {
+  const auto* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+ParamType param_type_of(std::string_view code) {
+  if (code == "number") return ParamType::kNumber;
+  if (code == "date") return ParamType::kDate;
+  if (code == "string") return ParamType::kString;
+  if (code == "token") return ParamType::kToken;
+  if (code == "reference") return ParamType::kReference;
+  if (code == "composite") return ParamType::kComposite;
+  if (code == "quantity") return ParamType::kQuantity;
+  if (code == "uri") return ParamType::kUri;
+  return ParamType::kSpecial;
+}
+
+std::string_view param_type_name(ParamType t) {
+  switch (t) {
+    case ParamType::kNumber: return "number";
+    case ParamType::kDate: return "date";
+    case ParamType::kString: return "string";
+    case ParamType::kToken: return "token";
+    case ParamType::kReference: return "reference";
+    case ParamType::kComposite: return "composite";
+    case ParamType::kQuantity: return "quantity";
+    case ParamType::kUri: return "uri";
+    case ParamType::kSpecial: return "special";
+  }
+  return "special";
+}
+
+const Registry& Registry::r4() {
+  static const Registry kRegistry = [] {
+    Registry r;
+    const std::string_view text(ucr_search_parameters_json, ucr_search_parameters_json_size);
+    const json::value doc = json::parse(json::string_view(text.data(), text.size()));
+    const auto& root = doc.as_object();
+    std::vector<std::string> all_types = fhir::resource_types();
+    for (const auto& pv : root.at("parameters").as_array()) {
+      const auto& p = pv.as_object();
+      const std::string code = str(p, "code");
+      const ParamType type = param_type_of(str(p, "type"));
+      std::vector<std::string> targets;
+      if (const auto* t = p.if_contains("target")) {
+        for (const auto& x : t->as_array()) targets.emplace_back(x.as_string());
+      }
+      std::vector<Component> components;
+      if (const auto* c = p.if_contains("component")) {
+        for (const auto& x : c->as_array()) {
+          const auto& co = x.as_object();
+          Component comp;
+          comp.code = str(co, "code");
+          comp.type = param_type_of(str(co, "type"));
+          auto compiled = fhirpath::compile(str(co, "expression"));
+          if (compiled) comp.expression = *compiled;
+          components.push_back(std::move(comp));
+        }
+      }
+      for (const auto& [base, expr_v] : p.at("expression").as_object()) {
+        const std::string expr(expr_v.as_string());
+        std::vector<std::string> bases;
+        if (base == "Resource" || base == "DomainResource") {
+          bases = all_types;
+        } else {
+          bases.emplace_back(base);
+        }
+        auto compiled = fhirpath::compile(expr);
+        if (!compiled) r.failures_.push_back(fmt::format("{}.{}: {}", std::string_view(base), code, compiled.error().message()));
+        for (const auto& b : bases) {
+          // A specific definition wins over the generic Resource one (e.g. _id stays generic).
+          auto k = key_of(b, code);
+          if (r.params_.count(k) != 0) continue;
+          auto sp = std::make_unique<SearchParam>();
+          sp->code = code;
+          sp->type = type;
+          sp->expression = expr;
+          if (compiled) sp->compiled = *compiled;
+          sp->targets = targets;
+          sp->components = components;
+          r.by_type_[b].push_back(sp.get());
+          r.params_.emplace(std::move(k), std::move(sp));
+        }
+      }
+    }
+    for (const auto& [type, params] : root.at("patientCompartment").as_object()) {
+      auto& v = r.compartment_[std::string(type)];
+      for (const auto& x : params.as_array()) v.emplace_back(x.as_string());
+    }
+    return r;
+  }();
+  return kRegistry;
+}
+
+const SearchParam* Registry::find(std::string_view type, std::string_view code) const {
+  auto it = params_.find(key_of(type, code));
+  return it == params_.end() ? nullptr : it->second.get();
+}
+
+const std::vector<const SearchParam*>& Registry::for_type(std::string_view type) const {
+  static const std::vector<const SearchParam*> kNone;
+  auto it = by_type_.find(type);
+  return it == by_type_.end() ? kNone : it->second;
+}
+
+const std::vector<std::string>& Registry::patient_compartment_params(std::string_view type) const {
+  static const std::vector<std::string> kNone;
+  auto it = compartment_.find(type);
+  return it == compartment_.end() ? kNone : it->second;
+}
+
+std::vector<std::string> Registry::patient_compartment_types() const {
+  std::vector<std::string> out;
+  out.reserve(compartment_.size());
+  for (const auto& [type, params] : compartment_) out.push_back(type);
+  return out;
+}
+
+}  // namespace ucr::search

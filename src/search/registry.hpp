@@ -1,0 +1,63 @@
+// search/registry: the R4 search parameters (compiled in) with their FHIRPath expressions compiled
+// per resource type, and the patient compartment definition. Immutable once built; thread-safe.
+#pragma once
+
+#include "fhirpath/fhirpath.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ucr::search {
+
+enum class ParamType { kNumber, kDate, kString, kToken, kReference, kComposite, kQuantity, kUri, kSpecial };
+
+/// R4 search-parameter type code ("token") to ParamType; kSpecial when unknown.
+[[nodiscard]] ParamType param_type_of(std::string_view code);
+[[nodiscard]] std::string_view param_type_name(ParamType t);
+
+/// One component of a composite parameter (R4 searchparameter.html#composite).
+struct Component {
+  std::string code;
+  ParamType type = ParamType::kToken;
+  std::shared_ptr<const fhirpath::Expression> expression;
+};
+
+/// One search parameter as it applies to one resource type.
+struct SearchParam {
+  std::string code;
+  ParamType type = ParamType::kToken;
+  std::string expression;                                ///< FHIRPath for this resource type only
+  std::shared_ptr<const fhirpath::Expression> compiled;  ///< null when the expression does not compile
+  std::vector<std::string> targets;                      ///< reference target types
+  std::vector<Component> components;
+};
+
+class Registry {
+ public:
+  /// The R4 registry built from the compiled-in definitions (built once, on first use).
+  static const Registry& r4();
+
+  /// The parameter `code` of resource type `type`, or null.
+  [[nodiscard]] const SearchParam* find(std::string_view type, std::string_view code) const;
+  /// Every parameter of a resource type (those on Resource and DomainResource included).
+  [[nodiscard]] const std::vector<const SearchParam*>& for_type(std::string_view type) const;
+  /// Parameters of `type` that place a resource in a Patient's compartment (R4 compartmentdefinition-patient).
+  [[nodiscard]] const std::vector<std::string>& patient_compartment_params(std::string_view type) const;
+  /// Resource types that can be in a Patient's compartment.
+  [[nodiscard]] std::vector<std::string> patient_compartment_types() const;
+  /// Number of (type, parameter) pairs, and how many expressions failed to compile (reported by tests).
+  [[nodiscard]] std::size_t size() const { return params_.size(); }
+  [[nodiscard]] const std::vector<std::string>& compile_failures() const { return failures_; }
+
+ private:
+  Registry() = default;
+  std::map<std::string, std::unique_ptr<SearchParam>, std::less<>> params_;  // key "Type\x1fcode"
+  std::map<std::string, std::vector<const SearchParam*>, std::less<>> by_type_;
+  std::map<std::string, std::vector<std::string>, std::less<>> compartment_;
+  std::vector<std::string> failures_;
+};
+
+}  // namespace ucr::search

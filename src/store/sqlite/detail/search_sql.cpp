@@ -1,0 +1,297 @@
+#include "store/sqlite/detail/search_sql.hpp"
+
+#include "core/time.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+
+namespace ucr::store::sqlite_detail {
+namespace {
+
+using search::Condition;
+using search::Filter;
+using search::ParamType;
+using search::Prefix;
+
+const char* table_of(ParamType t) {
+  switch (t) {
+    case ParamType::kString: return "idx_string";
+    case ParamType::kToken: return "idx_token";
+    case ParamType::kReference: return "idx_reference";
+    case ParamType::kDate: return "idx_date";
+    case ParamType::kNumber: return "idx_number";
+    case ParamType::kQuantity: return "idx_quantity";
+    case ParamType::kUri: return "idx_uri";
+    default: return "idx_token";
+  }
+}
+
+/// LIKE pattern text with %, _ and \ escaped (used with ESCAPE '\').
+std::string like_escape(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    if (ch == '%' || ch == '_' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out;
+}
+
+class Builder {
+ public:
+  explicit Builder(Sql& sql) : sql_(sql) {}
+
+  std::string alias() { return fmt::format("c{}", next_alias_++); }
+  std::string row_alias() { return fmt::format("i{}", next_alias_++); }
+
+  void bind(Bind b) { sql_.binds.push_back(std::move(b)); }
+
+  /// (cond OR cond ...) over resource alias `a`.
+  std::string filter(const Filter& f, const std::string& a) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < f.any_of.size(); ++i) {
+      if (i > 0) out += " OR ";
+      out += condition(f.any_of[i], a);
+    }
+    return out + ")";
+  }
+
+  std::string range_test(const Condition& c, const std::string& lo, const std::string& hi) {
+    // Date ranges: the search value [low, high] against the stored [lo, hi] (R4 search.html#prefix).
+    const auto b2 = [&](std::int64_t x, std::int64_t y) {
+      bind(x);
+      bind(y);
+    };
+    switch (c.prefix) {
+      case Prefix::kEq: b2(c.low, c.high); return fmt::format("({0} >= ? AND {1} <= ?)", lo, hi);
+      case Prefix::kNe: b2(c.low, c.high); return fmt::format("NOT ({0} >= ? AND {1} <= ?)", lo, hi);
+      case Prefix::kGt: bind(c.high); return fmt::format("{} > ?", hi);
+      case Prefix::kLt: bind(c.low); return fmt::format("{} < ?", lo);
+      case Prefix::kGe: bind(c.low); return fmt::format("{} >= ?", hi);
+      case Prefix::kLe: bind(c.high); return fmt::format("{} <= ?", lo);
+      case Prefix::kSa: bind(c.high); return fmt::format("{} > ?", lo);
+      case Prefix::kEb: bind(c.low); return fmt::format("{} < ?", hi);
+      case Prefix::kAp: {
+        // Approximately: within 10% of the distance to now (at least a day) either side.
+        const auto now = core::now_micros();
+        const std::int64_t delta = std::max<std::int64_t>(86'400'000'000, std::llabs(now - c.low) / 10);
+        b2(c.high + delta, c.low - delta);
+        return fmt::format("({} <= ? AND {} >= ?)", lo, hi);
+      }
+    }
+    return "1";
+  }
+
+  std::string number_test(const Condition& c, const std::string& v) {
+    switch (c.prefix) {
+      case Prefix::kEq:
+        bind(c.number_low);
+        bind(c.number_high);
+        return fmt::format("({0} >= ? AND {0} < ?)", v);
+      case Prefix::kNe:
+        bind(c.number_low);
+        bind(c.number_high);
+        return fmt::format("NOT ({0} >= ? AND {0} < ?)", v);
+      case Prefix::kGt:
+      case Prefix::kSa: bind(c.number); return fmt::format("{} > ?", v);
+      case Prefix::kLt:
+      case Prefix::kEb: bind(c.number); return fmt::format("{} < ?", v);
+      case Prefix::kGe: bind(c.number); return fmt::format("{} >= ?", v);
+      case Prefix::kLe: bind(c.number); return fmt::format("{} <= ?", v);
+      case Prefix::kAp: {
+        const double delta = std::fabs(c.number) * 0.1;
+        bind(c.number - delta);
+        bind(c.number + delta);
+        return fmt::format("({0} >= ? AND {0} <= ?)", v);
+      }
+    }
+    return "1";
+  }
+
+  /// The test on one index row alias `r` for a value condition.
+  std::string row_test(const Condition& c, const std::string& r) {
+    switch (c.type) {
+      case ParamType::kString:
+        if (c.modifier == "exact") {
+          bind(c.text);
+          return r + ".exact = ?";
+        }
+        bind(c.modifier == "contains" ? "%" + like_escape(c.text) + "%" : like_escape(c.text) + "%");
+        return r + ".normalized LIKE ? ESCAPE '\\'";
+      case ParamType::kToken: {
+        if (c.modifier == "text") {
+          bind(like_escape(c.text) + "%");
+          return r + ".text LIKE ? ESCAPE '\\'";
+        }
+        std::string out = "1";
+        if (c.system) {
+          bind(*c.system);
+          out += " AND " + r + ".system = ?";
+        }
+        if (c.code) {
+          bind(*c.code);
+          out += " AND " + r + ".code = ?";
+        }
+        return "(" + out + ")";
+      }
+      case ParamType::kReference: {
+        if (!c.text.empty()) {
+          bind(c.text);
+          return r + ".url = ?";
+        }
+        std::string out = "(";
+        bind(c.target_id);
+        out += r + ".target_id = ?";
+        if (!c.target_type.empty()) {
+          bind(c.target_type);
+          out += " AND " + r + ".target_type = ?";
+        }
+        return out + ")";
+      }
+      case ParamType::kDate: return range_test(c, r + ".low", r + ".high");
+      case ParamType::kNumber: return number_test(c, r + ".value");
+      case ParamType::kQuantity: {
+        std::string out = number_test(c, r + ".value");
+        if (c.system) {
+          bind(*c.system);
+          out += " AND " + r + ".system = ?";
+        }
+        if (c.code) {
+          bind(*c.code);
+          bind(*c.code);
+          out += " AND (" + r + ".code = ? OR " + r + ".unit = ?)";
+        }
+        return "(" + out + ")";
+      }
+      case ParamType::kUri:
+        if (c.modifier == "below") {
+          bind(like_escape(c.text) + "%");
+          return r + ".uri LIKE ? ESCAPE '\\'";
+        }
+        if (c.modifier == "above") {
+          bind(c.text);
+          return "? LIKE (" + r + ".uri || '%')";
+        }
+        bind(c.text);
+        return r + ".uri = ?";
+      default: return "0";
+    }
+  }
+
+  std::string condition(const Condition& c, const std::string& a) {
+    if (c.param == "_id") {
+      if (c.modifier == "not") {
+        bind(c.code.value_or(""));
+        return a + ".id != ?";
+      }
+      bind(c.code.value_or(""));
+      return a + ".id = ?";
+    }
+    if (c.param == "_lastUpdated") return range_test(c, a + ".last_updated", a + ".last_updated");
+    if (c.chain) {
+      const std::string r = row_alias();
+      const std::string t = alias();
+      std::string out;
+      if (c.reverse) {
+        // _has: a `chain_type` resource whose `param` refers to this one and satisfies the chain.
+        bind(c.chain_type);
+        bind(c.param);
+        out = fmt::format(
+            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.type AND {1}.id = "
+            "{0}.id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = {2}.type AND "
+            "{0}.target_id = {2}.id AND ",
+            r, t, a);
+      } else {
+        bind(c.param);
+        bind(c.chain_type);
+        out = fmt::format(
+            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type AND "
+            "{1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = {2}.type AND {0}.id = {2}.id AND {0}.param "
+            "= ? AND {0}.target_type = ? AND ",
+            r, t, a);
+      }
+      return out + filter(*c.chain, t) + ")";
+    }
+    const bool identifier = c.type == ParamType::kReference && c.modifier == "identifier";
+    const char* table = identifier ? "idx_token" : table_of(c.type);
+    const std::string param = identifier ? c.param + ":identifier" : c.param;
+    const std::string r = row_alias();
+    const std::string head =
+        fmt::format("EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.type = {2}.type AND {1}.id = {2}.id AND {1}.param = ?",
+                    table, r, a);
+    bind(param);
+    if (c.modifier == "missing") return (c.missing ? "NOT " : "") + head + ")";
+    if (c.type == ParamType::kToken && c.modifier == "not") {
+      Condition positive = c;
+      positive.modifier.clear();
+      return "NOT " + head + " AND " + row_test(positive, r) + ")";
+    }
+    if (identifier) {
+      Condition token = c;
+      token.type = ParamType::kToken;
+      token.modifier.clear();
+      return head + " AND " + row_test(token, r) + ")";
+    }
+    return head + " AND " + row_test(c, r) + ")";
+  }
+
+  std::string sort_expr(const search::SortKey& k, const std::string& a) {
+    if (k.param == "_id") return a + ".id";
+    if (k.param == "_lastUpdated") return a + ".last_updated";
+    const char* column = "code";
+    const char* agg = k.descending ? "MAX" : "MIN";
+    switch (k.type) {
+      case ParamType::kString: column = "normalized"; break;
+      case ParamType::kToken: column = "code"; break;
+      case ParamType::kReference: column = "target_id"; break;
+      case ParamType::kDate: column = k.descending ? "high" : "low"; break;
+      case ParamType::kNumber:
+      case ParamType::kQuantity: column = "value"; break;
+      case ParamType::kUri: column = "uri"; break;
+      default: break;
+    }
+    bind(k.param);
+    return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.type = {3}.type AND s.id = {3}.id AND s.param = ?)", agg,
+                       column, table_of(k.type), a);
+  }
+
+ private:
+  Sql& sql_;
+  int next_alias_ = 1;
+};
+
+}  // namespace
+
+Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset) {
+  Sql sql;
+  Builder b(sql);
+  std::string where = "c0.type = ? AND c0.deleted = 0";
+  b.bind(plan.type);
+  if (plan.compartment) {
+    b.bind(*plan.compartment);
+    where += " AND EXISTS (SELECT 1 FROM compartment k WHERE k.type = c0.type AND k.id = c0.id AND k.patient = ?)";
+  }
+  for (const auto& f : plan.filters) where += " AND " + b.filter(f, "c0");
+  if (count_only) {
+    sql.text = "SELECT COUNT(*) FROM resource_current c0 WHERE " + where;
+    return sql;
+  }
+  std::vector<Bind> where_binds = std::move(sql.binds);
+  sql.binds.clear();
+  std::string order;
+  for (const auto& k : plan.sort) {
+    order += b.sort_expr(k, "c0");
+    order += k.descending ? " DESC NULLS LAST, " : " ASC NULLS LAST, ";
+  }
+  order += "c0.id";
+  std::vector<Bind> order_binds = std::move(sql.binds);
+  sql.binds = std::move(where_binds);
+  for (auto& x : order_binds) sql.binds.push_back(std::move(x));
+  sql.binds.emplace_back(static_cast<std::int64_t>(limit));
+  sql.binds.emplace_back(static_cast<std::int64_t>(offset));
+  sql.text = "SELECT c0.id FROM resource_current c0 WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?";
+  return sql;
+}
+
+}  // namespace ucr::store::sqlite_detail

@@ -1,0 +1,34 @@
+// store/sqlite/detail/search_sql: a search Plan turned into SQLite SQL over the index tables, with
+// every value bound as a parameter (never spliced into the text). Pure; thread-safe.
+#pragma once
+
+#include "search/query.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ucr::store::sqlite_detail {
+
+/// One bound value (a plain struct: GCC 12 warns spuriously about std::variant<std::string, ...>).
+struct Bind {
+  enum class Kind { kText, kInteger, kReal };
+  Bind(std::string v) : kind(Kind::kText), text(std::move(v)) {}  // NOLINT(google-explicit-constructor)
+  Bind(const char* v) : kind(Kind::kText), text(v) {}              // NOLINT(google-explicit-constructor)
+  Bind(std::int64_t v) : kind(Kind::kInteger), integer(v) {}       // NOLINT(google-explicit-constructor)
+  Bind(double v) : kind(Kind::kReal), real(v) {}                   // NOLINT(google-explicit-constructor)
+  Kind kind;
+  std::string text;
+  std::int64_t integer = 0;
+  double real = 0;
+};
+
+struct Sql {
+  std::string text;
+  std::vector<Bind> binds;
+};
+
+/// SELECT c0.id ... for one page (limit/offset) of the plan, or SELECT COUNT(*) when count_only.
+[[nodiscard]] Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset);
+
+}  // namespace ucr::store::sqlite_detail

@@ -5,6 +5,7 @@
 #include "demo/demo.hpp"
 #include "fhir/outcome.hpp"
 #include "fhir/validator.hpp"
+#include "fhirpath/fhirpath.hpp"
 #include "http/server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -110,8 +111,41 @@ int main(int argc, char** argv) {
   std::string file;
   validate->add_option("FILE", file, "The JSON file to validate ('-' for standard input)")->required();
 
+  // fhirpath
+  auto* fp = app.add_subcommand("fhirpath",
+                                "Evaluate a FHIRPath expression on a JSON resource; prints the result "
+                                "collection as JSON with the type of each item.");
+  std::string expression;
+  std::string input_file;
+  fp->add_option("EXPRESSION", expression, "The FHIRPath expression, e.g. \"Patient.name.given\"")->required();
+  fp->add_option("--input", input_file, "The resource (JSON file, '-' for standard input); none: empty input");
+
   CLI11_PARSE(app, argc, argv);
   core::init_logging(log_level);
+
+  if (*fp) {
+    boost::json::value input;
+    if (!input_file.empty()) {
+      std::stringstream ss;
+      if (input_file == "-") {
+        ss << std::cin.rdbuf();
+      } else {
+        std::ifstream in(input_file, std::ios::binary);
+        if (!in) return fail("cannot read " + input_file);
+        ss << in.rdbuf();
+      }
+      boost::system::error_code ec;
+      input = boost::json::parse(ss.str(), ec);
+      if (ec) return fail(fmt::format("{} is not valid JSON: {}", input_file, ec.message()));
+    }
+    auto compiled = fhirpath::compile(expression);
+    if (!compiled) return fail(compiled.error().message());
+    auto result = input.is_null() ? fhirpath::evaluate(**compiled, fhirpath::Collection{})
+                                  : fhirpath::evaluate(**compiled, input);
+    if (!result) return fail(result.error().message());
+    std::cout << boost::json::serialize(fhirpath::to_json(*result)) << "\n";
+    return 0;
+  }
 
   if (*validate) {
     std::stringstream ss;

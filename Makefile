@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./ucr-data
 DEMO_PEOPLE ?= 200
-SOURCES = $(shell git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
+SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
 
 .PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules format tidy bench fuzz clean
 

@@ -74,7 +74,9 @@ const Case kCases[] = {
 void BM_Evaluate(benchmark::State& state) {
   const Case& c = kCases[state.range(0)];
   fp::Context ctx;
-  ctx.resolver = [](std::string_view ref) -> const json::value* { return ref == "Patient/example" ? &kPatient : nullptr; };
+  ctx.resolver = [](std::string_view ref) -> const json::value* {
+    return ref == "Patient/example" ? &kPatient : nullptr;
+  };
   auto expr = fp::compile(c.expression);
   if (!expr) {
     state.SkipWithError(expr.error().message().c_str());

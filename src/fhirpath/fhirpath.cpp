@@ -97,16 +97,26 @@ std::string type_name(const Value& v0) {
   if (v0.is_node() && !v0.type.empty()) return "FHIR." + std::string(v0.type);
   Value v = to_system(v0);
   switch (v.kind) {
-    case ValueKind::kBoolean: return "System.Boolean";
-    case ValueKind::kInteger: return "System.Integer";
-    case ValueKind::kDecimal: return "System.Decimal";
-    case ValueKind::kString: return "System.String";
-    case ValueKind::kDate: return "System.Date";
-    case ValueKind::kDateTime: return "System.DateTime";
-    case ValueKind::kTime: return "System.Time";
-    case ValueKind::kQuantity: return "System.Quantity";
-    case ValueKind::kTypeInfo: return "System.TypeInfo";
-    case ValueKind::kNode: break;
+    case ValueKind::kBoolean:
+      return "System.Boolean";
+    case ValueKind::kInteger:
+      return "System.Integer";
+    case ValueKind::kDecimal:
+      return "System.Decimal";
+    case ValueKind::kString:
+      return "System.String";
+    case ValueKind::kDate:
+      return "System.Date";
+    case ValueKind::kDateTime:
+      return "System.DateTime";
+    case ValueKind::kTime:
+      return "System.Time";
+    case ValueKind::kQuantity:
+      return "System.Quantity";
+    case ValueKind::kTypeInfo:
+      return "System.TypeInfo";
+    case ValueKind::kNode:
+      break;
   }
   return "FHIR.Element";
 }
@@ -122,16 +132,24 @@ json::value to_json(const Collection& items) {
         o["value"] = v.node != nullptr ? *v.node : json::value(nullptr);
         if (v.extension != nullptr) o["extension"] = *v.extension;
         break;
-      case ValueKind::kBoolean: o["value"] = v.as_bool(); break;
-      case ValueKind::kInteger: o["value"] = v.as_integer(); break;
-      case ValueKind::kDecimal: o["value"] = v.as_decimal().to_double(); break;
+      case ValueKind::kBoolean:
+        o["value"] = v.as_bool();
+        break;
+      case ValueKind::kInteger:
+        o["value"] = v.as_integer();
+        break;
+      case ValueKind::kDecimal:
+        o["value"] = v.as_decimal().to_double();
+        break;
       case ValueKind::kQuantity:
         o["value"] = json::object{{"value", v.as_quantity().value.to_double()}, {"unit", v.as_quantity().unit}};
         break;
       case ValueKind::kTypeInfo:
         o["value"] = json::object{{"namespace", v.as_type_info().namespace_name}, {"name", v.as_type_info().name}};
         break;
-      default: o["value"] = to_string(v).value_or(""); break;
+      default:
+        o["value"] = to_string(v).value_or("");
+        break;
     }
     out.push_back(std::move(o));
   }

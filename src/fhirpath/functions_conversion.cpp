@@ -45,12 +45,14 @@ std::optional<Value> convert(const Value& v, Target target) {
   switch (target) {
     case Target::kBoolean:
       switch (v.kind) {
-        case ValueKind::kBoolean: return v;
+        case ValueKind::kBoolean:
+          return v;
         case ValueKind::kInteger:
           if (v.as_integer() == 0 || v.as_integer() == 1) return Value::boolean(v.as_integer() == 1);
           return std::nullopt;
         case ValueKind::kDecimal: {
-          int c1 = Decimal::compare(v.as_decimal(), Decimal(1, 0)), c0 = Decimal::compare(v.as_decimal(), Decimal(0, 0));
+          int c1 = Decimal::compare(v.as_decimal(), Decimal(1, 0)),
+              c0 = Decimal::compare(v.as_decimal(), Decimal(0, 0));
           if (c1 == 0 || c0 == 0) return Value::boolean(c1 == 0);
           return std::nullopt;
         }
@@ -60,12 +62,15 @@ std::optional<Value> convert(const Value& v, Target target) {
           if (s == "false" || s == "f" || s == "no" || s == "n" || s == "0" || s == "0.0") return Value::boolean(false);
           return std::nullopt;
         }
-        default: return std::nullopt;
+        default:
+          return std::nullopt;
       }
     case Target::kInteger:
       switch (v.kind) {
-        case ValueKind::kInteger: return v;
-        case ValueKind::kBoolean: return Value::integer(v.as_bool() ? 1 : 0);
+        case ValueKind::kInteger:
+          return v;
+        case ValueKind::kBoolean:
+          return Value::integer(v.as_bool() ? 1 : 0);
         case ValueKind::kString: {
           const std::string& s = v.as_string();
           if (s.empty() || s.find('.') != std::string::npos) return std::nullopt;
@@ -75,19 +80,24 @@ std::optional<Value> convert(const Value& v, Target target) {
           if (!i) return std::nullopt;
           return Value::integer(*i);
         }
-        default: return std::nullopt;
+        default:
+          return std::nullopt;
       }
     case Target::kDecimal:
       switch (v.kind) {
-        case ValueKind::kDecimal: return v;
-        case ValueKind::kInteger: return Value::decimal(Decimal::from_int(v.as_integer()));
-        case ValueKind::kBoolean: return Value::decimal(Decimal(v.as_bool() ? 10 : 0, 1));
+        case ValueKind::kDecimal:
+          return v;
+        case ValueKind::kInteger:
+          return Value::decimal(Decimal::from_int(v.as_integer()));
+        case ValueKind::kBoolean:
+          return Value::decimal(Decimal(v.as_bool() ? 10 : 0, 1));
         case ValueKind::kString: {
           auto d = Decimal::parse(v.as_string());
           if (!d) return std::nullopt;
           return Value::decimal(*d);
         }
-        default: return std::nullopt;
+        default:
+          return std::nullopt;
       }
     case Target::kString: {
       auto s = to_string(v);
@@ -96,16 +106,21 @@ std::optional<Value> convert(const Value& v, Target target) {
     }
     case Target::kQuantity:
       switch (v.kind) {
-        case ValueKind::kQuantity: return v;
-        case ValueKind::kInteger: return Value::quantity(Quantity{Decimal::from_int(v.as_integer()), "1"});
-        case ValueKind::kDecimal: return Value::quantity(Quantity{v.as_decimal(), "1"});
-        case ValueKind::kBoolean: return Value::quantity(Quantity{Decimal(v.as_bool() ? 10 : 0, 1), "1"});
+        case ValueKind::kQuantity:
+          return v;
+        case ValueKind::kInteger:
+          return Value::quantity(Quantity{Decimal::from_int(v.as_integer()), "1"});
+        case ValueKind::kDecimal:
+          return Value::quantity(Quantity{v.as_decimal(), "1"});
+        case ValueKind::kBoolean:
+          return Value::quantity(Quantity{Decimal(v.as_bool() ? 10 : 0, 1), "1"});
         case ValueKind::kString: {
           auto q = parse_quantity(v.as_string());
           if (!q) return std::nullopt;
           return Value::quantity(std::move(*q));
         }
-        default: return std::nullopt;
+        default:
+          return std::nullopt;
       }
     case Target::kDate:
       if (v.kind == ValueKind::kDate) return v;
@@ -196,15 +211,22 @@ std::span<const FunctionDef> conversion_functions() { return kFunctions; }
 std::optional<std::string> to_string(const Value& v0) {
   Value v = to_system(v0);
   switch (v.kind) {
-    case ValueKind::kBoolean: return std::string(v.as_bool() ? "true" : "false");
-    case ValueKind::kInteger: return std::to_string(v.as_integer());
-    case ValueKind::kDecimal: return v.as_decimal().to_string();
-    case ValueKind::kString: return v.as_string();
+    case ValueKind::kBoolean:
+      return std::string(v.as_bool() ? "true" : "false");
+    case ValueKind::kInteger:
+      return std::to_string(v.as_integer());
+    case ValueKind::kDecimal:
+      return v.as_decimal().to_string();
+    case ValueKind::kString:
+      return v.as_string();
     case ValueKind::kDate:
     case ValueKind::kDateTime:
-    case ValueKind::kTime: return v.as_temporal().to_string();
-    case ValueKind::kQuantity: return v.as_quantity().to_string();
-    default: return std::nullopt;
+    case ValueKind::kTime:
+      return v.as_temporal().to_string();
+    case ValueKind::kQuantity:
+      return v.as_quantity().to_string();
+    default:
+      return std::nullopt;
   }
 }
 

@@ -11,7 +11,9 @@ namespace {
 
 using R = core::Result<Collection>;
 
-Decimal as_dec(const Value& v) { return v.kind == ValueKind::kInteger ? Decimal::from_int(v.as_integer()) : v.as_decimal(); }
+Decimal as_dec(const Value& v) {
+  return v.kind == ValueKind::kInteger ? Decimal::from_int(v.as_integer()) : v.as_decimal();
+}
 bool is_number(const Value& v) { return v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal; }
 
 /// The single System value of the input (nullopt when empty).
@@ -112,7 +114,8 @@ R fn_round(Evaluator& ev, const Node& call, const Collection& in, const Scope& s
   if (!call.args.empty()) {
     UCR_FP_TRY(p, number_arg(ev, call, 0, scope));
     if (!p) return Collection{};
-    if (p->kind != ValueKind::kInteger || p->as_integer() < 0) return ev.error(call, "round() precision must be a non-negative Integer");
+    if (p->kind != ValueKind::kInteger || p->as_integer() < 0)
+      return ev.error(call, "round() precision must be a non-negative Integer");
     digits = std::min<std::int64_t>(p->as_integer(), Decimal::kMaxScale);
   }
   return Collection{Value::decimal(as_dec(*v).round(static_cast<int>(digits)))};
@@ -136,17 +139,16 @@ int days_in(int y, int m) {
 
 std::optional<Temporal> temporal_boundary(const Temporal& t0, std::optional<std::int64_t> precision, bool high) {
   Temporal t = t0;
-  static constexpr std::pair<int, Precision> kDate[] = {{4, Precision::kYear},    {6, Precision::kMonth},
-                                                        {8, Precision::kDay},     {10, Precision::kHour},
-                                                        {12, Precision::kMinute}, {14, Precision::kSecond},
-                                                        {17, Precision::kMillisecond}};
+  static constexpr std::pair<int, Precision> kDate[] = {
+      {4, Precision::kYear},    {6, Precision::kMonth},   {8, Precision::kDay},         {10, Precision::kHour},
+      {12, Precision::kMinute}, {14, Precision::kSecond}, {17, Precision::kMillisecond}};
   static constexpr std::pair<int, Precision> kTime[] = {
       {2, Precision::kHour}, {4, Precision::kMinute}, {6, Precision::kSecond}, {9, Precision::kMillisecond}};
   bool time = t.kind == TemporalKind::kTime;
   std::int64_t p = precision.value_or(time ? 9 : (t.kind == TemporalKind::kDate ? 8 : 17));
   std::optional<Precision> target;
-  for (const auto& [digits, prec] : time ? std::span<const std::pair<int, Precision>>(kTime)
-                                         : std::span<const std::pair<int, Precision>>(kDate)) {
+  for (const auto& [digits, prec] :
+       time ? std::span<const std::pair<int, Precision>>(kTime) : std::span<const std::pair<int, Precision>>(kDate)) {
     if (digits == p) target = prec;
   }
   if (!target) return std::nullopt;

@@ -1,7 +1,7 @@
 #include "fhirpath/fhirpath.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <thread>
 
@@ -51,7 +51,8 @@ TEST(FhirPathEvaluator, ChoiceElementsAreReachedByTheirBaseName) {
   EXPECT_EQ(strings(eval("Observation.value.unit", kObservation)), std::vector<std::string>{"lbs"});
   EXPECT_EQ(text("Observation.value.is(Quantity)", kObservation), R"([{"type":"Boolean","value":true}])");
   EXPECT_EQ(strings(eval("Observation.component.value", kObservation)), (std::vector<std::string>{"x", "true"}));
-  EXPECT_EQ(strings(eval("Observation.component.value.ofType(boolean)", kObservation)), std::vector<std::string>{"true"});
+  EXPECT_EQ(strings(eval("Observation.component.value.ofType(boolean)", kObservation)),
+            std::vector<std::string>{"true"});
   EXPECT_EQ(strings(eval("(Observation.value as Quantity) | (Observation.value as SampledData)", kObservation)),
             std::vector<std::string>{"185.5 '[lb_av]'"});
   EXPECT_EQ(strings(eval("Observation.effective > @2020-01-01", kObservation)), std::vector<std::string>{"true"});
@@ -93,7 +94,8 @@ TEST(FhirPathEvaluator, ResolveFindsBundleEntriesContainedAndCallback) {
     asked = ref;
     return ref == "Patient/p1" ? &practitioner : nullptr;
   };
-  EXPECT_EQ(strings(eval("Observation.subject.resolve().id", kObservation, with_resolver)), std::vector<std::string>{"dr"});
+  EXPECT_EQ(strings(eval("Observation.subject.resolve().id", kObservation, with_resolver)),
+            std::vector<std::string>{"dr"});
   EXPECT_EQ(asked, "Patient/p1");
   EXPECT_TRUE(eval("Observation.subject.resolve()", kObservation).empty());
 }
@@ -126,8 +128,9 @@ TEST(FhirPathEvaluator, EvaluationErrorsCarryThePosition) {
 }
 
 TEST(FhirPathEvaluator, MemberOfUsesTheCallbackOrBuiltInValueSets) {
-  EXPECT_EQ(strings(eval("Observation.status.memberOf('http://hl7.org/fhir/ValueSet/observation-status')", kObservation)),
-            std::vector<std::string>{"true"});
+  EXPECT_EQ(
+      strings(eval("Observation.status.memberOf('http://hl7.org/fhir/ValueSet/observation-status')", kObservation)),
+      std::vector<std::string>{"true"});
   Context ctx;
   ctx.member_of = [](const Value& v, std::string_view vs) -> std::optional<bool> {
     if (vs != "http://example.org/vs") return std::nullopt;

@@ -1,7 +1,7 @@
 #include "fhirpath/fhirpath.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace ucr::fhirpath {
 namespace {

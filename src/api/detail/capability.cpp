@@ -2,19 +2,44 @@
 
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
+#include "search/registry.hpp"
 
 #include <boost/json.hpp>
 
 namespace ucr::api::detail {
 
+namespace {
+
+namespace json = boost::json;
+
+/// Every searchable parameter of a type (composite and special parameters are not offered yet).
+json::array search_params(const std::string& type) {
+  json::array out;
+  out.push_back(json::object{{"name", "_id"}, {"type", "token"}});
+  out.push_back(json::object{{"name", "_lastUpdated"}, {"type", "date"}});
+  for (const search::SearchParam* sp : search::Registry::r4().for_type(type)) {
+    if (sp->code == "_id" || sp->code == "_lastUpdated" || !sp->compiled) continue;
+    if (sp->type == search::ParamType::kComposite || sp->type == search::ParamType::kSpecial) continue;
+    out.push_back(json::object{{"name", sp->code}, {"type", std::string(search::param_type_name(sp->type))}});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string capability_statement(const std::string& base_url, const std::string& software_version) {
-  namespace json = boost::json;
   json::array resources;
   for (const auto& type : fhir::resource_types()) {
     json::array interactions;
     for (const char* code :
          {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}) {
       interactions.push_back(json::object{{"code", code}});
+    }
+    json::array operations{json::object{{"name", "validate"},
+                                        {"definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}};
+    if (type == "Patient") {
+      operations.push_back(json::object{{"name", "everything"},
+                                        {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}});
     }
     resources.push_back(json::object{
         {"type", type},
@@ -26,11 +51,10 @@ std::string capability_statement(const std::string& base_url, const std::string&
         {"conditionalRead", "not-supported"},
         {"conditionalUpdate", true},
         {"conditionalDelete", "single"},
-        {"searchParam", json::array{json::object{{"name", "_id"}, {"type", "token"}},
-                                    json::object{{"name", "identifier"}, {"type", "token"}}}},
-        {"operation",
-         json::array{json::object{{"name", "validate"},
-                                  {"definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}}},
+        {"searchParam", search_params(type)},
+        {"searchInclude", json::array{"*"}},
+        {"searchRevInclude", json::array{"*"}},
+        {"operation", std::move(operations)},
     });
   }
   json::object rest{

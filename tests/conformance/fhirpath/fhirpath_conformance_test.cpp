@@ -2,8 +2,8 @@
 // Cases disabled in the source are skipped with their outcome in the skip message.
 #include "fhirpath/fhirpath.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -129,9 +129,10 @@ class Summary : public ::testing::Environment {
   void TearDown() override {
     int run = g_passed + g_failed;
     if (run + g_disabled == 0) return;
-    std::printf("[fhirpath conformance] %d/%d enabled cases passed; %d disabled in source skipped (%d of them "
-                "would pass)\n",
-                g_passed.load(), run, g_disabled.load(), g_disabled_passing.load());
+    std::printf(
+        "[fhirpath conformance] %d/%d enabled cases passed; %d disabled in source skipped (%d of them "
+        "would pass)\n",
+        g_passed.load(), run, g_disabled.load(), g_disabled_passing.load());
   }
 };
 const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);

@@ -235,8 +235,8 @@ class Definitions {
 };
 
 const Definitions& defs() {
-  static const Definitions instance;
-  return instance;
+  static const Definitions kInstance;
+  return kInstance;
 }
 
 }  // namespace

@@ -177,9 +177,8 @@ bool is_base64(std::string_view s) {
     if (is_space(c)) continue;
     if (c == '=') {
       ++padding;
-    } else if (padding > 0) {
-      return false;  // data after padding
-    } else if (!(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '/')) {
+    } else if (padding > 0 ||  // data after padding
+               !(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '/')) {
       return false;
     }
     ++count;

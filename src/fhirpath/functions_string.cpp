@@ -95,9 +95,10 @@ template <bool kUpper>
 R fn_case(Evaluator& ev, const Node& call, const Collection& in, const Scope&) {
   UCR_FP_TRY(s, input_string(ev, call, in));
   if (!s) return Collection{};
-  for (char& c : *s)
+  for (char& c : *s) {
     c = static_cast<char>(kUpper ? std::toupper(static_cast<unsigned char>(c))
                                  : std::tolower(static_cast<unsigned char>(c)));
+  }
   return str(std::move(*s));
 }
 

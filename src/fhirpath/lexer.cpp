@@ -104,14 +104,15 @@ class Lexer {
           for (int k = 0; k < 4; ++k) {
             char h = s_[i_++];
             cp <<= 4;
-            if (is_digit(h))
+            if (is_digit(h)) {
               cp |= static_cast<std::uint32_t>(h - '0');
-            else if (h >= 'a' && h <= 'f')
+            } else if (h >= 'a' && h <= 'f') {
               cp |= static_cast<std::uint32_t>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F')
+            } else if (h >= 'A' && h <= 'F') {
               cp |= static_cast<std::uint32_t>(h - 'A' + 10);
-            else
+            } else {
               return error(i_ - 1, "invalid \\u escape");
+            }
           }
           append_utf8(out, cp);
           break;

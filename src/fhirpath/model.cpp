@@ -329,9 +329,10 @@ Value to_system(const Value& v) {
     const json::value* unit = o.if_contains("unit");
     const json::value* system = o.if_contains("system");
     bool ucum = system != nullptr && system->is_string() && system->get_string() == "http://unitsofmeasure.org";
-    if (code != nullptr && code->is_string() && (ucum || system == nullptr)) {
-      q.unit = code->get_string();
-    } else if (unit != nullptr && unit->is_string()) {
+    // A UCUM (or system-less) code wins; otherwise the human unit; otherwise any code.
+    const bool code_first = code != nullptr && code->is_string() && (ucum || system == nullptr);
+    const bool use_unit = !code_first && unit != nullptr && unit->is_string();
+    if (use_unit) {
       q.unit = unit->get_string();
     } else if (code != nullptr && code->is_string()) {
       q.unit = code->get_string();

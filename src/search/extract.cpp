@@ -3,12 +3,13 @@
 #include "fhir/definitions.hpp"
 #include "search/registry.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <array>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 namespace ucr::search {
@@ -79,6 +80,14 @@ class Extractor {
   }
 
   void as_token(const fhirpath::Value& v) {
+    if (v.kind == fhirpath::ValueKind::kBoolean) {  // computed, e.g. Patient.deceased.exists() and ...
+      token({}, std::get<bool>(v.data) ? "true" : "false", {});
+      return;
+    }
+    if (v.kind == fhirpath::ValueKind::kString) {
+      token({}, std::get<std::string>(v.data), {});
+      return;
+    }
     if (v.node == nullptr) return;
     const json::value& n = *v.node;
     if (n.is_bool()) {
@@ -95,12 +104,15 @@ class Extractor {
     }
     const auto* o = n.if_object();
     if (o == nullptr) return;
-    if (const auto* codings = o->if_contains("coding"); codings != nullptr && codings->is_array()) {
-      // CodeableConcept
+    const auto* codings = o->if_contains("coding");
+    if ((codings != nullptr && codings->is_array()) || v.type == "CodeableConcept") {
+      // CodeableConcept (possibly text only)
       const std::string_view text = str_of(*o, "text");
-      for (const auto& c : codings->get_array()) {
-        if (const auto* co = c.if_object()) {
-          token(str_of(*co, "system"), str_of(*co, "code"), str_of(*co, "display"));
+      if (codings != nullptr && codings->is_array()) {
+        for (const auto& c : codings->get_array()) {
+          if (const auto* co = c.if_object()) {
+            token(str_of(*co, "system"), str_of(*co, "code"), str_of(*co, "display"));
+          }
         }
       }
       if (!text.empty()) token({}, {}, text);
@@ -109,10 +121,24 @@ class Extractor {
     if (o->contains("value") && (v.type == "Identifier" || o->contains("system") || o->contains("type"))) {
       // Identifier or ContactPoint: system|value
       std::string_view type_text;
-      if (const auto* t = o->if_contains("type"); t != nullptr && t->is_object()) type_text = str_of(t->get_object(), "text");
+      if (const auto* t = o->if_contains("type"); t != nullptr && t->is_object())
+        type_text = str_of(t->get_object(), "text");
       const auto* value = o->if_contains("value");
       if (value != nullptr && value->is_string()) {
         token(v.type == "ContactPoint" ? std::string_view() : str_of(*o, "system"), value->get_string(), type_text);
+        // For :of-type, kept as a token under "<param>:of-type": type system, "type code|value".
+        const auto* t = o->if_contains("type");
+        const auto* type_codings = t != nullptr && t->is_object() ? t->get_object().if_contains("coding") : nullptr;
+        if (type_codings != nullptr && type_codings->is_array() && v.type != "ContactPoint") {
+          for (const auto& c : type_codings->get_array()) {
+            const auto* co = c.if_object();
+            if (co == nullptr || str_of(*co, "code").empty()) continue;
+            rows_.tokens.push_back(TokenRow{param_ + ":of-type",
+                                            std::string(str_of(*co, "system")),
+                                            fmt::format("{}|{}", str_of(*co, "code"), value->get_string()),
+                                            {}});
+          }
+        }
       }
       return;
     }
@@ -155,14 +181,13 @@ class Extractor {
       const auto& io = ident->get_object();
       const auto value = str_of(io, "value");
       if (!value.empty()) {
-        rows_.tokens.push_back(TokenRow{param_ + ":identifier", std::string(str_of(io, "system")), std::string(value), {}});
+        rows_.tokens.push_back(
+            TokenRow{param_ + ":identifier", std::string(str_of(io, "system")), std::string(value), {}});
       }
     }
   }
 
-  void date_text(std::string_view s, core::Micros& low, core::Micros& high, bool& ok) {
-    ok = date_range(s, low, high);
-  }
+  void date_text(std::string_view s, core::Micros& low, core::Micros& high, bool& ok) { ok = date_range(s, low, high); }
 
   void as_date(const fhirpath::Value& v) {
     if (v.node == nullptr) return;
@@ -269,6 +294,21 @@ std::string normalize_string(std::string_view s) {
         }
       }
     }
+    // Latin Extended-A (U+0100..U+017F, lead bytes C4 and C5): Polish, Czech, Hungarian, Baltic letters.
+    if ((c == 0xC4 || c == 0xC5) && i + 1 < s.size()) {
+      static constexpr std::string_view kFoldA =
+          "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii**jjkkklllllll"
+          "lllnnnnnnnnnoooooo**rrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+      const auto d = static_cast<unsigned char>(s[i + 1]);
+      if (d >= 0x80 && d <= 0xBF) {
+        const char f = kFoldA[((c & 0x1F) << 6 | (d & 0x3F)) - 0x100];
+        if (f != '*') {
+          out.push_back(f);
+          ++i;
+          continue;
+        }
+      }
+    }
     out.push_back(static_cast<char>(c));
   }
   return out;
@@ -278,6 +318,14 @@ bool date_range(std::string_view text, core::Micros& low, core::Micros& high) {
   const auto lo = core::parse_fhir_datetime(text);
   if (!lo) return false;
   low = *lo;
+  if (text.size() >= 10) {  // the day must exist in its month (2021-02-30 is not a date)
+    const int y = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
+    const int m = (text[5] - '0') * 10 + (text[6] - '0');
+    const int d = (text[8] - '0') * 10 + (text[9] - '0');
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12 || d > kDays.at(m - 1) + (m == 2 && leap ? 1 : 0)) return false;
+  }
   const auto year = [&](int add) {
     int y = 0;
     for (std::size_t i = 0; i < 4; ++i) y = y * 10 + (text[i] - '0');
@@ -313,25 +361,57 @@ bool date_range(std::string_view text, core::Micros& low, core::Micros& high) {
 IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id) {
   IndexRows rows;
   const Registry& registry = Registry::r4();
+  // resolve() (as in `subject.where(resolve() is Patient)`) sees a stub of the referenced type: the
+  // index needs only the type, which a literal reference (relative or absolute) carries.
+  std::map<std::string, json::value, std::less<>> stubs;
+  fhirpath::Context ctx;
+  ctx.resolver = [&stubs](std::string_view ref) -> const json::value* {
+    if (auto it = stubs.find(ref); it != stubs.end()) return &it->second;
+    std::string_view path = ref;
+    if (const auto h = path.find("/_history/"); h != std::string_view::npos) path = path.substr(0, h);
+    const auto slash = path.rfind('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) return nullptr;
+    const auto prev = path.rfind('/', slash - 1);
+    const std::string_view type = path.substr(prev == std::string_view::npos ? 0 : prev + 1,
+                                              slash - (prev == std::string_view::npos ? 0 : prev + 1));
+    if (!fhir::is_resource_type(type)) return nullptr;
+    json::object stub{{"resourceType", type}, {"id", path.substr(slash + 1)}};
+    return &stubs.emplace(std::string(ref), json::value(std::move(stub))).first->second;
+  };
   std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
     if (!sp->compiled || sp->type == ParamType::kComposite || sp->type == ParamType::kSpecial) continue;
     // _id and _lastUpdated are answered from the version facts, not index rows.
     if (sp->code == "_id" || sp->code == "_lastUpdated") continue;
-    auto items = fhirpath::evaluate(*sp->compiled, doc);
+    auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);
     if (!items) continue;
     Extractor x(rows, sp->code);
     for (const auto& v : *items) {
       switch (sp->type) {
-        case ParamType::kString: x.as_string(v); break;
-        case ParamType::kToken: x.as_token(v); break;
-        case ParamType::kReference: x.as_reference(v); break;
-        case ParamType::kDate: x.as_date(v); break;
-        case ParamType::kNumber: x.as_number(v); break;
-        case ParamType::kQuantity: x.as_quantity(v); break;
-        case ParamType::kUri: x.as_uri(v); break;
-        default: break;
+        case ParamType::kString:
+          x.as_string(v);
+          break;
+        case ParamType::kToken:
+          x.as_token(v);
+          break;
+        case ParamType::kReference:
+          x.as_reference(v);
+          break;
+        case ParamType::kDate:
+          x.as_date(v);
+          break;
+        case ParamType::kNumber:
+          x.as_number(v);
+          break;
+        case ParamType::kQuantity:
+          x.as_quantity(v);
+          break;
+        case ParamType::kUri:
+          x.as_uri(v);
+          break;
+        default:
+          break;
       }
     }
     if (sp->type == ParamType::kReference &&

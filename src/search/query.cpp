@@ -15,6 +15,12 @@ core::Error bad_param(const std::string& name, const std::string& why) {
   return core::Error::invalid(fmt::format("search parameter '{}': {}", name, why), name);
 }
 
+/// An error inside a chain, reported against the whole parameter the client sent.
+core::Error in_chain(core::Error e, const std::string& name) {
+  for (auto& issue : e.issues) issue.expression = name;
+  return e;
+}
+
 std::string unescape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -39,14 +45,14 @@ std::size_t find_bar(std::string_view s) {
 
 Prefix take_prefix(std::string_view& v) {
   static constexpr std::array<std::pair<std::string_view, Prefix>, 9> kPrefixes = {{{"eq", Prefix::kEq},
-                                                                                     {"ne", Prefix::kNe},
-                                                                                     {"gt", Prefix::kGt},
-                                                                                     {"lt", Prefix::kLt},
-                                                                                     {"ge", Prefix::kGe},
-                                                                                     {"le", Prefix::kLe},
-                                                                                     {"sa", Prefix::kSa},
-                                                                                     {"eb", Prefix::kEb},
-                                                                                     {"ap", Prefix::kAp}}};
+                                                                                    {"ne", Prefix::kNe},
+                                                                                    {"gt", Prefix::kGt},
+                                                                                    {"lt", Prefix::kLt},
+                                                                                    {"ge", Prefix::kGe},
+                                                                                    {"le", Prefix::kLe},
+                                                                                    {"sa", Prefix::kSa},
+                                                                                    {"eb", Prefix::kEb},
+                                                                                    {"ap", Prefix::kAp}}};
   if (v.size() > 2 && (std::isdigit(static_cast<unsigned char>(v[2])) != 0 || v[2] == '-')) {
     for (const auto& [text, p] : kPrefixes) {
       if (v.substr(0, 2) == text) {
@@ -98,8 +104,18 @@ core::Result<void> parse_value(Condition& c, const std::string& name, std::strin
         c.text = normalize_string(unescape(raw));
         return core::ok();
       }
-      if (!c.modifier.empty() && c.modifier != "not" && c.modifier != "identifier" && c.modifier != "of-type") {
+      if (!c.modifier.empty() && c.modifier != "not" && c.modifier != "of-type") {
         return bad_param(name, fmt::format("modifier ':{}' is not supported on a token parameter", c.modifier));
+      }
+      if (c.modifier == "of-type") {  // Identifier type system|type code|value, all three required
+        const auto bar = find_bar(raw);
+        const auto bar2 = bar == std::string_view::npos ? bar : find_bar(raw.substr(bar + 1));
+        if (bar2 == std::string_view::npos || bar2 == 0 || bar + 1 + bar2 + 1 >= raw.size()) {
+          return bad_param(name, ":of-type takes type-system|type-code|value");
+        }
+        c.system = unescape(raw.substr(0, bar));
+        c.code = unescape(raw.substr(bar + 1, bar2)) + "|" + unescape(raw.substr(bar + 1 + bar2 + 1));
+        return core::ok();
       }
       const auto bar = find_bar(raw);
       if (bar == std::string_view::npos) {
@@ -111,6 +127,9 @@ core::Result<void> parse_value(Condition& c, const std::string& name, std::strin
       return core::ok();
     }
     case ParamType::kReference: {
+      if (!c.modifier.empty() && c.modifier != "identifier" && !fhir::is_resource_type(c.modifier)) {
+        return bad_param(name, fmt::format("modifier ':{}' does not apply to a reference parameter", c.modifier));
+      }
       const std::string v = unescape(raw);
       if (c.modifier == "identifier") {
         const auto bar = find_bar(raw);
@@ -179,7 +198,8 @@ core::Result<void> parse_value(Condition& c, const std::string& name, std::strin
       c.text = unescape(raw);
       return core::ok();
     }
-    default: return bad_param(name, "this parameter type cannot be searched yet");
+    default:
+      return bad_param(name, "this parameter type cannot be searched yet");
   }
 }
 
@@ -203,7 +223,7 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
       return bad_param(name, fmt::format("'{}' is not a reference parameter of {}", ref, src_type));
     }
     auto chained = parse_filter(src_type, inner, value, depth + 1);
-    if (!chained) return chained.error();
+    if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
     c.param = ref;
@@ -232,7 +252,7 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
     }
     if (!fhir::is_resource_type(target)) return bad_param(name, fmt::format("'{}' is not a resource type", target));
     auto chained = parse_filter(target, name.substr(dot + 1), value, depth + 1);
-    if (!chained) return chained.error();
+    if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
     c.param = head;

@@ -68,8 +68,8 @@ enum class Summary { kNone, kTrue, kText, kData, kCount, kFalse };
 
 /// A whole search: which resources match, in which order, which page, and what to return.
 struct Plan {
-  std::string type;                      ///< resource type searched
-  std::vector<Filter> filters;           ///< ANDed
+  std::string type;                        ///< resource type searched
+  std::vector<Filter> filters;             ///< ANDed
   std::optional<std::string> compartment;  ///< "Patient/{id}": only resources in this compartment
   std::vector<SortKey> sort;
   std::size_t count = 50;

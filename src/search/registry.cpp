@@ -2,8 +2,8 @@
 
 #include "fhir/definitions.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <cstdint>
 
@@ -44,15 +44,24 @@ ParamType param_type_of(std::string_view code) {
 
 std::string_view param_type_name(ParamType t) {
   switch (t) {
-    case ParamType::kNumber: return "number";
-    case ParamType::kDate: return "date";
-    case ParamType::kString: return "string";
-    case ParamType::kToken: return "token";
-    case ParamType::kReference: return "reference";
-    case ParamType::kComposite: return "composite";
-    case ParamType::kQuantity: return "quantity";
-    case ParamType::kUri: return "uri";
-    case ParamType::kSpecial: return "special";
+    case ParamType::kNumber:
+      return "number";
+    case ParamType::kDate:
+      return "date";
+    case ParamType::kString:
+      return "string";
+    case ParamType::kToken:
+      return "token";
+    case ParamType::kReference:
+      return "reference";
+    case ParamType::kComposite:
+      return "composite";
+    case ParamType::kQuantity:
+      return "quantity";
+    case ParamType::kUri:
+      return "uri";
+    case ParamType::kSpecial:
+      return "special";
   }
   return "special";
 }
@@ -93,7 +102,8 @@ const Registry& Registry::r4() {
           bases.emplace_back(base);
         }
         auto compiled = fhirpath::compile(expr);
-        if (!compiled) r.failures_.push_back(fmt::format("{}.{}: {}", std::string_view(base), code, compiled.error().message()));
+        if (!compiled)
+          r.failures_.push_back(fmt::format("{}.{}: {}", std::string_view(base), code, compiled.error().message()));
         for (const auto& b : bases) {
           // A specific definition wins over the generic Resource one (e.g. _id stays generic).
           auto k = key_of(b, code);

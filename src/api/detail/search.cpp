@@ -10,10 +10,10 @@
 #include "search/query.hpp"
 #include "search/registry.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <fmt/format.h>
 
 #include <charconv>
 #include <set>
@@ -37,7 +37,8 @@ core::Result<std::vector<std::pair<std::string, std::string>>> parameters_of(con
     const auto ct = req.headers.get("content-type");
     if (!req.body.empty()) {
       if (!ct || ct->find("application/x-www-form-urlencoded") == std::string_view::npos) {
-        return core::Error::make(415, "not-supported", "POST _search needs Content-Type application/x-www-form-urlencoded");
+        return core::Error::make(415, "not-supported",
+                                 "POST _search needs Content-Type application/x-www-form-urlencoded");
       }
       auto form = decode_query(req.body);
       if (!form) return core::Error::invalid("the form body is not a valid query string");
@@ -70,8 +71,7 @@ void append_entry(std::string& body, bool& first, const std::string& full_url, c
                   const char* mode) {
   if (!first) body += ",";
   first = false;
-  body += R"({"fullUrl":)" + quoted(full_url) + R"(,"resource":)" + resource + R"(,"search":{"mode":")" + mode +
-          "\"}}";
+  body += R"({"fullUrl":)" + quoted(full_url) + R"(,"resource":)" + resource + R"(,"search":{"mode":")" + mode + "\"}}";
 }
 
 int summary_code(search::Summary s) { return static_cast<int>(s); }
@@ -126,13 +126,13 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   if (!plan) return error_response(plan.error(), req);
   if (patient) plan->compartment = *patient;
   const bool count_only = plan->summary == search::Summary::kCount;
-  const bool want_total = plan->total == search::TotalMode::kAccurate || count_only;
+  // _count=0 asks for the count only, as _summary=count does.
+  const bool want_total = plan->total == search::TotalMode::kAccurate || count_only || plan->count == 0;
   if (count_only) plan->count = 0;
   auto page = store.search(*plan, want_total);
   if (!page) return error_response(page.error(), req);
 
-  const std::string self_base =
-      req.base_url + (patient ? "/Patient/" + *patient + "/" + type : "/" + type);
+  const std::string self_base = req.base_url + (patient ? "/Patient/" + *patient + "/" + type : "/" + type);
   std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
                      core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
   if (page->total && plan->total != search::TotalMode::kNone) body += R"(,"total":)" + std::to_string(*page->total);
@@ -144,8 +144,7 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
               quoted(link_url(self_base, *params, plan->offset > plan->count ? plan->offset - plan->count : 0)) + "}";
     }
     if (page->more) {
-      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, plan->offset + plan->count)) +
-              "}";
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, plan->offset + plan->count)) + "}";
     }
   }
   body += R"(],"entry":[)";
@@ -160,11 +159,20 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
     append_entry(body, first, req.base_url + "/" + type + "/" + id,
                  shape_resource(r->json, type, summary_code(plan->summary), plan->elements), "match");
   }
-  // _include (and :iterate, a few levels): resources the matches refer to.
-  std::vector<std::pair<std::string, std::string>> frontier = matched;
+  // _include and _revinclude (R4 search.html#include): the first round starts from the matches; with
+  // :iterate, each later round (a few levels) starts from the resources the round before added.
   std::size_t included = 0;
-  for (int level = 0; level < kMaxIterate && !frontier.empty() && !plan->includes.empty(); ++level) {
+  std::vector<std::pair<std::string, std::string>> frontier = matched;
+  for (int level = 0; level < kMaxIterate && !frontier.empty(); ++level) {
     std::vector<std::pair<std::string, std::string>> next;
+    const auto add = [&](const std::string& t, const std::string& id) {
+      if (included >= kMaxIncluded || !seen.insert(t + "/" + id).second) return;
+      auto r = store.read(t, id);
+      if (!r) return;
+      ++included;
+      next.emplace_back(t, id);
+      append_entry(body, first, req.base_url + "/" + t + "/" + id, r->json, "include");
+    };
     for (const auto& inc : plan->includes) {
       if (level > 0 && !inc.iterate) continue;
       std::map<std::string, std::vector<std::string>> by_type;
@@ -175,43 +183,33 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
         auto refs = store.references_from(t, ids, inc.param == "*" ? std::string() : inc.param);
         if (!refs) return error_response(refs.error(), req);
         for (const auto& ref : *refs) {
-          if (!inc.target_type.empty() && ref.type != inc.target_type) continue;
-          if (included >= kMaxIncluded || !seen.insert(ref.type + "/" + ref.id).second) continue;
-          auto r = store.read(ref.type, ref.id);
-          if (!r) continue;
-          ++included;
-          next.emplace_back(ref.type, ref.id);
-          append_entry(body, first, req.base_url + "/" + ref.type + "/" + ref.id, r->json, "include");
+          if (inc.target_type.empty() || ref.type == inc.target_type) add(ref.type, ref.id);
         }
       }
     }
+    // _revinclude: resources of source_type whose `param` refers to one in the frontier.
+    for (const auto& inc : plan->revincludes) {
+      if ((level > 0 && !inc.iterate) || inc.source_type.empty()) continue;
+      search::Plan rev;
+      rev.type = inc.source_type;
+      rev.count = kMaxIncluded;
+      search::Filter f;
+      for (const auto& [t, id] : frontier) {
+        if (!inc.target_type.empty() && inc.target_type != t) continue;
+        search::Condition c;
+        c.type = search::ParamType::kReference;
+        c.param = inc.param;
+        c.target_type = t;
+        c.target_id = id;
+        f.any_of.push_back(std::move(c));
+      }
+      if (f.any_of.empty()) continue;
+      rev.filters.push_back(std::move(f));
+      auto found = store.search(rev, false);
+      if (!found) return error_response(found.error(), req);
+      for (const auto& id : found->ids) add(inc.source_type, id);
+    }
     frontier = std::move(next);
-  }
-  // _revinclude: resources that refer to the matches.
-  for (const auto& inc : plan->revincludes) {
-    if (inc.source_type.empty() || matched.empty()) continue;
-    search::Plan rev;
-    rev.type = inc.source_type;
-    rev.count = kMaxIncluded;
-    search::Filter f;
-    for (const auto& [t, id] : matched) {
-      search::Condition c;
-      c.type = search::ParamType::kReference;
-      c.param = inc.param;
-      c.target_type = t;
-      c.target_id = id;
-      f.any_of.push_back(std::move(c));
-    }
-    rev.filters.push_back(std::move(f));
-    auto found = store.search(rev, false);
-    if (!found) return error_response(found.error(), req);
-    for (const auto& id : found->ids) {
-      if (included >= kMaxIncluded || !seen.insert(inc.source_type + "/" + id).second) continue;
-      auto r = store.read(inc.source_type, id);
-      if (!r) continue;
-      ++included;
-      append_entry(body, first, req.base_url + "/" + inc.source_type + "/" + id, r->json, "include");
-    }
   }
   if (!warnings.empty()) {
     append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
@@ -235,7 +233,8 @@ Response everything(store::Store& store, const ApiOptions& options, const Reques
       std::size_t n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (ec != std::errc() || ptr != value.data() + value.size()) {
-        return error_response(core::Error::invalid(fmt::format("{} '{}' is not a whole number", name, value), name), req);
+        return error_response(core::Error::invalid(fmt::format("{} '{}' is not a whole number", name, value), name),
+                              req);
       }
       if (name == "_count") {
         q.count = std::min(n, options.max_page_size);
@@ -244,7 +243,8 @@ Response everything(store::Store& store, const ApiOptions& options, const Reques
       }
     } else if (name == "_since") {
       auto t = core::parse_fhir_datetime(value);
-      if (!t) return error_response(core::Error::invalid(fmt::format("_since '{}' is not an instant", value), name), req);
+      if (!t)
+        return error_response(core::Error::invalid(fmt::format("_since '{}' is not an instant", value), name), req);
       q.since = *t;
     } else if (name == "_type") {
       for (const auto& t : search::split_values(value)) {

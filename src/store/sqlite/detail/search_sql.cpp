@@ -17,14 +17,22 @@ using search::Prefix;
 
 const char* table_of(ParamType t) {
   switch (t) {
-    case ParamType::kString: return "idx_string";
-    case ParamType::kToken: return "idx_token";
-    case ParamType::kReference: return "idx_reference";
-    case ParamType::kDate: return "idx_date";
-    case ParamType::kNumber: return "idx_number";
-    case ParamType::kQuantity: return "idx_quantity";
-    case ParamType::kUri: return "idx_uri";
-    default: return "idx_token";
+    case ParamType::kString:
+      return "idx_string";
+    case ParamType::kToken:
+      return "idx_token";
+    case ParamType::kReference:
+      return "idx_reference";
+    case ParamType::kDate:
+      return "idx_date";
+    case ParamType::kNumber:
+      return "idx_number";
+    case ParamType::kQuantity:
+      return "idx_quantity";
+    case ParamType::kUri:
+      return "idx_uri";
+    default:
+      return "idx_token";
   }
 }
 
@@ -64,14 +72,34 @@ class Builder {
       bind(y);
     };
     switch (c.prefix) {
-      case Prefix::kEq: b2(c.low, c.high); return fmt::format("({0} >= ? AND {1} <= ?)", lo, hi);
-      case Prefix::kNe: b2(c.low, c.high); return fmt::format("NOT ({0} >= ? AND {1} <= ?)", lo, hi);
-      case Prefix::kGt: bind(c.high); return fmt::format("{} > ?", hi);
-      case Prefix::kLt: bind(c.low); return fmt::format("{} < ?", lo);
-      case Prefix::kGe: bind(c.low); return fmt::format("{} >= ?", hi);
-      case Prefix::kLe: bind(c.high); return fmt::format("{} <= ?", lo);
-      case Prefix::kSa: bind(c.high); return fmt::format("{} > ?", lo);
-      case Prefix::kEb: bind(c.low); return fmt::format("{} < ?", hi);
+      case Prefix::kEq:
+        b2(c.low, c.high);
+        return fmt::format("({0} >= ? AND {1} <= ?)", lo, hi);
+      case Prefix::kNe:
+        b2(c.low, c.high);
+        return fmt::format("NOT ({0} >= ? AND {1} <= ?)", lo, hi);
+      case Prefix::kGt:
+        bind(c.high);
+        return fmt::format("{} > ?", hi);
+      case Prefix::kLt:
+        bind(c.low);
+        return fmt::format("{} < ?", lo);
+      // ge / le: the range above (below) the search value overlaps the target's, or the search
+      // value's range contains the target's.
+      case Prefix::kGe:
+        bind(c.high);
+        b2(c.low, c.high);
+        return fmt::format("({1} > ? OR ({0} >= ? AND {1} <= ?))", lo, hi);
+      case Prefix::kLe:
+        bind(c.low);
+        b2(c.low, c.high);
+        return fmt::format("({0} < ? OR ({0} >= ? AND {1} <= ?))", lo, hi);
+      case Prefix::kSa:
+        bind(c.high);
+        return fmt::format("{} > ?", lo);
+      case Prefix::kEb:
+        bind(c.low);
+        return fmt::format("{} < ?", hi);
       case Prefix::kAp: {
         // Approximately: within 10% of the distance to now (at least a day) either side.
         const auto now = core::now_micros();
@@ -94,11 +122,19 @@ class Builder {
         bind(c.number_high);
         return fmt::format("NOT ({0} >= ? AND {0} < ?)", v);
       case Prefix::kGt:
-      case Prefix::kSa: bind(c.number); return fmt::format("{} > ?", v);
+      case Prefix::kSa:
+        bind(c.number);
+        return fmt::format("{} > ?", v);
       case Prefix::kLt:
-      case Prefix::kEb: bind(c.number); return fmt::format("{} < ?", v);
-      case Prefix::kGe: bind(c.number); return fmt::format("{} >= ?", v);
-      case Prefix::kLe: bind(c.number); return fmt::format("{} <= ?", v);
+      case Prefix::kEb:
+        bind(c.number);
+        return fmt::format("{} < ?", v);
+      case Prefix::kGe:
+        bind(c.number);
+        return fmt::format("{} >= ?", v);
+      case Prefix::kLe:
+        bind(c.number);
+        return fmt::format("{} <= ?", v);
       case Prefix::kAp: {
         const double delta = std::fabs(c.number) * 0.1;
         bind(c.number - delta);
@@ -149,15 +185,20 @@ class Builder {
         }
         return out + ")";
       }
-      case ParamType::kDate: return range_test(c, r + ".low", r + ".high");
-      case ParamType::kNumber: return number_test(c, r + ".value");
+      case ParamType::kDate:
+        return range_test(c, r + ".low", r + ".high");
+      case ParamType::kNumber:
+        return number_test(c, r + ".value");
       case ParamType::kQuantity: {
         std::string out = number_test(c, r + ".value");
         if (c.system) {
           bind(*c.system);
           out += " AND " + r + ".system = ?";
         }
-        if (c.code) {
+        if (c.code && c.system) {  // number|system|code: the coded unit
+          bind(*c.code);
+          out += " AND " + r + ".code = ?";
+        } else if (c.code) {  // number||code: the code or the unit as written
           bind(*c.code);
           bind(*c.code);
           out += " AND (" + r + ".code = ? OR " + r + ".unit = ?)";
@@ -165,17 +206,20 @@ class Builder {
         return "(" + out + ")";
       }
       case ParamType::kUri:
+        // URIs compare case-sensitively (LIKE would not), so prefixes are compared with substr().
         if (c.modifier == "below") {
-          bind(like_escape(c.text) + "%");
-          return r + ".uri LIKE ? ESCAPE '\\'";
+          bind(c.text);
+          bind(c.text);
+          return "substr(" + r + ".uri, 1, length(?)) = ?";
         }
         if (c.modifier == "above") {
           bind(c.text);
-          return "? LIKE (" + r + ".uri || '%')";
+          return "(length(" + r + ".uri) > 0 AND substr(?, 1, length(" + r + ".uri)) = " + r + ".uri)";
         }
         bind(c.text);
         return r + ".uri = ?";
-      default: return "0";
+      default:
+        return "0";
     }
   }
 
@@ -213,13 +257,14 @@ class Builder {
       }
       return out + filter(*c.chain, t) + ")";
     }
-    const bool identifier = c.type == ParamType::kReference && c.modifier == "identifier";
+    // reference:identifier and token:of-type are token rows under "<param>:<modifier>".
+    const bool identifier = (c.type == ParamType::kReference && c.modifier == "identifier") ||
+                            (c.type == ParamType::kToken && c.modifier == "of-type");
     const char* table = identifier ? "idx_token" : table_of(c.type);
-    const std::string param = identifier ? c.param + ":identifier" : c.param;
+    const std::string param = identifier ? c.param + ":" + c.modifier : c.param;
     const std::string r = row_alias();
-    const std::string head =
-        fmt::format("EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.type = {2}.type AND {1}.id = {2}.id AND {1}.param = ?",
-                    table, r, a);
+    const std::string head = fmt::format(
+        "EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.type = {2}.type AND {1}.id = {2}.id AND {1}.param = ?", table, r, a);
     bind(param);
     if (c.modifier == "missing") return (c.missing ? "NOT " : "") + head + ")";
     if (c.type == ParamType::kToken && c.modifier == "not") {
@@ -242,14 +287,27 @@ class Builder {
     const char* column = "code";
     const char* agg = k.descending ? "MAX" : "MIN";
     switch (k.type) {
-      case ParamType::kString: column = "normalized"; break;
-      case ParamType::kToken: column = "code"; break;
-      case ParamType::kReference: column = "target_id"; break;
-      case ParamType::kDate: column = k.descending ? "high" : "low"; break;
+      case ParamType::kString:
+        column = "normalized";
+        break;
+      case ParamType::kToken:
+        column = "code";
+        break;
+      case ParamType::kReference:
+        column = "target_id";
+        break;
+      case ParamType::kDate:
+        column = k.descending ? "high" : "low";
+        break;
       case ParamType::kNumber:
-      case ParamType::kQuantity: column = "value"; break;
-      case ParamType::kUri: column = "uri"; break;
-      default: break;
+      case ParamType::kQuantity:
+        column = "value";
+        break;
+      case ParamType::kUri:
+        column = "uri";
+        break;
+      default:
+        break;
     }
     bind(k.param);
     return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.type = {3}.type AND s.id = {3}.id AND s.param = ?)", agg,

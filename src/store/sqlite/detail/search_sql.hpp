@@ -14,9 +14,9 @@ namespace ucr::store::sqlite_detail {
 struct Bind {
   enum class Kind { kText, kInteger, kReal };
   Bind(std::string v) : kind(Kind::kText), text(std::move(v)) {}  // NOLINT(google-explicit-constructor)
-  Bind(const char* v) : kind(Kind::kText), text(v) {}              // NOLINT(google-explicit-constructor)
-  Bind(std::int64_t v) : kind(Kind::kInteger), integer(v) {}       // NOLINT(google-explicit-constructor)
-  Bind(double v) : kind(Kind::kReal), real(v) {}                   // NOLINT(google-explicit-constructor)
+  Bind(const char* v) : kind(Kind::kText), text(v) {}             // NOLINT(google-explicit-constructor)
+  Bind(std::int64_t v) : kind(Kind::kInteger), integer(v) {}      // NOLINT(google-explicit-constructor)
+  Bind(double v) : kind(Kind::kReal), real(v) {}                  // NOLINT(google-explicit-constructor)
   Kind kind;
   std::string text;
   std::int64_t integer = 0;

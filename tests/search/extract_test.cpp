@@ -1,0 +1,259 @@
+// Unit tests of search/index extract(): the index rows of R4 example resources, and the registry.
+#include "search/index.hpp"
+#include "search/registry.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace ucr::search {
+namespace {
+
+namespace json = boost::json;
+
+json::value load(const std::string& name) {
+  std::ifstream in(std::string(UCR_TEST_DATA_DIR) + "/fhir-examples/" + name);
+  EXPECT_TRUE(in) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
+template <typename Row>
+std::vector<Row> of(const std::vector<Row>& rows, std::string_view param) {
+  std::vector<Row> out;
+  std::copy_if(rows.begin(), rows.end(), std::back_inserter(out), [&](const Row& r) { return r.param == param; });
+  return out;
+}
+
+std::vector<std::string> normalized(const IndexRows& rows, std::string_view param) {
+  std::vector<std::string> out;
+  for (const auto& r : of(rows.strings, param)) out.push_back(r.normalized);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool has_token(const IndexRows& rows, std::string_view param, std::string_view system, std::string_view code) {
+  const auto t = of(rows.tokens, param);
+  return std::any_of(t.begin(), t.end(), [&](const TokenRow& r) { return r.system == system && r.code == code; });
+}
+
+core::Micros at(std::string_view s) { return *core::parse_fhir_datetime(s); }
+
+TEST(Registry, R4ParametersCompile) {
+  const Registry& r = Registry::r4();
+  EXPECT_GT(r.size(), 1000U);
+  // Every expression the registry holds compiles (the special parameters _content, _text, ... have none).
+  for (const auto& f : r.compile_failures()) {
+    EXPECT_NE(f.find("empty expression"), std::string::npos) << f;
+  }
+  const SearchParam* name = r.find("Patient", "name");
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(name->type, ParamType::kString);
+  const SearchParam* subject = r.find("Observation", "subject");
+  ASSERT_NE(subject, nullptr);
+  EXPECT_EQ(subject->type, ParamType::kReference);
+  EXPECT_NE(std::find(subject->targets.begin(), subject->targets.end(), "Patient"), subject->targets.end());
+  ASSERT_NE(r.find("Observation", "_tag"), nullptr);  // Resource-level parameters apply to every type
+  EXPECT_EQ(r.find("Observation", "nonsense"), nullptr);
+  const auto& cp = r.patient_compartment_params("Observation");
+  EXPECT_NE(std::find(cp.begin(), cp.end(), "subject"), cp.end());
+  EXPECT_TRUE(r.patient_compartment_params("Organization").empty());
+}
+
+TEST(Extract, PatientExample) {
+  const auto doc = load("patient-example.json");
+  const IndexRows rows = extract(doc, "Patient", "example");
+  // string: HumanName parts (family, given) of every name.
+  EXPECT_EQ(normalized(rows, "family"), (std::vector<std::string>{"chalmers", "windsor"}));
+  const auto given = normalized(rows, "given");
+  EXPECT_EQ(std::count(given.begin(), given.end(), "peter"), 2);
+  EXPECT_NE(std::find(given.begin(), given.end(), "jim"), given.end());
+  const auto name = normalized(rows, "name");
+  EXPECT_NE(std::find(name.begin(), name.end(), "chalmers"), name.end());
+  EXPECT_NE(std::find(name.begin(), name.end(), "jim"), name.end());
+  const auto address = normalized(rows, "address");
+  EXPECT_NE(std::find(address.begin(), address.end(), "pleasantville"), address.end());
+  EXPECT_NE(std::find(address.begin(), address.end(), "534 erewhon st"), address.end());
+  EXPECT_EQ(normalized(rows, "address-city"), (std::vector<std::string>{"pleasantville"}));
+  const auto family = of(rows.strings, "family");
+  EXPECT_EQ(family.front().exact, "Chalmers");
+  // token: Identifier system|value, code, boolean, ContactPoint.
+  EXPECT_TRUE(has_token(rows, "identifier", "urn:oid:1.2.36.146.595.217.0.1", "12345"));
+  EXPECT_TRUE(has_token(rows, "identifier:of-type", "http://terminology.hl7.org/CodeSystem/v2-0203", "MR|12345"));
+  EXPECT_TRUE(has_token(rows, "gender", "", "male"));
+  EXPECT_TRUE(has_token(rows, "active", "", "true"));
+  EXPECT_TRUE(has_token(rows, "phone", "", "(03) 5555 6473"));
+  EXPECT_EQ(of(rows.tokens, "phone").size(), 3U);
+  EXPECT_TRUE(has_token(rows, "telecom", "", "(03) 3410 5613"));
+  EXPECT_TRUE(has_token(rows, "address-use", "", "home"));
+  EXPECT_TRUE(of(rows.tokens, "email").empty());
+  // deceasedBoolean false: deceased is indexed as false.
+  EXPECT_TRUE(has_token(rows, "deceased", "", "false"));
+  EXPECT_FALSE(has_token(rows, "deceased", "", "true"));
+  // reference
+  const auto org = of(rows.references, "organization");
+  ASSERT_EQ(org.size(), 1U);
+  EXPECT_EQ(org[0].target_type, "Organization");
+  EXPECT_EQ(org[0].target_id, "1");
+  EXPECT_EQ(org[0].url, "Organization/1");
+  // date at day precision
+  const auto birth = of(rows.dates, "birthdate");
+  ASSERT_EQ(birth.size(), 1U);
+  EXPECT_EQ(birth[0].low, at("1974-12-25"));
+  EXPECT_EQ(birth[0].high, at("1974-12-26") - 1);
+  EXPECT_TRUE(of(rows.dates, "death-date").empty());
+  // A Patient is in its own compartment.
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/example"}));
+}
+
+TEST(Extract, AccentsInContactAreNotPatientNames) {
+  // patient-example's contact is "Bénédicte du Marché": not a Patient.name, so not indexed under name.
+  const IndexRows rows = extract(load("patient-example.json"), "Patient", "example");
+  const auto name = normalized(rows, "name");
+  EXPECT_EQ(std::find(name.begin(), name.end(), "benedicte"), name.end());
+  json::value doc = json::parse(R"({"resourceType":"Patient","name":[{"family":"Marché","given":["Bénédicte"]}]})");
+  const IndexRows mine = extract(doc, "Patient", "p");
+  EXPECT_EQ(normalized(mine, "family"), (std::vector<std::string>{"marche"}));
+  EXPECT_EQ(of(mine.strings, "family").front().exact, "Marché");
+  EXPECT_EQ(normalized(mine, "given"), (std::vector<std::string>{"benedicte"}));
+}
+
+TEST(Extract, ObservationExample) {
+  const IndexRows rows = extract(load("observation-example.json"), "Observation", "example");
+  EXPECT_TRUE(has_token(rows, "code", "http://loinc.org", "29463-7"));
+  EXPECT_TRUE(has_token(rows, "code", "http://snomed.info/sct", "27113001"));
+  EXPECT_EQ(of(rows.tokens, "code").size(), 4U);
+  const auto code = of(rows.tokens, "code");
+  EXPECT_EQ(code[0].text, "body weight");  // display, normalised, for :text
+  EXPECT_TRUE(has_token(rows, "category", "http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs"));
+  EXPECT_TRUE(has_token(rows, "status", "", "final"));
+  const auto subject = of(rows.references, "subject");
+  ASSERT_EQ(subject.size(), 1U);
+  EXPECT_EQ(subject[0].target_type, "Patient");
+  EXPECT_EQ(subject[0].target_id, "example");
+  const auto patient = of(rows.references, "patient");  // subject.where(resolve() is Patient)
+  ASSERT_EQ(patient.size(), 1U);
+  EXPECT_EQ(patient[0].target_id, "example");
+  const auto encounter = of(rows.references, "encounter");
+  ASSERT_EQ(encounter.size(), 1U);
+  EXPECT_EQ(encounter[0].target_type, "Encounter");
+  const auto date = of(rows.dates, "date");
+  ASSERT_EQ(date.size(), 1U);
+  EXPECT_EQ(date[0].low, at("2016-03-28"));
+  EXPECT_EQ(date[0].high, at("2016-03-29") - 1);
+  const auto q = of(rows.quantities, "value-quantity");
+  ASSERT_EQ(q.size(), 1U);
+  EXPECT_DOUBLE_EQ(q[0].value, 185);
+  EXPECT_DOUBLE_EQ(q[0].low, 184.5);
+  EXPECT_DOUBLE_EQ(q[0].high, 185.5);
+  EXPECT_EQ(q[0].system, "http://unitsofmeasure.org");
+  EXPECT_EQ(q[0].code, "[lb_av]");
+  EXPECT_EQ(q[0].unit, "lbs");
+  EXPECT_EQ(of(rows.quantities, "combo-value-quantity").size(), 1U);
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/example"}));
+}
+
+TEST(Extract, ValueSetUris) {
+  const IndexRows rows = extract(load("valueset-example-expansion.json"), "ValueSet", "example-expansion");
+  const auto url = of(rows.uris, "url");
+  ASSERT_EQ(url.size(), 1U);
+  EXPECT_EQ(url[0].uri, "http://hl7.org/fhir/ValueSet/example-expansion");
+  const auto profile = of(rows.uris, "_profile");
+  ASSERT_EQ(profile.size(), 1U);
+  EXPECT_EQ(profile[0].uri, "http://hl7.org/fhir/StructureDefinition/shareablevalueset");
+  // ValueSet.code is `expansion.contains.code`: plain codes, without their system.
+  EXPECT_TRUE(has_token(rows, "code", "", "14647-2"));
+  EXPECT_TRUE(has_token(rows, "status", "", "draft"));
+  const auto date = of(rows.dates, "date");
+  ASSERT_EQ(date.size(), 1U);
+  EXPECT_EQ(date[0].low, at("2015-06-22"));
+  EXPECT_TRUE(rows.compartments.empty());
+}
+
+TEST(Extract, PeriodsAndOpenEnds) {
+  json::value doc = json::parse(R"({"resourceType":"Encounter","status":"finished",
+      "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+      "subject":{"reference":"Patient/p1"},
+      "period":{"start":"2021-03-04T10:00:00Z","end":"2021-03-05"}})");
+  const IndexRows rows = extract(doc, "Encounter", "e1");
+  const auto date = of(rows.dates, "date");
+  ASSERT_EQ(date.size(), 1U);
+  EXPECT_EQ(date[0].low, at("2021-03-04T10:00:00Z"));
+  EXPECT_EQ(date[0].high, at("2021-03-06") - 1);
+  EXPECT_TRUE(has_token(rows, "class", "http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB"));
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/p1"}));
+
+  json::value open = json::parse(R"({"resourceType":"Encounter","status":"in-progress",
+      "class":{"code":"AMB"},"period":{"start":"2021-03-04"}})");
+  const auto od = of(extract(open, "Encounter", "e2").dates, "date");
+  ASSERT_EQ(od.size(), 1U);
+  EXPECT_EQ(od[0].low, at("2021-03-04"));
+  EXPECT_EQ(od[0].high, std::numeric_limits<core::Micros>::max());
+}
+
+TEST(Extract, MetaAndReferenceForms) {
+  json::value doc = json::parse(R"({"resourceType":"Observation","status":"final",
+      "meta":{"tag":[{"system":"http://t","code":"a"}],"security":[{"system":"http://s","code":"R"}],
+              "profile":["http://p/sd"],"source":"http://src#1"},
+      "code":{"text":"Free text only"},
+      "subject":{"reference":"http://other.example/fhir/Patient/ext1"},
+      "performer":[{"identifier":{"system":"http://ids","value":"doc-7"}},{"reference":"#contained"}],
+      "valueQuantity":{"value":5.25,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"},
+      "effectivePeriod":{"start":"2020-01","end":"2020-02-15"}})");
+  const IndexRows rows = extract(doc, "Observation", "o1");
+  EXPECT_TRUE(has_token(rows, "_tag", "http://t", "a"));
+  EXPECT_TRUE(has_token(rows, "_security", "http://s", "R"));
+  ASSERT_EQ(of(rows.uris, "_profile").size(), 1U);
+  ASSERT_EQ(of(rows.uris, "_source").size(), 1U);
+  EXPECT_EQ(of(rows.uris, "_source")[0].uri, "http://src#1");
+  const auto code = of(rows.tokens, "code");
+  ASSERT_EQ(code.size(), 1U);
+  EXPECT_EQ(code[0].code, "");
+  EXPECT_EQ(code[0].text, "free text only");
+  const auto subject = of(rows.references, "subject");
+  ASSERT_EQ(subject.size(), 1U);
+  EXPECT_EQ(subject[0].url, "http://other.example/fhir/Patient/ext1");
+  EXPECT_EQ(subject[0].target_type, "Patient");
+  EXPECT_EQ(subject[0].target_id, "ext1");
+  EXPECT_TRUE(has_token(rows, "performer:identifier", "http://ids", "doc-7"));
+  EXPECT_TRUE(of(rows.references, "performer").empty());  // contained references are not indexed
+  const auto q = of(rows.quantities, "value-quantity");
+  ASSERT_EQ(q.size(), 1U);
+  EXPECT_DOUBLE_EQ(q[0].value, 5.25);
+  EXPECT_NEAR(q[0].low, 5.245, 1e-12);
+  EXPECT_NEAR(q[0].high, 5.255, 1e-12);
+  const auto date = of(rows.dates, "date");
+  ASSERT_EQ(date.size(), 1U);
+  EXPECT_EQ(date[0].low, at("2020-01-01"));
+  EXPECT_EQ(date[0].high, at("2020-02-16") - 1);
+}
+
+TEST(Extract, DeceasedAndComputedValues) {
+  json::value dead = json::parse(R"({"resourceType":"Patient","deceasedDateTime":"2020-05-06"})");
+  const IndexRows rows = extract(dead, "Patient", "d");
+  EXPECT_TRUE(has_token(rows, "deceased", "", "true"));
+  const auto dd = of(rows.dates, "death-date");
+  ASSERT_EQ(dd.size(), 1U);
+  EXPECT_EQ(dd[0].low, at("2020-05-06"));
+  json::value alive = json::parse(R"({"resourceType":"Patient","active":false})");
+  const IndexRows a = extract(alive, "Patient", "a");
+  EXPECT_TRUE(has_token(a, "active", "", "false"));
+  EXPECT_TRUE(has_token(a, "deceased", "", "false"));
+}
+
+TEST(Extract, CompartmentsFromEveryCompartmentParam) {
+  json::value doc = json::parse(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
+      "subject":{"reference":"Patient/a"},"performer":[{"reference":"Patient/b"},{"reference":"Practitioner/c"}]})");
+  const IndexRows rows = extract(doc, "Observation", "o");
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/a", "Patient/b"}));
+  json::value org = json::parse(R"({"resourceType":"Organization","name":"x","partOf":{"reference":"Patient/a"}})");
+  EXPECT_TRUE(extract(org, "Organization", "o").compartments.empty());
+}
+
+}  // namespace
+}  // namespace ucr::search

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -24,8 +25,11 @@ using sqlite_detail::Connection;
 using sqlite_detail::db_error;
 using sqlite_detail::Stmt;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
+// Index rows are keyed by `rid`, an integer assigned once per resource (the seq of its first
+// version): their owner indexes grow at one end, so a commit dirties few pages. Each index table is
+// clustered on (type, param, value..., rid), which is the access path of searches.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ucr_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS resource_version(
@@ -43,42 +47,42 @@ CREATE INDEX IF NOT EXISTS resource_version_type ON resource_version(type, seq);
 CREATE TABLE IF NOT EXISTS resource_current(
   type TEXT NOT NULL,
   id TEXT NOT NULL,
+  rid INTEGER NOT NULL,
   version INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   deleted INTEGER NOT NULL,
   last_updated INTEGER NOT NULL,
   compartment TEXT,
   PRIMARY KEY(type, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS resource_current_compartment ON resource_current(compartment) WHERE compartment IS NOT NULL;
-CREATE TABLE IF NOT EXISTS idx_string(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  normalized TEXT NOT NULL, exact TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string(type, param, normalized);
-CREATE INDEX IF NOT EXISTS idx_string_owner ON idx_string(type, id);
-CREATE TABLE IF NOT EXISTS idx_token(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  system TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token(type, param, code, system);
-CREATE INDEX IF NOT EXISTS idx_token_owner ON idx_token(type, id);
-CREATE TABLE IF NOT EXISTS idx_reference(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_reference_value ON idx_reference(type, param, target_id, target_type);
-CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference(target_type, target_id);
-CREATE INDEX IF NOT EXISTS idx_reference_owner ON idx_reference(type, id);
-CREATE TABLE IF NOT EXISTS idx_date(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  low INTEGER NOT NULL, high INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date(type, param, low);
-CREATE INDEX IF NOT EXISTS idx_date_owner ON idx_date(type, id);
-CREATE TABLE IF NOT EXISTS idx_number(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_number_owner ON idx_number(type, id);
-CREATE TABLE IF NOT EXISTS idx_quantity(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-  value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
-  unit TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_quantity_owner ON idx_quantity(type, id);
-CREATE TABLE IF NOT EXISTS idx_uri(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_uri_owner ON idx_uri(type, id);
-CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS compartment_patient ON compartment(patient, type, id);
-CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(type, id);
+CREATE UNIQUE INDEX IF NOT EXISTS resource_current_rid ON resource_current(rid);
+CREATE TABLE IF NOT EXISTS idx_string(type TEXT NOT NULL, param TEXT NOT NULL, normalized TEXT NOT NULL,
+  exact TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY(type, param, normalized, exact, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_string_owner ON idx_string(rid);
+CREATE TABLE IF NOT EXISTS idx_token(type TEXT NOT NULL, param TEXT NOT NULL, code TEXT NOT NULL,
+  system TEXT NOT NULL, text TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(type, param, code, system, text, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_token_owner ON idx_token(rid);
+CREATE TABLE IF NOT EXISTS idx_reference(type TEXT NOT NULL, param TEXT NOT NULL, target_id TEXT NOT NULL,
+  target_type TEXT NOT NULL, url TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(type, param, target_id, target_type, url, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_reference_owner ON idx_reference(rid);
+CREATE TABLE IF NOT EXISTS idx_date(type TEXT NOT NULL, param TEXT NOT NULL, low INTEGER NOT NULL,
+  high INTEGER NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY(type, param, low, high, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_date_owner ON idx_date(rid);
+CREATE TABLE IF NOT EXISTS idx_number(type TEXT NOT NULL, param TEXT NOT NULL, value REAL NOT NULL,
+  low REAL NOT NULL, high REAL NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(type, param, value, low, high, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_number_owner ON idx_number(rid);
+CREATE TABLE IF NOT EXISTS idx_quantity(type TEXT NOT NULL, param TEXT NOT NULL, value REAL NOT NULL,
+  low REAL NOT NULL, high REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL,
+  rid INTEGER NOT NULL, PRIMARY KEY(type, param, value, low, high, system, code, unit, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_quantity_owner ON idx_quantity(rid);
+CREATE TABLE IF NOT EXISTS idx_uri(type TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL,
+  rid INTEGER NOT NULL, PRIMARY KEY(type, param, uri, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_uri_owner ON idx_uri(rid);
+CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(patient, type, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(rid);
 )sql";
 
 constexpr std::array<const char*, 8> kIndexTables = {"idx_string", "idx_token",    "idx_reference", "idx_date",
@@ -237,11 +241,12 @@ class SqliteTransaction final : public Transaction {
       seq = sqlite3_last_insert_rowid(c_.db());
     }
     auto cur = c_.prepare(
-        "INSERT INTO resource_current(type, id, version, seq, deleted, last_updated, compartment) "
-        "VALUES(?1, ?2, ?3, ?6, ?5, ?4, ?7) ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, "
+        "INSERT INTO resource_current(type, id, rid, version, seq, deleted, last_updated, compartment) "
+        "VALUES(?1, ?2, ?6, ?3, ?6, ?5, ?4, ?7) ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, "
         "seq = excluded.seq, deleted = excluded.deleted, last_updated = excluded.last_updated, "
-        "compartment = excluded.compartment");
+        "compartment = excluded.compartment RETURNING rid");
     if (!cur) return cur.error();
+    std::int64_t rid = 0;
     {
       Stmt s(c_.db(), *cur);
       bind_common(s, v);
@@ -251,20 +256,21 @@ class SqliteTransaction final : public Transaction {
       } else {
         s.bind(7, v.compartment);
       }
+      if (s.step() != SQLITE_ROW) return db_error(c_.db(), "update current");
+      rid = s.i64(0);
       if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
     }
     if (v.info.version > 1) {
       for (const char* table : kIndexTables) {
-        auto del = c_.prepare(fmt::format("DELETE FROM {} WHERE type = ?1 AND id = ?2", table));
+        auto del = c_.prepare(fmt::format("DELETE FROM {} WHERE rid = ?1", table));
         if (!del) return del.error();
         Stmt s(c_.db(), *del);
-        s.bind(1, v.info.type);
-        s.bind(2, v.info.id);
+        s.bind(1, rid);
         if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
       }
     }
     if (!v.info.deleted) {
-      if (auto r = insert_index(v); !r) return r;
+      if (auto r = insert_index(v, rid); !r) return r;
     }
     return core::ok();
   }
@@ -272,64 +278,68 @@ class SqliteTransaction final : public Transaction {
  private:
   /// Inserts rows of one index table: `bind_row` binds columns from ?3 on for one row.
   template <class Rows, class BindRow>
-  core::Result<void> insert_rows(const NewVersion& v, const char* sql, const Rows& rows, BindRow bind_row) {
+  core::Result<void> insert_rows(const NewVersion& v, std::int64_t rid, const char* sql, const Rows& rows,
+                                 BindRow bind_row) {
     if (rows.empty()) return core::ok();
     auto p = c_.prepare(sql);
     if (!p) return p.error();
     for (const auto& row : rows) {
       Stmt s(c_.db(), *p);
       s.bind(1, v.info.type);
-      s.bind(2, v.info.id);
+      s.bind(2, rid);
       bind_row(s, row);
       if (s.step() != SQLITE_DONE) return db_error(c_.db(), "index");
     }
     return core::ok();
   }
 
-  core::Result<void> insert_index(const NewVersion& v) {
+  core::Result<void> insert_index(const NewVersion& v, std::int64_t rid) {
     const auto& x = v.index;
-    core::Result<void> r =
-        insert_rows(v, "INSERT INTO idx_string(type, id, param, normalized, exact) VALUES(?1, ?2, ?3, ?4, ?5)",
-                    x.strings, [](Stmt& s, const search::StringRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.normalized);
-                      s.bind(5, row.exact);
-                    });
-    if (!r) return r;
-    r = insert_rows(v, "INSERT INTO idx_token(type, id, param, system, code, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                    x.tokens, [](Stmt& s, const search::TokenRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.system);
-                      s.bind(5, row.code);
-                      s.bind(6, row.text);
-                    });
-    if (!r) return r;
-    r = insert_rows(
-        v, "INSERT INTO idx_reference(type, id, param, target_type, target_id, url) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-        x.references, [](Stmt& s, const search::ReferenceRow& row) {
+    core::Result<void> r = insert_rows(
+        v, rid, "INSERT OR IGNORE INTO idx_string(type, rid, param, normalized, exact) VALUES(?1, ?2, ?3, ?4, ?5)",
+        x.strings, [](Stmt& s, const search::StringRow& row) {
           s.bind(3, row.param);
-          s.bind(4, row.target_type);
-          s.bind(5, row.target_id);
-          s.bind(6, row.url);
+          s.bind(4, row.normalized);
+          s.bind(5, row.exact);
         });
     if (!r) return r;
-    r = insert_rows(v, "INSERT INTO idx_date(type, id, param, low, high) VALUES(?1, ?2, ?3, ?4, ?5)", x.dates,
-                    [](Stmt& s, const search::DateRow& row) {
+    r = insert_rows(
+        v, rid, "INSERT OR IGNORE INTO idx_token(type, rid, param, system, code, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+        x.tokens, [](Stmt& s, const search::TokenRow& row) {
+          s.bind(3, row.param);
+          s.bind(4, row.system);
+          s.bind(5, row.code);
+          s.bind(6, row.text);
+        });
+    if (!r) return r;
+    r = insert_rows(v, rid,
+                    "INSERT OR IGNORE INTO idx_reference(type, rid, param, target_type, target_id, url) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                    x.references, [](Stmt& s, const search::ReferenceRow& row) {
+                      s.bind(3, row.param);
+                      s.bind(4, row.target_type);
+                      s.bind(5, row.target_id);
+                      s.bind(6, row.url);
+                    });
+    if (!r) return r;
+    r = insert_rows(v, rid, "INSERT OR IGNORE INTO idx_date(type, rid, param, low, high) VALUES(?1, ?2, ?3, ?4, ?5)",
+                    x.dates, [](Stmt& s, const search::DateRow& row) {
                       s.bind(3, row.param);
                       s.bind(4, row.low);
                       s.bind(5, row.high);
                     });
     if (!r) return r;
-    r = insert_rows(v, "INSERT INTO idx_number(type, id, param, value, low, high) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                    x.numbers, [](Stmt& s, const search::NumberRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.value);
-                      s.bind(5, row.low);
-                      s.bind(6, row.high);
-                    });
+    r = insert_rows(
+        v, rid, "INSERT OR IGNORE INTO idx_number(type, rid, param, value, low, high) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+        x.numbers, [](Stmt& s, const search::NumberRow& row) {
+          s.bind(3, row.param);
+          s.bind(4, row.value);
+          s.bind(5, row.low);
+          s.bind(6, row.high);
+        });
     if (!r) return r;
-    r = insert_rows(v,
-                    "INSERT INTO idx_quantity(type, id, param, value, low, high, system, code, unit) "
+    r = insert_rows(v, rid,
+                    "INSERT OR IGNORE INTO idx_quantity(type, rid, param, value, low, high, system, code, unit) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     x.quantities, [](Stmt& s, const search::QuantityRow& row) {
                       s.bind(3, row.param);
@@ -341,7 +351,7 @@ class SqliteTransaction final : public Transaction {
                       s.bind(9, row.unit);
                     });
     if (!r) return r;
-    r = insert_rows(v, "INSERT INTO idx_uri(type, id, param, uri) VALUES(?1, ?2, ?3, ?4)", x.uris,
+    r = insert_rows(v, rid, "INSERT OR IGNORE INTO idx_uri(type, rid, param, uri) VALUES(?1, ?2, ?3, ?4)", x.uris,
                     [](Stmt& s, const search::UriRow& row) {
                       s.bind(3, row.param);
                       s.bind(4, row.uri);
@@ -355,7 +365,7 @@ class SqliteTransaction final : public Transaction {
         std::find(x.compartments.begin(), x.compartments.end(), v.compartment) == x.compartments.end()) {
       patients.push_back(v.compartment.substr(8));
     }
-    return insert_rows(v, "INSERT INTO compartment(type, id, patient) VALUES(?1, ?2, ?3)", patients,
+    return insert_rows(v, rid, "INSERT OR IGNORE INTO compartment(type, rid, patient) VALUES(?1, ?2, ?3)", patients,
                        [](Stmt& s, const std::string& patient) { s.bind(3, patient); });
   }
 
@@ -402,6 +412,7 @@ class SqliteStore final : public Store {
                                "PRAGMA cache_size=-16384", "PRAGMA temp_store=MEMORY"}) {
       if (auto r = writer_conn_->exec(pragma); !r) return r;
     }
+    if (auto r = check_schema_version(); !r) return r;
     if (auto r = writer_conn_->exec(kSchema); !r) return r;
     auto p = writer_conn_->prepare("INSERT OR IGNORE INTO ucr_meta(key, value) VALUES('schema_version', ?1)");
     if (!p) return p.error();
@@ -411,6 +422,28 @@ class SqliteStore final : public Store {
       if (s.step() != SQLITE_DONE) return db_error(writer_conn_->db(), "schema");
     }
     writer_ = std::thread([this] { writer_loop(); });
+    return core::ok();
+  }
+
+  /// Refuses a database written with another schema version rather than misreading it.
+  core::Result<void> check_schema_version() {
+    auto exists = writer_conn_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ucr_meta'");
+    if (!exists) return exists.error();
+    {
+      Stmt s(writer_conn_->db(), *exists);
+      if (s.step() != SQLITE_ROW) return core::ok();  // a new database
+    }
+    auto p = writer_conn_->prepare("SELECT value FROM ucr_meta WHERE key = 'schema_version'");
+    if (!p) return p.error();
+    Stmt s(writer_conn_->db(), *p);
+    if (s.step() != SQLITE_ROW) return core::ok();
+    const std::string found = s.text(0);
+    if (found != std::to_string(kSchemaVersion)) {
+      return core::Error::invalid(fmt::format(
+          "the database in {} has schema version {}, this ucr uses {}: export it with the older ucr and import it, or "
+          "start from an empty directory",
+          options_.directory.string(), found, kSchemaVersion));
+    }
     return core::ok();
   }
 
@@ -552,8 +585,9 @@ class SqliteStore final : public Store {
     Lease lease(*this, std::move(*c));
     std::vector<ReferenceTarget> out;
     auto p = lease.conn->prepare(
-        "SELECT target_type, target_id FROM idx_reference WHERE type = ?1 AND id = ?2 AND (?3 = '' OR param = ?3) "
-        "AND target_id != ''");
+        "SELECT r.target_type, r.target_id FROM resource_current c JOIN idx_reference r ON r.rid = c.rid "
+        "WHERE c.type = ?1 AND c.id = ?2 AND (?3 = '' OR r.param = ?3) "
+        "AND r.target_id != ''");
     if (!p) return p.error();
     for (const auto& id : ids) {
       Stmt s(lease.conn->db(), *p);
@@ -572,7 +606,7 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     std::string sql =
-        "SELECT k.type, k.id FROM compartment k JOIN resource_current c ON c.type = k.type AND c.id = k.id AND "
+        "SELECT c.type, c.id FROM compartment k JOIN resource_current c ON c.rid = k.rid AND "
         "c.deleted = 0 WHERE k.patient = ?";
     std::vector<sqlite_detail::Bind> binds{q.patient_id};
     if (!q.types.empty()) {
@@ -587,7 +621,7 @@ class SqliteStore final : public Store {
       sql += " AND c.last_updated >= ?";
       binds.emplace_back(*q.since);
     }
-    sql += " ORDER BY k.type, k.id LIMIT ? OFFSET ?";
+    sql += " ORDER BY c.type, c.id LIMIT ? OFFSET ?";
     binds.emplace_back(static_cast<std::int64_t>(q.count));
     binds.emplace_back(static_cast<std::int64_t>(q.offset));
     auto p = lease.conn->prepare_once(sql);
@@ -741,6 +775,7 @@ class SqliteStore final : public Store {
   SqliteOptions options_;
   std::string path_;
   std::unique_ptr<Connection> writer_conn_;  // used only by the writer thread after open()
+
   std::thread writer_;
 
   std::mutex mu_;
@@ -760,6 +795,9 @@ class SqliteStore final : public Store {
 }  // namespace
 
 core::Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
+  // SQLite's allocation statistics take a global mutex on every malloc; ucr does not use them.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   auto store = std::make_unique<SqliteStore>(options);
   if (auto r = store->open(); !r) return r.error();
   return std::unique_ptr<Store>(std::move(store));

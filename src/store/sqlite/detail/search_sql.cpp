@@ -55,12 +55,12 @@ class Builder {
 
   void bind(Bind b) { sql_.binds.push_back(std::move(b)); }
 
-  /// (cond OR cond ...) over resource alias `a`.
-  std::string filter(const Filter& f, const std::string& a) {
+  /// (cond OR cond ...) over resource alias `a` (of resource type `type`).
+  std::string filter(const Filter& f, const std::string& a, const std::string& type) {
     std::string out = "(";
     for (std::size_t i = 0; i < f.any_of.size(); ++i) {
       if (i > 0) out += " OR ";
-      out += condition(f.any_of[i], a);
+      out += condition(f.any_of[i], a, type);
     }
     return out + ")";
   }
@@ -223,7 +223,9 @@ class Builder {
     }
   }
 
-  std::string condition(const Condition& c, const std::string& a) {
+  // Each condition selects the matching resources' rids from the index's clustered (type, param,
+  // value) key, so selective searches never scan every resource of the type.
+  std::string condition(const Condition& c, const std::string& a, const std::string& type) {
     if (c.param == "_id") {
       if (c.modifier == "not") {
         bind(c.code.value_or(""));
@@ -241,21 +243,22 @@ class Builder {
         // _has: a `chain_type` resource whose `param` refers to this one and satisfies the chain.
         bind(c.chain_type);
         bind(c.param);
+        bind(type);
         out = fmt::format(
-            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.type AND {1}.id = "
-            "{0}.id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = {2}.type AND "
-            "{0}.target_id = {2}.id AND ",
+            "{2}.id IN (SELECT {0}.target_id FROM idx_reference {0} JOIN resource_current {1} ON {1}.rid = {0}.rid AND "
+            "{1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = ? AND ",
             r, t, a);
       } else {
+        bind(type);
         bind(c.param);
         bind(c.chain_type);
         out = fmt::format(
-            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type AND "
-            "{1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = {2}.type AND {0}.id = {2}.id AND {0}.param "
-            "= ? AND {0}.target_type = ? AND ",
+            "{2}.rid IN (SELECT {0}.rid FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type "
+            "AND {1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = "
+            "? AND ",
             r, t, a);
       }
-      return out + filter(*c.chain, t) + ")";
+      return out + filter(*c.chain, t, c.chain_type) + ")";
     }
     // reference:identifier and token:of-type are token rows under "<param>:<modifier>".
     const bool identifier = (c.type == ParamType::kReference && c.modifier == "identifier") ||
@@ -263,14 +266,15 @@ class Builder {
     const char* table = identifier ? "idx_token" : table_of(c.type);
     const std::string param = identifier ? c.param + ":" + c.modifier : c.param;
     const std::string r = row_alias();
-    const std::string head = fmt::format(
-        "EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.type = {2}.type AND {1}.id = {2}.id AND {1}.param = ?", table, r, a);
+    const std::string rows = fmt::format("(SELECT {1}.rid FROM {0} {1} WHERE {1}.type = ? AND {1}.param = ?", table, r);
+    const std::string head = a + ".rid IN " + rows;
+    bind(type);
     bind(param);
-    if (c.modifier == "missing") return (c.missing ? "NOT " : "") + head + ")";
+    if (c.modifier == "missing") return a + (c.missing ? ".rid NOT IN " : ".rid IN ") + rows + ")";
     if (c.type == ParamType::kToken && c.modifier == "not") {
       Condition positive = c;
       positive.modifier.clear();
-      return "NOT " + head + " AND " + row_test(positive, r) + ")";
+      return a + ".rid NOT IN " + rows + " AND " + row_test(positive, r) + ")";
     }
     if (identifier) {
       Condition token = c;
@@ -310,8 +314,8 @@ class Builder {
         break;
     }
     bind(k.param);
-    return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.type = {3}.type AND s.id = {3}.id AND s.param = ?)", agg,
-                       column, table_of(k.type), a);
+    return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.rid = {3}.rid AND s.param = ?)", agg, column,
+                       table_of(k.type), a);
   }
 
  private:
@@ -328,9 +332,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   b.bind(plan.type);
   if (plan.compartment) {
     b.bind(*plan.compartment);
-    where += " AND EXISTS (SELECT 1 FROM compartment k WHERE k.type = c0.type AND k.id = c0.id AND k.patient = ?)";
+    b.bind(plan.type);
+    where += " AND c0.rid IN (SELECT k.rid FROM compartment k WHERE k.patient = ? AND k.type = ?)";
   }
-  for (const auto& f : plan.filters) where += " AND " + b.filter(f, "c0");
+  for (const auto& f : plan.filters) where += " AND " + b.filter(f, "c0", plan.type);
   if (count_only) {
     sql.text = "SELECT COUNT(*) FROM resource_current c0 WHERE " + where;
     return sql;

@@ -9,7 +9,7 @@ DATA ?= ./ucr-data
 DEMO_PEOPLE ?= 200
 SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
 
-.PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules format tidy bench fuzz clean
+.PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules check-tidy format tidy bench fuzz clean
 
 all: build
 
@@ -27,7 +27,7 @@ run: build
 	./$(BUILD)/src/cli/ucr serve --listen $(LISTEN) --data $(DATA) --demo $(DEMO_PEOPLE)
 
 ## Every test: module and HTTP tests, system tests, the same under ASan+UBSan, format and module-graph checks
-test: build check-format check-modules test-release test-asan
+test: build check-format check-modules test-release test-asan check-tidy
 	@echo "make test: all passed"
 
 test-release: build
@@ -48,9 +48,13 @@ check-modules:
 format:
 	@clang-format -i $(SOURCES)
 
-## clang-tidy over the project's sources (uses the compile database of $(BUILD))
-tidy: configure
-	@run-clang-tidy -quiet -p $(BUILD) -j $(JOBS) '$(CURDIR)/src/.*\.cpp$$'
+## clang-tidy over the project's sources (uses the compile database of $(BUILD)); fails on any finding
+check-tidy: configure
+	@run-clang-tidy -quiet -p $(BUILD) -j $(JOBS) '$(CURDIR)/src/.*\.cpp$$' > $(BUILD)/clang-tidy.log 2>&1 \
+	  || { grep -E 'error:|warning:' $(BUILD)/clang-tidy.log | sort -u; echo "check-tidy: findings above"; exit 1; }
+	@echo "check-tidy: clean"
+
+tidy: check-tidy
 
 bench: build
 	./$(BUILD)/bench/ucr_bench_validate

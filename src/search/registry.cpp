@@ -72,7 +72,7 @@ const Registry& Registry::r4() {
     const std::string_view text(ucr_search_parameters_json, ucr_search_parameters_json_size);
     const json::value doc = json::parse(json::string_view(text.data(), text.size()));
     const auto& root = doc.as_object();
-    std::vector<std::string> all_types = fhir::resource_types();
+    const std::vector<std::string>& all_types = fhir::resource_types();
     for (const auto& pv : root.at("parameters").as_array()) {
       const auto& p = pv.as_object();
       const std::string code = str(p, "code");

@@ -101,6 +101,25 @@ bool safe_host(std::string_view h) {
 
 }  // namespace
 
+/// Counts one request in flight for as long as it lives (or until release()).
+class InFlight {
+ public:
+  InFlight(std::atomic<std::int64_t>& counter, bool active) : counter_(counter), active_(active) {
+    if (active_) counter_.fetch_add(1);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  ~InFlight() { release(); }
+  void release() {
+    if (active_) counter_.fetch_sub(1);
+    active_ = false;
+  }
+
+ private:
+  std::atomic<std::int64_t>& counter_;
+  bool active_;
+};
+
 struct Server::Impl {
   Impl(ServerOptions o, api::Api& a, store::Store& s)
       : options(std::move(o)),
@@ -195,6 +214,9 @@ struct Server::Impl {
       parser.body_limit(options.max_body_bytes);
       beast::get_lowest_layer(stream).expires_after(options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      // A request is in flight from its complete header on, so a graceful stop also waits for a
+      // body still being uploaded (bounded by the body timeout and the grace period).
+      InFlight counted(in_flight, !ec);
       if (!ec && !parser.is_done()) {
         beast::get_lowest_layer(stream).expires_after(options.body_timeout);
         std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
@@ -221,7 +243,6 @@ struct Server::Impl {
         }
         break;
       }
-      in_flight.fetch_add(1);
       BeastRequest req = parser.release();
       const bool keep_alive = req.keep_alive() && !stopping.load();
       const bool head = req.method() == bhttp::verb::head;
@@ -236,7 +257,7 @@ struct Server::Impl {
       }
       beast::get_lowest_layer(stream).expires_after(options.write_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
-      in_flight.fetch_sub(1);
+      counted.release();
       if (wec || !keep_alive) break;
     }
     beast::error_code ignored;

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -107,6 +109,12 @@ class Client {
   explicit Client(std::uint16_t port) : stream_(io_) {
     stream_.expires_after(30s);
     stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    // Beast's expiry only applies to asynchronous operations; bound the blocking reads and
+    // writes here too, so a server that never answers fails the test instead of hanging it.
+    timeval tv{};
+    tv.tv_sec = 60;
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   }
 
   Response request(bhttp::verb method, const std::string& target, const std::string& body = "",
@@ -385,12 +393,16 @@ TEST(HttpServer, GracefulStopFinishesTheInFlightRequest) {
     Client c(port);
     return c.request(bhttp::verb::post, "/fhir", bundle);
   });
-  // Wait until the transaction is being handled: /metrics counts itself plus the transaction.
+  // Wait until the transaction is being handled: /metrics counts itself plus the transaction. A
+  // previous probe can still be counted for a moment after its response arrives, so ask for three
+  // sightings in a row.
   bool seen = false;
+  int in_a_row = 0;
   for (int i = 0; i < 20000 && !seen; ++i) {
     Client m(port);
     const auto body = m.request(bhttp::verb::get, "/metrics").body();
-    seen = sample(body, "ucr_http_in_flight_requests") >= 2;
+    in_a_row = sample(body, "ucr_http_in_flight_requests") >= 2 ? in_a_row + 1 : 0;
+    seen = in_a_row >= 3;
     if (in_flight.wait_for(0s) == std::future_status::ready) break;
   }
   ASSERT_TRUE(seen) << "the transaction finished before it was seen in flight; make it bigger";

@@ -270,6 +270,110 @@ class Extractor {
   const std::string& param_;
 };
 
+/// Rows of one typed component, extracted into a scratch IndexRows.
+IndexRows component_rows(const Component& comp, const fhirpath::Value& item, const fhirpath::Context& ctx) {
+  IndexRows rows;
+  if (!comp.expression) return rows;
+  auto values = fhirpath::evaluate(*comp.expression, fhirpath::Collection{item}, ctx);
+  if (!values) return rows;
+  const std::string param;
+  Extractor x(rows, param);
+  for (const auto& v : *values) {
+    switch (comp.type) {
+      case ParamType::kString:
+        x.as_string(v);
+        break;
+      case ParamType::kToken:
+        x.as_token(v);
+        break;
+      case ParamType::kReference:
+        x.as_reference(v);
+        break;
+      case ParamType::kDate:
+        x.as_date(v);
+        break;
+      case ParamType::kNumber:
+        x.as_number(v);
+        break;
+      case ParamType::kQuantity:
+        x.as_quantity(v);
+        break;
+      case ParamType::kUri:
+        x.as_uri(v);
+        break;
+      default:
+        break;
+    }
+  }
+  return rows;
+}
+
+/// Composite parameters with a token first component and one more component: every pair of the
+/// two components' values taken from the same element.
+void extract_composite(const SearchParam& sp, const json::value& doc, const fhirpath::Context& ctx, IndexRows& rows) {
+  if (sp.components.size() != 2 || sp.components[0].type != ParamType::kToken) return;
+  auto items = fhirpath::evaluate(*sp.compiled, doc, ctx);
+  if (!items) return;
+  for (const auto& item : *items) {
+    const IndexRows first = component_rows(sp.components[0], item, ctx);
+    const IndexRows second = component_rows(sp.components[1], item, ctx);
+    for (const auto& t : first.tokens) {
+      if (t.code.empty()) continue;
+      const auto base = [&] {
+        CompositeRow r;
+        r.param = sp.code;
+        r.system1 = t.system;
+        r.code1 = t.code;
+        return r;
+      };
+      for (const auto& x : second.tokens) {
+        CompositeRow r = base();
+        r.system = x.system;
+        r.code = x.code;
+        r.normalized = x.text;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.quantities) {
+        CompositeRow r = base();
+        r.value = x.value;
+        r.system = x.system;
+        r.code = x.code;
+        r.unit = x.unit;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.numbers) {
+        CompositeRow r = base();
+        r.value = x.value;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.dates) {
+        CompositeRow r = base();
+        r.low = x.low;
+        r.high = x.high;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.strings) {
+        CompositeRow r = base();
+        r.normalized = x.normalized;
+        r.exact = x.exact;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.references) {
+        CompositeRow r = base();
+        r.target_type = x.target_type;
+        r.target_id = x.target_id;
+        r.url = x.url;
+        rows.composites.push_back(std::move(r));
+      }
+      for (const auto& x : second.uris) {
+        CompositeRow r = base();
+        r.uri = x.uri;
+        rows.composites.push_back(std::move(r));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string normalize_string(std::string_view s) {
@@ -381,7 +485,11 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
   std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
-    if (!sp->compiled || sp->type == ParamType::kComposite || sp->type == ParamType::kSpecial) continue;
+    if (!sp->compiled || sp->type == ParamType::kSpecial) continue;
+    if (sp->type == ParamType::kComposite) {
+      extract_composite(*sp, doc, ctx, rows);
+      continue;
+    }
     // _id and _lastUpdated are answered from the version facts, not index rows.
     if (sp->code == "_id" || sp->code == "_lastUpdated") continue;
     auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);

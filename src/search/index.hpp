@@ -60,6 +60,27 @@ struct UriRow {
   std::string uri;
 };
 
+/// A composite parameter's value (R4 search.html#composite): a token first component and a typed
+/// second component, from the same element. The second component's columns are named like the
+/// single-type rows so that one matcher serves both.
+struct CompositeRow {
+  std::string param;
+  std::string system1;  ///< first component (token)
+  std::string code1;
+  std::string system;       ///< second component: token or quantity system
+  std::string code;         ///< token code, quantity code
+  std::string unit;         ///< quantity unit
+  std::string normalized;   ///< string (normalised), also :text of a token
+  std::string exact;        ///< string as written
+  std::string uri;          ///< uri
+  std::string target_type;  ///< reference
+  std::string target_id;
+  std::string url;
+  double value = 0;      ///< number / quantity
+  std::int64_t low = 0;  ///< date range
+  std::int64_t high = 0;
+};
+
 /// Every index row of one resource version, plus the patients whose compartment it is in.
 struct IndexRows {
   std::vector<StringRow> strings;
@@ -69,6 +90,7 @@ struct IndexRows {
   std::vector<NumberRow> numbers;
   std::vector<QuantityRow> quantities;
   std::vector<UriRow> uris;
+  std::vector<CompositeRow> composites;
   std::vector<std::string> compartments;  ///< "Patient/{id}"
 };
 

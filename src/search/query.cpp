@@ -276,8 +276,43 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
     const SearchParam* sp = registry.find(type, code);
     if (sp == nullptr) return bad_param(name, fmt::format("{} has no search parameter '{}'", type, code));
     ptype = sp->type;
-    if (ptype == ParamType::kComposite || ptype == ParamType::kSpecial) {
+    if (ptype == ParamType::kSpecial) {
       return bad_param(name, fmt::format("{} parameters are not supported yet", param_type_name(ptype)));
+    }
+    if (ptype == ParamType::kComposite) {
+      if (sp->components.size() != 2 || sp->components[0].type != ParamType::kToken) {
+        return bad_param(name, "this composite parameter is not supported yet");
+      }
+      if (!modifier.empty()) return bad_param(name, "composite parameters take no modifier");
+      Filter f;
+      for (const auto& raw : split_values(value)) {
+        // token$value (R4 search.html#composite); '$' inside a component is escaped as \$.
+        std::size_t dollar = std::string::npos;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '\\') {
+            ++i;
+          } else if (raw[i] == '$') {
+            dollar = i;
+            break;
+          }
+        }
+        if (dollar == std::string::npos) return bad_param(name, "a composite value is first$second");
+        Condition c;
+        c.type = ParamType::kComposite;
+        c.param = code;
+        Condition first;
+        first.type = ParamType::kToken;
+        first.param = code;
+        if (auto r = parse_value(first, name, std::string_view(raw).substr(0, dollar)); !r) return r.error();
+        Condition second;
+        second.type = sp->components[1].type;
+        second.param = code;
+        if (auto r = parse_value(second, name, std::string_view(raw).substr(dollar + 1)); !r) return r.error();
+        c.components.push_back(std::move(first));
+        c.components.push_back(std::move(second));
+        f.any_of.push_back(std::move(c));
+      }
+      return f;
     }
   }
   if (modifier == "missing" && (code == "_id" || code == "_lastUpdated")) {

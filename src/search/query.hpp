@@ -42,6 +42,8 @@ struct Condition {
   std::shared_ptr<Filter> chain;
   std::string chain_type;
   bool reverse = false;  ///< _has: chain_type's `param` refers to the resource being searched
+  /// Composite parameters: the value of each component (the first is a token), matched together.
+  std::vector<Condition> components;
 };
 
 /// An OR group: at least one condition holds. A Plan's filters are ANDed.

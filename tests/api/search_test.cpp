@@ -1194,5 +1194,42 @@ TEST_F(ConditionalSearchTest, ConditionalUpdateWithChainAndDates) {
   EXPECT_EQ(c.status, 201) << c.body;
 }
 
+class CompositeSearchTest : public ApiTest {
+ protected:
+  std::string observation(const std::string& code, double systolic, double diastolic) {
+    return create(
+        "Observation",
+        R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":")" +
+            code + R"("}]},"valueQuantity":{"value":)" + std::to_string(systolic) +
+            R"(,"system":"http://unitsofmeasure.org","code":"mm[Hg]"},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":)" +
+            std::to_string(diastolic) + R"(,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})");
+  }
+
+  std::set<std::string> found(const std::string& query) {
+    const auto r = call("GET", "/fhir/Observation?" + query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::set<std::string> ids;
+    const auto doc = body_of(r);
+    if (const auto* entries = doc.if_contains("entry")) {
+      for (const auto& e : entries->as_array()) ids.insert(std::string(e.at("resource").at("id").as_string()));
+    }
+    return ids;
+  }
+};
+
+TEST_F(CompositeSearchTest, CodeValueQuantityMatchesCodeAndValueOfTheSameElement) {
+  const auto high = observation("8480-6", 160, 95);
+  const auto normal = observation("8480-6", 120, 80);
+  const auto other_code = observation("8310-5", 160, 70);
+  EXPECT_EQ(found("code-value-quantity=http://loinc.org|8480-6$gt150"), (std::set<std::string>{high}));
+  EXPECT_EQ(found("code-value-quantity=8480-6$le150"), (std::set<std::string>{normal}));
+  EXPECT_EQ(found("code-value-quantity=http://loinc.org|8480-6$gt150,http://loinc.org|8310-5$gt150"),
+            (std::set<std::string>{high, other_code}));
+  // The component's code and value come from the same component element.
+  EXPECT_EQ(found("component-code-value-quantity=http://loinc.org|8462-4$ge90"), (std::set<std::string>{high}));
+  EXPECT_EQ(found("component-code-value-quantity=http://loinc.org|8480-6$ge90"), (std::set<std::string>{}));
+  EXPECT_EQ(call("GET", "/fhir/Observation?code-value-quantity=8480-6").status, 400);
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

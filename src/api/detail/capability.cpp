@@ -12,14 +12,18 @@ namespace {
 
 namespace json = boost::json;
 
-/// Every searchable parameter of a type (composite and special parameters are not offered yet).
+/// Every searchable parameter of a type (special parameters and composites of other shapes are not offered yet).
 json::array search_params(const std::string& type) {
   json::array out;
   out.push_back(json::object{{"name", "_id"}, {"type", "token"}});
   out.push_back(json::object{{"name", "_lastUpdated"}, {"type", "date"}});
   for (const search::SearchParam* sp : search::Registry::r4().for_type(type)) {
     if (sp->code == "_id" || sp->code == "_lastUpdated" || !sp->compiled) continue;
-    if (sp->type == search::ParamType::kComposite || sp->type == search::ParamType::kSpecial) continue;
+    if (sp->type == search::ParamType::kSpecial) continue;
+    if (sp->type == search::ParamType::kComposite &&
+        (sp->components.size() != 2 || sp->components[0].type != search::ParamType::kToken)) {
+      continue;
+    }
     out.push_back(json::object{{"name", sp->code}, {"type", std::string(search::param_type_name(sp->type))}});
   }
   return out;

@@ -25,7 +25,7 @@ using sqlite_detail::Connection;
 using sqlite_detail::db_error;
 using sqlite_detail::Stmt;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Index rows are keyed by `rid`, an integer assigned once per resource (the seq of its first
 // version): their owner indexes grow at one end, so a commit dirties few pages. Each index table is
@@ -80,13 +80,20 @@ CREATE INDEX IF NOT EXISTS idx_quantity_owner ON idx_quantity(rid);
 CREATE TABLE IF NOT EXISTS idx_uri(type TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL,
   rid INTEGER NOT NULL, PRIMARY KEY(type, param, uri, rid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_uri_owner ON idx_uri(rid);
+CREATE TABLE IF NOT EXISTS idx_composite(type TEXT NOT NULL, param TEXT NOT NULL, system1 TEXT NOT NULL,
+  code1 TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL, normalized TEXT NOT NULL,
+  exact TEXT NOT NULL, uri TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL,
+  value REAL NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, rid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite(type, param, code1, system1);
+CREATE INDEX IF NOT EXISTS idx_composite_owner ON idx_composite(rid);
 CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY(patient, type, rid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(rid);
 )sql";
 
-constexpr std::array<const char*, 8> kIndexTables = {"idx_string", "idx_token",    "idx_reference", "idx_date",
-                                                     "idx_number", "idx_quantity", "idx_uri",       "compartment"};
+constexpr std::array<const char*, 9> kIndexTables = {"idx_composite", "idx_string", "idx_token",
+                                                     "idx_reference", "idx_date",   "idx_number",
+                                                     "idx_quantity",  "idx_uri",    "compartment"};
 
 StoredResource row_to_resource(const Stmt& s, const std::string& type, const std::string& id, int first) {
   StoredResource r;
@@ -356,6 +363,29 @@ class SqliteTransaction final : public Transaction {
                       s.bind(3, row.param);
                       s.bind(4, row.uri);
                     });
+    if (!r) return r;
+    r = insert_rows(
+        v, rid,
+        "INSERT INTO idx_composite(type, rid, param, system1, code1, system, code, unit, normalized, exact, "
+        "uri, target_type, target_id, url, value, low, high) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        x.composites, [](Stmt& s, const search::CompositeRow& row) {
+          s.bind(3, row.param);
+          s.bind(4, row.system1);
+          s.bind(5, row.code1);
+          s.bind(6, row.system);
+          s.bind(7, row.code);
+          s.bind(8, row.unit);
+          s.bind(9, row.normalized);
+          s.bind(10, row.exact);
+          s.bind(11, row.uri);
+          s.bind(12, row.target_type);
+          s.bind(13, row.target_id);
+          s.bind(14, row.url);
+          s.bind(15, row.value);
+          s.bind(16, static_cast<std::int64_t>(row.low));
+          s.bind(17, static_cast<std::int64_t>(row.high));
+        });
     if (!r) return r;
     std::vector<std::string> patients;
     for (const auto& c : x.compartments) {

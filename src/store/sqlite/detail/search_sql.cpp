@@ -31,6 +31,8 @@ const char* table_of(ParamType t) {
       return "idx_quantity";
     case ParamType::kUri:
       return "idx_uri";
+    case ParamType::kComposite:
+      return "idx_composite";
     default:
       return "idx_token";
   }
@@ -259,6 +261,23 @@ class Builder {
             r, t, a);
       }
       return out + filter(*c.chain, t, c.chain_type) + ")";
+    }
+    if (c.type == ParamType::kComposite && c.components.size() == 2) {
+      const std::string r = row_alias();
+      bind(type);
+      bind(c.param);
+      std::string out =
+          fmt::format("{0}.rid IN (SELECT {1}.rid FROM idx_composite {1} WHERE {1}.type = ? AND {1}.param = ?", a, r);
+      const Condition& first = c.components[0];
+      if (first.system) {
+        bind(*first.system);
+        out += " AND " + r + ".system1 = ?";
+      }
+      if (first.code) {
+        bind(*first.code);
+        out += " AND " + r + ".code1 = ?";
+      }
+      return out + " AND " + row_test(c.components[1], r) + ")";
     }
     // reference:identifier and token:of-type are token rows under "<param>:<modifier>".
     const bool identifier = (c.type == ParamType::kReference && c.modifier == "identifier") ||

@@ -302,7 +302,24 @@ TEST(ParseSearch, ErrorsNameTheParameter) {
   EXPECT_EQ(named(parse("Patient", {{"_include", "Patient:gender"}})), "_include");
   EXPECT_EQ(named(parse("Patient", {{"_revinclude", "Nope:subject"}})), "_revinclude");
   EXPECT_EQ(named(parse("Patient", {{"_id:missing", "true"}})), "_id:missing");
-  EXPECT_EQ(named(parse("Observation", {{"code-value-quantity", "x$1"}})), "code-value-quantity");
+  EXPECT_EQ(named(parse("Observation", {{"code-value-quantity", "x"}})), "code-value-quantity");
+  EXPECT_EQ(named(parse("Observation", {{"code-value-quantity", "x$big"}})), "code-value-quantity");
+  EXPECT_EQ(named(parse("Observation", {{"code-value-quantity:exact", "x$1"}})), "code-value-quantity:exact");
+  EXPECT_EQ(named(parse("Location", {{"near", "51.2|1.1|10|km"}})), "near");
+}
+
+TEST(ParseSearch, CompositeValuesSplitAtTheDollar) {
+  auto p =
+      parse("Observation", {{"code-value-quantity", "http://loinc.org|8480-6$gt140|http://unitsofmeasure.org|mm[Hg]"}});
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->filters.size(), 1U);
+  const auto& c = p->filters[0].any_of.at(0);
+  ASSERT_EQ(c.components.size(), 2U);
+  EXPECT_EQ(c.components[0].system, "http://loinc.org");
+  EXPECT_EQ(c.components[0].code, "8480-6");
+  EXPECT_EQ(c.components[1].prefix, Prefix::kGt);
+  EXPECT_DOUBLE_EQ(c.components[1].number, 140);
+  EXPECT_EQ(c.components[1].code, "mm[Hg]");
 }
 
 TEST(ParseSearch, LenientIgnoresWithWarnings) {

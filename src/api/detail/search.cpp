@@ -16,6 +16,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <charconv>
+#include <map>
 #include <set>
 
 namespace ucr::api::detail {
@@ -272,10 +273,32 @@ Response everything(store::Store& store, const ApiOptions& options, const Reques
   }
   body += R"(],"entry":[)";
   bool first = true;
+  std::set<std::string> seen;
+  std::map<std::string, std::vector<std::string>> by_type;
   for (const auto& [type, id] : *members) {
     auto r = store.read(type, id);
     if (!r) continue;
+    seen.insert(type + "/" + id);
+    by_type[type].push_back(id);
     append_entry(body, first, req.base_url + "/" + type + "/" + id, r->json, "match");
+  }
+  // The resources this page refers to that cannot be in a compartment (the GP practice,
+  // practitioners, medications, locations), so the page can be read on its own
+  // (R4 patient-operation-everything).
+  std::size_t included = 0;
+  for (const auto& [type, ids] : by_type) {
+    auto refs = store.references_from(type, ids, std::string());
+    if (!refs) return error_response(refs.error(), req);
+    for (const auto& ref : *refs) {
+      // Types that can be in a patient's compartment are matches on some page, not includes.
+      if (!search::Registry::r4().patient_compartment_params(ref.type).empty() || ref.type == "Patient") continue;
+      if (included >= kMaxIncluded || !seen.insert(ref.type + "/" + ref.id).second) continue;
+      if (!q.types.empty() && std::find(q.types.begin(), q.types.end(), ref.type) == q.types.end()) continue;
+      auto r = store.read(ref.type, ref.id);
+      if (!r) continue;
+      ++included;
+      append_entry(body, first, req.base_url + "/" + ref.type + "/" + ref.id, r->json, "include");
+    }
   }
   body += "]}";
   Response out;

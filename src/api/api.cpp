@@ -129,6 +129,7 @@ class Handler {
     const bool get = m == "GET" || m == "HEAD";
     if (seg.empty()) {
       if (m == "POST") return tagged(detail::handle_bundle(store_, options_, req_), "transaction");
+      if (get) return detail::search_system(store_, options_, req_);
       return method_not_allowed();
     }
     if (seg[0] == "metadata") {

@@ -34,10 +34,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using BeastRequest = bhttp::request<bhttp::string_body>;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
-constexpr std::array<const char*, 16> kInteractions = {
-    "read",           "vread",        "create",           "update",      "patch",        "delete",    "search-type",
-    "history-system", "history-type", "history-instance", "transaction", "capabilities", "operation", "health",
-    "metrics",        "other"};
+constexpr std::array<const char*, 17> kInteractions = {
+    "search-system", "read",           "vread",        "create",           "update",      "patch",        "delete",
+    "search-type",   "history-system", "history-type", "history-instance", "transaction", "capabilities", "operation",
+    "health",        "metrics",        "other"};
 
 /// Request metrics by interaction and response class.
 class Metrics {

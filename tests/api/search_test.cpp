@@ -1247,5 +1247,37 @@ TEST_F(CompositeSearchTest, CodeValueQuantityMatchesCodeAndValueOfTheSameElement
   EXPECT_EQ(call("GET", "/fhir/Observation?code-value-quantity=8480-6").status, 400);
 }
 
+TEST_F(CompositeSearchTest, SystemSearchPagesAcrossTheListedTypes) {
+  std::set<std::string> want;
+  for (int i = 0; i < 3; ++i) {
+    want.insert("Patient/" + create("Patient", R"({"resourceType":"Patient","active":true})"));
+  }
+  for (int i = 0; i < 2; ++i) {
+    want.insert("Organization/" + create("Organization", R"({"resourceType":"Organization","active":true})"));
+  }
+  create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})");
+  std::set<std::string> got;
+  std::string url = "/fhir?_type=Patient,Organization&_count=2";
+  for (int pages = 0; !url.empty() && pages < 10; ++pages) {
+    const auto r = call("GET", url);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto b = body_of(r);
+    EXPECT_EQ(str(b, {"total"}), "5");
+    for (const auto& e : b.at("entry").as_array()) {
+      EXPECT_TRUE(got.insert(str(e, {"resource", "resourceType"}) + "/" + str(e, {"resource", "id"})).second);
+    }
+    url.clear();
+    for (const auto& l : b.at("link").as_array()) {
+      if (l.at("relation").as_string() == "next")
+        url = "/fhir" + std::string(l.at("url").as_string()).substr(std::string(kBase).size());
+    }
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(call("GET", "/fhir?_type=Patient,Organization&active=false").status, 200);
+  EXPECT_EQ(call("GET", "/fhir?_type=Patient,Organization&gender=male").status, 400);
+  EXPECT_EQ(call("GET", "/fhir?active=true").status, 400);
+  EXPECT_EQ(call("GET", "/fhir?_type=Nope").status, 400);
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

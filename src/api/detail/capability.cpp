@@ -65,7 +65,7 @@ std::string capability_statement(const std::string& base_url, const std::string&
       {"mode", "server"},
       {"resource", std::move(resources)},
       {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
-                                  json::object{{"code", "history-system"}}}},
+                                  json::object{{"code", "history-system"}}, json::object{{"code", "search-system"}}}},
   };
   json::object cs{
       {"resourceType", "CapabilityStatement"},

@@ -223,6 +223,95 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   return out;
 }
 
+Response search_system(store::Store& store, const ApiOptions& options, const Request& req) {
+  auto params = parameters_of(req);
+  if (!params) return error_response(params.error(), req);
+  std::vector<std::string> types;
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (const auto& [name, value] : *params) {
+    if (name != "_type") {
+      rest.emplace_back(name, value);
+      continue;
+    }
+    for (const auto& t : search::split_values(value)) {
+      if (!fhir::is_resource_type(t)) {
+        return error_response(core::Error::invalid(fmt::format("_type '{}' is not a resource type", t), "_type"), req);
+      }
+      if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+    }
+  }
+  if (types.empty()) {
+    return error_response(
+        core::Error::invalid("a search across all types needs _type (e.g. _type=Patient,Observation)", "_type"), req);
+  }
+  search::ParseOptions popts;
+  popts.default_count = options.default_page_size;
+  popts.max_count = options.max_page_size;
+  std::vector<core::Issue> warnings;
+  std::vector<search::Plan> plans;
+  for (const auto& t : types) {
+    auto plan = search::parse_search(t, rest, popts, warnings);
+    if (!plan) return error_response(plan.error(), req);
+    if (!plan->includes.empty() || !plan->revincludes.empty()) {
+      return error_response(core::Error::not_supported("_include and _revinclude are not supported across types yet"),
+                            req);
+    }
+    plans.push_back(std::move(*plan));
+  }
+  // One page over the types' results laid end to end: skip whole types until the offset falls
+  // inside one, then fill the page from it and the types after it.
+  const search::Summary summary = plans.front().summary;
+  const std::size_t count = summary == search::Summary::kCount ? 0 : plans.front().count;
+  const std::size_t start = plans.front().offset;
+  std::size_t skip = start;
+  std::size_t total = 0;
+  std::vector<std::pair<std::string, std::string>> page_ids;
+  for (auto& plan : plans) {
+    const std::size_t want = count > page_ids.size() ? count - page_ids.size() : 0;
+    plan.offset = skip;
+    plan.count = want;
+    auto page = store.search(plan, true);
+    if (!page) return error_response(page.error(), req);
+    const std::size_t type_total = page->total.value_or(0);
+    total += type_total;
+    skip = skip >= type_total ? skip - type_total : 0;
+    for (auto& id : page->ids) page_ids.emplace_back(plan.type, std::move(id));
+  }
+  const std::string self_base = req.base_url;
+  std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
+                     core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
+  if (plans.front().total != search::TotalMode::kNone) body += R"(,"total":)" + std::to_string(total);
+  body += R"(,"link":[{"relation":"self","url":)" + quoted(link_url(self_base, *params, start)) + "}";
+  if (count > 0 && summary != search::Summary::kCount) {
+    if (start > 0) {
+      body += R"(,{"relation":"previous","url":)" +
+              quoted(link_url(self_base, *params, start > count ? start - count : 0)) + "}";
+    }
+    if (start + count < total) {
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, start + count)) + "}";
+    }
+  }
+  body += R"(],"entry":[)";
+  bool first = true;
+  if (summary != search::Summary::kCount) {
+    for (const auto& [type, id] : page_ids) {
+      auto r = store.read(type, id);
+      if (!r) continue;
+      append_entry(body, first, req.base_url + "/" + type + "/" + id,
+                   shape_resource(r->json, type, summary_code(summary), plans.front().elements), "match");
+    }
+  }
+  if (!warnings.empty()) {
+    append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
+                 "outcome");
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  out.interaction = "search-system";
+  return out;
+}
+
 Response everything(store::Store& store, const ApiOptions& options, const Request& req, const std::string& patient_id) {
   auto patient = store.read("Patient", patient_id);
   if (!patient) return error_response(patient.error(), req);

@@ -15,6 +15,10 @@ namespace ucr::api::detail {
 [[nodiscard]] Response search_type(store::Store& store, const ApiOptions& options, const Request& request,
                                    const std::string& type, const std::optional<std::string>& patient);
 
+/// GET [base]?_type=Patient,Observation&... (R4 search.html#all): the types' results one after the
+/// other, paged together; every other parameter must apply to every listed type.
+[[nodiscard]] Response search_system(store::Store& store, const ApiOptions& options, const Request& request);
+
 /// GET [base]/Patient/{id}/$everything (with _since, _type, _count, _offset).
 [[nodiscard]] Response everything(store::Store& store, const ApiOptions& options, const Request& request,
                                   const std::string& patient_id);

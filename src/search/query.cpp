@@ -1,5 +1,6 @@
 #include "search/query.hpp"
 
+#include "core/ids.hpp"
 #include "fhir/definitions.hpp"
 #include "search/index.hpp"
 
@@ -408,6 +409,12 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       } else {
         plan.offset = n;
       }
+    } else if (name == "_after") {
+      if (!core::is_valid_id(value)) {
+        if (auto r = fail(bad_param(name, fmt::format("'{}' is not a resource id", value))); !r) return r.error();
+        continue;
+      }
+      plan.after = value;
     } else if (name == "_sort") {
       for (const auto& key : split_values(value)) {
         SortKey k;

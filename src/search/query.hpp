@@ -76,6 +76,9 @@ struct Plan {
   std::vector<SortKey> sort;
   std::size_t count = 50;
   std::size_t offset = 0;
+  /// Keyset paging for the default order (by id): only resources whose id sorts after this one.
+  /// Unlike an offset it stays exact while resources are created or deleted between pages.
+  std::optional<std::string> after;
   TotalMode total = TotalMode::kDefault;
   std::vector<Include> includes;
   std::vector<Include> revincludes;

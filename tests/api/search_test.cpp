@@ -1279,5 +1279,29 @@ TEST_F(CompositeSearchTest, SystemSearchPagesAcrossTheListedTypes) {
   EXPECT_EQ(call("GET", "/fhir?_type=Nope").status, 400);
 }
 
+TEST_F(CompositeSearchTest, CursorPagingStaysExactWhileRecordsChange) {
+  std::set<std::string> all;
+  for (int i = 0; i < 6; ++i) all.insert(create("Patient", R"({"resourceType":"Patient","active":true})"));
+  const auto page1 = body_of(call("GET", "/fhir/Patient?active=true&_count=3"));
+  std::vector<std::string> first_ids;
+  for (const auto& e : page1.at("entry").as_array()) first_ids.push_back(str(e, {"resource", "id"}));
+  ASSERT_EQ(first_ids.size(), 3U);
+  std::string next;
+  for (const auto& l : page1.at("link").as_array()) {
+    if (l.at("relation").as_string() == "next") next = std::string(l.at("url").as_string());
+  }
+  ASSERT_FALSE(next.empty());
+  EXPECT_NE(next.find("_after="), std::string::npos);
+  // Between the pages someone deletes a record already seen: an offset would now skip one.
+  ASSERT_EQ(call("DELETE", "/fhir/Patient/" + first_ids[0]).status, 204);
+  const auto page2 = body_of(call("GET", "/fhir" + next.substr(std::string(kBase).size())));
+  std::set<std::string> seen(first_ids.begin(), first_ids.end());
+  for (const auto& e : page2.at("entry").as_array()) {
+    EXPECT_TRUE(seen.insert(str(e, {"resource", "id"})).second) << "returned twice";
+  }
+  EXPECT_EQ(seen, all) << "every record present on both pages' snapshot was returned once";
+  EXPECT_EQ(call("GET", "/fhir/Patient?_after=not%20an%20id").status, 400);
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

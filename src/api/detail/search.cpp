@@ -50,11 +50,11 @@ core::Result<std::vector<std::pair<std::string, std::string>>> parameters_of(con
 }
 
 std::string link_url(const std::string& base, const std::vector<std::pair<std::string, std::string>>& params,
-                     std::size_t offset) {
+                     std::size_t offset, const std::string& after = {}) {
   std::string url = base;
   bool first = true;
   for (const auto& [name, value] : params) {
-    if (name == "_offset") continue;
+    if (name == "_offset" || name == "_after") continue;
     url += first ? "?" : "&";
     first = false;
     url += encode(name);
@@ -63,7 +63,12 @@ std::string link_url(const std::string& base, const std::vector<std::pair<std::s
   }
   if (offset > 0) {
     url += first ? "?" : "&";
+    first = false;
     url += "_offset=" + std::to_string(offset);
+  }
+  if (!after.empty()) {
+    url += first ? "?" : "&";
+    url += "_after=" + encode(after);
   }
   return url;
 }
@@ -137,8 +142,17 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   std::string body = R"({"resourceType":"Bundle","id":")" + core::new_uuid() + R"(","meta":{"lastUpdated":")" +
                      core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
   if (page->total && plan->total != search::TotalMode::kNone) body += R"(,"total":)" + std::to_string(*page->total);
-  body += R"(,"link":[{"relation":"self","url":)" + quoted(link_url(self_base, *params, plan->offset)) + "}";
-  if (plan->count > 0) {
+  body += R"(,"link":[{"relation":"self","url":)" +
+          quoted(link_url(self_base, *params, plan->offset, plan->after.value_or(""))) + "}";
+  // In the default order (by id) pages follow a cursor, which stays exact under concurrent writes;
+  // with _sort they follow an offset.
+  const bool keyset = plan->sort.empty() && plan->offset == 0;
+  if (plan->count > 0 && keyset) {
+    if (plan->after) body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+    if (page->more && !page->ids.empty()) {
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, page->ids.back())) + "}";
+    }
+  } else if (plan->count > 0) {
     if (plan->offset > 0) {
       body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
       body += R"(,{"relation":"previous","url":)" +

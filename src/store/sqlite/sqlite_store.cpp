@@ -591,7 +591,7 @@ class SqliteStore final : public Store {
       if (page.more) ids->pop_back();
       page.ids = std::move(*ids);
     }
-    if (want_total || (!page.more && plan.count > 0 && (plan.offset == 0 || !page.ids.empty()))) {
+    if (want_total || (!page.more && plan.count > 0 && !plan.after && (plan.offset == 0 || !page.ids.empty()))) {
       if (!want_total && !page.more) {
         page.total = plan.offset + page.ids.size();
         return page;

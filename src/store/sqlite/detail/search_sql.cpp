@@ -355,6 +355,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     where += " AND c0.rid IN (SELECT k.rid FROM compartment k WHERE k.patient = ? AND k.type = ?)";
   }
   for (const auto& f : plan.filters) where += " AND " + b.filter(f, "c0", plan.type);
+  if (plan.after && plan.sort.empty() && !count_only) {
+    b.bind(*plan.after);
+    where += " AND c0.id > ?";
+  }
   if (count_only) {
     sql.text = "SELECT COUNT(*) FROM resource_current c0 WHERE " + where;
     return sql;

@@ -225,8 +225,108 @@ class Builder {
     }
   }
 
-  // Each condition selects the matching resources' rids from the index's clustered (type, param,
-  // value) key, so selective searches never scan every resource of the type.
+  /// The row test of one alternative, with reference:identifier and token:of-type read as tokens.
+  std::string value_test(const Condition& c, const std::string& r) {
+    if (c.type == ParamType::kComposite && c.components.size() == 2) {
+      std::string out = "(1";
+      const Condition& first = c.components[0];
+      if (first.system) {
+        bind(*first.system);
+        out += " AND " + r + ".system1 = ?";
+      }
+      if (first.code) {
+        bind(*first.code);
+        out += " AND " + r + ".code1 = ?";
+      }
+      return out + " AND " + row_test(c.components[1], r) + ")";
+    }
+    if (is_token_view(c) || (c.type == ParamType::kToken && c.modifier == "not")) {
+      Condition token = c;
+      token.type = ParamType::kToken;
+      token.modifier.clear();
+      return row_test(token, r);
+    }
+    return row_test(c, r);
+  }
+
+  static bool is_token_view(const Condition& c) {
+    return (c.type == ParamType::kReference && c.modifier == "identifier") ||
+           (c.type == ParamType::kToken && c.modifier == "of-type");
+  }
+
+  static const char* table_for(const Condition& c) { return is_token_view(c) ? "idx_token" : table_of(c.type); }
+
+  static std::string param_for(const Condition& c) { return is_token_view(c) ? c.param + ":" + c.modifier : c.param; }
+
+  /// True when a filter can drive the search: a positive test on one indexed parameter (or a
+  /// forward chain), so its matching rids can be read from the index's (type, param, value) key.
+  static bool can_drive(const Filter& f) {
+    if (f.any_of.empty()) return false;
+    for (const auto& c : f.any_of) {
+      if (c.param == "_id" || c.param == "_lastUpdated" || c.modifier == "missing" || c.modifier == "not") return false;
+      if (c.chain && (c.reverse || f.any_of.size() != 1)) return false;
+      if (c.type == ParamType::kReference && !c.chain && c.modifier != "identifier" && c.target_id.empty() &&
+          c.text.empty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// How selective a driving filter is likely to be (lower is better), without statistics.
+  static int selectivity(const Filter& f) {
+    const Condition& c = f.any_of.front();
+    if (c.chain) return 4;
+    switch (c.type) {
+      case ParamType::kReference:
+        return 1;
+      case ParamType::kToken:
+      case ParamType::kComposite:
+        return c.modifier == "text" ? 5 : 2;
+      case ParamType::kUri:
+        return 3;
+      case ParamType::kString:
+        return c.modifier == "exact" ? 3 : 5;
+      case ParamType::kQuantity:
+      case ParamType::kNumber:
+        return 6;
+      case ParamType::kDate:
+        return 7;
+      default:
+        return 8;
+    }
+  }
+
+  /// SELECT DISTINCT rid ... for a driving filter.
+  std::string driver_rows(const Filter& f, const std::string& type) {
+    const Condition& first = f.any_of.front();
+    const std::string r = row_alias();
+    if (first.chain) {
+      const std::string t = alias();
+      bind(type);
+      bind(first.param);
+      bind(first.chain_type);
+      return fmt::format(
+                 "SELECT DISTINCT {0}.rid AS rid FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = "
+                 "{0}.target_type AND {1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? "
+                 "AND {0}.target_type = ? AND ",
+                 r, t) +
+             filter(*first.chain, t, first.chain_type);
+    }
+    bind(type);
+    bind(param_for(first));
+    std::string out =
+        fmt::format("SELECT DISTINCT {0}.rid AS rid FROM {1} {0} WHERE {0}.type = ? AND {0}.param = ? AND (", r,
+                    first.type == ParamType::kComposite ? "idx_composite" : table_for(first));
+    for (std::size_t i = 0; i < f.any_of.size(); ++i) {
+      if (i > 0) out += " OR ";
+      out += value_test(f.any_of[i], r);
+    }
+    return out + ")";
+  }
+
+  // Conditions other than the driving one are checked per candidate through the index tables'
+  // owner index (rid), which holds a few dozen rows per resource.
   std::string condition(const Condition& c, const std::string& a, const std::string& type) {
     if (c.param == "_id") {
       if (c.modifier == "not") {
@@ -247,61 +347,27 @@ class Builder {
         bind(c.param);
         bind(type);
         out = fmt::format(
-            "{2}.id IN (SELECT {0}.target_id FROM idx_reference {0} JOIN resource_current {1} ON {1}.rid = {0}.rid AND "
-            "{1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = ? AND ",
+            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.rid = {0}.rid AND {1}.deleted = "
+            "0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = ? AND {0}.target_id = {2}.id AND ",
             r, t, a);
       } else {
-        bind(type);
         bind(c.param);
         bind(c.chain_type);
         out = fmt::format(
-            "{2}.rid IN (SELECT {0}.rid FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type "
-            "AND {1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? AND {0}.target_type = "
-            "? AND ",
+            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type AND "
+            "{1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.rid = {2}.rid AND {0}.param = ? AND {0}.target_type "
+            "= ? AND ",
             r, t, a);
       }
       return out + filter(*c.chain, t, c.chain_type) + ")";
     }
-    if (c.type == ParamType::kComposite && c.components.size() == 2) {
-      const std::string r = row_alias();
-      bind(type);
-      bind(c.param);
-      std::string out =
-          fmt::format("{0}.rid IN (SELECT {1}.rid FROM idx_composite {1} WHERE {1}.type = ? AND {1}.param = ?", a, r);
-      const Condition& first = c.components[0];
-      if (first.system) {
-        bind(*first.system);
-        out += " AND " + r + ".system1 = ?";
-      }
-      if (first.code) {
-        bind(*first.code);
-        out += " AND " + r + ".code1 = ?";
-      }
-      return out + " AND " + row_test(c.components[1], r) + ")";
-    }
-    // reference:identifier and token:of-type are token rows under "<param>:<modifier>".
-    const bool identifier = (c.type == ParamType::kReference && c.modifier == "identifier") ||
-                            (c.type == ParamType::kToken && c.modifier == "of-type");
-    const char* table = identifier ? "idx_token" : table_of(c.type);
-    const std::string param = identifier ? c.param + ":" + c.modifier : c.param;
     const std::string r = row_alias();
-    const std::string rows = fmt::format("(SELECT {1}.rid FROM {0} {1} WHERE {1}.type = ? AND {1}.param = ?", table, r);
-    const std::string head = a + ".rid IN " + rows;
-    bind(type);
-    bind(param);
-    if (c.modifier == "missing") return a + (c.missing ? ".rid NOT IN " : ".rid IN ") + rows + ")";
-    if (c.type == ParamType::kToken && c.modifier == "not") {
-      Condition positive = c;
-      positive.modifier.clear();
-      return a + ".rid NOT IN " + rows + " AND " + row_test(positive, r) + ")";
-    }
-    if (identifier) {
-      Condition token = c;
-      token.type = ParamType::kToken;
-      token.modifier.clear();
-      return head + " AND " + row_test(token, r) + ")";
-    }
-    return head + " AND " + row_test(c, r) + ")";
+    const std::string head = fmt::format("EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.rid = {2}.rid AND {1}.param = ?",
+                                         c.type == ParamType::kComposite ? "idx_composite" : table_for(c), r, a);
+    bind(param_for(c));
+    if (c.modifier == "missing") return (c.missing ? "NOT " : "") + head + ")";
+    if (c.type == ParamType::kToken && c.modifier == "not") return "NOT " + head + " AND " + value_test(c, r) + ")";
+    return head + " AND " + value_test(c, r) + ")";
   }
 
   std::string sort_expr(const search::SortKey& k, const std::string& a) {
@@ -347,20 +413,49 @@ class Builder {
 Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset) {
   Sql sql;
   Builder b(sql);
-  std::string where = "c0.type = ? AND c0.deleted = 0";
-  b.bind(plan.type);
-  if (plan.compartment) {
+  // Drive the search from its most selective positive filter (or the patient compartment), read
+  // from an index key, and check the other filters per candidate. A positive _id test uses the
+  // primary key instead.
+  const bool by_id = std::any_of(plan.filters.begin(), plan.filters.end(), [](const Filter& f) {
+    return f.any_of.size() == 1 && f.any_of[0].param == "_id" && f.any_of[0].modifier.empty();
+  });
+  int driver = -1;
+  if (!by_id && !plan.compartment) {
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (!Builder::can_drive(plan.filters[i])) continue;
+      if (driver < 0 || Builder::selectivity(plan.filters[i]) <
+                            Builder::selectivity(plan.filters[static_cast<std::size_t>(driver)])) {
+        driver = static_cast<int>(i);
+      }
+    }
+  }
+  std::string from = "resource_current c0";
+  if (plan.compartment && !by_id) {
     b.bind(*plan.compartment);
     b.bind(plan.type);
-    where += " AND c0.rid IN (SELECT k.rid FROM compartment k WHERE k.patient = ? AND k.type = ?)";
+    from =
+        "(SELECT k.rid AS rid FROM compartment k WHERE k.patient = ? AND k.type = ?) d JOIN resource_current c0 "
+        "ON c0.rid = d.rid";
+  } else if (driver >= 0) {
+    from = "(" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type) +
+           ") d JOIN resource_current c0 ON c0.rid = d.rid";
   }
-  for (const auto& f : plan.filters) where += " AND " + b.filter(f, "c0", plan.type);
+  std::string where = "c0.type = ? AND c0.deleted = 0";
+  b.bind(plan.type);
+  if (plan.compartment && by_id) {
+    b.bind(*plan.compartment);
+    where += " AND EXISTS (SELECT 1 FROM compartment k WHERE k.rid = c0.rid AND k.patient = ?)";
+  }
+  for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+    if (static_cast<int>(i) == driver) continue;
+    where += " AND " + b.filter(plan.filters[i], "c0", plan.type);
+  }
   if (plan.after && plan.sort.empty() && !count_only) {
     b.bind(*plan.after);
     where += " AND c0.id > ?";
   }
   if (count_only) {
-    sql.text = "SELECT COUNT(*) FROM resource_current c0 WHERE " + where;
+    sql.text = "SELECT COUNT(*) FROM " + from + " WHERE " + where;
     return sql;
   }
   std::vector<Bind> where_binds = std::move(sql.binds);
@@ -376,7 +471,7 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   for (auto& x : order_binds) sql.binds.push_back(std::move(x));
   sql.binds.emplace_back(static_cast<std::int64_t>(limit));
   sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-  sql.text = "SELECT c0.id FROM resource_current c0 WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?";
+  sql.text = "SELECT c0.id FROM " + from + " WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?";
   return sql;
 }
 

@@ -67,6 +67,21 @@ class Builder {
     return out + ")";
   }
 
+  /// `column` starts with `prefix`, as a key range the index can seek (LIKE cannot use it here).
+  std::string prefix_test(const std::string& column, const std::string& prefix) {
+    if (prefix.empty()) return "1";
+    std::string upper = prefix;
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xFF) upper.pop_back();
+    if (upper.empty()) {
+      bind(prefix);
+      return column + " >= ?";
+    }
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    bind(prefix);
+    bind(upper);
+    return "(" + column + " >= ? AND " + column + " < ?)";
+  }
+
   std::string range_test(const Condition& c, const std::string& lo, const std::string& hi) {
     // Date ranges: the search value [low, high] against the stored [lo, hi] (R4 search.html#prefix).
     const auto b2 = [&](std::int64_t x, std::int64_t y) {
@@ -155,12 +170,14 @@ class Builder {
           bind(c.text);
           return r + ".exact = ?";
         }
-        bind(c.modifier == "contains" ? "%" + like_escape(c.text) + "%" : like_escape(c.text) + "%");
-        return r + ".normalized LIKE ? ESCAPE '\\'";
+        if (c.modifier == "contains") {
+          bind("%" + like_escape(c.text) + "%");
+          return r + ".normalized LIKE ? ESCAPE '\\'";
+        }
+        return prefix_test(r + ".normalized", c.text);
       case ParamType::kToken: {
         if (c.modifier == "text") {
-          bind(like_escape(c.text) + "%");
-          return r + ".text LIKE ? ESCAPE '\\'";
+          return prefix_test(r + ".text", c.text);
         }
         std::string out = "1";
         if (c.system) {

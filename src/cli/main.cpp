@@ -17,6 +17,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -36,6 +37,28 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
     return false;
   }
   return !host.empty();
+}
+
+/// Reads and parses a JSON file ('-' for standard input); on failure says why in `why`.
+std::optional<boost::json::value> read_json(const std::string& file, std::string& why) {
+  std::stringstream ss;
+  if (file == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      why = "cannot read " + file;
+      return std::nullopt;
+    }
+    ss << in.rdbuf();
+  }
+  boost::system::error_code ec;
+  auto v = boost::json::parse(ss.str(), ec);
+  if (ec) {
+    why = fmt::format("{} is not valid JSON: {}", file, ec.message());
+    return std::nullopt;
+  }
+  return v;
 }
 
 int fail(const std::string& message) {
@@ -126,17 +149,10 @@ int main(int argc, char** argv) {
   if (*fp) {
     boost::json::value input;
     if (!input_file.empty()) {
-      std::stringstream ss;
-      if (input_file == "-") {
-        ss << std::cin.rdbuf();
-      } else {
-        std::ifstream in(input_file, std::ios::binary);
-        if (!in) return fail("cannot read " + input_file);
-        ss << in.rdbuf();
-      }
-      boost::system::error_code ec;
-      input = boost::json::parse(ss.str(), ec);
-      if (ec) return fail(fmt::format("{} is not valid JSON: {}", input_file, ec.message()));
+      std::string why;
+      auto parsed = read_json(input_file, why);
+      if (!parsed) return fail(why);
+      input = std::move(*parsed);
     }
     auto compiled = fhirpath::compile(expression);
     if (!compiled) return fail(compiled.error().message());
@@ -148,18 +164,10 @@ int main(int argc, char** argv) {
   }
 
   if (*validate) {
-    std::stringstream ss;
-    if (file == "-") {
-      ss << std::cin.rdbuf();
-    } else {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) return fail("cannot read " + file);
-      ss << in.rdbuf();
-    }
-    boost::system::error_code ec;
-    auto v = boost::json::parse(ss.str(), ec);
-    if (ec) return fail(fmt::format("{} is not valid JSON: {}", file, ec.message()));
-    auto issues = fhir::validate_resource(v);
+    std::string why;
+    auto v = read_json(file, why);
+    if (!v) return fail(why);
+    auto issues = fhir::validate_resource(*v);
     const bool bad = std::any_of(issues.begin(), issues.end(),
                                  [](const auto& i) { return i.severity == "error" || i.severity == "fatal"; });
     std::cout << boost::json::serialize(fhir::operation_outcome(issues)) << "\n";

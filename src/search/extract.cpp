@@ -260,6 +260,35 @@ class Extractor {
     rows_.quantities.push_back(std::move(row));
   }
 
+  /// One value of a parameter of type `t`.
+  void add(ParamType t, const fhirpath::Value& v) {
+    switch (t) {
+      case ParamType::kString:
+        as_string(v);
+        break;
+      case ParamType::kToken:
+        as_token(v);
+        break;
+      case ParamType::kReference:
+        as_reference(v);
+        break;
+      case ParamType::kDate:
+        as_date(v);
+        break;
+      case ParamType::kNumber:
+        as_number(v);
+        break;
+      case ParamType::kQuantity:
+        as_quantity(v);
+        break;
+      case ParamType::kUri:
+        as_uri(v);
+        break;
+      default:
+        break;
+    }
+  }
+
   void as_uri(const fhirpath::Value& v) {
     if (v.node == nullptr || !v.node->is_string()) return;
     rows_.uris.push_back(UriRow{param_, std::string(v.node->get_string())});
@@ -279,31 +308,7 @@ IndexRows component_rows(const Component& comp, const fhirpath::Value& item, con
   const std::string param;
   Extractor x(rows, param);
   for (const auto& v : *values) {
-    switch (comp.type) {
-      case ParamType::kString:
-        x.as_string(v);
-        break;
-      case ParamType::kToken:
-        x.as_token(v);
-        break;
-      case ParamType::kReference:
-        x.as_reference(v);
-        break;
-      case ParamType::kDate:
-        x.as_date(v);
-        break;
-      case ParamType::kNumber:
-        x.as_number(v);
-        break;
-      case ParamType::kQuantity:
-        x.as_quantity(v);
-        break;
-      case ParamType::kUri:
-        x.as_uri(v);
-        break;
-      default:
-        break;
-    }
+    x.add(comp.type, v);
   }
   return rows;
 }
@@ -496,31 +501,7 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
     if (!items) continue;
     Extractor x(rows, sp->code);
     for (const auto& v : *items) {
-      switch (sp->type) {
-        case ParamType::kString:
-          x.as_string(v);
-          break;
-        case ParamType::kToken:
-          x.as_token(v);
-          break;
-        case ParamType::kReference:
-          x.as_reference(v);
-          break;
-        case ParamType::kDate:
-          x.as_date(v);
-          break;
-        case ParamType::kNumber:
-          x.as_number(v);
-          break;
-        case ParamType::kQuantity:
-          x.as_quantity(v);
-          break;
-        case ParamType::kUri:
-          x.as_uri(v);
-          break;
-        default:
-          break;
-      }
+      x.add(sp->type, v);
     }
     if (sp->type == ParamType::kReference &&
         std::find(compartment_params.begin(), compartment_params.end(), sp->code) != compartment_params.end()) {

@@ -82,6 +82,21 @@ void append_entry(std::string& body, bool& first, const std::string& full_url, c
 
 int summary_code(search::Summary s) { return static_cast<int>(s); }
 
+/// Closes a searchset Bundle: the warnings as an outcome entry (R4 search.html#errors), then the
+/// response with `_pretty` applied.
+Response finish_bundle(std::string body, bool first, const std::vector<core::Issue>& warnings, const Request& req,
+                       const char* interaction) {
+  if (!warnings.empty()) {
+    append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
+                 "outcome");
+  }
+  body += "]}";
+  Response out;
+  out.body = format_body(std::move(body), req);
+  out.interaction = interaction;
+  return out;
+}
+
 }  // namespace
 
 std::string shape_resource(const std::string& json_text, const std::string& type, int summary,
@@ -226,15 +241,7 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
     }
     frontier = std::move(next);
   }
-  if (!warnings.empty()) {
-    append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
-                 "outcome");
-  }
-  body += "]}";
-  Response out;
-  out.body = format_body(std::move(body), req);
-  out.interaction = "search-type";
-  return out;
+  return finish_bundle(std::move(body), first, warnings, req, "search-type");
 }
 
 Response search_system(store::Store& store, const ApiOptions& options, const Request& req) {
@@ -315,15 +322,7 @@ Response search_system(store::Store& store, const ApiOptions& options, const Req
                    shape_resource(r->json, type, summary_code(summary), plans.front().elements), "match");
     }
   }
-  if (!warnings.empty()) {
-    append_entry(body, first, "urn:uuid:" + core::new_uuid(), json::serialize(fhir::operation_outcome(warnings)),
-                 "outcome");
-  }
-  body += "]}";
-  Response out;
-  out.body = format_body(std::move(body), req);
-  out.interaction = "search-system";
-  return out;
+  return finish_bundle(std::move(body), first, warnings, req, "search-system");
 }
 
 Response everything(store::Store& store, const ApiOptions& options, const Request& req, const std::string& patient_id) {

@@ -510,7 +510,7 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
       }
     }
   }
-  if (type == "Patient") compartments.insert("Patient/" + std::string(id));
+  if (type == "Patient" && !id.empty()) compartments.insert("Patient/" + std::string(id));
   rows.compartments.assign(compartments.begin(), compartments.end());
   return rows;
 }

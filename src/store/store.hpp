@@ -91,6 +91,9 @@ class Transaction {
  public:
   virtual ~Transaction() = default;
   /// The current version (possibly a deletion), or empty when the resource never existed.
+  /// The current version's facts without its JSON (cheaper when only the version matters).
+  [[nodiscard]] virtual core::Result<std::optional<VersionInfo>> current_info(const std::string& type,
+                                                                              const std::string& id) = 0;
   [[nodiscard]] virtual core::Result<std::optional<StoredResource>> current(const std::string& type,
                                                                             const std::string& id) = 0;
   /// Ids of current, non-deleted resources of `type` matching every criterion (AND).
@@ -141,6 +144,9 @@ class Store {
 
   /// Runs `work` inside one database transaction, serialised with every other write. When `work`
   /// returns an error, nothing it did is kept. Returns once the outcome is durable.
+  /// `work` may run more than once (a group commit that another write failed is rolled back and
+  /// run again), so it must depend only on its inputs and the transaction, never on what an
+  /// earlier run of itself left behind.
   [[nodiscard]] virtual core::Result<void> write(const WriteWork& work) = 0;
 
   /// As write(), but returns at once. `done` receives the outcome once it is durable; it runs on a

@@ -1,9 +1,13 @@
 // batch and transaction Bundles posted to the FHIR base.
 #include "api_fixture.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace ucr::api::testing {
 namespace {
@@ -82,6 +86,46 @@ TEST_F(ApiTest, TransactionCreatesResourcesAndRewritesUrnUuidReferences) {
   EXPECT_EQ(str(es[0], {"resource", "subject", "reference"}), pat_ref);
   EXPECT_EQ(call("GET", "/fhir/" + pat_ref).status, 200);
   EXPECT_EQ(version_count(), 2u);
+}
+
+// The store commits concurrent writes in groups and runs a group again when one of its writes
+// fails; a transaction that resolves identities inside the store must come out the same.
+TEST_F(ApiTest, ConcurrentConditionalTransactionsBesideFailingWritesKeepTheirReferences) {
+  constexpr int kThreads = 6;
+  constexpr int kEach = 40;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string tag = std::to_string(t) + "-" + std::to_string(i);
+        if (t % 2 == 1) {
+          // A write that always fails inside the store (If-Match on a resource that does not exist).
+          auto r = call("PUT", "/fhir/Patient/missing-" + tag, patient("missing-" + tag, "Nobody"),
+                        HeaderList{{"if-match", "W/\"7\""}});
+          if (r.status != 412) wrong.fetch_add(1);
+          continue;
+        }
+        const std::string urn = "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c" + fmt::format("{:04}", t * 100 + i);
+        auto r = call("POST", "/fhir",
+                      bundle("transaction", {with(entry("POST", "Patient", patient("", "Group", "g" + tag), urn),
+                                                  "ifNoneExist", "identifier=g" + tag),
+                                             entry("POST", "Observation", observation(urn))}));
+        if (r.status != 200) {
+          wrong.fetch_add(1);
+          continue;
+        }
+        const auto es = entries_of(body_of(r));
+        const std::string pat = ref_of_location(str(es[0], {"response", "location"}));
+        const std::string obs = ref_of_location(str(es[1], {"response", "location"}));
+        auto o = call("GET", "/fhir/" + obs);
+        if (o.status != 200 || str(body_of(o), {"subject", "reference"}) != pat) wrong.fetch_add(1);
+        if (call("GET", "/fhir/" + pat).status != 200) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST_F(ApiTest, TransactionResolvesConditionalReferences) {

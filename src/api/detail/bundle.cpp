@@ -333,6 +333,122 @@ std::map<std::size_t, std::string> prepare_unconditional(std::vector<Entry>& ent
   return assigned;
 }
 
+/// The transaction's work in the store (R4 http.html#trules): deletes, then identities, then
+/// creates, updates and patches. Fills each entry's result.
+core::Result<void> run_transaction_work(store::Transaction& t, std::vector<Entry>& entries,
+                                        const std::map<std::size_t, std::string>& preassigned) {
+  const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
+    if (!r) return at_entry(r.error(), e.index, e.type);
+    e.result = std::move(*r);
+    return core::ok();
+  };
+  const auto if_match_of = [&](const Entry& e) -> core::Result<std::optional<std::int64_t>> {
+    core::Result<void> status = core::ok();
+    const auto if_match = entry_if_match(e, status);
+    if (!status) return at_entry(status.error(), e.index, {});
+    return if_match;
+  };
+  // 1. DELETEs, first of all (R4 http.html#trules), so later steps see their effect.
+  std::set<std::string> touched;
+  for (auto& e : entries) {
+    if (e.method != "DELETE") continue;
+    if (e.id.empty()) {
+      auto found = resolve_one(t, e.type, e.query, "conditional DELETE");
+      if (!found) return at_entry(found.error(), e.index, {});
+      if (found->has_value()) e.id = **found;
+    }
+    auto if_match = if_match_of(e);
+    if (!if_match) return if_match.error();
+    if (e.id.empty()) {
+      e.result = OpResult{204, std::nullopt, {}};
+      continue;
+    }
+    touched.insert(e.type + "/" + e.id);
+    if (auto r = run(e, op_delete(t, e.type, e.id, *if_match)); !r) return r;
+  }
+  // 2. Identities of the remaining writes: conditional creates and conditional targets are
+  // resolved after the deletes; no resource may be touched by two entries.
+  std::unordered_map<std::string, std::string> mapping;
+  std::map<std::size_t, std::string> assigned = preassigned;  // POST entry -> id
+  std::map<std::size_t, bool> existing;                       // POST entry matched If-None-Exist
+  for (auto& e : entries) {
+    if (e.method == "POST") {
+      if (assigned.count(e.index) != 0) continue;
+      std::string id;
+      if (!e.if_none_exist.empty()) {
+        auto found = resolve_one(t, e.type, e.if_none_exist, "If-None-Exist");
+        if (!found) return at_entry(found.error(), e.index, {});
+        if (found->has_value()) {
+          id = **found;
+          existing[e.index] = true;
+        }
+      }
+      if (id.empty()) id = core::new_uuid();
+      assigned[e.index] = id;
+      if (!e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + id);
+      continue;
+    }
+    if (e.method != "PUT" && e.method != "PATCH") continue;
+    if (e.id.empty()) {
+      auto found = resolve_one(t, e.type, e.query, fmt::format("conditional {}", e.method));
+      if (!found) return at_entry(found.error(), e.index, {});
+      if (found->has_value()) {
+        e.id = **found;
+      } else if (e.method == "PUT") {
+        const auto* rid = e.resource->if_contains("id");
+        e.id = rid != nullptr && rid->is_string() ? std::string(rid->get_string()) : core::new_uuid();
+      } else {
+        return at_entry(core::Error::not_found("no resource matches the conditional patch criteria"), e.index, {});
+      }
+      if (e.method == "PUT") (*e.resource)["id"] = e.id;
+    }
+    if (!touched.insert(e.type + "/" + e.id).second) {
+      return at_entry(core::Error::invalid(fmt::format("{}/{} is the target of more than one entry", e.type, e.id)),
+                      e.index, {});
+    }
+    if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + e.id);
+  }
+  for (auto& e : entries) {
+    if (!e.resource || e.prepared) continue;
+    json::value v(std::move(*e.resource));
+    rewrite_references(v, mapping);
+    if (auto r = resolve_conditional_refs(t, v, e.index); !r) return r;
+    e.resource = std::move(v.get_object());
+  }
+  // 3. POSTs, then PUTs and PATCHes. GETs run after the commit.
+  for (const auto method : kOrder) {
+    if (method == "DELETE" || method == "GET") continue;
+    for (auto& e : entries) {
+      if (e.method != method) continue;
+      auto if_match = if_match_of(e);
+      if (!if_match) return if_match.error();
+      if (method == "POST") {
+        if (existing[e.index]) {
+          auto cur = t.current(e.type, assigned[e.index]);
+          if (!cur) return cur.error();
+          OpResult found;
+          if (cur->has_value()) {
+            found.info = (*cur)->info;
+            found.json = (*cur)->json;
+          }
+          e.result = std::move(found);
+          continue;
+        }
+        auto created = e.prepared ? op_create(t, e.type, *e.prepared, {}, assigned[e.index])
+                                  : op_create(t, e.type, *e.resource, {}, assigned[e.index]);
+        if (auto r = run(e, std::move(created)); !r) return r;
+      } else if (method == "PUT") {
+        auto updated = e.prepared ? op_update(t, e.type, e.id, *e.prepared, *if_match)
+                                  : op_update(t, e.type, e.id, *e.resource, *if_match);
+        if (auto r = run(e, std::move(updated)); !r) return r;
+      } else {
+        if (auto r = run(e, op_patch(t, e.type, e.id, e.patch, *if_match)); !r) return r;
+      }
+    }
+  }
+  return core::ok();
+}
+
 Response run_transaction(store::Store& store, const ApiOptions& options, const Request& req,
                          std::vector<Entry>& entries) {
   for (const auto& e : entries) {
@@ -350,116 +466,15 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     }
   }
   const std::map<std::size_t, std::string> preassigned = prepare_unconditional(entries);
-  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
-    const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
-      if (!r) return at_entry(r.error(), e.index, e.type);
-      e.result = std::move(*r);
-      return core::ok();
-    };
-    const auto if_match_of = [&](const Entry& e) -> core::Result<std::optional<std::int64_t>> {
-      core::Result<void> status = core::ok();
-      const auto if_match = entry_if_match(e, status);
-      if (!status) return at_entry(status.error(), e.index, {});
-      return if_match;
-    };
-    // 1. DELETEs, first of all (R4 http.html#trules), so later steps see their effect.
-    std::set<std::string> touched;
-    for (auto& e : entries) {
-      if (e.method != "DELETE") continue;
-      if (e.id.empty()) {
-        auto found = resolve_one(t, e.type, e.query, "conditional DELETE");
-        if (!found) return at_entry(found.error(), e.index, {});
-        if (found->has_value()) e.id = **found;
-      }
-      auto if_match = if_match_of(e);
-      if (!if_match) return if_match.error();
-      if (e.id.empty()) {
-        e.result = OpResult{204, std::nullopt, {}};
-        continue;
-      }
-      touched.insert(e.type + "/" + e.id);
-      if (auto r = run(e, op_delete(t, e.type, e.id, *if_match)); !r) return r;
-    }
-    // 2. Identities of the remaining writes: conditional creates and conditional targets are
-    // resolved after the deletes; no resource may be touched by two entries.
-    std::unordered_map<std::string, std::string> mapping;
-    std::map<std::size_t, std::string> assigned = preassigned;  // POST entry -> id
-    std::map<std::size_t, bool> existing;                       // POST entry matched If-None-Exist
-    for (auto& e : entries) {
-      if (e.method == "POST") {
-        if (assigned.count(e.index) != 0) continue;
-        std::string id;
-        if (!e.if_none_exist.empty()) {
-          auto found = resolve_one(t, e.type, e.if_none_exist, "If-None-Exist");
-          if (!found) return at_entry(found.error(), e.index, {});
-          if (found->has_value()) {
-            id = **found;
-            existing[e.index] = true;
-          }
-        }
-        if (id.empty()) id = core::new_uuid();
-        assigned[e.index] = id;
-        if (!e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + id);
-        continue;
-      }
-      if (e.method != "PUT" && e.method != "PATCH") continue;
-      if (e.id.empty()) {
-        auto found = resolve_one(t, e.type, e.query, fmt::format("conditional {}", e.method));
-        if (!found) return at_entry(found.error(), e.index, {});
-        if (found->has_value()) {
-          e.id = **found;
-        } else if (e.method == "PUT") {
-          const auto* rid = e.resource->if_contains("id");
-          e.id = rid != nullptr && rid->is_string() ? std::string(rid->get_string()) : core::new_uuid();
-        } else {
-          return at_entry(core::Error::not_found("no resource matches the conditional patch criteria"), e.index, {});
-        }
-        if (e.method == "PUT") (*e.resource)["id"] = e.id;
-      }
-      if (!touched.insert(e.type + "/" + e.id).second) {
-        return at_entry(core::Error::invalid(fmt::format("{}/{} is the target of more than one entry", e.type, e.id)),
-                        e.index, {});
-      }
-      if (e.method == "PUT" && !e.full_url.empty()) mapping.emplace(e.full_url, e.type + "/" + e.id);
-    }
-    for (auto& e : entries) {
-      if (!e.resource || e.prepared) continue;
-      json::value v(std::move(*e.resource));
-      rewrite_references(v, mapping);
-      if (auto r = resolve_conditional_refs(t, v, e.index); !r) return r;
-      e.resource = std::move(v.get_object());
-    }
-    // 3. POSTs, then PUTs and PATCHes. GETs run after the commit.
-    for (const auto method : kOrder) {
-      if (method == "DELETE" || method == "GET") continue;
-      for (auto& e : entries) {
-        if (e.method != method) continue;
-        auto if_match = if_match_of(e);
-        if (!if_match) return if_match.error();
-        if (method == "POST") {
-          if (existing[e.index]) {
-            auto cur = t.current(e.type, assigned[e.index]);
-            if (!cur) return cur.error();
-            OpResult found;
-            if (cur->has_value()) {
-              found.info = (*cur)->info;
-              found.json = (*cur)->json;
-            }
-            e.result = std::move(found);
-            continue;
-          }
-          auto created = e.prepared ? op_create(t, e.type, *e.prepared, {}, assigned[e.index])
-                                    : op_create(t, e.type, *e.resource, {}, assigned[e.index]);
-          if (auto r = run(e, std::move(created)); !r) return r;
-        } else if (method == "PUT") {
-          auto updated = e.prepared ? op_update(t, e.type, e.id, *e.prepared, *if_match)
-                                    : op_update(t, e.type, e.id, *e.resource, *if_match);
-          if (auto r = run(e, std::move(updated)); !r) return r;
-        } else {
-          if (auto r = run(e, op_patch(t, e.type, e.id, e.patch, *if_match)); !r) return r;
-        }
-      }
-    }
+  // The store may run this work more than once. Prepared entries (every identity known up front)
+  // come out of a run the same each time; otherwise each run starts from its own copy of the
+  // entries and hands it back only when it succeeds.
+  const bool prepared = std::none_of(entries.begin(), entries.end(), [](const Entry& e) { return e.resource; });
+  auto w = store.write([&entries, &preassigned, prepared](store::Transaction& t) -> core::Result<void> {
+    if (prepared) return run_transaction_work(t, entries, preassigned);
+    std::vector<Entry> work = entries;
+    if (auto r = run_transaction_work(t, work, preassigned); !r) return r;
+    entries = std::move(work);
     return core::ok();
   });
   if (!w) return error_response(w.error(), req);

@@ -58,15 +58,21 @@ core::Result<OpResult> commit(store::Transaction& t, const std::string& type, co
 }
 
 core::Result<void> check_if_match(const std::optional<std::int64_t>& if_match,
-                                  const std::optional<store::StoredResource>& current, const std::string& type,
+                                  const std::optional<store::VersionInfo>& current, const std::string& type,
                                   const std::string& id) {
   if (!if_match) return core::ok();
-  if (!current || current->info.deleted || current->info.version != *if_match) {
+  if (!current || current->deleted || current->version != *if_match) {
     return core::Error::precondition(
         fmt::format("If-Match W/\"{}\" does not match the current version of {}/{} ({})", *if_match, type, id,
-                    current && !current->info.deleted ? std::to_string(current->info.version) : "none"));
+                    current && !current->deleted ? std::to_string(current->version) : "none"));
   }
   return core::ok();
+}
+
+core::Result<void> check_if_match(const std::optional<std::int64_t>& if_match,
+                                  const std::optional<store::StoredResource>& current, const std::string& type,
+                                  const std::string& id) {
+  return check_if_match(if_match, current ? std::optional<store::VersionInfo>(current->info) : std::nullopt, type, id);
 }
 
 }  // namespace
@@ -287,24 +293,24 @@ core::Result<OpResult> op_update(store::Transaction& t, const std::string& type,
     return core::Error::invalid(fmt::format("the resource id does not match the id in the URL '{}'", id), "id");
   }
   if (!core::is_valid_id(id)) return core::Error::invalid(fmt::format("'{}' is not a valid FHIR id", id), "id");
-  auto cur = t.current(type, id);
+  auto cur = t.current_info(type, id);
   if (!cur) return cur.error();
   if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
-  const bool existed = cur->has_value() && !(*cur)->info.deleted;
-  const std::int64_t version = cur->has_value() ? (*cur)->info.version + 1 : 1;
+  const bool existed = cur->has_value() && !(*cur)->deleted;
+  const std::int64_t version = cur->has_value() ? (*cur)->version + 1 : 1;
   return commit(t, type, id, resource, version, method, existed ? 200 : 201);
 }
 
 core::Result<OpResult> op_delete(store::Transaction& t, const std::string& type, const std::string& id,
                                  std::optional<std::int64_t> if_match) {
-  auto cur = t.current(type, id);
+  auto cur = t.current_info(type, id);
   if (!cur) return cur.error();
   if (auto r = check_if_match(if_match, *cur, type, id); !r) return r.error();
   OpResult out;
   out.status = 204;
-  if (!cur->has_value() || (*cur)->info.deleted) return out;
+  if (!cur->has_value() || (*cur)->deleted) return out;
   store::NewVersion v;
-  v.info = store::VersionInfo{type, id, (*cur)->info.version + 1, core::now_micros(), true};
+  v.info = store::VersionInfo{type, id, (*cur)->version + 1, core::now_micros(), true};
   v.method = "DELETE";
   if (auto r = t.put(v); !r) return r.error();
   out.info = v.info;

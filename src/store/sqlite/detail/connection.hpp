@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ucr::store::sqlite_detail {
@@ -87,13 +88,22 @@ class Connection {
   }
 
   /// Runs one fixed statement through the statement cache (no re-parsing on hot paths).
-  core::Result<void> run(const std::string& sql) {
+  core::Result<void> run(const char* sql) {
     auto p = prepare(sql);
     if (!p) return p.error();
     Stmt s(db_, *p);
     const int rc = s.step();
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db_, "statement");
     return core::ok();
+  }
+
+  /// A cached prepared statement for SQL text that is a string literal: looked up by address, so
+  /// the hot write path neither allocates nor compares text.
+  core::Result<sqlite3_stmt*> prepare(const char* literal) {
+    if (auto it = literals_.find(literal); it != literals_.end()) return it->second;
+    auto s = prepare(std::string(literal));
+    if (s) literals_.emplace(literal, *s);
+    return s;
   }
 
   /// A cached prepared statement for fixed SQL text.
@@ -127,6 +137,7 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<const char*, sqlite3_stmt*> literals_;  // aliases of cache_ entries
   std::vector<sqlite3_stmt*> uncached_;
 };
 

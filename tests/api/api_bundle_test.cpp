@@ -103,7 +103,10 @@ TEST_F(ApiTest, ConcurrentConditionalTransactionsBesideFailingWritesKeepTheirRef
           // A write that always fails inside the store (If-Match on a resource that does not exist).
           auto r = call("PUT", "/fhir/Patient/missing-" + tag, patient("missing-" + tag, "Nobody"),
                         HeaderList{{"if-match", "W/\"7\""}});
-          if (r.status != 412) wrong.fetch_add(1);
+          if (r.status != 412) {
+            ADD_FAILURE() << "put " << r.status << " " << r.body;
+            wrong.fetch_add(1);
+          }
           continue;
         }
         const std::string urn = "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c" + fmt::format("{:04}", t * 100 + i);
@@ -112,6 +115,7 @@ TEST_F(ApiTest, ConcurrentConditionalTransactionsBesideFailingWritesKeepTheirRef
                                                   "ifNoneExist", "identifier=g" + tag),
                                              entry("POST", "Observation", observation(urn))}));
         if (r.status != 200) {
+          ADD_FAILURE() << "transaction " << r.status << " " << r.body;
           wrong.fetch_add(1);
           continue;
         }
@@ -119,8 +123,14 @@ TEST_F(ApiTest, ConcurrentConditionalTransactionsBesideFailingWritesKeepTheirRef
         const std::string pat = ref_of_location(str(es[0], {"response", "location"}));
         const std::string obs = ref_of_location(str(es[1], {"response", "location"}));
         auto o = call("GET", "/fhir/" + obs);
-        if (o.status != 200 || str(body_of(o), {"subject", "reference"}) != pat) wrong.fetch_add(1);
-        if (call("GET", "/fhir/" + pat).status != 200) wrong.fetch_add(1);
+        if (o.status != 200 || str(body_of(o), {"subject", "reference"}) != pat) {
+          ADD_FAILURE() << "observation " << o.status << " " << o.body << " expected subject " << pat;
+          wrong.fetch_add(1);
+        }
+        if (call("GET", "/fhir/" + pat).status != 200) {
+          ADD_FAILURE() << "patient " << pat << " is not readable";
+          wrong.fetch_add(1);
+        }
       }
     });
   }

@@ -466,17 +466,22 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     }
   }
   const std::map<std::size_t, std::string> preassigned = prepare_unconditional(entries);
-  // The store may run this work more than once. Prepared entries (every identity known up front)
-  // come out of a run the same each time; otherwise each run starts from its own copy of the
-  // entries and hands it back only when it succeeds.
-  const bool prepared = std::none_of(entries.begin(), entries.end(), [](const Entry& e) { return e.resource; });
-  auto w = store.write([&entries, &preassigned, prepared](store::Transaction& t) -> core::Result<void> {
-    if (prepared) return run_transaction_work(t, entries, preassigned);
+  // The store may run this work more than once, each time from the same database state. Entries
+  // whose identities were all settled up front come out of any run the same, so they are worked
+  // on in place; otherwise every run works on a fresh copy of the untouched entries and the copy
+  // from the run that committed is kept.
+  const bool settled = std::all_of(entries.begin(), entries.end(), [](const Entry& e) {
+    return !e.resource && e.if_none_exist.empty() && (e.method == "GET" || e.method == "POST" || !e.id.empty());
+  });
+  std::vector<Entry> committed;
+  auto w = store.write([&entries, &committed, &preassigned, settled](store::Transaction& t) -> core::Result<void> {
+    if (settled) return run_transaction_work(t, entries, preassigned);
     std::vector<Entry> work = entries;
     if (auto r = run_transaction_work(t, work, preassigned); !r) return r;
-    entries = std::move(work);
+    committed = std::move(work);
     return core::ok();
   });
+  if (w && !settled) entries = std::move(committed);
   if (!w) return error_response(w.error(), req);
 
   Api api(store, options);

@@ -4,9 +4,11 @@
 #include "api/detail/capability.hpp"
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
+#include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
 #include "api/detail/search.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
 #include "fhir/outcome.hpp"
@@ -17,7 +19,12 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 
 namespace ucr::api {
 namespace {
@@ -513,9 +520,273 @@ class Handler {
 
 }  // namespace
 
+namespace detail {
+
+Response handle_entry(store::Store& store, const ApiOptions& options, const Request& request) {
+  const search::Registry& reg = registry();
+  Handler h(store, options, request);
+  Started started = h.run();
+  Response r;
+  if (auto* pending = std::get_if<PendingWrite>(&started)) {
+    r = pending->finish(store.write([&reg, &pending](store::Transaction& t) {
+      const RegistryScope scope(reg);
+      return pending->work(t);
+    }));
+  } else {
+    r = std::move(std::get<Response>(started));
+  }
+  if (request.method == "HEAD") r.body.clear();
+  return r;
+}
+
+}  // namespace detail
+
+namespace {
+
+/// True when a write request may create, change or delete a SearchParameter.
+bool touches_search_parameters(const Request& request) {
+  if (!Api::may_write(request)) return false;
+  if (request.path.rfind("/fhir/SearchParameter", 0) == 0) return true;
+  return Api::is_bundle(request) && request.body.find("SearchParameter") != std::string::npos;
+}
+
+}  // namespace
+
+/// Reindexes the stored resources of new or changed SearchParameters, one parameter at a time, in
+/// the background, so that a write of a SearchParameter never waits for a table scan. The
+/// parameter is searchable at once; its results are complete when its reindex is done, which is
+/// recorded in the store ("reindex:..."), so a reindex cut short by a stop is resumed at start.
+class Api::Reindexer {
+ public:
+  Reindexer(store::Store& store, const search::Catalog& catalog) : store_(store), catalog_(catalog) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  Reindexer(const Reindexer&) = delete;
+  Reindexer& operator=(const Reindexer&) = delete;
+  ~Reindexer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void enqueue(search::CustomParam param, std::string marker) {
+    std::lock_guard lock(mu_);
+    if (std::any_of(queue_.begin(), queue_.end(), [&](const auto& j) { return j.second == marker; })) return;
+    queue_.emplace_back(std::move(param), std::move(marker));
+    cv_.notify_all();
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [this] { return (queue_.empty() && !busy_) || stopping_; });
+  }
+
+  [[nodiscard]] std::size_t done() const { return done_.load(); }
+  [[nodiscard]] std::size_t pending() const {
+    std::lock_guard lock(mu_);
+    return queue_.size() + (busy_ ? 1 : 0);
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::pair<search::CustomParam, std::string> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      if (auto r = run(job.first, job.second); !r) {
+        core::log_warn(
+            fmt::format("reindex for search parameter '{}' stopped: {}", job.first.code, r.error().message()));
+      }
+      {
+        std::lock_guard lock(mu_);
+        busy_ = false;
+      }
+      idle_cv_.notify_all();
+    }
+  }
+
+  [[nodiscard]] bool stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  core::Result<void> run(const search::CustomParam& param, const std::string& marker) {
+    constexpr std::size_t kPage = 200;
+    for (const auto& type : param.bases) {
+      std::optional<std::string> after;
+      for (;;) {
+        if (stopping()) return core::ok();  // resumed at the next start (no marker yet)
+        search::Plan plan;
+        plan.type = type;
+        plan.count = kPage;
+        plan.after = after;
+        auto page = store_.search(plan, false);
+        if (!page) return page.error();
+        if (page->ids.empty()) break;
+        const auto registry = catalog_.current();
+        struct Item {
+          std::string id;
+          std::int64_t version;
+          search::IndexRows rows;
+        };
+        std::vector<Item> items;
+        for (const auto& id : page->ids) {
+          auto res = store_.read(type, id);
+          if (!res) continue;  // deleted since the page was read
+          boost::system::error_code ec;
+          const json::value doc = json::parse(res->json, ec);
+          if (ec) continue;
+          items.push_back(Item{id, res->info.version, search::extract(doc, type, id, *registry)});
+        }
+        auto w = store_.write([&items, &type](store::Transaction& t) -> core::Result<void> {
+          for (const auto& item : items) {
+            auto cur = t.current_info(type, item.id);
+            if (!cur) return cur.error();
+            // A newer version was indexed when it was written, with the parameter already in force.
+            if (!cur->has_value() || (*cur)->deleted || (*cur)->version != item.version) continue;
+            if (auto r = t.replace_index(type, item.id, item.rows); !r) return r;
+          }
+          return core::ok();
+        });
+        if (!w) return w.error();
+        done_.fetch_add(items.size());
+        after = page->ids.back();
+        if (!page->more) break;
+      }
+    }
+    return store_.write([&marker](store::Transaction& t) { return t.set_meta(marker, "done"); });
+  }
+
+  store::Store& store_;
+  const search::Catalog& catalog_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::pair<search::CustomParam, std::string>> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::atomic<std::size_t> done_{0};
+  std::thread thread_;
+};
+
+namespace {
+
+/// The bookkeeping key that says a parameter's current definition has been reindexed (FNV-1a of
+/// what changes the index rows: code, type, bases and expression).
+std::string reindex_marker(const search::CustomParam& p) {
+  std::uint64_t h = 1469598103934665603ULL;
+  const auto mix = [&h](std::string_view s) {
+    for (unsigned char ch : s) {
+      h ^= ch;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ULL;
+  };
+  mix(p.code);
+  mix(search::param_type_name(p.type));
+  for (const auto& b : p.bases) mix(b);
+  mix(p.expression);
+  return fmt::format("reindex:SearchParameter/{}:{:016x}", p.id, h);
+}
+
+}  // namespace
+
+Api::Api(store::Store& store, ApiOptions options)
+    : store_(store), options_(std::move(options)), reindexer_(std::make_unique<Reindexer>(store_, catalog_)) {
+  if (auto r = reload_search_parameters(); !r) {
+    core::log_warn("the server's SearchParameter resources could not be loaded: " + r.error().message());
+  }
+}
+
+Api::~Api() = default;
+
+core::Result<void> Api::reload_search_parameters() {
+  std::lock_guard lock(reload_mu_);
+  std::vector<search::CustomParam> params;
+  std::optional<std::string> after;
+  for (;;) {
+    search::Plan plan;
+    plan.type = "SearchParameter";
+    plan.count = 500;
+    plan.after = after;
+    auto page = store_.search(plan, false);
+    if (!page) return page.error();
+    for (const auto& id : page->ids) {
+      auto res = store_.read("SearchParameter", id);
+      if (!res) continue;
+      boost::system::error_code ec;
+      const json::value doc = json::parse(res->json, ec);
+      if (ec || !doc.is_object()) continue;
+      auto p = search::Registry::custom_param(doc.get_object());
+      if (!p) continue;  // retired, or defines nothing this server can index
+      params.push_back(std::move(*p));
+    }
+    if (page->ids.empty() || !page->more) break;
+    after = page->ids.back();
+  }
+  // A parameter that clashes with one already taken is left out (its write was checked, so this
+  // happens only when two were written at the same moment); the rest still take effect.
+  std::vector<search::CustomParam> accepted;
+  for (auto& p : params) {
+    accepted.push_back(p);
+    if (auto r = search::Registry::r4().with_custom(accepted); !r) {
+      core::log_warn(fmt::format("SearchParameter/{} is not in force: {}", p.id, r.error().message()));
+      accepted.pop_back();
+    }
+  }
+  auto registry = search::Registry::r4().with_custom(accepted);
+  if (!registry) return registry.error();
+  catalog_.set(*registry);
+  for (const auto& p : accepted) {
+    std::string marker = reindex_marker(p);
+    auto done = store_.get_meta(marker);
+    if (!done) return done.error();
+    if (!done->has_value()) reindexer_->enqueue(p, std::move(marker));
+  }
+  return core::ok();
+}
+
+void Api::wait_for_reindex() { reindexer_->wait_idle(); }
+std::size_t Api::reindexed_resources() const { return reindexer_->done(); }
+std::size_t Api::pending_reindex_jobs() const { return reindexer_->pending(); }
+
 Started Api::begin(const Request& request) {
+  const auto registry = catalog_.current();
+  const detail::RegistryScope scope(*registry);
   Handler h(store_, options_, request);
-  return h.run();
+  Started started = h.run();
+  if (auto* pending = std::get_if<PendingWrite>(&started)) {
+    // The write runs on the store's thread with the registry this request started with; a write
+    // that touches a SearchParameter brings the parameters in force up to date once it is durable.
+    pending->work = [work = std::move(pending->work), registry](store::Transaction& t) {
+      const detail::RegistryScope inner(*registry);
+      return work(t);
+    };
+    if (touches_search_parameters(request)) {
+      pending->finish = [this, finish = std::move(pending->finish)](const core::Result<void>& w) {
+        if (w) {
+          if (auto r = reload_search_parameters(); !r) {
+            core::log_warn("search parameters not reloaded: " + r.error().message());
+          }
+        }
+        return finish(w);
+      };
+    }
+  } else if (is_bundle(request) && touches_search_parameters(request)) {
+    if (auto r = reload_search_parameters(); !r)
+      core::log_warn("search parameters not reloaded: " + r.error().message());
+  }
+  return started;
 }
 
 Response Api::handle(const Request& request) {

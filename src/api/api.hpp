@@ -1,12 +1,17 @@
 // api: FHIR R4 REST interactions as Request -> Response, with no knowledge of sockets.
-// An Api is safe to call from many threads at once (all state is in the Store).
+// An Api is safe to call from many threads at once: resources live in the Store; the search
+// parameters in force (R4 plus SearchParameter resources) are swapped atomically, and a background
+// thread reindexes stored resources when a SearchParameter is created or changed.
 #pragma once
 
 #include "api/request.hpp"
+#include "search/registry.hpp"
 #include "store/store.hpp"
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <variant>
 
 namespace ucr::api {
@@ -30,7 +35,12 @@ using Started = std::variant<Response, PendingWrite>;
 
 class Api {
  public:
-  Api(store::Store& store, ApiOptions options) : store_(store), options_(std::move(options)) {}
+  /// Loads the SearchParameter resources already in `store` and resumes any reindex a previous
+  /// run did not finish.
+  Api(store::Store& store, ApiOptions options);
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+  ~Api();
 
   /// Handles one request under the FHIR base (path starting /fhir). Never throws for bad input.
   [[nodiscard]] Response handle(const Request& request);
@@ -46,9 +56,25 @@ class Api {
   /// True when handling `request` may write (so callers can move it off latency-sensitive threads).
   [[nodiscard]] static bool may_write(const Request& request);
 
+  /// Re-reads the SearchParameter resources from the store into the parameters in force, and
+  /// queues a reindex of the stored resources of each new or changed parameter's base types.
+  /// Called after every write that touches a SearchParameter.
+  [[nodiscard]] core::Result<void> reload_search_parameters();
+
+  /// Blocks until no reindex is queued or running (for tests, tools and orderly shutdown).
+  void wait_for_reindex();
+
+  /// Resources reindexed since start, and reindex jobs still queued or running (for /metrics).
+  [[nodiscard]] std::size_t reindexed_resources() const;
+  [[nodiscard]] std::size_t pending_reindex_jobs() const;
+
  private:
+  class Reindexer;
   store::Store& store_;
   ApiOptions options_;
+  search::Catalog catalog_;
+  std::mutex reload_mu_;
+  std::unique_ptr<Reindexer> reindexer_;
 };
 
 }  // namespace ucr::api

@@ -355,6 +355,12 @@ struct Server::Impl {
       m.content_type = "text/plain; version=0.0.4; charset=utf-8";
       metrics.render(m.body, in_flight.load());
       store.render_metrics(m.body);
+      m.body += "# HELP ucr_reindex_resources_total Resources reindexed for new or changed SearchParameters.\n";
+      m.body += "# TYPE ucr_reindex_resources_total counter\n";
+      m.body += fmt::format("ucr_reindex_resources_total {}\n", api.reindexed_resources());
+      m.body += "# HELP ucr_reindex_pending SearchParameters whose reindex is queued or running.\n";
+      m.body += "# TYPE ucr_reindex_pending gauge\n";
+      m.body += fmt::format("ucr_reindex_pending {}\n", api.pending_reindex_jobs());
       m.interaction = "metrics";
       co_return m;
     }

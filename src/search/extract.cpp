@@ -467,9 +467,8 @@ bool date_range(std::string_view text, core::Micros& low, core::Micros& high) {
   return true;
 }
 
-IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id) {
+IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id, const Registry& registry) {
   IndexRows rows;
-  const Registry& registry = Registry::r4();
   // resolve() (as in `subject.where(resolve() is Patient)`) sees a stub of the referenced type: the
   // index needs only the type, which a literal reference (relative or absolute) carries.
   std::map<std::string, json::value, std::less<>> stubs;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/time.hpp"
+#include "search/registry.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -100,8 +101,9 @@ struct IndexRows {
 /// The [low, high] instants a FHIR date/dateTime/instant covers at its precision. False when unparseable.
 [[nodiscard]] bool date_range(std::string_view text, core::Micros& low, core::Micros& high);
 
-/// Extracts the index rows of `resource` (of `type`, with logical id `id`) for every R4 search
-/// parameter of its type.
-[[nodiscard]] IndexRows extract(const boost::json::value& resource, std::string_view type, std::string_view id);
+/// Extracts the index rows of `resource` (of `type`, with logical id `id`) for every search
+/// parameter `registry` knows for its type.
+[[nodiscard]] IndexRows extract(const boost::json::value& resource, std::string_view type, std::string_view id,
+                                const Registry& registry = Registry::r4());
 
 }  // namespace ucr::search

@@ -205,9 +205,9 @@ core::Result<void> parse_value(Condition& c, const std::string& name, std::strin
 }
 
 /// Parses `name` (with modifiers and chains) and `value` into an OR group on resource type `type`.
-core::Result<Filter> parse_filter(std::string_view type, const std::string& name, std::string_view value, int depth) {
+core::Result<Filter> parse_filter(const Registry& registry, std::string_view type, const std::string& name,
+                                  std::string_view value, int depth) {
   if (depth > 4) return bad_param(name, "chains are limited to 4 levels");
-  const Registry& registry = Registry::r4();
   Filter f;
   // _has:Observation:patient:code=x (reverse chaining)
   if (name.rfind("_has:", 0) == 0) {
@@ -223,7 +223,7 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
     if (sp == nullptr || sp->type != ParamType::kReference) {
       return bad_param(name, fmt::format("'{}' is not a reference parameter of {}", ref, src_type));
     }
-    auto chained = parse_filter(src_type, inner, value, depth + 1);
+    auto chained = parse_filter(registry, src_type, inner, value, depth + 1);
     if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
@@ -252,7 +252,7 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
       target = sp->targets.front();
     }
     if (!fhir::is_resource_type(target)) return bad_param(name, fmt::format("'{}' is not a resource type", target));
-    auto chained = parse_filter(target, name.substr(dot + 1), value, depth + 1);
+    auto chained = parse_filter(registry, target, name.substr(dot + 1), value, depth + 1);
     if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
@@ -332,7 +332,8 @@ core::Result<Filter> parse_filter(std::string_view type, const std::string& name
   return f;
 }
 
-core::Result<Include> parse_include(const std::string& name, std::string_view value, bool iterate) {
+core::Result<Include> parse_include(const Registry& registry, const std::string& name, std::string_view value,
+                                    bool iterate) {
   Include inc;
   inc.iterate = iterate;
   if (value == "*") return inc;
@@ -346,7 +347,7 @@ core::Result<Include> parse_include(const std::string& name, std::string_view va
   if (!fhir::is_resource_type(inc.source_type)) {
     return bad_param(name, fmt::format("'{}' is not a resource type", inc.source_type));
   }
-  const SearchParam* sp = Registry::r4().find(inc.source_type, inc.param);
+  const SearchParam* sp = registry.find(inc.source_type, inc.param);
   if (inc.param != "*" && (sp == nullptr || sp->type != ParamType::kReference)) {
     return bad_param(name, fmt::format("'{}' is not a reference parameter of {}", inc.param, inc.source_type));
   }
@@ -383,6 +384,7 @@ std::vector<std::string> split_values(std::string_view value) {
 
 core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pair<std::string, std::string>>& params,
                                 const ParseOptions& options, std::vector<core::Issue>& warnings) {
+  const Registry& registry = options.registry != nullptr ? *options.registry : Registry::r4();
   Plan plan;
   plan.type = type;
   plan.count = options.default_count;
@@ -428,7 +430,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
           k.type = ParamType::kToken;
         } else if (k.param == "_lastUpdated") {
           k.type = ParamType::kDate;
-        } else if (const SearchParam* sp = Registry::r4().find(type, k.param)) {
+        } else if (const SearchParam* sp = registry.find(type, k.param)) {
           k.type = sp->type;
           if (k.type == ParamType::kComposite || k.type == ParamType::kSpecial) {
             if (auto r = fail(bad_param(name, fmt::format("cannot sort by '{}'", k.param))); !r) return r.error();
@@ -472,7 +474,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       }
     } else if (name == "_include" || name == "_include:iterate" || name == "_revinclude" ||
                name == "_revinclude:iterate") {
-      auto inc = parse_include(name, value, name.find(":iterate") != std::string::npos);
+      auto inc = parse_include(registry, name, value, name.find(":iterate") != std::string::npos);
       if (!inc) {
         if (auto r = fail(inc.error()); !r) return r.error();
         continue;
@@ -484,7 +486,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       }
       continue;
     } else {
-      auto f = parse_filter(type, name, value, 0);
+      auto f = parse_filter(registry, type, name, value, 0);
       if (!f) {
         if (auto r = fail(f.error()); !r) return r.error();
         continue;

@@ -90,7 +90,8 @@ struct Plan {
 struct ParseOptions {
   std::size_t default_count = 50;
   std::size_t max_count = 1000;
-  bool lenient = false;  ///< Prefer: handling=lenient: unknown parameters are ignored with a warning
+  bool lenient = false;                ///< Prefer: handling=lenient: unknown parameters are ignored with a warning
+  const Registry* registry = nullptr;  ///< the parameters known (R4 and custom); null: R4 only
 };
 
 /// Parses decoded query parameters for a search on `type`. Unknown or malformed parameters give a

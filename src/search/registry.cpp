@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 
 // Emitted by parameters_data.S (.incbin of data/fhir-r4/search-parameters.json).
@@ -108,7 +110,7 @@ const Registry& Registry::r4() {
           // A specific definition wins over the generic Resource one (e.g. _id stays generic).
           auto k = key_of(b, code);
           if (r.params_.count(k) != 0) continue;
-          auto sp = std::make_unique<SearchParam>();
+          auto sp = std::make_shared<SearchParam>();
           sp->code = code;
           sp->type = type;
           sp->expression = expr;
@@ -151,6 +153,96 @@ std::vector<std::string> Registry::patient_compartment_types() const {
   out.reserve(compartment_.size());
   for (const auto& [type, params] : compartment_) out.push_back(type);
   return out;
+}
+
+core::Result<CustomParam> Registry::custom_param(const json::object& sp) {
+  const auto invalid = [](std::string why, const std::string& path) {
+    return core::Error::invalid(std::move(why), "SearchParameter." + path);
+  };
+  CustomParam c;
+  c.id = str(sp, "id");
+  c.url = str(sp, "url");
+  if (str(sp, "status") == "retired") return invalid("a retired SearchParameter defines no parameter", "status");
+  c.code = str(sp, "code");
+  if (c.code.empty()) return invalid("a SearchParameter needs a code (the parameter name)", "code");
+  if (c.code.front() == '_') return invalid("codes starting with '_' are reserved for the specification", "code");
+  for (char ch : c.code) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '-' && ch != '_' && ch != '.') {
+      return invalid(fmt::format("'{}' is not a usable parameter name (letters, digits, '-', '_', '.')", c.code),
+                     "code");
+    }
+  }
+  const auto* base = sp.if_contains("base");
+  if (base == nullptr || !base->is_array() || base->get_array().empty()) {
+    return invalid("a SearchParameter needs at least one base resource type", "base");
+  }
+  for (std::size_t i = 0; i < base->get_array().size(); ++i) {
+    const auto& b = base->get_array()[i];
+    if (!b.is_string() || !fhir::is_resource_type(b.get_string())) {
+      return invalid("base must name R4 resource types", fmt::format("base[{}]", i));
+    }
+    c.bases.emplace_back(b.get_string());
+  }
+  const std::string type = str(sp, "type");
+  c.type = param_type_of(type);
+  if (c.type == ParamType::kComposite || c.type == ParamType::kSpecial) {
+    return invalid(fmt::format("custom parameters of type '{}' are not supported (number, date, string, token, "
+                               "reference, quantity and uri are)",
+                               type),
+                   "type");
+  }
+  c.expression = str(sp, "expression");
+  if (c.expression.empty()) return invalid("a SearchParameter needs a FHIRPath expression", "expression");
+  if (auto compiled = fhirpath::compile(c.expression); !compiled) {
+    return invalid(fmt::format("the expression does not compile: {}", compiled.error().message()), "expression");
+  }
+  if (const auto* t = sp.if_contains("target"); t != nullptr && t->is_array()) {
+    for (const auto& x : t->get_array()) {
+      if (x.is_string()) c.targets.emplace_back(x.get_string());
+    }
+  }
+  return c;
+}
+
+core::Result<std::shared_ptr<const Registry>> Registry::with_custom(const std::vector<CustomParam>& custom) const {
+  auto r = std::shared_ptr<Registry>(new Registry(*this));
+  for (const auto& c : custom) {
+    auto compiled = fhirpath::compile(c.expression);
+    if (!compiled) return core::Error::invalid(compiled.error().message(), "expression");
+    for (const auto& b : c.bases) {
+      auto k = key_of(b, c.code);
+      if (r->params_.count(k) != 0) {
+        const bool ours = std::any_of(r->custom_.begin(), r->custom_.end(), [&](const CustomParam& o) {
+          return o.code == c.code && std::find(o.bases.begin(), o.bases.end(), b) != o.bases.end();
+        });
+        return core::Error::make(422, "duplicate",
+                                 fmt::format("{} already has a search parameter '{}'{}", b, c.code,
+                                             ours ? " (defined by another SearchParameter on this server)" : " (R4)"));
+      }
+      auto sp = std::make_shared<SearchParam>();
+      sp->code = c.code;
+      sp->type = c.type;
+      sp->expression = c.expression;
+      sp->compiled = *compiled;
+      sp->targets = c.targets;
+      r->by_type_[b].push_back(sp.get());
+      r->params_.emplace(std::move(k), std::move(sp));
+    }
+    r->custom_.push_back(c);
+  }
+  return std::shared_ptr<const Registry>(std::move(r));
+}
+
+Catalog::Catalog() : current_(std::shared_ptr<const Registry>(std::shared_ptr<const Registry>(), &Registry::r4())) {}
+
+std::shared_ptr<const Registry> Catalog::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+void Catalog::set(std::shared_ptr<const Registry> registry) {
+  std::lock_guard lock(mu_);
+  current_ = std::move(registry);
 }
 
 }  // namespace ucr::search

@@ -2,10 +2,14 @@
 // per resource type, and the patient compartment definition. Immutable once built; thread-safe.
 #pragma once
 
+#include "core/error.hpp"
 #include "fhirpath/fhirpath.hpp"
+
+#include <boost/json/object.hpp>
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,10 +39,32 @@ struct SearchParam {
   std::vector<Component> components;
 };
 
+/// A search parameter defined on the server by a SearchParameter resource (R4 searchparameter.html).
+struct CustomParam {
+  std::string id;  ///< the SearchParameter resource's id
+  std::string url;
+  std::string code;
+  ParamType type = ParamType::kToken;
+  std::vector<std::string> bases;
+  std::string expression;
+  std::vector<std::string> targets;
+};
+
 class Registry {
  public:
   /// The R4 registry built from the compiled-in definitions (built once, on first use).
   static const Registry& r4();
+
+  /// Reads a SearchParameter resource as a custom parameter: code, base, type and a FHIRPath
+  /// expression that compiles. Errors name the element at fault. Retired parameters are refused
+  /// here too; callers skip them.
+  [[nodiscard]] static core::Result<CustomParam> custom_param(const boost::json::object& search_parameter);
+
+  /// This registry plus `custom`. A custom parameter may not take the code of an R4 parameter of
+  /// one of its bases, nor the code another custom parameter already has on the same base.
+  [[nodiscard]] core::Result<std::shared_ptr<const Registry>> with_custom(const std::vector<CustomParam>& custom) const;
+  /// The custom parameters in this registry.
+  [[nodiscard]] const std::vector<CustomParam>& custom() const { return custom_; }
 
   /// The parameter `code` of resource type `type`, or null.
   [[nodiscard]] const SearchParam* find(std::string_view type, std::string_view code) const;
@@ -54,10 +80,24 @@ class Registry {
 
  private:
   Registry() = default;
-  std::map<std::string, std::unique_ptr<SearchParam>, std::less<>> params_;  // key "Type\x1fcode"
+  std::map<std::string, std::shared_ptr<const SearchParam>, std::less<>> params_;  // key "Type\x1fcode"
   std::map<std::string, std::vector<const SearchParam*>, std::less<>> by_type_;
   std::map<std::string, std::vector<std::string>, std::less<>> compartment_;
   std::vector<std::string> failures_;
+  std::vector<CustomParam> custom_;
+};
+
+/// The registry in force on a server: R4 plus its SearchParameter resources. Readers take a
+/// snapshot for the length of a request; a change swaps in a new registry. Thread-safe.
+class Catalog {
+ public:
+  Catalog();
+  [[nodiscard]] std::shared_ptr<const Registry> current() const;
+  void set(std::shared_ptr<const Registry> registry);
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Registry> current_;
 };
 
 }  // namespace ucr::search

@@ -104,6 +104,13 @@ class Transaction {
   [[nodiscard]] virtual core::Result<std::vector<std::string>> search_ids(const search::Plan& plan) = 0;
   /// Stores a new version; info.version must be the current version + 1 (or 1 when new).
   [[nodiscard]] virtual core::Result<void> put(const NewVersion& version) = 0;
+  /// Replaces the search-index rows of the current version of type/id (a reindex after the
+  /// parameters changed); the resource and its history are untouched. Not found when the resource
+  /// does not exist or is deleted.
+  [[nodiscard]] virtual core::Result<void> replace_index(const std::string& type, const std::string& id,
+                                                         const search::IndexRows& rows) = 0;
+  /// Sets a server bookkeeping value (as "reindex done") in the same transaction.
+  [[nodiscard]] virtual core::Result<void> set_meta(const std::string& key, const std::string& value) = 0;
 };
 
 /// Counters a backend reports for /metrics.
@@ -134,6 +141,8 @@ class Store {
   /// Resources (type, id) in a patient's compartment, ordered by type and id.
   [[nodiscard]] virtual core::Result<std::vector<std::pair<std::string, std::string>>> compartment(
       const CompartmentQuery& query) = 0;
+  /// A server bookkeeping value set by Transaction::set_meta, or empty.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
   /// Read-only search for ids; see Criterion.
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
                                                                         const std::vector<Criterion>& criteria,

@@ -1,4 +1,5 @@
 #include "api/detail/bundle.hpp"
+#include "api/detail/registry_scope.hpp"
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
@@ -230,7 +231,6 @@ std::string bundle_head(const char* type) {
 }
 
 Response run_batch(store::Store& store, const ApiOptions& options, const Request& req, std::vector<Entry>& entries) {
-  Api api(store, options);
   std::string body = bundle_head("batch-response");
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
@@ -238,7 +238,7 @@ Response run_batch(store::Store& store, const ApiOptions& options, const Request
     if (e.error) {
       r = error_response(*e.error, req);
     } else {
-      r = api.handle(sub_request(req, e));
+      r = handle_entry(store, options, sub_request(req, e));
       if (wants_pretty(req)) r.body = format_body(std::move(r.body), Request{});
     }
     if (i > 0) body += ",";
@@ -474,17 +474,19 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     return !e.resource && e.if_none_exist.empty() && (e.method == "GET" || e.method == "POST" || !e.id.empty());
   });
   std::vector<Entry> committed;
-  auto w = store.write([&entries, &committed, &preassigned, settled](store::Transaction& t) -> core::Result<void> {
-    if (settled) return run_transaction_work(t, entries, preassigned);
-    std::vector<Entry> work = entries;
-    if (auto r = run_transaction_work(t, work, preassigned); !r) return r;
-    committed = std::move(work);
-    return core::ok();
-  });
+  const search::Registry& reg = registry();
+  auto w =
+      store.write([&entries, &committed, &preassigned, settled, &reg](store::Transaction& t) -> core::Result<void> {
+        const RegistryScope scope(reg);
+        if (settled) return run_transaction_work(t, entries, preassigned);
+        std::vector<Entry> work = entries;
+        if (auto r = run_transaction_work(t, work, preassigned); !r) return r;
+        committed = std::move(work);
+        return core::ok();
+      });
   if (w && !settled) entries = std::move(committed);
   if (!w) return error_response(w.error(), req);
 
-  Api api(store, options);
   const auto prefer = req.headers.get("prefer");
   const bool minimal = prefer && prefer->find("return=minimal") != std::string_view::npos;
   std::string body = bundle_head("transaction-response");
@@ -492,7 +494,7 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     Entry& e = entries[i];
     if (i > 0) body += ",";
     if (e.method == "GET" || e.method == "HEAD") {
-      Response r = api.handle(sub_request(req, e));
+      Response r = handle_entry(store, options, sub_request(req, e));
       append_response(body, r);
       continue;
     }

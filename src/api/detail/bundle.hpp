@@ -10,4 +10,8 @@ namespace ucr::api::detail {
 /// POST [base] with a Bundle of type batch or transaction.
 [[nodiscard]] Response handle_bundle(store::Store& store, const ApiOptions& options, const Request& request);
 
+/// One batch entry or transaction GET as a request of its own, with the search parameters in force
+/// on this thread (defined in api.cpp beside the request router).
+[[nodiscard]] Response handle_entry(store::Store& store, const ApiOptions& options, const Request& request);
+
 }  // namespace ucr::api::detail

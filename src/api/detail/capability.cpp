@@ -1,4 +1,5 @@
 #include "api/detail/capability.hpp"
+#include "api/detail/registry_scope.hpp"
 
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
@@ -17,7 +18,7 @@ json::array search_params(const std::string& type) {
   json::array out;
   out.push_back(json::object{{"name", "_id"}, {"type", "token"}});
   out.push_back(json::object{{"name", "_lastUpdated"}, {"type", "date"}});
-  for (const search::SearchParam* sp : search::Registry::r4().for_type(type)) {
+  for (const search::SearchParam* sp : registry().for_type(type)) {
     if (sp->code == "_id" || sp->code == "_lastUpdated" || !sp->compiled) continue;
     if (sp->type == search::ParamType::kSpecial) continue;
     if (sp->type == search::ParamType::kComposite &&

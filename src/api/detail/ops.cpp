@@ -1,5 +1,7 @@
 #include "api/detail/ops.hpp"
 
+#include "api/detail/registry_scope.hpp"
+
 #include "api/json_patch.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
@@ -100,7 +102,7 @@ PreparedResource prepare(json::value doc) {
   if (const auto* id = resource.if_contains("id"); id != nullptr && id->is_string()) p.id = id->get_string();
   const auto* rt = resource.if_contains("resourceType");
   const std::string_view type = rt != nullptr && rt->is_string() ? std::string_view(rt->get_string()) : "";
-  p.index = search::extract(doc, type, type == "Patient" && p.id ? *p.id : std::string_view());
+  p.index = search::extract(doc, type, type == "Patient" && p.id ? *p.id : std::string_view(), registry());
   return p;
 }
 
@@ -139,17 +141,45 @@ core::Result<json::value> parse_json(std::string_view body, std::string_view wha
   return parser.release();
 }
 
+/// A SearchParameter (not retired) must define a parameter this server can index, without taking
+/// a code its bases already have: it takes effect as soon as it is stored.
+core::Result<void> check_search_parameter(const json::value& resource) {
+  const auto* obj = resource.if_object();
+  if (obj == nullptr) return core::ok();
+  const auto* rt = obj->if_contains("resourceType");
+  if (rt == nullptr || !rt->is_string() || rt->get_string() != "SearchParameter") return core::ok();
+  const auto* status = obj->if_contains("status");
+  if (status != nullptr && status->is_string() && status->get_string() == "retired") return core::ok();
+  auto param = search::Registry::custom_param(*obj);
+  if (!param) return param.error();
+  std::vector<search::CustomParam> params;
+  for (const auto& other : registry().custom()) {
+    if (other.id != param->id || param->id.empty()) params.push_back(other);
+  }
+  params.push_back(std::move(*param));
+  if (auto r = search::Registry::r4().with_custom(params); !r) {
+    auto e = r.error();
+    for (auto& issue : e.issues) {
+      if (issue.expression.empty()) issue.expression = "SearchParameter.code";
+    }
+    return e;
+  }
+  return core::ok();
+}
+
 core::Result<void> validate(const json::value& resource) {
   auto issues = fhir::validate_resource(resource);
   bool has_error = false;
   for (const auto& i : issues) {
     if (i.severity == "error" || i.severity == "fatal") has_error = true;
   }
-  if (!has_error) return core::ok();
-  core::Error e;
-  e.status = 400;
-  e.issues = std::move(issues);
-  return e;
+  if (has_error) {
+    core::Error e;
+    e.status = 400;
+    e.issues = std::move(issues);
+    return e;
+  }
+  return check_search_parameter(resource);
 }
 
 core::Result<json::object> parse_resource(std::string_view body, std::string_view type) {
@@ -217,7 +247,9 @@ core::Result<search::Plan> parse_criteria(const std::string& type, std::string_v
   auto parsed = decode_query(query);
   if (!parsed) return core::Error::invalid("the search criteria are not a valid query string");
   std::vector<core::Issue> warnings;
-  auto plan = search::parse_search(type, *parsed, search::ParseOptions{}, warnings);
+  search::ParseOptions options;
+  options.registry = &registry();
+  auto plan = search::parse_search(type, *parsed, options, warnings);
   if (!plan) return plan.error();
   if (plan->filters.empty() && !plan->compartment) {
     return core::Error::invalid("conditional interactions need at least one search criterion");

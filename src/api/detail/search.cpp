@@ -1,4 +1,5 @@
 #include "api/detail/search.hpp"
+#include "api/detail/registry_scope.hpp"
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
@@ -141,6 +142,7 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   search::ParseOptions popts;
   popts.default_count = options.default_page_size;
   popts.max_count = options.max_page_size;
+  popts.registry = &registry();
   popts.lenient = prefer && prefer->find("handling=lenient") != std::string_view::npos;
   std::vector<core::Issue> warnings;
   auto plan = search::parse_search(type, *params, popts, warnings);
@@ -268,6 +270,7 @@ Response search_system(store::Store& store, const ApiOptions& options, const Req
   search::ParseOptions popts;
   popts.default_count = options.default_page_size;
   popts.max_count = options.max_page_size;
+  popts.registry = &registry();
   std::vector<core::Issue> warnings;
   std::vector<search::Plan> plans;
   for (const auto& t : types) {

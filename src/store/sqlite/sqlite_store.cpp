@@ -284,13 +284,7 @@ class SqliteTransaction final : public Transaction {
       if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
     }
     if (v.info.version > 1) {
-      for (const char* clear : kClearIndex) {
-        auto del = c_.prepare(clear);
-        if (!del) return del.error();
-        Stmt s(c_.db(), *del);
-        s.bind(1, rid);
-        if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
-      }
+      if (auto r = clear_index(rid); !r) return r;
     }
     if (!v.info.deleted) {
       if (auto r = insert_index(v, rid); !r) return r;
@@ -298,7 +292,52 @@ class SqliteTransaction final : public Transaction {
     return core::ok();
   }
 
+  core::Result<void> replace_index(const std::string& type, const std::string& id,
+                                   const search::IndexRows& rows) override {
+    auto p = c_.prepare("SELECT rid, deleted, compartment FROM resource_current WHERE type = ?1 AND id = ?2");
+    if (!p) return p.error();
+    NewVersion v;
+    v.info.type = type;
+    v.info.id = id;
+    v.index = rows;
+    std::int64_t rid = 0;
+    {
+      Stmt s(c_.db(), *p);
+      s.bind(1, type);
+      s.bind(2, id);
+      const int rc = s.step();
+      if (rc == SQLITE_DONE) return core::Error::not_found(fmt::format("{}/{} is not known", type, id));
+      if (rc != SQLITE_ROW) return db_error(c_.db(), "reindex");
+      if (s.i64(1) != 0) return core::Error::gone(fmt::format("{}/{} was deleted", type, id));
+      rid = s.i64(0);
+      v.compartment = s.text(2);
+    }
+    if (auto r = clear_index(rid); !r) return r;
+    return insert_index(v, rid);
+  }
+
+  core::Result<void> set_meta(const std::string& key, const std::string& value) override {
+    auto p = c_.prepare("INSERT INTO ucr_meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
+    if (!p) return p.error();
+    Stmt s(c_.db(), *p);
+    s.bind(1, key);
+    s.bind(2, value);
+    if (s.step() != SQLITE_DONE) return db_error(c_.db(), "meta");
+    return core::ok();
+  }
+
  private:
+  core::Result<void> clear_index(std::int64_t rid) {
+    for (const char* clear : kClearIndex) {
+      auto del = c_.prepare(clear);
+      if (!del) return del.error();
+      Stmt s(c_.db(), *del);
+      s.bind(1, rid);
+      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
+    }
+    return core::ok();
+  }
+
   /// Inserts rows of one index table: `bind_row` binds columns from ?3 on for one row.
   template <class Rows, class BindRow>
   core::Result<void> insert_rows(const NewVersion& v, std::int64_t rid, const char* sql, const Rows& rows,
@@ -585,6 +624,20 @@ class SqliteStore final : public Store {
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(lease.conn->db(), "history");
     return page;
+  }
+
+  core::Result<std::optional<std::string>> get_meta(const std::string& key) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    auto p = lease.conn->prepare("SELECT value FROM ucr_meta WHERE key = ?1");
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    s.bind(1, key);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>{};
+    if (rc != SQLITE_ROW) return db_error(lease.conn->db(), "meta");
+    return std::optional<std::string>{s.text(0)};
   }
 
   core::Result<std::vector<std::string>> find_ids(const std::string& type, const std::vector<Criterion>& criteria,

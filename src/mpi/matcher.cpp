@@ -427,8 +427,9 @@ MatchScore Matcher::score(const ComparisonVector& v) const {
     const int given = at(Field::kGivenName);
     const int birth = at(Field::kBirthDate);
     const int postcode = at(Field::kPostcode);
-    const bool corroborated = (postcode == 0 || postcode == 1) || at(Field::kPhone) == 0 || at(Field::kEmail) == 0 ||
-                              at(Field::kLocalId) == 0;
+    // A full postcode, not a sector: namesakes born the same day in one sector of ~3,000 homes exist.
+    const bool corroborated =
+        postcode == 0 || at(Field::kPhone) == 0 || at(Field::kEmail) == 0 || at(Field::kLocalId) == 0;
     if (given == 4) {
       cap(Grade::kPossible, "no NHS number match and given names disagree");
     } else if (birth == 4) {

@@ -65,7 +65,7 @@ struct MatchConfig {
   /// (then possible, for review): two people must never be merged silently.
   bool nhs_disagreement_vetoes = true;
   /// Without an agreeing NHS number, "certain" also needs an agreeing given name (exact/variant/close),
-  /// birth date (exact/transposed/one_digit), no gender disagreement, and one of postcode (exact/sector), phone, e-mail
+  /// birth date (exact/transposed/one_digit), no gender disagreement, and one of postcode (exact), phone, e-mail
   /// or local id; otherwise the grade is capped at probable, or at possible when the given names or birth dates
   /// disagree outright. Guards twins, namesakes born the same day, and parent and child.
   bool certain_needs_corroboration = true;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 // Emitted by mpi_data.S (.incbin of data/mpi/match-config.json).
 extern "C" const char ucr_mpi_match_config_json[];
@@ -144,7 +145,7 @@ Best compare_postcodes(const PatientRecord& a, const PatientRecord& b) {
       const auto& pb = b.postcodes[j];
       if (pa == pb) {
         best.offer(0, i, j);
-      } else if (pa.outward == pb.outward && pa.inward.front() == pb.inward.front()) {
+      } else if (pa.outward == pb.outward && pa.inward.substr(0, 1) == pb.inward.substr(0, 1)) {
         best.offer(1, i, j);
       } else if (pa.district() == pb.district()) {
         best.offer(2, i, j);
@@ -206,7 +207,10 @@ Best compare_field(Field f, const PatientRecord& a, const PatientRecord& b) {
 
 /// The value of a field in a record at position `at`, as shown in explanations.
 std::string value_of(Field f, const PatientRecord& r, std::size_t at) {
-  const auto pick = [at](const auto& v) { return at < v.size() ? v[at] : (v.empty() ? decltype(v[0]){} : v[0]); };
+  const auto pick = [at](const auto& v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return v.empty() ? T{} : v[at < v.size() ? at : 0];
+  };
   switch (f) {
     case Field::kNhsNumber:
       return r.nhs_number;

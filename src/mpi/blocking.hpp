@@ -1,0 +1,24 @@
+// mpi/blocking: the blocking keys of a PatientRecord. Records sharing a key are candidate pairs; the
+// store indexes the keys so a match query reads only the records that share one. Pure; thread-safe.
+#pragma once
+
+#include "mpi/record.hpp"
+
+#include <string>
+#include <vector>
+
+namespace ucr::mpi {
+
+/// Distinct blocking keys of a record, cheapest-to-most-selective order not implied:
+///   "nhs:9000000009"                 valid NHS number
+///   "dob:1970-03-12"                 birth date, and the day/month-swapped date when it exists
+///                                    ("dob:1970-12-03"), so transposed dates still meet
+///   "sx:S530|ME14"                   Soundex of each family name (and of each part of a double-barrelled
+///                                    one) + postcode district
+///   "gi:j|1970|ME14 5"               given-name initial + birth year + postcode sector
+///   "nm:S530|J500|1970"              Soundex of family name + Soundex of given name (and of the formal
+///                                    names a nickname stands for) + birth year: survives a move
+///   "tel:07700900123", "email:a@b.uk", "id:system|value"
+[[nodiscard]] std::vector<std::string> blocking_keys(const PatientRecord& record);
+
+}  // namespace ucr::mpi

@@ -1,0 +1,70 @@
+// Tests of mpi/blocking: the keys a record is indexed and queried by.
+#include "mpi/blocking.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace ucr::mpi {
+namespace {
+
+PatientRecord record(std::string_view text) {
+  return record_from_patient(boost::json::parse(text).as_object()).value();
+}
+
+bool has(const std::vector<std::string>& keys, std::string_view k) {
+  return std::find(keys.begin(), keys.end(), k) != keys.end();
+}
+
+bool share_a_key(const PatientRecord& a, const PatientRecord& b) {
+  const auto ka = blocking_keys(a);
+  const auto kb = blocking_keys(b);
+  return std::any_of(ka.begin(), ka.end(), [&](const std::string& k) { return has(kb, k); });
+}
+
+TEST(BlockingKeys, CoverEveryKindOfKey) {
+  const auto keys = blocking_keys(record(R"({"resourceType": "Patient",
+    "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"},
+                   {"system": "urn:trust", "value": "H1"}],
+    "name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12",
+    "address": [{"postalCode": "ME14 5AB"}],
+    "telecom": [{"system": "phone", "value": "07700 900123"}, {"system": "email", "value": "J@x.uk"}]})"));
+  for (const char* k : {"nhs:9000000009", "dob:1970-03-12", "dob:1970-12-03", "sx:S530|ME14", "gi:j|1970|ME14 5",
+                        "nm:S530|J500|1970", "tel:07700900123", "email:j@x.uk", "id:urn:trust|H1"}) {
+    EXPECT_TRUE(has(keys, k)) << k;
+  }
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+}
+
+TEST(BlockingKeys, TransposedBirthDatesStillMeet) {
+  const auto a = record(R"({"resourceType": "Patient", "birthDate": "1970-03-12"})");
+  const auto b = record(R"({"resourceType": "Patient", "birthDate": "1970-12-03"})");
+  EXPECT_TRUE(share_a_key(a, b));
+}
+
+TEST(BlockingKeys, NoSwappedKeyWhenTheDayCannotBeAMonth) {
+  const auto keys = blocking_keys(record(R"({"resourceType": "Patient", "birthDate": "1970-03-25"})"));
+  EXPECT_EQ(keys, (std::vector<std::string>{"dob:1970-03-25"}));
+}
+
+TEST(BlockingKeys, DoubleBarrelledSurnameMeetsEitherPart) {
+  const auto a = record(
+      R"({"resourceType": "Patient", "name": [{"family": "Smith-Jones"}], "address": [{"postalCode": "ME14 5AB"}]})");
+  const auto b =
+      record(R"({"resourceType": "Patient", "name": [{"family": "Jones"}], "address": [{"postalCode": "ME14 9ZZ"}]})");
+  EXPECT_TRUE(share_a_key(a, b));
+}
+
+TEST(BlockingKeys, NicknameMeetsFormalNameAfterAMove) {
+  const auto a = record(R"({"resourceType": "Patient", "name": [{"family": "Smith", "given": ["Bill"]}],
+    "birthDate": "1950-01-20", "address": [{"postalCode": "ME14 5AB"}]})");
+  const auto b = record(R"({"resourceType": "Patient", "name": [{"family": "Smyth", "given": ["William"]}],
+    "birthDate": "1950-01-21", "address": [{"postalCode": "CT1 2AB"}]})");
+  EXPECT_TRUE(share_a_key(a, b));
+}
+
+TEST(BlockingKeys, EmptyRecordHasNoKeys) { EXPECT_TRUE(blocking_keys(PatientRecord{}).empty()); }
+
+}  // namespace
+}  // namespace ucr::mpi

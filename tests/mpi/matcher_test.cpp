@@ -1,0 +1,185 @@
+// Tests of mpi/matcher: field levels, Fellegi-Sunter scores, grades, safety rules, explanations, config.
+#include "mpi/matcher.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <cmath>
+
+namespace ucr::mpi {
+namespace {
+
+namespace json = boost::json;
+
+PatientRecord record(std::string_view text) {
+  auto o = json::parse(text).as_object();
+  o["resourceType"] = "Patient";
+  return record_from_patient(o).value();
+}
+
+constexpr std::string_view kJohn = R"({
+  "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}],
+  "name": [{"family": "Smith", "given": ["John", "Paul"]}], "birthDate": "1970-03-12", "gender": "male",
+  "address": [{"postalCode": "ME14 5AB"}], "telecom": [{"system": "phone", "value": "07700 900123"}]})";
+
+int level(const ComparisonVector& v, Field f) { return v[static_cast<std::size_t>(f)]; }
+
+TEST(Matcher, IdenticalRecordsAreCertain) {
+  const Matcher m;
+  const auto s = m.score(record(kJohn), record(kJohn));
+  EXPECT_EQ(s.grade, Grade::kCertain);
+  EXPECT_GT(s.score, 0.999);
+  EXPECT_TRUE(s.cap.empty());
+}
+
+TEST(Matcher, UnrelatedRecordsAreCertainlyNot) {
+  const Matcher m;
+  const auto s = m.score(record(kJohn), record(R"({"name": [{"family": "Patel", "given": ["Asha"]}],
+    "birthDate": "1988-11-30", "gender": "female", "address": [{"postalCode": "CT1 2AB"}]})"));
+  EXPECT_EQ(s.grade, Grade::kCertainlyNot);
+  EXPECT_LT(s.score, 0.01);
+}
+
+TEST(Matcher, CorruptedDuplicateWithoutNhsNumberIsStillCertain) {
+  const Matcher m;
+  const auto s = m.score(record(kJohn), record(R"({"name": [{"family": "Smyth", "given": ["Jon"]}],
+    "birthDate": "1970-12-03", "gender": "male", "address": [{"postalCode": "me145ab"}],
+    "telecom": [{"system": "phone", "value": "+44 7700 900123"}]})"));
+  EXPECT_EQ(s.grade, Grade::kCertain) << s.score;
+}
+
+TEST(Matcher, FieldLevelsAreGraded) {
+  const auto v = compare(record(kJohn), record(R"({"name": [{"family": "Smith-Jones", "given": ["Jack"]}],
+    "birthDate": "1970-03-13", "gender": "male", "address": [{"postalCode": "ME14 5ZZ"}]})"));
+  EXPECT_EQ(level(v, Field::kNhsNumber), kMissing);
+  EXPECT_EQ(level(v, Field::kFamilyName), 1);  // close: shares a part
+  EXPECT_EQ(level(v, Field::kGivenName), 1);   // variant: Jack ~ John
+  EXPECT_EQ(level(v, Field::kBirthDate), 2);   // one digit
+  EXPECT_EQ(level(v, Field::kGender), 0);
+  EXPECT_EQ(level(v, Field::kPostcode), 1);  // same sector
+  EXPECT_EQ(level(v, Field::kPhone), kMissing);
+}
+
+TEST(Matcher, MaidenNameMatchesAfterMarriage) {
+  const auto v = compare(record(R"({"name": [{"family": "Brown", "given": ["Kate"]}]})"),
+                         record(R"({"name": [{"use": "official", "family": "Green", "given": ["Katherine"]},
+                                             {"use": "maiden", "family": "Brown", "given": ["Katherine"]}]})"));
+  EXPECT_EQ(level(v, Field::kFamilyName), 0);
+  EXPECT_EQ(level(v, Field::kGivenName), 1);
+}
+
+TEST(Matcher, DifferentNhsNumbersAreCertainlyNotDespiteStrongDemographics) {
+  const Matcher m;
+  auto other = json::parse(kJohn).as_object();
+  other["identifier"].as_array()[0].as_object()["value"] = "9000000009";
+  other["address"].as_array()[0].as_object()["postalCode"] = "ME14 6AB";  // one thing differs a little
+  const auto s = m.score(record(kJohn), record(json::serialize(other)));
+  EXPECT_EQ(s.grade, Grade::kCertainlyNot);
+  EXPECT_LT(s.score, m.config().possible);
+  EXPECT_FALSE(s.cap.empty());
+}
+
+TEST(Matcher, DifferentNhsNumbersWithEverythingElseExactGoToReview) {
+  const Matcher m;
+  auto other = json::parse(kJohn).as_object();
+  other["identifier"].as_array()[0].as_object()["value"] = "9000000009";
+  const auto s = m.score(record(kJohn), record(json::serialize(other)));
+  EXPECT_EQ(s.grade, Grade::kPossible);
+}
+
+TEST(Matcher, TwinsAreNeverLinkedAutomatically) {
+  const Matcher m;
+  const auto s = m.score(record(R"({"name": [{"family": "Smith", "given": ["John"]}], "birthDate": "2001-06-01",
+      "gender": "male", "address": [{"postalCode": "ME14 5AB"}], "telecom": [{"system": "phone", "value": "01622 000111"}]})"),
+                         record(R"({"name": [{"family": "Smith", "given": ["James"]}], "birthDate": "2001-06-01",
+      "gender": "male", "address": [{"postalCode": "ME14 5AB"}], "telecom": [{"system": "phone", "value": "01622 000111"}]})"));
+  EXPECT_NE(s.grade, Grade::kCertain);
+}
+
+TEST(Matcher, NameAndBirthDateAloneAreNotCertain) {
+  const Matcher m;
+  const auto s = m.score(
+      record(R"({"name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12", "gender": "male"})"),
+      record(R"({"name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12", "gender": "male"})"));
+  EXPECT_EQ(s.grade, Grade::kProbable);
+  EXPECT_FALSE(s.cap.empty());
+}
+
+TEST(Matcher, ParentAndChildOfTheSameNameAtOneAddressAreNotCertain) {
+  const Matcher m;
+  const auto s = m.score(record(R"({"name": [{"family": "Smith", "given": ["Mary"]}], "birthDate": "1950-03-12",
+      "gender": "female", "address": [{"postalCode": "ME14 5AB"}]})"),
+                         record(R"({"name": [{"family": "Smith", "given": ["Mary"]}], "birthDate": "1979-08-30",
+      "gender": "female", "address": [{"postalCode": "ME14 5AB"}]})"));
+  EXPECT_NE(s.grade, Grade::kCertain);
+}
+
+TEST(Matcher, ExplanationShowsEachFieldValuesAndWeights) {
+  const Matcher m;
+  const auto e = m.explain(record(kJohn), record(R"({"name": [{"family": "Smyth", "given": ["Jack"]}],
+    "birthDate": "1970-03-12", "address": [{"postalCode": "ME14 5AB"}]})"));
+  ASSERT_EQ(e.fields.size(), kFieldCount);
+  const auto& family = e.fields[static_cast<std::size_t>(Field::kFamilyName)];
+  EXPECT_EQ(family.level, "close");  // Jaro-Winkler 0.89
+  EXPECT_EQ(family.a, "smith");
+  EXPECT_EQ(family.b, "smyth");
+  EXPECT_GT(family.weight, 0);
+  EXPECT_EQ(e.fields[static_cast<std::size_t>(Field::kGender)].level, "missing");
+  EXPECT_EQ(e.fields[static_cast<std::size_t>(Field::kPostcode)].a, "ME14 5AB");
+  double sum = 0;
+  for (const auto& f : e.fields) sum += f.weight;
+  EXPECT_NEAR(sum, e.result.weight, 1e-9);
+  const auto j = e.to_json().as_object();
+  EXPECT_EQ(j.at("grade").as_string(), grade_code(e.result.grade));
+  EXPECT_EQ(j.at("fields").as_array().size(), kFieldCount);
+  EXPECT_EQ(j.at("fields").as_array()[1].at("field").as_string(), "family_name");
+}
+
+TEST(Matcher, ScoreIsThePosteriorOfTheWeightAndPrior) {
+  const Matcher m;
+  const auto s = m.score(record(kJohn), record(kJohn));
+  const double p = m.config().prior;
+  const double expected = 1.0 / (1.0 + (1.0 - p) / p * std::exp2(-s.weight));
+  EXPECT_NEAR(s.score, expected, 1e-12);
+}
+
+TEST(MatchConfig, DefaultsDefineEveryLevel) {
+  const auto& c = MatchConfig::defaults();
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    const auto field = static_cast<Field>(f);
+    ASSERT_EQ(c.levels[f].size(), level_names(field).size()) << field_name(field);
+    EXPECT_GT(c.weight(field, 0), 0) << field_name(field) << " agreement is evidence for a match";
+    EXPECT_LT(c.weight(field, static_cast<int>(level_names(field).size()) - 1), 0) << field_name(field);
+  }
+  EXPECT_GT(c.certain, c.probable);
+  EXPECT_GT(c.probable, c.possible);
+}
+
+TEST(MatchConfig, RoundTripsThroughJson) {
+  auto c = MatchConfig::defaults();
+  c.prior = 0.02;
+  c.levels[static_cast<std::size_t>(Field::kEmail)][0] = {0.5, 0.001};
+  c.certain_needs_corroboration = false;
+  const auto back = MatchConfig::from_json(json::parse(json::serialize(c.to_json()))).value();
+  EXPECT_DOUBLE_EQ(back.prior, 0.02);
+  EXPECT_DOUBLE_EQ(back.levels[static_cast<std::size_t>(Field::kEmail)][0].u, 0.001);
+  EXPECT_FALSE(back.certain_needs_corroboration);
+  EXPECT_EQ(back.to_json(), c.to_json());
+}
+
+TEST(MatchConfig, PartialJsonKeepsTheDefaults) {
+  const auto c = MatchConfig::from_json(json::parse(R"({"thresholds": {"certain": 0.9999}})")).value();
+  EXPECT_DOUBLE_EQ(c.certain, 0.9999);
+  EXPECT_EQ(c.to_json().at("fields"), MatchConfig::defaults().to_json().at("fields"));
+}
+
+TEST(MatchConfig, RejectsUnknownNamesAndBadValues) {
+  EXPECT_FALSE(MatchConfig::from_json(json::parse(R"({"fields": {"shoe_size": {}}})")));
+  EXPECT_FALSE(MatchConfig::from_json(json::parse(R"({"fields": {"gender": {"maybe": {"m": 0.5, "u": 0.5}}}})")));
+  EXPECT_FALSE(MatchConfig::from_json(json::parse(R"({"fields": {"gender": {"exact": {"m": 0, "u": 0.5}}}})")));
+  EXPECT_FALSE(MatchConfig::from_json(json::parse(R"({"thresholds": {"certain": 0.5, "probable": 0.9}})")));
+  EXPECT_FALSE(MatchConfig::from_json(json::parse("[]")));
+}
+
+}  // namespace
+}  // namespace ucr::mpi

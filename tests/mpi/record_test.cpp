@@ -1,0 +1,76 @@
+// Tests of mpi/record: extraction of normalised demographics from FHIR Patient JSON.
+#include "mpi/record.hpp"
+
+#include "mpi/nhs_number.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+namespace ucr::mpi {
+namespace {
+
+namespace json = boost::json;
+
+json::object patient(std::string_view text) { return json::parse(text).as_object(); }
+
+TEST(PatientRecord, ExtractsEveryMatchedElement) {
+  const auto r = record_from_patient(patient(R"({
+    "resourceType": "Patient", "id": "p1",
+    "identifier": [
+      {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "943 476 5919"},
+      {"system": "https://trust.example/mrn", "value": "H123"}],
+    "name": [
+      {"use": "maiden", "family": "Brontë", "given": ["Anne"]},
+      {"use": "official", "prefix": ["Mrs"], "family": "Smith-Jones", "given": ["Mary", "Anne"]}],
+    "birthDate": "1970-03-12", "gender": "female",
+    "address": [{"use": "old", "postalCode": "CT1 1AA"}, {"use": "home", "postalCode": "me14 5ab"}],
+    "telecom": [{"system": "phone", "value": "+44 7700 900123"}, {"system": "email", "value": " Mary@Example.org "}]
+  })"))
+                     .value();
+  EXPECT_EQ(r.id, "p1");
+  EXPECT_EQ(r.nhs_number, "9434765919");
+  ASSERT_EQ(r.identifiers.size(), 1U);
+  EXPECT_EQ(r.identifiers[0], (LocalId{"https://trust.example/mrn", "H123"}));
+  EXPECT_EQ(r.family_names, (std::vector<std::string>{"smith jones", "bronte"}));  // official first
+  EXPECT_EQ(r.given_names, (std::vector<std::string>{"mary", "anne"}));
+  EXPECT_EQ(r.middle_names, (std::vector<std::string>{"anne"}));
+  EXPECT_EQ(r.birth_date, (Date{1970, 3, 12}));
+  EXPECT_EQ(r.gender, "female");
+  ASSERT_EQ(r.postcodes.size(), 2U);
+  EXPECT_EQ(r.postcodes[0].full(), "ME14 5AB");  // home before old
+  EXPECT_EQ(r.phones, (std::vector<std::string>{"07700900123"}));
+  EXPECT_EQ(r.emails, (std::vector<std::string>{"mary@example.org"}));
+}
+
+TEST(PatientRecord, KeepsInvalidNhsNumbersApart) {
+  const auto r = record_from_patient(patient(R"({"resourceType": "Patient",
+    "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765918"}]})"))
+                     .value();
+  EXPECT_TRUE(r.nhs_number.empty());
+  EXPECT_EQ(r.invalid_nhs_numbers, (std::vector<std::string>{"9434765918"}));
+}
+
+TEST(PatientRecord, ReadsNameTextWhenPartsAreAbsent) {
+  const auto r =
+      record_from_patient(patient(R"({"resourceType": "Patient", "name": [{"text": "Dr John O'Neill"}]})")).value();
+  EXPECT_EQ(r.family_names, (std::vector<std::string>{"oneill"}));
+  EXPECT_EQ(r.given_names, (std::vector<std::string>{"john"}));
+}
+
+TEST(PatientRecord, UnknownGenderAndBadPostcodeAreAbsent) {
+  const auto r = record_from_patient(patient(R"({"resourceType": "Patient", "gender": "unknown",
+    "address": [{"postalCode": "not a postcode"}], "birthDate": "1970-02-30"})"))
+                     .value();
+  EXPECT_TRUE(r.gender.empty());
+  EXPECT_TRUE(r.postcodes.empty());
+  EXPECT_FALSE(r.birth_date);
+}
+
+TEST(PatientRecord, RejectsOtherResourceTypes) {
+  const auto r = record_from_patient(patient(R"({"resourceType": "Observation"})"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 400);
+}
+
+}  // namespace
+}  // namespace ucr::mpi

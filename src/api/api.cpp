@@ -3,6 +3,7 @@
 #include "api/detail/bundle.hpp"
 #include "api/detail/capability.hpp"
 #include "api/detail/format.hpp"
+#include "api/detail/identity.hpp"
 #include "api/detail/ops.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
@@ -170,6 +171,10 @@ class Handler {
     if (seg.size() == 2 && seg[1] == "_search") {
       if (m != "POST") return method_not_allowed();
       return search(type);
+    }
+    if (seg.size() == 2 && seg[1] == "$match" && type == "Patient") {
+      if (m != "POST") return method_not_allowed();
+      return detail::match_patient(store_, options_, req_);
     }
     if (seg.size() == 2 && seg[1] == "$validate") {
       if (m != "POST") return method_not_allowed();

@@ -1,4 +1,5 @@
 #include "api/detail/bundle.hpp"
+#include "api/detail/identity.hpp"
 #include "api/detail/registry_scope.hpp"
 
 #include "api/detail/format.hpp"
@@ -151,6 +152,7 @@ core::Result<void> parse_entry(Entry& e, const json::value& raw, const std::stri
     }
     if (auto v = validate(*res); !v) return at_entry(v.error(), e.index, e.type);
     e.resource = res->get_object();
+    if (auto c = canonicalise_identifiers(*e.resource); !c) return at_entry(c.error(), e.index, e.type);
     if (e.method == "PUT" && !e.id.empty()) {
       const auto* rid = e.resource->if_contains("id");
       if (rid == nullptr || !rid->is_string() || rid->get_string() != e.id) {

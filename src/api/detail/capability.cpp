@@ -45,6 +45,8 @@ std::string capability_statement(const std::string& base_url, const std::string&
     if (type == "Patient") {
       operations.push_back(json::object{{"name", "everything"},
                                         {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}});
+      operations.push_back(
+          json::object{{"name", "match"}, {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-match"}});
     }
     resources.push_back(json::object{
         {"type", type},

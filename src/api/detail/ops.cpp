@@ -1,5 +1,6 @@
 #include "api/detail/ops.hpp"
 
+#include "api/detail/identity.hpp"
 #include "api/detail/registry_scope.hpp"
 
 #include "api/json_patch.hpp"
@@ -103,6 +104,7 @@ PreparedResource prepare(json::value doc) {
   const auto* rt = resource.if_contains("resourceType");
   const std::string_view type = rt != nullptr && rt->is_string() ? std::string_view(rt->get_string()) : "";
   p.index = search::extract(doc, type, type == "Patient" && p.id ? *p.id : std::string_view(), registry());
+  if (type == "Patient") add_match_keys(doc, p.index);
   return p;
 }
 
@@ -201,6 +203,7 @@ core::Result<json::object> parse_resource(std::string_view body, std::string_vie
                                 "resourceType");
   }
   if (auto r = validate(*v); !r) return r.error();
+  if (auto r = canonicalise_identifiers(*obj); !r) return r.error();
   return std::move(*obj);
 }
 
@@ -370,6 +373,11 @@ core::Result<OpResult> op_patch(store::Transaction& t, const std::string& type, 
     return core::Error::unprocessable("a patch may not change the id", "id");
   }
   if (auto r = validate(*doc); !r) {
+    core::Error e = r.error();
+    e.status = 422;
+    return e;
+  }
+  if (auto r = canonicalise_identifiers(*obj); !r) {
     core::Error e = r.error();
     e.status = 422;
     return e;

@@ -1,0 +1,143 @@
+// Patient identity at the API: NHS numbers (Modulus 11, canonical form) and Patient/$match.
+#include "api_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ucr::api::testing {
+namespace {
+
+constexpr const char* kNhs = "https://fhir.nhs.uk/Id/nhs-number";
+
+std::string person(const std::string& given, const std::string& family, const std::string& birth,
+                   const std::string& postcode, const std::string& nhs = {}, const std::string& gender = "male") {
+  json::object p{{"resourceType", "Patient"},
+                 {"name", json::array{json::object{{"family", family}, {"given", json::array{json::string(given)}}}}},
+                 {"gender", gender},
+                 {"birthDate", birth},
+                 {"address", json::array{json::object{{"postalCode", postcode}}}}};
+  if (!nhs.empty()) p["identifier"] = json::array{json::object{{"system", kNhs}, {"value", nhs}}};
+  return json::serialize(p);
+}
+
+std::string match_request(const std::string& patient, std::optional<bool> only_certain = std::nullopt) {
+  json::array params{json::object{{"name", "resource"}, {"resource", json::parse(patient)}}};
+  if (only_certain) params.push_back(json::object{{"name", "onlyCertainMatches"}, {"valueBoolean", *only_certain}});
+  return json::serialize(json::object{{"resourceType", "Parameters"}, {"parameter", std::move(params)}});
+}
+
+class IdentityTest : public ApiTest {
+ protected:
+  std::string create(const std::string& body) {
+    auto r = call("POST", "/fhir/Patient", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return str(body_of(r), {"id"});
+  }
+
+  struct Match {
+    std::string id;
+    double score;
+    std::string grade;
+  };
+  std::vector<Match> match(const std::string& body) {
+    auto r = call("POST", "/fhir/Patient/$match", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<Match> out;
+    const auto b = body_of(r);
+    EXPECT_EQ(str(b, {"type"}), "searchset");
+    for (const auto& e : b.at("entry").as_array()) {
+      const auto& s = e.at("search").as_object();
+      std::string grade;
+      std::string explained;
+      for (const auto& x : s.at("extension").as_array()) {
+        if (x.at("url") == "http://hl7.org/fhir/StructureDefinition/match-grade") {
+          grade = std::string(x.at("valueCode").as_string());
+        } else {
+          explained = json::serialize(x);
+        }
+      }
+      EXPECT_NE(explained.find("birth_date"), std::string::npos) << "every score is explained: " << explained;
+      out.push_back(Match{str(e, {"resource", "id"}), s.at("score").to_number<double>(), grade});
+    }
+    return out;
+  }
+};
+
+TEST_F(IdentityTest, NhsNumbersAreStoredInCanonicalForm) {
+  for (const char* written : {"9449306060", "944 930 6060", "944-930-6060"}) {
+    const std::string id = create(person("Ann", "Lee", "1980-01-02", "ME14 5AB", written));
+    const auto stored = body_of(call("GET", "/fhir/Patient/" + id));
+    EXPECT_EQ(str(stored.at("identifier").as_array()[0], {"value"}), "9449306060") << written;
+  }
+  auto found = body_of(call("GET", std::string("/fhir/Patient?identifier=") + kNhs + "|9449306060"));
+  EXPECT_EQ(found.at("entry").as_array().size(), 3U);
+}
+
+TEST_F(IdentityTest, AnInvalidNhsNumberIsRefusedWithItsLocationAndNothingIsStored) {
+  auto r = call("POST", "/fhir/Patient", person("Ann", "Lee", "1980-01-02", "ME14 5AB", "4477127821"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("Patient.identifier[0].value"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("check digit"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", "/fhir/Patient", person("Ann", "Lee", "1980-01-02", "ME14", "12345")).status, 400);
+  // In a transaction the whole Bundle is refused.
+  const std::string bundle = json::serialize(json::object{
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       json::array{json::object{{"resource", json::parse(person("A", "B", "1990-01-01", "CT1 1AA"))},
+                                {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}},
+                   json::object{{"resource", json::parse(person("C", "D", "1990-01-01", "CT1 1AA", "4477127821"))},
+                                {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}}}}});
+  auto t = call("POST", "/fhir", bundle);
+  EXPECT_EQ(t.status, 400) << t.body;
+  EXPECT_NE(t.body.find("Bundle.entry[1]"), std::string::npos) << t.body;
+  auto all = body_of(call("GET", "/fhir/Patient"));
+  EXPECT_EQ(all.if_contains("entry") == nullptr ? 0U : all.at("entry").as_array().size(), 0U);
+  // A local identifier of another system is not an NHS number and is kept as written.
+  json::object local = json::parse(person("E", "F", "1990-01-01", "CT1 1AA")).as_object();
+  local["identifier"] = json::array{json::object{{"system", "https://trust.example/mrn"}, {"value", "K-001 2"}}};
+  EXPECT_EQ(call("POST", "/fhir/Patient", json::serialize(local)).status, 201);
+}
+
+TEST_F(IdentityTest, MatchFindsThePersonDespiteANicknameAndRanksByScore) {
+  const std::string william = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  const std::string twin = create(person("Thomas", "Smith", "1970-03-12", "ME14 5AB"));
+  create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female"));
+  const auto found = match(match_request(person("Bill", "Smith", "1970-03-12", "ME14 5AB")));
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(found[0].id, william);
+  EXPECT_NE(found[0].grade, "certainly-not");
+  for (std::size_t i = 1; i < found.size(); ++i) EXPECT_LE(found[i].score, found[i - 1].score);
+  for (const auto& m : found) {
+    if (m.id == twin) {
+      EXPECT_NE(m.grade, "certain") << "a twin is never a certain match";
+    }
+  }
+}
+
+TEST_F(IdentityTest, AnAgreeingNhsNumberIsACertainMatchAndADifferentOneIsNone) {
+  const std::string william = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  auto certain = match(match_request(person("Will", "Smyth", "1970-03-12", "ME14 5AB", "900 000 0009"), true));
+  ASSERT_EQ(certain.size(), 1U);
+  EXPECT_EQ(certain[0].id, william);
+  EXPECT_EQ(certain[0].grade, "certain");
+  const auto other = match(match_request(person("William", "Smith", "1971-05-01", "CT1 2QQ", "9449306060")));
+  for (const auto& m : other) EXPECT_NE(m.grade, "certain");
+}
+
+TEST_F(IdentityTest, MatchRefusesInputItCannotUse) {
+  EXPECT_EQ(call("POST", "/fhir/Patient/$match", R"({"resourceType":"Parameters"})").status, 400);
+  EXPECT_EQ(call("POST", "/fhir/Patient/$match", R"({"resourceType":"Observation"})").status, 400);
+  EXPECT_EQ(call("POST", "/fhir/Patient/$match", "{").status, 400);
+  EXPECT_EQ(call("POST", "/fhir/Patient/$match", R"({"resourceType":"Patient"})").status, 400);
+  EXPECT_EQ(call("GET", "/fhir/Patient/$match").status, 405);
+  auto r = call("POST", "/fhir/Patient/$match",
+                R"({"resourceType":"Parameters","parameter":[{"name":"count","valueInteger":0}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("Parameters.parameter[0]"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace ucr::api::testing

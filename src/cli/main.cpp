@@ -138,7 +138,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000000));
   demo_cmd->add_option("--seed", demo_options.seed, "Seed: the same seed and size give the same population")
       ->capture_default_str();
-  demo_cmd->add_option("--threads", demo_load.threads, "Loading threads")->capture_default_str()->check(CLI::Range(1, 16));
+  demo_cmd->add_option("--threads", demo_load.threads, "Loading threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   demo_cmd->add_option("--batch", demo_load.people_per_bundle, "People per transaction Bundle")
       ->capture_default_str()
       ->check(CLI::Range(1, 200));

@@ -86,9 +86,7 @@ json::object address(std::string_view line, std::string_view town, std::string_v
   return a;
 }
 
-json::object bed_count(int beds) {
-  return json::object{{"url", kBedCountUrl}, {"valueInteger", beds}};
-}
+json::object bed_count(int beds) { return json::object{{"url", kBedCountUrl}, {"valueInteger", beds}}; }
 
 /// A fictional inward code (digit and two letters) so that addresses look like postcodes.
 std::string inward(Rng& rng) {
@@ -126,7 +124,8 @@ StaffName staff_name(Rng& rng) {
 
 class Builder {
  public:
-  Builder(std::uint64_t seed, std::size_t people) : seed_(seed), people_(people), places_(derive_seed(seed, kStreamPlaces, 0)) {}
+  Builder(std::uint64_t seed, std::size_t people)
+      : seed_(seed), people_(people), places_(derive_seed(seed, kStreamPlaces, 0)) {}
 
   Directory build() {
     calibrate();
@@ -179,14 +178,30 @@ class Builder {
     for (const FixedOrg& f : kFixedOrgs) {
       json::object type;
       switch (f.kind) {
-        case OrgKind::kCcg: type = org_type("pay", "Payer", "ccg"); break;
-        case OrgKind::kAcute: type = org_type("prov", "Healthcare Provider", "acute-trust"); break;
-        case OrgKind::kCommunity: type = org_type("prov", "Healthcare Provider", "community-provider"); break;
-        case OrgKind::kMentalHealth: type = org_type("prov", "Healthcare Provider", "mental-health-trust"); break;
-        case OrgKind::kAmbulance: type = org_type("prov", "Healthcare Provider", "ambulance-trust"); break;
-        case OrgKind::kOutOfHours: type = org_type("prov", "Healthcare Provider", "out-of-hours"); break;
-        case OrgKind::kHospice: type = org_type("prov", "Healthcare Provider", "hospice"); break;
-        case OrgKind::kCouncil: type = org_type("govt", "Government", "local-authority"); break;
+        case OrgKind::kCcg:
+          type = org_type("pay", "Payer", "ccg");
+          break;
+        case OrgKind::kAcute:
+          type = org_type("prov", "Healthcare Provider", "acute-trust");
+          break;
+        case OrgKind::kCommunity:
+          type = org_type("prov", "Healthcare Provider", "community-provider");
+          break;
+        case OrgKind::kMentalHealth:
+          type = org_type("prov", "Healthcare Provider", "mental-health-trust");
+          break;
+        case OrgKind::kAmbulance:
+          type = org_type("prov", "Healthcare Provider", "ambulance-trust");
+          break;
+        case OrgKind::kOutOfHours:
+          type = org_type("prov", "Healthcare Provider", "out-of-hours");
+          break;
+        case OrgKind::kHospice:
+          type = org_type("prov", "Healthcare Provider", "hospice");
+          break;
+        case OrgKind::kCouncil:
+          type = org_type("govt", "Government", "local-authority");
+          break;
       }
       json::object o = organisation(f.id, f.name, f.ods, f.demo_code, std::move(type));
       o["address"] = json::array{address("", f.town, f.district)};
@@ -199,11 +214,20 @@ class Builder {
     for (const Site& s : kSites) {
       std::span<const Ward> wards;
       switch (s.kind) {
-        case SiteKind::kAcute: wards = kAcuteWards; break;
-        case SiteKind::kCommunity: wards = kCommunityWards; break;
-        case SiteKind::kMentalHealth: wards = kMentalHealthWards; break;
-        case SiteKind::kHospice: wards = kHospiceWards; break;
-        default: break;
+        case SiteKind::kAcute:
+          wards = kAcuteWards;
+          break;
+        case SiteKind::kCommunity:
+          wards = kCommunityWards;
+          break;
+        case SiteKind::kMentalHealth:
+          wards = kMentalHealthWards;
+          break;
+        case SiteKind::kHospice:
+          wards = kHospiceWards;
+          break;
+        default:
+          break;
       }
       const std::string site_id = site_location_id(s.id);
       int total = 0;
@@ -245,7 +269,7 @@ class Builder {
     Rng rng(derive_seed(seed_, kStreamStaff, index));
     const StaffName name = staff_name(rng);
     const auto& list = d_.staff[fmt::format("{}/{}", org, key)];
-    const std::string id = fmt::format("pr-{}-{}-{}", org, key, list.size() + 1);
+    std::string id = fmt::format("pr-{}-{}-{}", org, key, list.size() + 1);
     json::object p;
     p["resourceType"] = "Practitioner";
     p["id"] = id;
@@ -264,7 +288,8 @@ class Builder {
     r["resourceType"] = "PractitionerRole";
     r["id"] = "role-" + id;
     r["active"] = true;
-    r["practitioner"] = ref_display("Practitioner/" + id, fmt::format("{}{} {}", doctor ? "Dr " : "", name.given, name.family));
+    r["practitioner"] =
+        ref_display("Practitioner/" + id, fmt::format("{}{} {}", doctor ? "Dr " : "", name.given, name.family));
     r["organization"] = link("Organization", org);
     r["code"] = json::array{codeable(system, code, display)};
     if (!location_id.empty()) r["location"] = json::array{link("Location", location_id)};
@@ -301,12 +326,15 @@ class Builder {
         p.locality = l;
         p.town = town.name;
         const std::string_view street = kStreets.at((code_number * 7 + 3) % kStreets.size());
-        p.name = nth == 0 ? fmt::format("{} {}", town.name, kPracticeSuffixes.at(code_number % kPracticeSuffixes.size()))
-                          : fmt::format("{} {}, {}", street, kPracticeSuffixes.at(code_number % kPracticeSuffixes.size()), town.name);
+        p.name = nth == 0
+                     ? fmt::format("{} {}", town.name, kPracticeSuffixes.at(code_number % kPracticeSuffixes.size()))
+                     : fmt::format("{} {}, {}", street, kPracticeSuffixes.at(code_number % kPracticeSuffixes.size()),
+                                   town.name);
         ++code_number;
         std::string upper = p.code;
         std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
-        json::object o = organisation(p.id, p.name, "", "DEMO-GP-" + upper, org_type("prov", "Healthcare Provider", "gp-practice"));
+        json::object o =
+            organisation(p.id, p.name, "", "DEMO-GP-" + upper, org_type("prov", "Healthcare Provider", "gp-practice"));
         const std::string postcode = fmt::format("{} {}", town.districts[0], inward(places_));
         o["address"] = json::array{address(fmt::format("{} {}", 1 + places_.below(90), street), town.name, postcode)};
         o["partOf"] = link("Organization", ccg_for(loc.key, town.name));
@@ -326,7 +354,8 @@ class Builder {
           p.gps.push_back(add_staff(p.id, "gp", kSnomed, kGpCode, "General practitioner", true, "site-" + p.id));
         }
         for (int g = 0; g < 2; ++g) {
-          p.nurses.push_back(add_staff(p.id, "nurse", kSnomed, kNurseCode, "Professional nurse", false, "site-" + p.id));
+          p.nurses.push_back(
+              add_staff(p.id, "nurse", kSnomed, kNurseCode, "Professional nurse", false, "site-" + p.id));
         }
         d_.practices_by_locality.at(l).push_back(d_.practices.size());
         d_.practices.push_back(std::move(p));
@@ -386,7 +415,8 @@ class Builder {
     }
     for (std::size_t start = 0; start < all.size(); start += kEntriesPerBundle) {
       json::array chunk;
-      for (std::size_t i = start; i < std::min(all.size(), start + kEntriesPerBundle); ++i) chunk.push_back(std::move(all[i]));
+      for (std::size_t i = start; i < std::min(all.size(), start + kEntriesPerBundle); ++i)
+        chunk.push_back(std::move(all[i]));
       d_.bundles.push_back(transaction(std::move(chunk)));
     }
   }

@@ -129,7 +129,8 @@ class PersonBuilder {
   void demographics() {
     const std::size_t band = rng_.weighted(kAgeBandShare);
     int age = static_cast<int>(band) * 5 + static_cast<int>(rng_.below(5));
-    if (band + 1 == kAgeBandShare.size()) age = 90 + std::min(15, static_cast<int>(-std::log(1 - rng_.uniform()) * 3.5));
+    if (band + 1 == kAgeBandShare.size())
+      age = 90 + std::min(15, static_cast<int>(-std::log(1 - rng_.uniform()) * 3.5));
     female_ = rng_.chance(kAgeBandFemale.at(band));
     birth_ = kToday - 1 - static_cast<std::int64_t>(age) * 365 - age / 4 - static_cast<std::int64_t>(rng_.below(365));
     age_ = age_on(kToday);
@@ -185,7 +186,8 @@ class PersonBuilder {
       const double p = ltc_probability(d_, c, age_, female_);
       if (p > 0 && rng_.chance(p)) ltcs_.set(c);
     }
-    if (has(Ltc::kDiabetesType1) && has(Ltc::kDiabetesType2)) ltcs_.reset(static_cast<std::size_t>(Ltc::kDiabetesType1));
+    if (has(Ltc::kDiabetesType1) && has(Ltc::kDiabetesType2))
+      ltcs_.reset(static_cast<std::size_t>(Ltc::kDiabetesType1));
   }
 
   void placement() {
@@ -256,9 +258,11 @@ class PersonBuilder {
       const LtcDef& def = kLtcs.at(c);
       // Years since diagnosis: exponential, mean 8 years, no earlier than the register's age.
       const int min_onset = std::max(def.min_age, c == static_cast<std::size_t>(Ltc::kAsthma) ? 2 : def.min_age);
-      const double years = std::min(static_cast<double>(std::max(0, age_ - min_onset)),
-                                    -std::log(1 - rng_.uniform()) * (c == static_cast<std::size_t>(Ltc::kLearningDisability) ? 30.0 : 8.0));
-      std::int64_t onset = kToday - 1 - static_cast<std::int64_t>(years * 365.25) - static_cast<std::int64_t>(rng_.below(60));
+      const double years = std::min(
+          static_cast<double>(std::max(0, age_ - min_onset)),
+          -std::log(1 - rng_.uniform()) * (c == static_cast<std::size_t>(Ltc::kLearningDisability) ? 30.0 : 8.0));
+      std::int64_t onset =
+          kToday - 1 - static_cast<std::int64_t>(years * 365.25) - static_cast<std::int64_t>(rng_.below(60));
       onset = std::max(onset, birth_ + 1);
       Coded code{def.code, def.display};
       if (c == static_cast<std::size_t>(Ltc::kCancer)) {
@@ -277,16 +281,17 @@ class PersonBuilder {
     c["resourceType"] = "Condition";
     c["clinicalStatus"] = codeable(kConditionClinical, abated ? "resolved" : "active", abated ? "Resolved" : "Active");
     c["verificationStatus"] = codeable(kConditionVerification, "confirmed", "Confirmed");
-    c["category"] = json::array{codeable(kConditionCategory, category,
-                                        category == "problem-list-item" ? "Problem List Item" : "Encounter Diagnosis")};
+    c["category"] = json::array{codeable(
+        kConditionCategory, category, category == "problem-list-item" ? "Problem List Item" : "Encounter Diagnosis")};
     c["code"] = codeable(kSnomed, code.code, code.display);
     c["subject"] = link(patient_url_);
     if (!encounter.empty()) c["encounter"] = link(encounter);
     c["onsetDateTime"] = format_date(onset);
     if (abated) c["abatementDateTime"] = format_date(*abated);
-    c["recordedDate"] = format_date(std::max(onset, std::min(kToday - 1, onset + static_cast<std::int64_t>(rng_.below(14)))));
+    c["recordedDate"] =
+        format_date(std::max(onset, std::min(kToday - 1, onset + static_cast<std::int64_t>(rng_.below(14)))));
     if (!recorder.empty()) c["recorder"] = link("Practitioner", recorder);
-    const std::string url = uuid();
+    std::string url = uuid();
     add(url, std::move(c));
     return url;
   }
@@ -345,7 +350,8 @@ class PersonBuilder {
         if (reason.at(static_cast<std::size_t>(m)).empty()) reason.at(static_cast<std::size_t>(m)) = a.url;
       }
     }
-    if (chosen.test(static_cast<std::size_t>(Med::kAtorvastatin80))) chosen.reset(static_cast<std::size_t>(Med::kAtorvastatin20));
+    if (chosen.test(static_cast<std::size_t>(Med::kAtorvastatin80)))
+      chosen.reset(static_cast<std::size_t>(Med::kAtorvastatin20));
     on_statin_ = chosen.test(static_cast<std::size_t>(Med::kAtorvastatin20)) ||
                  chosen.test(static_cast<std::size_t>(Med::kAtorvastatin80));
     for (std::size_t m = 0; m < kMedicines.size(); ++m) {
@@ -371,9 +377,9 @@ class PersonBuilder {
     if (!reason.empty()) r["reasonReference"] = json::array{link(reason)};
     r["courseOfTherapyType"] =
         repeat ? codeable("http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy", "continuous",
-                         "Continuous long term therapy")
+                          "Continuous long term therapy")
                : codeable("http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy", "acute",
-                         "Short course (acute) therapy");
+                          "Short course (acute) therapy");
     r["dosageInstruction"] = json::array{json::object{{"text", med.dose}}};
     json::object dispense;
     if (repeat) dispense["numberOfRepeatsAllowed"] = 11;
@@ -422,8 +428,8 @@ class PersonBuilder {
     if (has(Ltc::kHypertension)) sys -= 2.5 * years_in(day);  // treatment brings it down
     sys = clamp(sys, 85, 210);
     const double dia = clamp(0.5 * sys + rng_.normal(16, 6), 45, 125);
-    json::object o = observation("vital-signs", "Vital Signs", "85354-9", "Blood pressure panel with all children optional",
-                                 day, minute, encounter);
+    json::object o = observation("vital-signs", "Vital Signs", "85354-9",
+                                 "Blood pressure panel with all children optional", day, minute, encounter);
     o["component"] = json::array{
         json::object{{"code", codeable(kLoinc, "8480-6", "Systolic blood pressure")},
                      {"valueQuantity", quantity(static_cast<std::int64_t>(std::lround(sys)), "mmHg", "mm[Hg]")}},
@@ -453,12 +459,23 @@ class PersonBuilder {
   /// The NEWS2 inputs an emergency department records on arrival.
   void acute_vitals(std::int64_t day, int minute, const std::string& encounter, double severity) {
     const bool lungs = has(Ltc::kCopd);
-    vital("8867-4", "Heart rate", quantity(static_cast<std::int64_t>(std::lround(clamp(base_.heart_rate + 18 * severity + rng_.normal(0, 8), 40, 170))), "beats/minute", "/min"), day, minute, encounter);
-    vital("9279-1", "Respiratory rate", quantity(static_cast<std::int64_t>(std::lround(clamp(16 + 8 * severity + rng_.normal(0, 2), 8, 40))), "breaths/minute", "/min"), day, minute, encounter);
-    vital("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry",
-          quantity(static_cast<std::int64_t>(std::lround(clamp((lungs ? 93.0 : 97.0) - 4 * severity + rng_.normal(0, 1.2), 75, 100))), "%", "%"),
+    vital("8867-4", "Heart rate",
+          quantity(static_cast<std::int64_t>(
+                       std::lround(clamp(base_.heart_rate + 18 * severity + rng_.normal(0, 8), 40, 170))),
+                   "beats/minute", "/min"),
           day, minute, encounter);
-    vital("8310-5", "Body temperature", quantity(round_to(clamp(36.8 + 1.2 * severity * rng_.uniform() + rng_.normal(0, 0.3), 34.5, 40.5), 1), "Cel", "Cel"),
+    vital("9279-1", "Respiratory rate",
+          quantity(static_cast<std::int64_t>(std::lround(clamp(16 + 8 * severity + rng_.normal(0, 2), 8, 40))),
+                   "breaths/minute", "/min"),
+          day, minute, encounter);
+    vital("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry",
+          quantity(static_cast<std::int64_t>(
+                       std::lround(clamp((lungs ? 93.0 : 97.0) - 4 * severity + rng_.normal(0, 1.2), 75, 100))),
+                   "%", "%"),
+          day, minute, encounter);
+    vital("8310-5", "Body temperature",
+          quantity(round_to(clamp(36.8 + 1.2 * severity * rng_.uniform() + rng_.normal(0, 0.3), 34.5, 40.5), 1), "Cel",
+                   "Cel"),
           day, minute, encounter);
     blood_pressure(day, minute, encounter, 10 * severity);
   }
@@ -486,15 +503,15 @@ class PersonBuilder {
                                  day_between(first_day(), kToday - 1), clinic_minute(), "");
     o["valueCodeableConcept"] = codeable(kSnomed, status.code, status.display);
     add(uuid(), std::move(o));
-    vital("8302-2", "Body height", quantity(round_to(base_.height_cm, 1), "cm", "cm"), day_between(first_day(), kToday - 1),
-          clinic_minute(), "");
+    vital("8302-2", "Body height", quantity(round_to(base_.height_cm, 1), "cm", "cm"),
+          day_between(first_day(), kToday - 1), clinic_minute(), "");
   }
 
   // --- care ---------------------------------------------------------------------------------------
 
   std::string encounter(std::string_view cls, std::string_view cls_display, const Coded& type, std::int64_t day,
                         int minute, std::int64_t end_day, int end_minute, std::string_view provider,
-                        std::string_view practitioner, std::string_view location, json::object extra = {}) {
+                        std::string_view practitioner, std::string_view location, const json::object& extra = {}) {
     json::object e;
     e["resourceType"] = "Encounter";
     e["status"] = "finished";
@@ -503,15 +520,16 @@ class PersonBuilder {
     e["type"] = json::array{codeable(demo_code ? kDemoConcept : kSnomed, type.code, type.display)};
     e["subject"] = link(patient_url_);
     if (!practitioner.empty()) {
-      e["participant"] = json::array{json::object{
-          {"type", json::array{codeable(kParticipationType, "PPRF", "primary performer")}},
-          {"individual", link("Practitioner", practitioner)}}};
+      e["participant"] =
+          json::array{json::object{{"type", json::array{codeable(kParticipationType, "PPRF", "primary performer")}},
+                                   {"individual", link("Practitioner", practitioner)}}};
     }
-    e["period"] = json::object{{"start", format_date_time(day, minute)}, {"end", format_date_time(end_day, end_minute)}};
+    e["period"] =
+        json::object{{"start", format_date_time(day, minute)}, {"end", format_date_time(end_day, end_minute)}};
     if (!location.empty()) e["location"] = json::array{json::object{{"location", link("Location", location)}}};
     e["serviceProvider"] = link("Organization", provider);
-    for (auto& [k, v] : extra) e[k] = std::move(v);
-    const std::string url = uuid();
+    for (const auto& kv : extra) e[kv.key()] = kv.value();
+    std::string url = uuid();
     add(url, std::move(e));
     return url;
   }
@@ -540,11 +558,16 @@ class PersonBuilder {
       blood_pressure(day, minute, enc);
       weight_and_bmi(day, minute, enc);
       if (has(Ltc::kAtrialFibrillation) || has(Ltc::kHeartFailure)) {
-        vital("8867-4", "Heart rate", quantity(static_cast<std::int64_t>(std::lround(base_.heart_rate + rng_.normal(0, 8))), "beats/minute", "/min"), day, minute, enc);
+        vital("8867-4", "Heart rate",
+              quantity(static_cast<std::int64_t>(std::lround(base_.heart_rate + rng_.normal(0, 8))), "beats/minute",
+                       "/min"),
+              day, minute, enc);
       }
       if (has(Ltc::kCopd) || has(Ltc::kAsthma)) {
         vital("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry",
-              quantity(static_cast<std::int64_t>(std::lround(clamp((has(Ltc::kCopd) ? 94.0 : 97.5) + rng_.normal(0, 1.2), 85, 100))), "%", "%"),
+              quantity(static_cast<std::int64_t>(
+                           std::lround(clamp((has(Ltc::kCopd) ? 94.0 : 97.5) + rng_.normal(0, 1.2), 85, 100))),
+                       "%", "%"),
               day, minute, enc);
       }
       const std::int64_t blood_day = std::max(first_day(), day - 7);
@@ -557,14 +580,17 @@ class PersonBuilder {
       }
       if (kidney) {
         const double egfr = base_.egfr - (has(Ltc::kCkd) ? 2.0 : 1.0) * t + rng_.normal(0, 3);
-        json::object q = quantity(static_cast<std::int64_t>(std::lround(clamp(egfr, 5, 90))), "mL/min/1.73m2",
-                                  "mL/min/{1.73_m2}");
+        json::object q =
+            quantity(static_cast<std::int64_t>(std::lround(clamp(egfr, 5, 90))), "mL/min/1.73m2", "mL/min/{1.73_m2}");
         if (egfr > 90) q["comparator"] = ">";  // UK laboratories report higher values as ">90"
-        lab("62238-1", "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
+        lab("62238-1",
+            "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by "
+            "Creatinine-based formula (CKD-EPI)",
             std::move(q), blood_day, "");
         const double creatinine = (female_ ? 68.0 : 82.0) * std::pow(90.0 / clamp(egfr, 5, 130), 1.1);
         lab("14682-9", "Creatinine [Moles/volume] in Serum or Plasma",
-            quantity(static_cast<std::int64_t>(std::lround(creatinine + rng_.normal(0, 4))), "umol/L", "umol/L"), blood_day, "");
+            quantity(static_cast<std::int64_t>(std::lround(creatinine + rng_.normal(0, 4))), "umol/L", "umol/L"),
+            blood_day, "");
         lab("2823-3", "Potassium [Moles/volume] in Serum or Plasma",
             quantity(round_to(clamp(rng_.normal(4.3, 0.35), 3.0, 6.2), 1), "mmol/L", "mmol/L"), blood_day, "");
       }
@@ -575,7 +601,8 @@ class PersonBuilder {
       }
       if (has(Ltc::kSmi) || has(Ltc::kRheumatoid)) {
         lab("718-7", "Hemoglobin [Mass/volume] in Blood",
-            quantity(static_cast<std::int64_t>(std::lround(rng_.normal(female_ ? 132 : 145, 10))), "g/L", "g/L"), blood_day, "");
+            quantity(static_cast<std::int64_t>(std::lround(rng_.normal(female_ ? 132 : 145, 10))), "g/L", "g/L"),
+            blood_day, "");
       }
     }
   }
@@ -583,7 +610,12 @@ class PersonBuilder {
   [[nodiscard]] double gp_rate() const {
     // GP practice consultations a year (doctor or nurse, all reasons), NHS Digital "Appointments in
     // General Practice" shape, reduced to those that leave a coded record.
-    double r = age_ < 5 ? 1.6 : age_ < 17 ? 0.6 : age_ < 40 ? (female_ ? 1.3 : 0.7) : age_ < 60 ? 1.2 : age_ < 75 ? 1.8 : 2.4;
+    double r = age_ < 5    ? 1.6
+               : age_ < 17 ? 0.6
+               : age_ < 40 ? (female_ ? 1.3 : 0.7)
+               : age_ < 60 ? 1.2
+               : age_ < 75 ? 1.8
+                           : 2.4;
     return r + 0.25 * static_cast<double>(active_.size());
   }
 
@@ -597,14 +629,20 @@ class PersonBuilder {
       if (rng_.chance(0.35)) {
         const AcuteDef& a = kPrimaryCareAcute.at(rng_.weighted(w));
         const std::string enc = gp_encounter(day, minute, Coded{"185347001", "Encounter for problem"}, false);
-        const std::string cond = condition(Coded{a.code, a.display}, "encounter-diagnosis", day, day + 7 + static_cast<std::int64_t>(rng_.below(14)), gp_, enc);
+        const std::string cond = condition(Coded{a.code, a.display}, "encounter-diagnosis", day,
+                                           day + 7 + static_cast<std::int64_t>(rng_.below(14)), gp_, enc);
         const Med m = penicillin_allergy_ ? a.penicillin_free : a.treatment;
         if (m != kNone) prescription(m, day, cond, false);
         if (a.code == "50417007" || a.code == "68566005") {
-          vital("8310-5", "Body temperature", quantity(round_to(rng_.normal(37.9, 0.5), 1), "Cel", "Cel"), day, minute, enc);
-          vital("8867-4", "Heart rate", quantity(static_cast<std::int64_t>(std::lround(base_.heart_rate + rng_.normal(12, 6))), "beats/minute", "/min"), day, minute, enc);
+          vital("8310-5", "Body temperature", quantity(round_to(rng_.normal(37.9, 0.5), 1), "Cel", "Cel"), day, minute,
+                enc);
+          vital("8867-4", "Heart rate",
+                quantity(static_cast<std::int64_t>(std::lround(base_.heart_rate + rng_.normal(12, 6))), "beats/minute",
+                         "/min"),
+                day, minute, enc);
           vital("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry",
-                quantity(static_cast<std::int64_t>(std::lround(clamp(96 + rng_.normal(0, 1.5), 85, 100))), "%", "%"), day, minute, enc);
+                quantity(static_cast<std::int64_t>(std::lround(clamp(96 + rng_.normal(0, 1.5), 85, 100))), "%", "%"),
+                day, minute, enc);
         }
       } else {
         const std::string enc = gp_encounter(day, minute, Coded{"390906007", "Follow-up encounter"}, rng_.chance(0.3));
@@ -616,7 +654,13 @@ class PersonBuilder {
 
   [[nodiscard]] double ed_rate() const {
     // Type 1 A&E attendances a year by age (NHS Digital Hospital A&E Activity 2022-23 shape).
-    return age_ < 5 ? 0.45 : age_ < 17 ? 0.25 : age_ < 40 ? 0.3 : age_ < 60 ? 0.25 : age_ < 75 ? 0.3 : age_ < 85 ? 0.5 : 0.8;
+    return age_ < 5    ? 0.45
+           : age_ < 17 ? 0.25
+           : age_ < 40 ? 0.3
+           : age_ < 60 ? 0.25
+           : age_ < 75 ? 0.3
+           : age_ < 85 ? 0.5
+                       : 0.8;
   }
 
   void urgent_and_hospital_care() {
@@ -638,25 +682,26 @@ class PersonBuilder {
       const EmergencyDef& em = kEmergencies.at(rng_.weighted(w));
       const Site& site = *eds.at(rng_.below(eds.size()));
       const std::int64_t day = day_between(first_day(), kToday - 3);
-      const int minute = static_cast<int>(rng_.below(22 * 60));
+      const int minute = static_cast<int>(rng_.below(std::size_t{22} * 60));
       ++hospital_contacts_;
       if (!paramedics.empty() && rng_.chance(age_ >= 65 ? 0.5 : 0.2)) {
-        (void)encounter("FLD", "field", Coded{"demo-ambulance-response", "Ambulance response"}, day, minute, day, minute + 40, "secamb",
-                        paramedics.at(rng_.below(paramedics.size())), "");
+        (void)encounter("FLD", "field", Coded{"demo-ambulance-response", "Ambulance response"}, day, minute, day,
+                        minute + 40, "secamb", paramedics.at(rng_.below(paramedics.size())), "");
       }
       const double severity = clamp(rng_.uniform() + (em.admit > 0.5 ? 0.4 : 0), 0, 1.4);
       const bool admitted = rng_.chance(std::min(0.98, em.admit * (age_ >= 75 ? 1.4 : 1.0)));
       const int stay = 60 + static_cast<int>(rng_.below(200));  // minutes in the department
       json::object extra;
       extra["hospitalization"] = json::object{
-          {"dischargeDisposition", admitted ? codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", "oth", "Other")
-                                            : codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", "home", "Home")}};
+          {"dischargeDisposition",
+           admitted ? codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", "oth", "Other")
+                    : codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", "home", "Home")}};
       const std::int64_t ed_end_day = day + (minute + 40 + stay) / (24 * 60);
       const int ed_end_min = (minute + 40 + stay) % (24 * 60);
       const std::string ed = encounter("EMER", "emergency", Coded{"4525004", "Emergency department patient visit"}, day,
                                        minute + 40, ed_end_day, ed_end_min, loc.acute_trust,
                                        ed_staff.empty() ? std::string() : ed_staff.at(rng_.below(ed_staff.size())),
-                                       fmt::format("ward-{}-ed", site.id), std::move(extra));
+                                       fmt::format("ward-{}-ed", site.id), extra);
       acute_vitals(day, minute + 50, ed, severity);
       const std::int64_t resolved = day + 7 + static_cast<std::int64_t>(rng_.below(40));
       const std::string cond = condition(Coded{em.code, em.display}, "encounter-diagnosis", day, resolved, "", ed);
@@ -665,7 +710,7 @@ class PersonBuilder {
       const double mean = age_ >= 75 ? 9 : age_ >= 60 ? 6 : 3.5;
       const auto los = static_cast<std::int64_t>(std::max(0.0, -std::log(1 - rng_.uniform()) * mean));
       const std::int64_t out = std::min(kToday - 1, ed_end_day + los);
-      const int out_min = 10 * 60 + static_cast<int>(rng_.below(8 * 60));
+      const int out_min = 10 * 60 + static_cast<int>(rng_.below(std::size_t{8} * 60));
       const std::string ward = fmt::format("ward-{}-{}", site.id, age_ < 17 ? "paeds" : std::string(em.ward));
       std::string_view disposition = "home";
       std::string_view disposition_display = "Home";
@@ -678,21 +723,21 @@ class PersonBuilder {
       }
       json::object hx;
       hx["hospitalization"] = json::object{
-          {"admitSource", codeable("http://terminology.hl7.org/CodeSystem/admit-source", "emd",
-                                  "From accident/emergency department")},
-          {"dischargeDisposition", codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", disposition,
-                                           disposition_display)}};
+          {"admitSource",
+           codeable("http://terminology.hl7.org/CodeSystem/admit-source", "emd", "From accident/emergency department")},
+          {"dischargeDisposition",
+           codeable("http://terminology.hl7.org/CodeSystem/discharge-disposition", disposition, disposition_display)}};
       hx["reasonReference"] = json::array{link(cond)};
       hx["partOf"] = link(ed);
       json::object stay_location;
       stay_location["location"] = link("Location", ward);
       stay_location["status"] = "completed";
-      stay_location["period"] = json::object{{"start", format_date_time(ed_end_day, ed_end_min)},
-                                             {"end", format_date_time(out, out_min)}};
-      const std::string adm = encounter("IMP", "inpatient encounter", Coded{"183452005", "Emergency hospital admission"},
-                                        ed_end_day, ed_end_min, out, out_min, loc.acute_trust,
-                                        consultants.empty() ? std::string() : consultants.at(rng_.below(consultants.size())),
-                                        "", std::move(hx));
+      stay_location["period"] =
+          json::object{{"start", format_date_time(ed_end_day, ed_end_min)}, {"end", format_date_time(out, out_min)}};
+      const std::string adm =
+          encounter("IMP", "inpatient encounter", Coded{"183452005", "Emergency hospital admission"}, ed_end_day,
+                    ed_end_min, out, out_min, loc.acute_trust,
+                    consultants.empty() ? std::string() : consultants.at(rng_.below(consultants.size())), "", hx);
       // The ward's location replaces the plain one the helper adds (none was given).
       entries_.back().as_object()["resource"].as_object()["location"] = json::array{std::move(stay_location)};
       // Medicines reconciliation on admission: what the patient is taking, as the ward recorded it.
@@ -701,7 +746,7 @@ class PersonBuilder {
         s["resourceType"] = "MedicationStatement";
         s["status"] = "active";
         s["medicationCodeableConcept"] = codeable(kDemoDmd, kMedicines.at(static_cast<std::size_t>(m)).code,
-                                                 kMedicines.at(static_cast<std::size_t>(m)).name);
+                                                  kMedicines.at(static_cast<std::size_t>(m)).name);
         s["subject"] = link(patient_url_);
         s["context"] = link(adm);
         s["dateAsserted"] = format_date(ed_end_day);
@@ -714,7 +759,8 @@ class PersonBuilder {
       }
       if (age_ >= 18) {
         lab("718-7", "Hemoglobin [Mass/volume] in Blood",
-            quantity(static_cast<std::int64_t>(std::lround(rng_.normal(female_ ? 125 : 135, 14))), "g/L", "g/L"), ed_end_day, adm);
+            quantity(static_cast<std::int64_t>(std::lround(rng_.normal(female_ ? 125 : 135, 14))), "g/L", "g/L"),
+            ed_end_day, adm);
         lab("2823-3", "Potassium [Moles/volume] in Serum or Plasma",
             quantity(round_to(clamp(rng_.normal(4.2, 0.45), 2.8, 6.5), 1), "mmol/L", "mmol/L"), ed_end_day, adm);
       }
@@ -740,12 +786,29 @@ class PersonBuilder {
         const Active& a = active_.at(rng_.below(active_.size()));
         reason = a.url;
         switch (a.ltc) {
-          case Ltc::kChd: case Ltc::kHeartFailure: case Ltc::kAtrialFibrillation: case Ltc::kHypertension: spec = 0; break;
-          case Ltc::kCopd: case Ltc::kAsthma: spec = 1; break;
-          case Ltc::kDiabetesType1: case Ltc::kDiabetesType2: spec = 2; break;
-          case Ltc::kDementia: spec = 6; break;
-          case Ltc::kDepression: case Ltc::kSmi: spec = 7; break;
-          default: break;
+          case Ltc::kChd:
+          case Ltc::kHeartFailure:
+          case Ltc::kAtrialFibrillation:
+          case Ltc::kHypertension:
+            spec = 0;
+            break;
+          case Ltc::kCopd:
+          case Ltc::kAsthma:
+            spec = 1;
+            break;
+          case Ltc::kDiabetesType1:
+          case Ltc::kDiabetesType2:
+            spec = 2;
+            break;
+          case Ltc::kDementia:
+            spec = 6;
+            break;
+          case Ltc::kDepression:
+          case Ltc::kSmi:
+            spec = 7;
+            break;
+          default:
+            break;
         }
       }
       const bool mental = spec == 7;
@@ -765,7 +828,7 @@ class PersonBuilder {
       r["requester"] = link("Practitioner", gp_);
       r["performer"] = json::array{link("Organization", provider)};
       if (!reason.empty()) r["reasonReference"] = json::array{link(reason)};
-      const std::string url = uuid();
+      std::string url = uuid();
       add(url, std::move(r));
       if (!attended) continue;
       json::object extra;
@@ -776,7 +839,7 @@ class PersonBuilder {
                       provider,
                       mental ? (mh.empty() ? std::string() : mh.at(rng_.below(mh.size())))
                              : (consultants.empty() ? std::string() : consultants.at(rng_.below(consultants.size()))),
-                      mental ? std::string("site-priority") : fmt::format("site-{}", clinic->id), std::move(extra));
+                      mental ? std::string("site-priority") : fmt::format("site-{}", clinic->id), extra);
     }
   }
 
@@ -790,8 +853,8 @@ class PersonBuilder {
       for (int i = 0; i < visits; ++i) {
         const std::int64_t day = day_between(first_day(), kToday - 1);
         const int minute = clinic_minute();
-        const std::string enc = encounter("HH", "home health", Coded{"185347001", "Encounter for problem"}, day, minute, day,
-                                          minute + 30, loc.community, nurses.at(rng_.below(nurses.size())), "");
+        const std::string enc = encounter("HH", "home health", Coded{"185347001", "Encounter for problem"}, day, minute,
+                                          day, minute + 30, loc.community, nurses.at(rng_.below(nurses.size())), "");
         if (rng_.chance(0.5)) blood_pressure(day, minute, enc);
       }
     }
@@ -842,7 +905,8 @@ class PersonBuilder {
                                                          {1218, "4in1", "DTaP/IPV pre-school booster (4-in-1)"},
                                                          {4383, "hpv", "Human papillomavirus vaccine"}}};
     for (const Dose& d : kChildhood) {
-      if (rng_.chance(0.92)) immunisation(d.code, d.display, birth_ + d.days + static_cast<std::int64_t>(rng_.below(21)));
+      if (rng_.chance(0.92))
+        immunisation(d.code, d.display, birth_ + d.days + static_cast<std::int64_t>(rng_.below(21)));
     }
     if (rng_.chance(0.85)) {
       const std::int64_t teen = birthday(14) + static_cast<std::int64_t>(rng_.below(120));
@@ -919,8 +983,8 @@ class PersonBuilder {
     }
     if (needs_interpreter_) {
       add(uuid(), flag("admin", "Administrative", "interpreter-required",
-                       fmt::format("Interpreter required: {}", pool_->language_name), day_between(birth_ + 1, kToday - 1),
-                       practice_->id));
+                       fmt::format("Interpreter required: {}", pool_->language_name),
+                       day_between(birth_ + 1, kToday - 1), practice_->id));
     } else if (rng_.chance(age_ >= 75 ? 0.03 : 0.003)) {
       add(uuid(), flag("admin", "Administrative", "hearing-impairment",
                        "Communication need: hearing impairment (BSL interpreter or hearing loop)",
@@ -943,13 +1007,15 @@ class PersonBuilder {
     c["resourceType"] = "Consent";
     c["status"] = "active";
     c["scope"] = codeable("http://terminology.hl7.org/CodeSystem/consentscope", "adr", "Advanced Care Directive");
-    c["category"] = json::array{codeable("http://terminology.hl7.org/CodeSystem/consentcategorycodes", "dnr", "Do Not Resuscitate")};
+    c["category"] = json::array{
+        codeable("http://terminology.hl7.org/CodeSystem/consentcategorycodes", "dnr", "Do Not Resuscitate")};
     c["patient"] = link(patient_url_);
     c["dateTime"] = format_date_time(day, clinic_minute());
     c["performer"] = json::array{link(patient_url_)};
     c["organization"] = json::array{link("Organization", practice_->id)};
     c["policyRule"] = text_concept("ReSPECT (Recommended Summary Plan for Emergency Care and Treatment)");
-    c["provision"] = json::object{{"type", "deny"}, {"code", json::array{codeable(kSnomed, "89666000", "Cardiopulmonary resuscitation")}}};
+    c["provision"] = json::object{
+        {"type", "deny"}, {"code", json::array{codeable(kSnomed, "89666000", "Cardiopulmonary resuscitation")}}};
     add(uuid(), std::move(c));
     add(uuid(), flag("advance-directive", "Advance Directive", "dnacpr",
                      "DNACPR decision in place (ReSPECT form): do not attempt cardiopulmonary resuscitation", day,
@@ -962,7 +1028,8 @@ class PersonBuilder {
     plan["intent"] = "plan";
     plan["category"] = json::array{codeable(kDemoConcept, "end-of-life", "End of life care plan")};
     plan["title"] = "End of life care plan";
-    plan["description"] = fmt::format("Preferred place of care and death: {}. DNACPR agreed with the patient and family.", place);
+    plan["description"] =
+        fmt::format("Preferred place of care and death: {}. DNACPR agreed with the patient and family.", place);
     plan["subject"] = link(patient_url_);
     plan["period"] = json::object{{"start", format_date(day)}};
     plan["author"] = link("Organization", practice_->id);
@@ -989,9 +1056,14 @@ class PersonBuilder {
     const std::string line = line_;
     bool with_nhs = false;
     switch (kind) {
-      case DuplicateKind::kNoNhsNumber: break;
-      case DuplicateKind::kSurnameTypo: family_ = typo(family_); break;
-      case DuplicateKind::kNickname: given_ = nickname(given_); break;
+      case DuplicateKind::kNoNhsNumber:
+        break;
+      case DuplicateKind::kSurnameTypo:
+        family_ = typo(family_);
+        break;
+      case DuplicateKind::kNickname:
+        given_ = nickname(given_);
+        break;
       case DuplicateKind::kDobTransposed:
         with_nhs = rng_.chance(0.5);
         birth_ = transposed(birth_);
@@ -1043,9 +1115,15 @@ class PersonBuilder {
     std::string out = s;
     const std::size_t i = at.at(rng_.below(at.size()));
     switch (rng_.below(3)) {
-      case 0: std::swap(out[i], out[i + 1]); break;  // transposition
-      case 1: out.erase(i, 1); break;                // omission
-      default: out.insert(i, 1, out[i]); break;      // doubling
+      case 0:
+        std::swap(out[i], out[i + 1]);
+        break;  // transposition
+      case 1:
+        out.erase(i, 1);
+        break;  // omission
+      default:
+        out.insert(i, 1, out[i]);
+        break;  // doubling
     }
     return out;
   }

@@ -61,10 +61,9 @@ std::vector<std::string> strings(const Resource& r, std::string_view path) {
 
 std::string lower_fold(std::string_view s) {
   static const std::vector<std::pair<std::string, char>> kFolds = {
-      {"é", 'e'}, {"É", 'e'}, {"è", 'e'}, {"ë", 'e'}, {"ü", 'u'}, {"Ü", 'u'}, {"ö", 'o'},
-      {"ó", 'o'}, {"ø", 'o'}, {"ñ", 'n'}, {"ç", 'c'}, {"á", 'a'}, {"ł", 'l'}, {"Ł", 'l'},
-      {"ę", 'e'}, {"ą", 'a'}, {"ś", 's'}, {"ż", 'z'}, {"Ż", 'z'}, {"ń", 'n'}, {"í", 'i'},
-      {"ź", 'z'}, {"ş", 's'}, {"Ş", 's'}, {"ı", 'i'}, {"á", 'a'}};
+      {"é", 'e'}, {"É", 'e'}, {"è", 'e'}, {"ë", 'e'}, {"ü", 'u'}, {"Ü", 'u'}, {"ö", 'o'}, {"ó", 'o'}, {"ø", 'o'},
+      {"ñ", 'n'}, {"ç", 'c'}, {"á", 'a'}, {"ł", 'l'}, {"Ł", 'l'}, {"ę", 'e'}, {"ą", 'a'}, {"ś", 's'}, {"ż", 'z'},
+      {"Ż", 'z'}, {"ń", 'n'}, {"í", 'i'}, {"ź", 'z'}, {"ş", 's'}, {"Ş", 's'}, {"ı", 'i'}, {"á", 'a'}};
   std::string out;
   for (std::size_t i = 0; i < s.size();) {
     bool folded = false;
@@ -877,7 +876,8 @@ TEST_F(SearchTest, SortOrders) {
     const auto& r = db().at("Patient").at(id);
     // Ascending on a repeating element sorts by its lowest value (several given names).
     std::string given;
-    for (const auto& g : strings(r, "name.given")) given = given.empty() ? lower_fold(g) : std::min(given, lower_fold(g));
+    for (const auto& g : strings(r, "name.given"))
+      given = given.empty() ? lower_fold(g) : std::min(given, lower_fold(g));
     return std::make_pair(lower_fold(strings(r, "name.family").front()), given);
   };
   for (std::size_t i = 1; i < fam.size(); ++i) {
@@ -1113,7 +1113,8 @@ TEST_F(SearchTest, EverythingWithTypeSinceAndPaging) {
   for (const auto& [type, byid] : db()) {
     if (type == "Patient") continue;
     for (const auto& [id, r] : byid) {
-      if (refers_to(r, "subject", "Patient", p5) || refers_to(r, "patient", "Patient", p5)) want.insert(type + "/" + id);
+      if (refers_to(r, "subject", "Patient", p5) || refers_to(r, "patient", "Patient", p5))
+        want.insert(type + "/" + id);
     }
   }
   // Paging with _count=2 reaches everything in the compartment exactly once; each page also

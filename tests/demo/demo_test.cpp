@@ -303,7 +303,8 @@ TEST(DemoEpidemiology, AboutFiftyResourcesPerPerson) {
   const Survey& s = survey();
   const double mean = static_cast<double>(s.resources) / static_cast<double>(s.people);
   std::cout << "[ volume   ] " << mean << " resources per person;";
-  for (const auto& [t, c] : s.types) std::cout << " " << t << " " << static_cast<double>(c) / static_cast<double>(s.people);
+  for (const auto& [t, c] : s.types)
+    std::cout << " " << t << " " << static_cast<double>(c) / static_cast<double>(s.people);
   std::cout << "\n";
   EXPECT_GE(mean, 40.0) << "docs/demo.md: 40-60 resources per person";
   EXPECT_LE(mean, 60.0);

@@ -37,8 +37,6 @@ class Rng {
   double uniform() { return static_cast<double>(next() >> 11U) * 0x1.0p-53; }
   /// Uniform in [0, n); n > 0.
   std::size_t below(std::size_t n) { return static_cast<std::size_t>(uniform() * static_cast<double>(n)); }
-  /// Uniform in [lo, hi].
-  int between(int lo, int hi) { return lo + static_cast<int>(below(static_cast<std::size_t>(hi - lo + 1))); }
   bool chance(double p) { return uniform() < p; }
   /// Normal deviate (Box-Muller, one of the pair).
   double normal(double mean, double sd) {

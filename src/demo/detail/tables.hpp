@@ -71,9 +71,9 @@ inline constexpr std::array<Town, 5> kMedwayTowns = {{{"Gillingham", {"ME7", "ME
                                                       {"Hoo", {"ME3", "", ""}, 10}}};
 
 struct Locality {
-  std::string_view key;   ///< short id fragment: ek, wk, ds, mw
-  std::string_view name;  ///< as the seed names it
-  double population;      ///< thousands (seed document)
+  std::string_view key;          ///< short id fragment: ek, wk, ds, mw
+  std::string_view name;         ///< as the seed names it
+  double population;             ///< thousands (seed document)
   std::string_view acute_trust;  ///< Organization id
   std::string_view council;      ///< Organization id
   std::string_view community;    ///< Organization id of the community provider
@@ -90,11 +90,11 @@ inline constexpr std::array<Locality, 4> kLocalities = {{
 }};
 
 inline constexpr std::array<std::string_view, 30> kStreets = {
-    "High Street",    "Station Road",    "London Road",  "Church Lane",    "Mill Lane",      "Victoria Road",
-    "Park Road",      "Queens Road",     "Kings Road",   "Manor Road",     "School Lane",    "North Street",
-    "Orchard Close",  "Chestnut Avenue", "The Street",   "Canterbury Road", "Maidstone Road", "Hythe Road",
-    "Albert Road",    "Grove Road",      "Oak Avenue",   "Hop Garden Way", "Cherry Tree Walk", "Marsh Lane",
-    "Harbour Street", "Castle Hill",     "Forge Lane",   "Windmill Road",  "Pilgrims Way",   "Oast Close"};
+    "High Street",    "Station Road",    "London Road", "Church Lane",     "Mill Lane",        "Victoria Road",
+    "Park Road",      "Queens Road",     "Kings Road",  "Manor Road",      "School Lane",      "North Street",
+    "Orchard Close",  "Chestnut Avenue", "The Street",  "Canterbury Road", "Maidstone Road",   "Hythe Road",
+    "Albert Road",    "Grove Road",      "Oak Avenue",  "Hop Garden Way",  "Cherry Tree Walk", "Marsh Lane",
+    "Harbour Street", "Castle Hill",     "Forge Lane",  "Windmill Road",   "Pilgrims Way",     "Oast Close"};
 
 // ---------------------------------------------------------------------------------------------
 // Organisations. Real ODS codes only where public and certain; others carry demo codes.
@@ -194,8 +194,8 @@ inline constexpr std::array<Site, 23> kSites = {{
     {"hokh-aylesford", "heartofkent", "Heart of Kent Hospice", "Aylesford", "ME20", SiteKind::kHospice, false, 1.0},
     {"ic24-ashford", "ic24", "IC24 out-of-hours base (demo site)", "Ashford", "TN24", SiteKind::kOutOfHours, false,
      1.0},
-    {"medocc-gillingham", "medocc", "MedOCC out-of-hours base (demo site)", "Gillingham", "ME7",
-     SiteKind::kOutOfHours, false, 1.0},
+    {"medocc-gillingham", "medocc", "MedOCC out-of-hours base (demo site)", "Gillingham", "ME7", SiteKind::kOutOfHours,
+     false, 1.0},
     {"secamb-kent", "secamb", "SECAmb Kent and Medway operations base (demo site)", "Coxheath", "ME17",
      SiteKind::kAmbulance, false, 1.0},
     {"kcc-hall", "kcc", "Sessions House, County Hall", "Maidstone", "ME14", SiteKind::kCouncil, false, 1.0},
@@ -218,13 +218,13 @@ inline constexpr std::array<Ward, 10> kAcuteWards = {{{"ed", "Emergency Departme
                                                       {"maternity", "Maternity Ward", 24},
                                                       {"icu", "Critical Care Unit", 12}}};
 inline constexpr std::array<Ward, 1> kCommunityWards = {{{"rehab", "Inpatient Rehabilitation Ward", 24}}};
-inline constexpr std::array<Ward, 2> kMentalHealthWards = {{{"adult", "Adult Acute Ward", 18},
-                                                            {"older", "Older Adult Ward", 16}}};
+inline constexpr std::array<Ward, 2> kMentalHealthWards = {
+    {{"adult", "Adult Acute Ward", 18}, {"older", "Older Adult Ward", 16}}};
 inline constexpr std::array<Ward, 1> kHospiceWards = {{{"ipu", "Inpatient Unit", 12}}};
 
 inline constexpr std::array<std::string_view, 16> kCareHomeNames = {
-    "Oak Lodge",   "Beech House", "Seaview",      "Orchard House", "Willow Court", "Hop Garden House",
-    "The Cedars",  "Elm Grove",   "Maple Lodge",  "Cherry Trees",  "Downs View",   "Weald House",
+    "Oak Lodge",   "Beech House",  "Seaview",          "Orchard House", "Willow Court", "Hop Garden House",
+    "The Cedars",  "Elm Grove",    "Maple Lodge",      "Cherry Trees",  "Downs View",   "Weald House",
     "Marsh Court", "Harbour View", "Chalk Hill House", "Bluebell Lodge"};
 
 // ---------------------------------------------------------------------------------------------
@@ -248,100 +248,130 @@ struct NamePool {
 };
 
 inline constexpr std::array<std::string_view, 60> kBritishFamily = {
-    "Smith",   "Jones",   "Taylor",  "Brown",    "Williams", "Wilson",  "Johnson",  "Davies",   "Robinson", "Wright",
-    "Thompson", "Evans",  "Walker",  "White",    "Roberts",  "Green",   "Hall",     "Wood",     "Jackson",  "Clarke",
-    "Harris",  "Lewis",   "Martin",  "Cooper",   "King",     "Baker",   "Turner",   "Hill",     "Moore",    "Ward",
-    "Clark",   "Morris",  "Edwards", "Hughes",   "Allen",    "Young",   "Mitchell", "Parker",   "Bennett",  "Cook",
-    "Price",   "Bailey",  "Palmer",  "Kelly",    "Murphy",   "O'Brien", "Campbell", "Stewart",  "MacDonald", "Lloyd",
-    "Pilcher", "Godden",  "Hoad",    "Friend",   "Kemp",     "Fagg",    "Sayer",    "Gurr",     "Relf",     "Wickham"};
+    "Smith",    "Jones",  "Taylor",  "Brown",  "Williams", "Wilson",  "Johnson",  "Davies",  "Robinson",  "Wright",
+    "Thompson", "Evans",  "Walker",  "White",  "Roberts",  "Green",   "Hall",     "Wood",    "Jackson",   "Clarke",
+    "Harris",   "Lewis",  "Martin",  "Cooper", "King",     "Baker",   "Turner",   "Hill",    "Moore",     "Ward",
+    "Clark",    "Morris", "Edwards", "Hughes", "Allen",    "Young",   "Mitchell", "Parker",  "Bennett",   "Cook",
+    "Price",    "Bailey", "Palmer",  "Kelly",  "Murphy",   "O'Brien", "Campbell", "Stewart", "MacDonald", "Lloyd",
+    "Pilcher",  "Godden", "Hoad",    "Friend", "Kemp",     "Fagg",    "Sayer",    "Gurr",    "Relf",      "Wickham"};
 inline constexpr std::array<std::string_view, 18> kBritishFemaleOld = {
-    "Margaret", "Patricia", "Susan",  "Christine", "Jean",    "Barbara", "Mary",    "Sheila",   "Pauline",
-    "Jennifer", "Janet",    "Joan",   "Doreen",    "Brenda",  "Valerie", "Maureen", "Elizabeth", "Sandra"};
+    "Margaret", "Patricia", "Susan", "Christine", "Jean",   "Barbara", "Mary",    "Sheila",    "Pauline",
+    "Jennifer", "Janet",    "Joan",  "Doreen",    "Brenda", "Valerie", "Maureen", "Elizabeth", "Sandra"};
 inline constexpr std::array<std::string_view, 18> kBritishFemaleMid = {
-    "Sarah",  "Karen",    "Julie",  "Nicola", "Claire", "Emma",  "Lisa",   "Helen",  "Michelle",
-    "Joanne", "Rachel",   "Louise", "Kelly",  "Laura",  "Amanda", "Rebecca", "Gemma", "Lucy"};
+    "Sarah",  "Karen",  "Julie",  "Nicola", "Claire", "Emma",   "Lisa",    "Helen", "Michelle",
+    "Joanne", "Rachel", "Louise", "Kelly",  "Laura",  "Amanda", "Rebecca", "Gemma", "Lucy"};
 inline constexpr std::array<std::string_view, 20> kBritishFemaleYoung = {
-    "Olivia", "Amelia", "Isla",  "Ava",   "Mia",  "Grace",  "Emily",     "Sophie", "Chloe", "Ruby",
-    "Lily",   "Jessica", "Poppy", "Ella", "Evie", "Freya",  "Charlotte", "Hannah", "Zoe",   "Isabella"};
+    "Olivia", "Amelia",  "Isla",  "Ava",  "Mia",  "Grace", "Emily",     "Sophie", "Chloe", "Ruby",
+    "Lily",   "Jessica", "Poppy", "Ella", "Evie", "Freya", "Charlotte", "Hannah", "Zoe",   "Isabella"};
 inline constexpr std::array<std::string_view, 18> kBritishMaleOld = {
-    "John",    "David", "Michael", "Peter", "Robert",  "Brian", "Alan",    "Kenneth", "William",
-    "Anthony", "Roy",   "Derek",   "Terence", "Colin", "Keith", "Raymond", "Dennis",  "George"};
+    "John",    "David", "Michael", "Peter",   "Robert", "Brian", "Alan",    "Kenneth", "William",
+    "Anthony", "Roy",   "Derek",   "Terence", "Colin",  "Keith", "Raymond", "Dennis",  "George"};
 inline constexpr std::array<std::string_view, 18> kBritishMaleMid = {
-    "Paul",  "Mark",  "Andrew", "Stephen", "Richard", "Christopher", "Daniel", "Matthew", "Darren",
-    "Lee",   "Simon", "Gary",   "Craig",   "Jason",   "James",       "Neil",   "Thomas",  "Scott"};
+    "Paul", "Mark",  "Andrew", "Stephen", "Richard", "Christopher", "Daniel", "Matthew", "Darren",
+    "Lee",  "Simon", "Gary",   "Craig",   "Jason",   "James",       "Neil",   "Thomas",  "Scott"};
 inline constexpr std::array<std::string_view, 20> kBritishMaleYoung = {
-    "Oliver", "George", "Harry",   "Noah",    "Jack", "Leo",    "Arthur", "Oscar",  "Charlie", "Jacob",
-    "Alfie",  "Freddie", "Theo",   "Archie",  "Joshua", "Ethan", "Samuel", "Lucas", "William", "Alexander"};
+    "Oliver", "George",  "Harry", "Noah",   "Jack",   "Leo",   "Arthur", "Oscar", "Charlie", "Jacob",
+    "Alfie",  "Freddie", "Theo",  "Archie", "Joshua", "Ethan", "Samuel", "Lucas", "William", "Alexander"};
 
 inline constexpr std::array<std::string_view, 14> kEuropeanFamily = {
-    "Nowak", "Wójcik", "Kowalczyk", "Woźniak", "Mazur", "Krawczyk", "Zając",
-    "Popescu", "Ionescu", "Popa", "Dumitru", "Stan", "Horvat", "Novák"};
+    "Nowak",   "Wójcik",  "Kowalczyk", "Woźniak", "Mazur", "Krawczyk", "Zając",
+    "Popescu", "Ionescu", "Popa",      "Dumitru", "Stan",  "Horvat",   "Novák"};
 inline constexpr std::array<std::string_view, 10> kEuropeanFemale = {
     "Zofia", "Anna", "Katarzyna", "Magdalena", "Agnieszka", "Ioana", "Elena", "Maria", "Alina", "Łucja"};
-inline constexpr std::array<std::string_view, 10> kEuropeanMale = {
-    "Tomasz", "Piotr", "Krzysztof", "Jakub", "Marek", "Andrei", "Mihai", "Stefan", "Paweł", "Lukas"};
+inline constexpr std::array<std::string_view, 10> kEuropeanMale = {"Tomasz", "Piotr", "Krzysztof", "Jakub", "Marek",
+                                                                   "Andrei", "Mihai", "Stefan",    "Paweł", "Lukas"};
 
 inline constexpr std::array<std::string_view, 15> kSouthAsianFamily = {
-    "Patel", "Singh", "Shah", "Khan", "Ahmed", "Hussain", "Ali", "Sharma",
-    "Gill", "Sandhu", "Dhillon", "Chaudhry", "Rahman", "Mistry", "Begum"};
+    "Patel", "Singh",  "Shah",    "Khan",     "Ahmed",  "Hussain", "Ali",  "Sharma",
+    "Gill",  "Sandhu", "Dhillon", "Chaudhry", "Rahman", "Mistry",  "Begum"};
 inline constexpr std::array<std::string_view, 10> kSouthAsianFemale = {
     "Priya", "Aisha", "Fatima", "Anjali", "Harpreet", "Simran", "Nadia", "Zara", "Amira", "Sana"};
-inline constexpr std::array<std::string_view, 10> kSouthAsianMale = {
-    "Arjun", "Mohammed", "Amir", "Ravi", "Sanjay", "Harjit", "Imran", "Rohan", "Aryan", "Hamza"};
+inline constexpr std::array<std::string_view, 10> kSouthAsianMale = {"Arjun",  "Mohammed", "Amir",  "Ravi",  "Sanjay",
+                                                                     "Harjit", "Imran",    "Rohan", "Aryan", "Hamza"};
 
-inline constexpr std::array<std::string_view, 7> kNepaliFamily = {"Gurung", "Rai", "Limbu", "Thapa",
-                                                                  "Magar", "Tamang", "Shrestha"};
-inline constexpr std::array<std::string_view, 6> kNepaliFemale = {"Sita", "Gita", "Sunita", "Anita", "Kamala", "Sabina"};
-inline constexpr std::array<std::string_view, 6> kNepaliMale = {"Bikram", "Rajendra", "Dil", "Hari", "Suman", "Prakash"};
+inline constexpr std::array<std::string_view, 7> kNepaliFamily = {"Gurung", "Rai",    "Limbu",   "Thapa",
+                                                                  "Magar",  "Tamang", "Shrestha"};
+inline constexpr std::array<std::string_view, 6> kNepaliFemale = {"Sita",  "Gita",   "Sunita",
+                                                                  "Anita", "Kamala", "Sabina"};
+inline constexpr std::array<std::string_view, 6> kNepaliMale = {"Bikram", "Rajendra", "Dil",
+                                                                "Hari",   "Suman",    "Prakash"};
 
 inline constexpr std::array<std::string_view, 14> kAfricanCaribbeanFamily = {
-    "Okafor", "Adeyemi", "Mensah", "Okonkwo", "Boateng", "Asante", "Bello",
-    "Eze", "Francis", "Joseph", "Grant", "Campbell", "Oduya", "Owusu"};
-inline constexpr std::array<std::string_view, 8> kAfricanCaribbeanFemale = {
-    "Chioma", "Ngozi", "Abena", "Adaeze", "Grace", "Blessing", "Folake", "Esther"};
-inline constexpr std::array<std::string_view, 8> kAfricanCaribbeanMale = {
-    "Chinedu", "Kwame", "Emeka", "Tunde", "Kofi", "Samuel", "Daniel", "Olu"};
+    "Okafor", "Adeyemi", "Mensah", "Okonkwo", "Boateng",  "Asante", "Bello",
+    "Eze",    "Francis", "Joseph", "Grant",   "Campbell", "Oduya",  "Owusu"};
+inline constexpr std::array<std::string_view, 8> kAfricanCaribbeanFemale = {"Chioma", "Ngozi",    "Abena",  "Adaeze",
+                                                                            "Grace",  "Blessing", "Folake", "Esther"};
+inline constexpr std::array<std::string_view, 8> kAfricanCaribbeanMale = {"Chinedu", "Kwame",  "Emeka",  "Tunde",
+                                                                          "Kofi",    "Samuel", "Daniel", "Olu"};
 
-inline constexpr std::array<std::string_view, 8> kEastAsianFamily = {"Wong", "Chen", "Li", "Zhang",
-                                                                     "Liu", "Lam", "Cheung", "Nguyen"};
+inline constexpr std::array<std::string_view, 8> kEastAsianFamily = {"Wong", "Chen", "Li",     "Zhang",
+                                                                     "Liu",  "Lam",  "Cheung", "Nguyen"};
 inline constexpr std::array<std::string_view, 6> kEastAsianFemale = {"Mei", "Lin", "Xiu", "Yan", "Hui", "Linh"};
 inline constexpr std::array<std::string_view, 6> kEastAsianMale = {"Wei", "Jun", "Hao", "Ming", "Jian", "Minh"};
 
-inline constexpr std::array<std::string_view, 7> kTurkishFamily = {"Yılmaz", "Kaya", "Demir", "Şahin",
+inline constexpr std::array<std::string_view, 7> kTurkishFamily = {"Yılmaz", "Kaya",     "Demir", "Şahin",
                                                                    "Ahmadi", "Hosseini", "Karimi"};
 inline constexpr std::array<std::string_view, 5> kTurkishFemale = {"Elif", "Zeynep", "Leyla", "Ayşe", "Shirin"};
 inline constexpr std::array<std::string_view, 5> kTurkishMale = {"Mehmet", "Emre", "Ali", "Murat", "Reza"};
 
 inline constexpr std::array<NamePool, 7> kNamePools = {{
-    {87.0, kBritishFamily, {kBritishFemaleOld, kBritishFemaleMid, kBritishFemaleYoung},
-     {kBritishMaleOld, kBritishMaleMid, kBritishMaleYoung}, "", ""},
-    {4.6, kEuropeanFamily, {kEuropeanFemale, kEuropeanFemale, kEuropeanFemale},
-     {kEuropeanMale, kEuropeanMale, kEuropeanMale}, "pl", "Polish"},
-    {3.4, kSouthAsianFamily, {kSouthAsianFemale, kSouthAsianFemale, kSouthAsianFemale},
-     {kSouthAsianMale, kSouthAsianMale, kSouthAsianMale}, "pa", "Panjabi"},
-    {0.9, kNepaliFamily, {kNepaliFemale, kNepaliFemale, kNepaliFemale}, {kNepaliMale, kNepaliMale, kNepaliMale}, "ne",
+    {87.0,
+     kBritishFamily,
+     {kBritishFemaleOld, kBritishFemaleMid, kBritishFemaleYoung},
+     {kBritishMaleOld, kBritishMaleMid, kBritishMaleYoung},
+     "",
+     ""},
+    {4.6,
+     kEuropeanFamily,
+     {kEuropeanFemale, kEuropeanFemale, kEuropeanFemale},
+     {kEuropeanMale, kEuropeanMale, kEuropeanMale},
+     "pl",
+     "Polish"},
+    {3.4,
+     kSouthAsianFamily,
+     {kSouthAsianFemale, kSouthAsianFemale, kSouthAsianFemale},
+     {kSouthAsianMale, kSouthAsianMale, kSouthAsianMale},
+     "pa",
+     "Panjabi"},
+    {0.9,
+     kNepaliFamily,
+     {kNepaliFemale, kNepaliFemale, kNepaliFemale},
+     {kNepaliMale, kNepaliMale, kNepaliMale},
+     "ne",
      "Nepali"},
-    {2.4, kAfricanCaribbeanFamily, {kAfricanCaribbeanFemale, kAfricanCaribbeanFemale, kAfricanCaribbeanFemale},
-     {kAfricanCaribbeanMale, kAfricanCaribbeanMale, kAfricanCaribbeanMale}, "", ""},
-    {0.9, kEastAsianFamily, {kEastAsianFemale, kEastAsianFemale, kEastAsianFemale},
-     {kEastAsianMale, kEastAsianMale, kEastAsianMale}, "zh", "Chinese"},
-    {0.8, kTurkishFamily, {kTurkishFemale, kTurkishFemale, kTurkishFemale}, {kTurkishMale, kTurkishMale, kTurkishMale},
-     "tr", "Turkish"},
+    {2.4,
+     kAfricanCaribbeanFamily,
+     {kAfricanCaribbeanFemale, kAfricanCaribbeanFemale, kAfricanCaribbeanFemale},
+     {kAfricanCaribbeanMale, kAfricanCaribbeanMale, kAfricanCaribbeanMale},
+     "",
+     ""},
+    {0.9,
+     kEastAsianFamily,
+     {kEastAsianFemale, kEastAsianFemale, kEastAsianFemale},
+     {kEastAsianMale, kEastAsianMale, kEastAsianMale},
+     "zh",
+     "Chinese"},
+    {0.8,
+     kTurkishFamily,
+     {kTurkishFemale, kTurkishFemale, kTurkishFemale},
+     {kTurkishMale, kTurkishMale, kTurkishMale},
+     "tr",
+     "Turkish"},
 }};
 
 struct Nickname {
   std::string_view name;
   std::string_view nickname;
 };
-inline constexpr std::array<Nickname, 30> kNicknames = {{
-    {"William", "Bill"},    {"Robert", "Bob"},        {"Margaret", "Peggy"},  {"Elizabeth", "Liz"},
-    {"Christopher", "Chris"}, {"Michael", "Mick"},    {"Anthony", "Tony"},    {"Richard", "Rick"},
-    {"Thomas", "Tom"},      {"James", "Jim"},         {"Jennifer", "Jenny"},  {"Patricia", "Pat"},
-    {"Susan", "Sue"},       {"Daniel", "Dan"},        {"Matthew", "Matt"},    {"Samuel", "Sam"},
-    {"Joshua", "Josh"},     {"Katarzyna", "Kasia"},   {"Alexander", "Alex"},  {"Jessica", "Jess"},
-    {"Charlotte", "Lottie"}, {"Mohammed", "Mo"},      {"Kenneth", "Ken"},     {"Andrew", "Andy"},
-    {"Stephen", "Steve"},   {"Nicola", "Nicky"},      {"Rebecca", "Becky"},   {"Oliver", "Ollie"},
-    {"Isabella", "Bella"},  {"Terence", "Terry"}}};
+inline constexpr std::array<Nickname, 30> kNicknames = {
+    {{"William", "Bill"},      {"Robert", "Bob"},      {"Margaret", "Peggy"}, {"Elizabeth", "Liz"},
+     {"Christopher", "Chris"}, {"Michael", "Mick"},    {"Anthony", "Tony"},   {"Richard", "Rick"},
+     {"Thomas", "Tom"},        {"James", "Jim"},       {"Jennifer", "Jenny"}, {"Patricia", "Pat"},
+     {"Susan", "Sue"},         {"Daniel", "Dan"},      {"Matthew", "Matt"},   {"Samuel", "Sam"},
+     {"Joshua", "Josh"},       {"Katarzyna", "Kasia"}, {"Alexander", "Alex"}, {"Jessica", "Jess"},
+     {"Charlotte", "Lottie"},  {"Mohammed", "Mo"},     {"Kenneth", "Ken"},    {"Andrew", "Andy"},
+     {"Stephen", "Steve"},     {"Nicola", "Nicky"},    {"Rebecca", "Becky"},  {"Oliver", "Ollie"},
+     {"Isabella", "Bella"},    {"Terence", "Terry"}}};
 
 // ---------------------------------------------------------------------------------------------
 // Medicines: dm+d-style names (virtual medicinal products) under a fictional code system, since
@@ -356,12 +386,51 @@ struct Medicine {
 };
 
 enum class Med : std::uint8_t {
-  kAmlodipine, kRamipril, kIndapamide, kLosartan, kMetformin, kGliclazide, kSitagliptin, kEmpagliflozin,
-  kInsulinGlargine, kInsulinAspart, kSalbutamol, kBeclometasone, kTiotropium, kBisoprolol, kFurosemide,
-  kSpironolactone, kDonepezil, kMemantine, kSertraline, kCitalopram, kFluoxetine, kMirtazapine, kApixaban,
-  kEdoxaban, kAtorvastatin20, kAtorvastatin80, kAspirin, kClopidogrel, kGtnSpray, kLevetiracetam, kLamotrigine,
-  kOlanzapine, kAripiprazole, kMethotrexate, kFolicAcid, kLetrozole, kOmeprazole, kParacetamol, kAmoxicillin,
-  kClarithromycin, kNitrofurantoin, kFlucloxacillin, kDoxycycline, kPrednisolone, kCount
+  kAmlodipine,
+  kRamipril,
+  kIndapamide,
+  kLosartan,
+  kMetformin,
+  kGliclazide,
+  kSitagliptin,
+  kEmpagliflozin,
+  kInsulinGlargine,
+  kInsulinAspart,
+  kSalbutamol,
+  kBeclometasone,
+  kTiotropium,
+  kBisoprolol,
+  kFurosemide,
+  kSpironolactone,
+  kDonepezil,
+  kMemantine,
+  kSertraline,
+  kCitalopram,
+  kFluoxetine,
+  kMirtazapine,
+  kApixaban,
+  kEdoxaban,
+  kAtorvastatin20,
+  kAtorvastatin80,
+  kAspirin,
+  kClopidogrel,
+  kGtnSpray,
+  kLevetiracetam,
+  kLamotrigine,
+  kOlanzapine,
+  kAripiprazole,
+  kMethotrexate,
+  kFolicAcid,
+  kLetrozole,
+  kOmeprazole,
+  kParacetamol,
+  kAmoxicillin,
+  kClarithromycin,
+  kNitrofurantoin,
+  kFlucloxacillin,
+  kDoxycycline,
+  kPrednisolone,
+  kCount
 };
 
 inline constexpr std::array<Medicine, static_cast<std::size_t>(Med::kCount)> kMedicines = {{
@@ -412,8 +481,7 @@ inline constexpr std::array<Medicine, static_cast<std::size_t>(Med::kCount)> kMe
     {"DEMO-VMP-0041", "Nitrofurantoin 100mg modified-release capsules", "One capsule twice a day for 3 days", 6,
      "capsule"},
     {"DEMO-VMP-0042", "Flucloxacillin 500mg capsules", "One capsule four times a day for 7 days", 28, "capsule"},
-    {"DEMO-VMP-0043", "Doxycycline 100mg capsules", "Two capsules on day 1 then one daily for 4 days", 6,
-     "capsule"},
+    {"DEMO-VMP-0043", "Doxycycline 100mg capsules", "Two capsules on day 1 then one daily for 4 days", 6, "capsule"},
     {"DEMO-VMP-0044", "Prednisolone 5mg tablets", "Six tablets once a day for 5 days", 30, "tablet"},
 }};
 
@@ -424,9 +492,25 @@ inline constexpr std::array<Medicine, static_cast<std::size_t>(Med::kCount)> kMe
 // risk ratios are the generator's own shape; Population calibrates them to the overall figure.
 
 enum class Ltc : std::uint8_t {
-  kHypertension, kDiabetesType2, kDiabetesType1, kAsthma, kCopd, kHeartFailure, kDementia, kDepression,
-  kAtrialFibrillation, kCkd, kCancer, kChd, kStroke, kEpilepsy, kLearningDisability, kSmi, kRheumatoid,
-  kObesity, kCount
+  kHypertension,
+  kDiabetesType2,
+  kDiabetesType1,
+  kAsthma,
+  kCopd,
+  kHeartFailure,
+  kDementia,
+  kDepression,
+  kAtrialFibrillation,
+  kCkd,
+  kCancer,
+  kChd,
+  kStroke,
+  kEpilepsy,
+  kLearningDisability,
+  kSmi,
+  kRheumatoid,
+  kObesity,
+  kCount
 };
 
 struct LtcDef {
@@ -445,42 +529,177 @@ struct LtcDef {
 inline constexpr Med kNone = Med::kCount;
 
 inline constexpr std::array<LtcDef, static_cast<std::size_t>(Ltc::kCount)> kLtcs = {{
-    {"hypertension", "38341003", "Hypertensive disorder, systemic arterial", 0.140, 0,
-     {0, 0, 0.04, 0.22, 0.5, 0.65, 0.7}, 1.0, 1.05, {Med::kAmlodipine, Med::kRamipril, Med::kIndapamide}, 2},
-    {"diabetes-t2", "44054006", "Diabetes mellitus type 2", 0.067, 17, {0, 0, 0.02, 0.09, 0.18, 0.21, 0.18}, 0.85,
-     1.15, {Med::kMetformin, Med::kGliclazide, Med::kAtorvastatin20}, 3},
-    {"diabetes-t1", "46635009", "Diabetes mellitus type 1", 0.006, 17, {0, 0, 1, 1, 1, 0.8, 0.6}, 0.9, 1.1,
-     {Med::kInsulinGlargine, Med::kInsulinAspart, kNone}, 2},
-    {"asthma", "195967001", "Asthma", 0.065, 6, {0, 1.2, 1.1, 1.0, 1.0, 0.9, 0.8}, 1.2, 0.85,
-     {Med::kSalbutamol, Med::kBeclometasone, kNone}, 2},
-    {"copd", "13645005", "Chronic obstructive lung disease", 0.019, 0, {0, 0, 0.001, 0.02, 0.06, 0.09, 0.09}, 1.0,
-     1.0, {Med::kTiotropium, Med::kSalbutamol, kNone}, 2},
-    {"heart-failure", "84114007", "Heart failure", 0.010, 0, {0, 0, 0.0005, 0.004, 0.02, 0.05, 0.1}, 0.85, 1.2,
-     {Med::kBisoprolol, Med::kFurosemide, Med::kRamipril}, 3},
-    {"dementia", "52448006", "Dementia", 0.008, 0, {0, 0, 0, 0.001, 0.015, 0.07, 0.22}, 1.25, 0.9,
-     {Med::kDonepezil, kNone, kNone}, 1},
-    {"depression", "35489007", "Depressive disorder", 0.130, 18, {0, 0, 1.1, 1.1, 0.9, 0.8, 0.7}, 1.6, 0.8,
-     {Med::kSertraline, kNone, kNone}, 1},
-    {"atrial-fibrillation", "49436004", "Atrial fibrillation", 0.021, 0, {0, 0, 0.001, 0.01, 0.05, 0.12, 0.18}, 0.85,
-     1.2, {Med::kApixaban, Med::kBisoprolol, kNone}, 2},
-    {"ckd", "709044004", "Chronic kidney disease", 0.040, 18, {0, 0, 0.002, 0.02, 0.1, 0.25, 0.4}, 1.2, 0.85,
-     {kNone, kNone, kNone}, 0},
-    {"cancer", "363346000", "Malignant neoplastic disease", 0.033, 0, {0, 0.001, 0.005, 0.03, 0.08, 0.12, 0.13}, 1.0,
-     1.0, {kNone, kNone, kNone}, 0},
-    {"chd", "53741008", "Coronary arteriosclerosis", 0.030, 0, {0, 0, 0.002, 0.025, 0.09, 0.15, 0.18}, 0.7, 1.4,
-     {Med::kAspirin, Med::kAtorvastatin80, Med::kGtnSpray}, 3},
-    {"stroke", "230690007", "Cerebrovascular accident", 0.018, 0, {0, 0, 0.001, 0.01, 0.04, 0.08, 0.1}, 0.95, 1.05,
-     {Med::kClopidogrel, Med::kAtorvastatin80, kNone}, 2},
-    {"epilepsy", "84757009", "Epilepsy", 0.008, 18, {0, 0, 1, 1, 1, 1, 1}, 1.0, 1.0,
-     {Med::kLevetiracetam, kNone, kNone}, 1},
-    {"learning-disability", "110359009", "Intellectual disability", 0.005, 0, {1, 1, 1, 1, 0.8, 0.5, 0.3}, 0.8, 1.2,
-     {kNone, kNone, kNone}, 0},
-    {"smi", "58214004", "Schizophrenia", 0.0095, 18, {0, 0, 1, 1.2, 1, 0.8, 0.6}, 0.9, 1.1,
-     {Med::kOlanzapine, kNone, kNone}, 1},
-    {"rheumatoid-arthritis", "69896004", "Rheumatoid arthritis", 0.0077, 16, {0, 0, 0.3, 1, 1.6, 1.8, 1.6}, 1.6, 0.5,
-     {Med::kMethotrexate, Med::kFolicAcid, kNone}, 2},
-    {"obesity", "414916001", "Obesity", 0.095, 18, {0, 0, 0.8, 1.2, 1.2, 0.9, 0.5}, 1.0, 1.0, {kNone, kNone, kNone},
+    {"hypertension",
+     "38341003",
+     "Hypertensive disorder, systemic arterial",
+     0.140,
+     0,
+     {0, 0, 0.04, 0.22, 0.5, 0.65, 0.7},
+     1.0,
+     1.05,
+     {Med::kAmlodipine, Med::kRamipril, Med::kIndapamide},
+     2},
+    {"diabetes-t2",
+     "44054006",
+     "Diabetes mellitus type 2",
+     0.067,
+     17,
+     {0, 0, 0.02, 0.09, 0.18, 0.21, 0.18},
+     0.85,
+     1.15,
+     {Med::kMetformin, Med::kGliclazide, Med::kAtorvastatin20},
+     3},
+    {"diabetes-t1",
+     "46635009",
+     "Diabetes mellitus type 1",
+     0.006,
+     17,
+     {0, 0, 1, 1, 1, 0.8, 0.6},
+     0.9,
+     1.1,
+     {Med::kInsulinGlargine, Med::kInsulinAspart, kNone},
+     2},
+    {"asthma",
+     "195967001",
+     "Asthma",
+     0.065,
+     6,
+     {0, 1.2, 1.1, 1.0, 1.0, 0.9, 0.8},
+     1.2,
+     0.85,
+     {Med::kSalbutamol, Med::kBeclometasone, kNone},
+     2},
+    {"copd",
+     "13645005",
+     "Chronic obstructive lung disease",
+     0.019,
+     0,
+     {0, 0, 0.001, 0.02, 0.06, 0.09, 0.09},
+     1.0,
+     1.0,
+     {Med::kTiotropium, Med::kSalbutamol, kNone},
+     2},
+    {"heart-failure",
+     "84114007",
+     "Heart failure",
+     0.010,
+     0,
+     {0, 0, 0.0005, 0.004, 0.02, 0.05, 0.1},
+     0.85,
+     1.2,
+     {Med::kBisoprolol, Med::kFurosemide, Med::kRamipril},
+     3},
+    {"dementia",
+     "52448006",
+     "Dementia",
+     0.008,
+     0,
+     {0, 0, 0, 0.001, 0.015, 0.07, 0.22},
+     1.25,
+     0.9,
+     {Med::kDonepezil, kNone, kNone},
+     1},
+    {"depression",
+     "35489007",
+     "Depressive disorder",
+     0.130,
+     18,
+     {0, 0, 1.1, 1.1, 0.9, 0.8, 0.7},
+     1.6,
+     0.8,
+     {Med::kSertraline, kNone, kNone},
+     1},
+    {"atrial-fibrillation",
+     "49436004",
+     "Atrial fibrillation",
+     0.021,
+     0,
+     {0, 0, 0.001, 0.01, 0.05, 0.12, 0.18},
+     0.85,
+     1.2,
+     {Med::kApixaban, Med::kBisoprolol, kNone},
+     2},
+    {"ckd",
+     "709044004",
+     "Chronic kidney disease",
+     0.040,
+     18,
+     {0, 0, 0.002, 0.02, 0.1, 0.25, 0.4},
+     1.2,
+     0.85,
+     {kNone, kNone, kNone},
      0},
+    {"cancer",
+     "363346000",
+     "Malignant neoplastic disease",
+     0.033,
+     0,
+     {0, 0.001, 0.005, 0.03, 0.08, 0.12, 0.13},
+     1.0,
+     1.0,
+     {kNone, kNone, kNone},
+     0},
+    {"chd",
+     "53741008",
+     "Coronary arteriosclerosis",
+     0.030,
+     0,
+     {0, 0, 0.002, 0.025, 0.09, 0.15, 0.18},
+     0.7,
+     1.4,
+     {Med::kAspirin, Med::kAtorvastatin80, Med::kGtnSpray},
+     3},
+    {"stroke",
+     "230690007",
+     "Cerebrovascular accident",
+     0.018,
+     0,
+     {0, 0, 0.001, 0.01, 0.04, 0.08, 0.1},
+     0.95,
+     1.05,
+     {Med::kClopidogrel, Med::kAtorvastatin80, kNone},
+     2},
+    {"epilepsy",
+     "84757009",
+     "Epilepsy",
+     0.008,
+     18,
+     {0, 0, 1, 1, 1, 1, 1},
+     1.0,
+     1.0,
+     {Med::kLevetiracetam, kNone, kNone},
+     1},
+    {"learning-disability",
+     "110359009",
+     "Intellectual disability",
+     0.005,
+     0,
+     {1, 1, 1, 1, 0.8, 0.5, 0.3},
+     0.8,
+     1.2,
+     {kNone, kNone, kNone},
+     0},
+    {"smi",
+     "58214004",
+     "Schizophrenia",
+     0.0095,
+     18,
+     {0, 0, 1, 1.2, 1, 0.8, 0.6},
+     0.9,
+     1.1,
+     {Med::kOlanzapine, kNone, kNone},
+     1},
+    {"rheumatoid-arthritis",
+     "69896004",
+     "Rheumatoid arthritis",
+     0.0077,
+     16,
+     {0, 0, 0.3, 1, 1.6, 1.8, 1.6},
+     1.6,
+     0.5,
+     {Med::kMethotrexate, Med::kFolicAcid, kNone},
+     2},
+    {"obesity", "414916001", "Obesity", 0.095, 18, {0, 0, 0.8, 1.2, 1.2, 0.9, 0.5}, 1.0, 1.0, {kNone, kNone, kNone}, 0},
 }};
 
 struct Coded {
@@ -516,8 +735,8 @@ inline constexpr std::array<AllergyDef, 7> kAllergies = {{
 struct AcuteDef {
   std::string_view code;
   std::string_view display;
-  Med treatment;         ///< Med::kCount for none
-  Med penicillin_free;   ///< alternative when allergic to penicillin
+  Med treatment;        ///< Med::kCount for none
+  Med penicillin_free;  ///< alternative when allergic to penicillin
   double weight;
 };
 inline constexpr std::array<AcuteDef, 6> kPrimaryCareAcute = {{
@@ -533,7 +752,7 @@ struct EmergencyDef {
   std::string_view code;
   std::string_view display;
   double weight;
-  double admit;  ///< probability of admission
+  double admit;           ///< probability of admission
   std::string_view ward;  ///< ward key when admitted
 };
 inline constexpr std::array<EmergencyDef, 9> kEmergencies = {{
@@ -553,15 +772,16 @@ struct SpecialtyDef {
   std::string_view code;
   std::string_view display;
 };
-inline constexpr std::array<SpecialtyDef, 10> kSpecialties = {{{"ref-cardiology", "Referral to cardiology service"},
-                                                               {"ref-respiratory", "Referral to respiratory service"},
-                                                               {"ref-diabetes", "Referral to diabetic service"},
-                                                               {"ref-orthopaedics", "Referral to orthopaedic service"},
-                                                               {"ref-gastro", "Referral to gastroenterology service"},
-                                                               {"ref-dermatology", "Referral to dermatology service"},
-                                                               {"ref-memory", "Referral to memory clinic"},
-                                                               {"ref-mental-health", "Referral to mental health service"},
-                                                               {"ref-urology", "Referral to urology service"},
-                                                               {"ref-ent", "Referral to ENT service"}}};
+inline constexpr std::array<SpecialtyDef, 10> kSpecialties = {
+    {{"ref-cardiology", "Referral to cardiology service"},
+     {"ref-respiratory", "Referral to respiratory service"},
+     {"ref-diabetes", "Referral to diabetic service"},
+     {"ref-orthopaedics", "Referral to orthopaedic service"},
+     {"ref-gastro", "Referral to gastroenterology service"},
+     {"ref-dermatology", "Referral to dermatology service"},
+     {"ref-memory", "Referral to memory clinic"},
+     {"ref-mental-health", "Referral to mental health service"},
+     {"ref-urology", "Referral to urology service"},
+     {"ref-ent", "Referral to ENT service"}}};
 
 }  // namespace ucr::demo::detail

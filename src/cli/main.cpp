@@ -66,19 +66,27 @@ int fail(const std::string& message) {
   return 1;
 }
 
-int load_demo(store::Store& store, std::size_t patients, bool quiet) {
+int load_demo(store::Store& store, const demo::Options& options, const demo::LoadOptions& load_options) {
   api::Api api(store, api::ApiOptions{});
   const bool tty = isatty(STDERR_FILENO) != 0;
-  const std::size_t step = std::max<std::size_t>(1, patients / 10);
-  auto r = demo::load(api, patients, [&](std::size_t n, std::size_t total) {
-    if (quiet) return;
-    if (tty && (n % 10 == 0 || n == total)) {
-      std::cerr << fmt::format("\rdemo: {}/{} people loaded", n, total) << (n == total ? "\n" : "") << std::flush;
-    } else if (!tty && (n % step == 0 || n == total)) {
-      std::cerr << fmt::format("demo: {}/{} people loaded\n", n, total);
+  const std::size_t step = std::max<std::size_t>(1, options.people / 10);
+  std::size_t next_line = step;
+  const auto line = [](const demo::Progress& p) {
+    return fmt::format("demo: {}/{} people, {} resources, {:.0f} resources/s", p.people_done, p.people_total,
+                       p.resources_done, p.resources_per_second);
+  };
+  auto r = demo::load(api, options, load_options, [&](const demo::Progress& p) {
+    if (tty) {
+      std::cerr << "\r" << line(p) << "   " << std::flush;
+    } else if (p.people_done >= next_line || p.people_done == p.people_total) {
+      std::cerr << line(p) << "\n";
+      next_line = p.people_done + step;
     }
   });
+  if (tty) std::cerr << "\n";
   if (!r) return fail("demo data could not be loaded: " + r.error().message());
+  std::cerr << fmt::format("demo: loaded {} people ({} resources) in {:.1f} s, {:.0f} resources/s\n", r->people_done,
+                           r->resources_done, r->seconds, r->resources_per_second);
   return 0;
 }
 
@@ -115,15 +123,27 @@ int main(int argc, char** argv) {
                     "External base URL used in links, e.g. https://ucr.example.org");
   serve->add_option("--web-root", sopts.web_root, "Directory of web app files served at /");
   serve->add_option("--demo", demo_people, "Load this many synthetic people first when the database is empty");
+  std::uint64_t demo_seed = demo::kDefaultSeed;
+  serve->add_option("--demo-seed", demo_seed, "Seed of the synthetic population (--demo)")->capture_default_str();
   serve->add_flag("--no-access-log", no_access_log, "Do not write one line per request to standard output");
 
   // demo
-  auto* demo_cmd = app.add_subcommand("demo", "Load a synthetic population (fictional people) into the database.");
-  std::size_t people = 100;
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Generate a synthetic Kent & Medway population (fictional people) and load it into the database.");
+  demo::Options demo_options;
+  demo::LoadOptions demo_load;
   demo_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
-  demo_cmd->add_option("--people", people, "How many people to create")
+  demo_cmd->add_option("--patients,--people", demo_options.people, "How many people to create")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
+  demo_cmd->add_option("--seed", demo_options.seed, "Seed: the same seed and size give the same population")
+      ->capture_default_str();
+  demo_cmd->add_option("--threads", demo_load.threads, "Loading threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  demo_cmd->add_option("--batch", demo_load.people_per_bundle, "People per transaction Bundle")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 200));
 
   // check
   auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
@@ -184,7 +204,7 @@ int main(int argc, char** argv) {
     std::cout << "ok\n";
     return 0;
   }
-  if (*demo_cmd) return load_demo(store, people, false);
+  if (*demo_cmd) return load_demo(store, demo_options, demo_load);
 
   // serve
   if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
@@ -193,7 +213,10 @@ int main(int argc, char** argv) {
   if (demo_people > 0) {
     auto existing = store.find_ids("Patient", {}, 1);
     if (existing && existing->empty()) {
-      if (int rc = load_demo(store, demo_people, false); rc != 0) return rc;
+      if (int rc = load_demo(store, demo::Options{.people = demo_people, .seed = demo_seed}, demo::LoadOptions{});
+          rc != 0) {
+        return rc;
+      }
     }
   }
   api::Api api(store, api::ApiOptions{.software_version = UCR_VERSION});

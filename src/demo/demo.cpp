@@ -1,210 +1,170 @@
+// The public face of the generator: NHS numbers, Population, and the multi-threaded loader.
 #include "demo/demo.hpp"
 
-#include <fmt/format.h>
-#include <boost/json.hpp>
+#include "demo/detail/build.hpp"
 
-#include <array>
-#include <random>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 namespace ucr::demo {
 namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<const char*, 16> kFamily = {"Smith",   "Jones",  "Taylor", "Brown",    "Williams", "Wilson",
-                                                 "Johnson", "Davies", "Patel",  "Robinson", "Wright",   "Thompson",
-                                                 "Evans",   "Walker", "Okafor", "Kowalski"};
-constexpr std::array<const char*, 12> kGivenFemale = {"Olivia",   "Amelia", "Isla",  "Ava",   "Mia",   "Grace",
-                                                      "Margaret", "Joan",   "Priya", "Zofia", "Chloe", "Ruby"};
-constexpr std::array<const char*, 12> kGivenMale = {"Oliver", "George",  "Harry", "Noah",   "Jack",   "Leo",
-                                                    "Arthur", "Kenneth", "Arjun", "Tomasz", "Samuel", "Alfie"};
-struct Town {
-  const char* name;
-  const char* postcode_area;
-};
-constexpr std::array<Town, 10> kTowns = {{{"Maidstone", "ME14"},
-                                          {"Canterbury", "CT1"},
-                                          {"Ashford", "TN23"},
-                                          {"Chatham", "ME4"},
-                                          {"Gillingham", "ME7"},
-                                          {"Margate", "CT9"},
-                                          {"Folkestone", "CT20"},
-                                          {"Dartford", "DA1"},
-                                          {"Tunbridge Wells", "TN1"},
-                                          {"Sittingbourne", "ME10"}}};
-constexpr std::array<const char*, 6> kStreets = {"High Street", "Station Road", "London Road",
-                                                 "Church Lane", "Mill Road",    "Victoria Avenue"};
-struct Code {
-  const char* code;
-  const char* display;
-};
-constexpr std::array<Code, 6> kConditions = {{{"44054006", "Diabetes mellitus type 2"},
-                                              {"38341003", "Hypertensive disorder"},
-                                              {"195967001", "Asthma"},
-                                              {"13645005", "Chronic obstructive lung disease"},
-                                              {"35489007", "Depressive disorder"},
-                                              {"49436004", "Atrial fibrillation"}}};
-constexpr std::array<Code, 4> kAllergies = {{{"91936005", "Allergy to penicillin"},
-                                             {"300916003", "Latex allergy"},
-                                             {"91935009", "Allergy to peanuts"},
-                                             {"294505008", "Allergy to aspirin"}}};
-constexpr std::array<Code, 5> kMedicines = {{{"325072002", "Metformin 500mg tablets"},
-                                             {"318858004", "Ramipril 5mg capsules"},
-                                             {"320000009", "Salbutamol 100micrograms/dose inhaler"},
-                                             {"321208004", "Sertraline 50mg tablets"},
-                                             {"319734007", "Atorvastatin 20mg tablets"}}};
-constexpr std::size_t kPractices = 8;
-
-json::object coding(const char* system, const Code& c) {
-  return json::object{
-      {"coding", json::array{json::object{{"system", system}, {"code", c.code}, {"display", c.display}}}},
-      {"text", c.display}};
+/// The Modulus 11 check digit of nine digits, or 10 when the number cannot be valid.
+int check_digit(std::string_view nine) {
+  int sum = 0;
+  for (std::size_t i = 0; i < 9; ++i) sum += (nine[i] - '0') * static_cast<int>(10 - i);
+  const int check = 11 - (sum % 11);
+  return check == 11 ? 0 : check;
 }
-
-json::object entry(const std::string& full_url, json::object resource) {
-  const std::string type(resource.at("resourceType").as_string());
-  return json::object{{"fullUrl", full_url},
-                      {"resource", std::move(resource)},
-                      {"request", json::object{{"method", "POST"}, {"url", type}}}};
-}
-
-std::string practice_code(std::size_t i) { return fmt::format("G8{:04}", 2000 + i); }
 
 }  // namespace
 
 std::string test_nhs_number(std::size_t n) {
-  // 999 followed by six digits of n, then the Modulus 11 check digit (skipping numbers whose check is 10).
-  for (std::size_t k = n * 11;; ++k) {
-    const std::string base = fmt::format("999{:06}", k % 1000000);
-    int sum = 0;
-    for (std::size_t i = 0; i < 9; ++i) sum += (base[i] - '0') * static_cast<int>(10 - i);
-    int check = 11 - (sum % 11);
-    if (check == 11) check = 0;
+  // 999 + five block digits + one digit d: of the ten d in a block at least nine give a valid
+  // number (only one can give check digit 10), so n -> (block n/9, the (n%9)-th valid d) is
+  // one-to-one. Blocks are scattered by a multiplier coprime to 100000 so numbers do not run on.
+  if (n >= kNhsNumberCapacity) return {};
+  const std::size_t block = (n / 9 * 7919 + 31337) % 100000;
+  std::size_t want = n % 9;
+  for (int d = 0; d < 10; ++d) {
+    const std::string nine = fmt::format("999{:05}{}", block, d);
+    const int check = check_digit(nine);
     if (check == 10) continue;
-    return base + static_cast<char>('0' + check);
+    if (want-- == 0) return nine + static_cast<char>('0' + check);
   }
+  return {};  // unreachable: every block has nine valid numbers
 }
 
-std::string person_bundle(std::size_t n) {
-  std::mt19937 rng(static_cast<std::mt19937::result_type>(n * 2654435761U + 17));
-  const auto pick = [&](std::size_t size) { return std::uniform_int_distribution<std::size_t>(0, size - 1)(rng); };
-  const bool female = pick(2) == 0;
-  const std::string given =
-      female ? kGivenFemale.at(pick(kGivenFemale.size())) : kGivenMale.at(pick(kGivenMale.size()));
-  const std::string family = kFamily.at(pick(kFamily.size()));
-  const auto& town = kTowns.at(pick(kTowns.size()));
-  const int year = 1930 + static_cast<int>(pick(93));
-  const std::string birth = fmt::format("{:04}-{:02}-{:02}", year, 1 + pick(12), 1 + pick(28));
-  const std::string pid = fmt::format("urn:uuid:00000000-0000-4000-8000-{:012}", n);
-  const std::size_t practice = pick(kPractices);
+bool valid_nhs_number(std::string_view s) {
+  if (s.size() != 10) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  const int check = check_digit(s.substr(0, 9));
+  return check != 10 && check == s[9] - '0';
+}
 
+Population::Population(Options options)
+    : options_(options),
+      directory_(std::make_unique<const detail::Directory>(detail::build_directory(options.seed, options.people))) {}
+Population::~Population() = default;
+Population::Population(Population&&) noexcept = default;
+Population& Population::operator=(Population&&) noexcept = default;
+
+std::vector<std::string> Population::directory_bundles() const { return directory_->bundles; }
+
+std::string Population::person_bundle(std::size_t n) const {
+  return detail::transaction(detail::person_entries(*directory_, options_.seed, n));
+}
+
+std::string Population::people_bundle(std::size_t first, std::size_t count, std::size_t* resources) const {
   json::array entries;
-  entries.push_back(entry(
-      pid,
-      json::object{
-          {"resourceType", "Patient"},
-          {"identifier",
-           json::array{json::object{{"system", "https://fhir.nhs.uk/Id/nhs-number"}, {"value", test_nhs_number(n)}}}},
-          {"active", true},
-          {"name", json::array{json::object{{"use", "official"}, {"family", family}, {"given", json::array{given}}}}},
-          {"gender", female ? "female" : "male"},
-          {"birthDate", birth},
-          {"address",
-           json::array{json::object{
-               {"use", "home"},
-               {"line", json::array{fmt::format("{} {}", 1 + pick(120), kStreets.at(pick(kStreets.size())))}},
-               {"city", town.name},
-               {"district", "Kent"},
-               {"postalCode", fmt::format("{} {}{}{}", town.postcode_area, pick(10), static_cast<char>('A' + pick(26)),
-                                          static_cast<char>('A' + pick(26)))}}}},
-          {"generalPractitioner",
-           json::array{json::object{{"reference", "Organization/practice-" + practice_code(practice)}}}},
-      }));
-  const std::size_t conditions = pick(3);
-  for (std::size_t i = 0; i < conditions; ++i) {
-    entries.push_back(entry(
-        fmt::format("urn:uuid:00000001-0000-4000-8000-{:06}{:06}", n, i),
-        json::object{{"resourceType", "Condition"},
-                     {"clinicalStatus",
-                      coding("http://terminology.hl7.org/CodeSystem/condition-clinical", Code{"active", "Active"})},
-                     {"code", coding("http://snomed.info/sct", kConditions.at(pick(kConditions.size())))},
-                     {"subject", json::object{{"reference", pid}}},
-                     {"onsetDateTime", fmt::format("{:04}-{:02}-01", 2000 + pick(25), 1 + pick(12))}}));
+  for (std::size_t n = first; n < first + count; ++n) {
+    json::array one = detail::person_entries(*directory_, options_.seed, n);
+    for (auto& e : one) entries.push_back(std::move(e));
   }
-  if (pick(4) == 0) {
-    entries.push_back(entry(
-        fmt::format("urn:uuid:00000002-0000-4000-8000-{:012}", n),
-        json::object{{"resourceType", "AllergyIntolerance"},
-                     {"clinicalStatus", coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                                               Code{"active", "Active"})},
-                     {"code", coding("http://snomed.info/sct", kAllergies.at(pick(kAllergies.size())))},
-                     {"criticality", "high"},
-                     {"patient", json::object{{"reference", pid}}}}));
+  if (resources != nullptr) *resources = entries.size();
+  return detail::transaction(std::move(entries));
+}
+
+std::string Population::practice_id(std::size_t i) const { return directory_->practices.at(i).id; }
+
+std::size_t Population::practice_count() const { return directory_->practices.size(); }
+
+namespace {
+
+api::Request transaction_request(std::string body) {
+  api::Request r;
+  r.method = "POST";
+  r.path = "/fhir";
+  r.base_url = "http://localhost/fhir";
+  r.headers.add("content-type", "application/fhir+json");
+  r.headers.add("prefer", "return=minimal");
+  r.body = std::move(body);
+  return r;
+}
+
+/// Posts one transaction Bundle.
+core::Result<void> post(api::Api& api, std::string body) {
+  const api::Response res = api.handle(transaction_request(std::move(body)));
+  if (res.status != 200) {
+    return core::Error::internal(fmt::format("demo transaction failed ({}): {}", res.status, res.body.substr(0, 2000)));
   }
-  const std::size_t meds = pick(3);
-  for (std::size_t i = 0; i < meds; ++i) {
-    entries.push_back(entry(fmt::format("urn:uuid:00000003-0000-4000-8000-{:06}{:06}", n, i),
-                            json::object{{"resourceType", "MedicationStatement"},
-                                         {"status", "active"},
-                                         {"medicationCodeableConcept",
-                                          coding("https://dmd.nhs.uk", kMedicines.at(pick(kMedicines.size())))},
-                                         {"subject", json::object{{"reference", pid}}}}));
+  return core::ok();
+}
+
+std::size_t entry_count(const std::string& bundle) {
+  return json::parse(bundle).as_object().at("entry").as_array().size();
+}
+
+}  // namespace
+
+core::Result<Progress> load(api::Api& api, const Options& options, const LoadOptions& load_options,
+                            const std::function<void(const Progress&)>& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  const Population population(options);
+  Progress state;
+  state.people_total = options.people;
+  std::mutex mutex;  // guards state, first_error and progress calls
+  std::optional<core::Error> first_error;
+  const auto report = [&](std::size_t people, std::size_t resources) {
+    const std::lock_guard lock(mutex);
+    state.people_done += people;
+    state.resources_done += resources;
+    state.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    state.resources_per_second = state.seconds > 0 ? static_cast<double>(state.resources_done) / state.seconds : 0;
+    if (progress) progress(state);
+  };
+
+  for (auto& bundle : population.directory_bundles()) {
+    const std::size_t entries = entry_count(bundle);
+    if (auto r = post(api, std::move(bundle)); !r) return r.error();
+    report(0, entries);
   }
-  const int systolic = 105 + static_cast<int>(pick(60));
-  entries.push_back(entry(
-      fmt::format("urn:uuid:00000004-0000-4000-8000-{:012}", n),
-      json::object{
-          {"resourceType", "Observation"},
-          {"status", "final"},
-          {"category", json::array{coding("http://terminology.hl7.org/CodeSystem/observation-category",
-                                          Code{"vital-signs", "Vital Signs"})}},
-          {"code", coding("http://loinc.org", Code{"8480-6", "Systolic blood pressure"})},
-          {"subject", json::object{{"reference", pid}}},
-          {"effectiveDateTime", fmt::format("2026-{:02}-{:02}T09:{:02}:00Z", 1 + pick(10), 1 + pick(28), pick(60))},
-          {"valueQuantity",
-           json::object{
-               {"value", systolic}, {"unit", "mmHg"}, {"system", "http://unitsofmeasure.org"}, {"code", "mm[Hg]"}}}}));
-  json::object bundle{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
-  return json::serialize(bundle);
+
+  const std::size_t per = std::max<std::size_t>(1, load_options.people_per_bundle);
+  const std::size_t batches = (options.people + per - 1) / per;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  const auto work = [&] {
+    for (std::size_t b = next++; b < batches && !failed; b = next++) {
+      const std::size_t first = b * per;
+      const std::size_t count = std::min(per, options.people - first);
+      std::size_t resources = 0;
+      auto r = post(api, population.people_bundle(first, count, &resources));
+      if (!r) {
+        failed = true;
+        const std::lock_guard lock(mutex);
+        if (!first_error) first_error = r.error();
+        return;
+      }
+      report(count, resources);
+    }
+  };
+  const std::size_t threads = std::clamp<std::size_t>(load_options.threads, 1, 16);
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (first_error) return *first_error;
+  return state;
 }
 
 core::Result<void> load(api::Api& api, std::size_t people,
                         const std::function<void(std::size_t done, std::size_t total)>& progress) {
-  json::array orgs;
-  for (std::size_t i = 0; i < kPractices; ++i) {
-    const std::string code = practice_code(i);
-    orgs.push_back(json::object{
-        {"resource",
-         json::object{{"resourceType", "Organization"},
-                      {"id", "practice-" + code},
-                      {"identifier", json::array{json::object{
-                                         {"system", "https://fhir.nhs.uk/Id/ods-organization-code"}, {"value", code}}}},
-                      {"active", true},
-                      {"name", fmt::format("{} Medical Practice", kTowns.at(i % kTowns.size()).name)}}},
-        {"request", json::object{{"method", "PUT"}, {"url", "Organization/practice-" + code}}}});
-  }
-  const auto post = [&](std::string body) -> core::Result<void> {
-    api::Request r;
-    r.method = "POST";
-    r.path = "/fhir";
-    r.base_url = "http://localhost/fhir";
-    r.headers.add("content-type", "application/fhir+json");
-    r.headers.add("prefer", "return=minimal");
-    r.body = std::move(body);
-    const api::Response res = api.handle(r);
-    if (res.status != 200)
-      return core::Error::internal(fmt::format("demo transaction failed ({}): {}", res.status, res.body));
-    return core::ok();
-  };
-  if (auto r = post(json::serialize(
-          json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(orgs)}}));
-      !r) {
-    return r;
-  }
-  for (std::size_t n = 0; n < people; ++n) {
-    if (auto r = post(person_bundle(n)); !r) return r;
-    if (progress) progress(n + 1, people);
-  }
+  auto r = load(api, Options{.people = people, .seed = kDefaultSeed}, LoadOptions{}, [&](const Progress& p) {
+    if (progress) progress(p.people_done, p.people_total);
+  });
+  if (!r) return r.error();
   return core::ok();
 }
 

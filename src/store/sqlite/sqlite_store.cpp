@@ -494,7 +494,7 @@ class SqliteStore final : public Store {
     if (auto r = writer_conn_->open(path_, false); !r) return r;
     // WAL with synchronous=FULL: every acknowledged commit is on disk before we answer.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
-                               "PRAGMA cache_size=-16384", "PRAGMA temp_store=MEMORY"}) {
+                               "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"}) {
       if (auto r = writer_conn_->exec(pragma); !r) return r;
     }
     if (auto r = check_schema_version(); !r) return r;

@@ -1,3 +1,4 @@
+#include "fhir/json_text.hpp"
 #include "search/index.hpp"
 
 #include "fhir/definitions.hpp"
@@ -31,7 +32,7 @@ void number_range(const json::value& v, double& value, double& low, double& high
     return;
   }
   // Boost.JSON keeps no source text for doubles; take the shortest representation's precision.
-  const std::string text = json::serialize(v);
+  const std::string text = fhir::json_text(v);
   const auto dot = text.find('.');
   const auto exp = text.find_first_of("eE");
   int decimals = 0;
@@ -99,7 +100,7 @@ class Extractor {
       return;
     }
     if (n.is_number()) {
-      token({}, json::serialize(n), {});
+      token({}, fhir::json_text(n), {});
       return;
     }
     const auto* o = n.if_object();

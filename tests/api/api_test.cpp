@@ -851,3 +851,20 @@ TEST_F(ApiTest, ConcurrentUpdatesWithIfMatchNeverLoseAnUpdate) {
 
 }  // namespace
 }  // namespace ucr::api::testing
+
+namespace ucr::api::testing {
+namespace {
+
+TEST_F(ApiTest, DecimalsAreStoredAndReturnedInPlainNotation) {
+  auto r = call("POST", "/fhir/Observation",
+                R"({"resourceType":"Observation","status":"final","code":{"text":"weight"},)"
+                R"("valueQuantity":{"value":72.4,"unit":"kg"},"referenceRange":[{"low":{"value":0.001}}]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto read = call("GET", "/fhir/Observation/" + str(body_of(r), {"id"}));
+  EXPECT_NE(read.body.find(R"("value":72.4)"), std::string::npos) << read.body;
+  EXPECT_NE(read.body.find(R"("value":0.001)"), std::string::npos) << read.body;
+  EXPECT_EQ(read.body.find("E1"), std::string::npos) << read.body;
+}
+
+}  // namespace
+}  // namespace ucr::api::testing

@@ -1,6 +1,7 @@
 #include "api/detail/bundle.hpp"
 #include "api/detail/identity.hpp"
 #include "api/detail/registry_scope.hpp"
+#include "fhir/json_text.hpp"
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
@@ -222,7 +223,7 @@ Request sub_request(const Request& outer, const Entry& e) {
     r.body = json::serialize(e.patch);
   } else if (e.resource) {
     r.headers.add("content-type", "application/fhir+json");
-    r.body = json::serialize(*e.resource);
+    r.body = fhir::json_text(*e.resource);
   }
   return r;
 }

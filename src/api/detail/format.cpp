@@ -1,5 +1,7 @@
 #include "api/detail/format.hpp"
 
+#include "fhir/json_text.hpp"
+
 #include <boost/json.hpp>
 
 namespace ucr::api::detail {
@@ -40,7 +42,7 @@ void pretty(std::string& out, const boost::json::value& v, int depth) {
     indent(depth);
     out += "]";
   } else {
-    out += boost::json::serialize(v);
+    fhir::write_json(v, out);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
+#include "fhir/json_text.hpp"
 #include "fhir/validator.hpp"
 #include "search/index.hpp"
 #include "search/query.hpp"
@@ -89,7 +90,7 @@ PreparedResource prepare(json::value doc) {
     out += ',';
     out += json::serialize(json::string_view(key.data(), key.size()));
     out += ':';
-    out += json::serialize(value);
+    fhir::write_json(value, out);
   };
   if (const auto* m = resource.if_contains("meta"); m != nullptr && m->is_object()) {
     for (const auto& kv : m->get_object()) {

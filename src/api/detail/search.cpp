@@ -1,5 +1,6 @@
 #include "api/detail/search.hpp"
 #include "api/detail/registry_scope.hpp"
+#include "fhir/json_text.hpp"
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
@@ -131,7 +132,7 @@ std::string shape_resource(const std::string& json_text, const std::string& type
                               {"display", "Resource encoded in summary mode"}});
   meta["tag"] = std::move(tags);
   out["meta"] = std::move(meta);
-  return json::serialize(out);
+  return fhir::json_text(out);
 }
 
 Response search_type(store::Store& store, const ApiOptions& options, const Request& req, const std::string& type,

@@ -90,6 +90,11 @@ def main():
                     break
                 comps.append({"code": d["code"], "type": d["type"], "expression": c["expression"]})
             else:
+                # R4 publishes DocumentReference-relationship with its two component expressions
+                # swapped (the reference component reads `code`, the token one `target`); the
+                # elements' types (relatesTo.target is a Reference, relatesTo.code a code) settle it.
+                if sp["code"] == "relationship" and [c["expression"] for c in comps] == ["code", "target"]:
+                    comps[0]["expression"], comps[1]["expression"] = "target", "code"
                 item["component"] = comps
         out.append(item)
     out.sort(key=lambda i: i["code"])

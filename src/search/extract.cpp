@@ -317,12 +317,19 @@ IndexRows component_rows(const Component& comp, const fhirpath::Value& item, con
 /// Composite parameters with a token first component and one more component: every pair of the
 /// two components' values taken from the same element.
 void extract_composite(const SearchParam& sp, const json::value& doc, const fhirpath::Context& ctx, IndexRows& rows) {
-  if (sp.components.size() != 2 || sp.components[0].type != ParamType::kToken) return;
+  if (sp.components.size() != 2 ||
+      (sp.components[0].type != ParamType::kToken && sp.components[0].type != ParamType::kReference)) {
+    return;
+  }
   auto items = fhirpath::evaluate(*sp.compiled, doc, ctx);
   if (!items) return;
   for (const auto& item : *items) {
-    const IndexRows first = component_rows(sp.components[0], item, ctx);
+    IndexRows first = component_rows(sp.components[0], item, ctx);
     const IndexRows second = component_rows(sp.components[1], item, ctx);
+    // A reference first component (DocumentReference relationship) is kept as the token Type|id.
+    for (const auto& ref : first.references) {
+      first.tokens.push_back(TokenRow{{}, ref.target_type, ref.target_id.empty() ? ref.url : ref.target_id, {}});
+    }
     for (const auto& t : first.tokens) {
       if (t.code.empty()) continue;
       const auto base = [&] {

@@ -209,6 +209,25 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
                                   std::string_view value, int depth) {
   if (depth > 4) return bad_param(name, "chains are limited to 4 levels");
   Filter f;
+  // _list=42: members of List/42 (R4 search.html#list), the reverse chain _has:List:item:_id=42.
+  // Functional lists ($current-problems, ...) are not kept by this server.
+  if (name == "_list") {
+    for (const auto& id : split_values(value)) {
+      if (!id.empty() && id.front() == '$')
+        return bad_param(name, fmt::format("functional list '{}' is not supported", id));
+      if (!core::is_valid_id(id)) return bad_param(name, fmt::format("'{}' is not a List id", id));
+    }
+    auto chained = parse_filter(registry, "List", "_id", value, depth + 1);
+    if (!chained) return in_chain(chained.error(), name);
+    Condition c;
+    c.type = ParamType::kReference;
+    c.param = "item";
+    c.reverse = true;
+    c.chain_type = "List";
+    c.chain = std::make_shared<Filter>(std::move(*chained));
+    f.any_of.push_back(std::move(c));
+    return f;
+  }
   // _has:Observation:patient:code=x (reverse chaining)
   if (name.rfind("_has:", 0) == 0) {
     const std::string rest = name.substr(5);
@@ -281,7 +300,8 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
       return bad_param(name, fmt::format("{} parameters are not supported yet", param_type_name(ptype)));
     }
     if (ptype == ParamType::kComposite) {
-      if (sp->components.size() != 2 || sp->components[0].type != ParamType::kToken) {
+      if (sp->components.size() != 2 ||
+          (sp->components[0].type != ParamType::kToken && sp->components[0].type != ParamType::kReference)) {
         return bad_param(name, "this composite parameter is not supported yet");
       }
       if (!modifier.empty()) return bad_param(name, "composite parameters take no modifier");
@@ -304,7 +324,17 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
         Condition first;
         first.type = ParamType::kToken;
         first.param = code;
-        if (auto r = parse_value(first, name, std::string_view(raw).substr(0, dollar)); !r) return r.error();
+        if (sp->components[0].type == ParamType::kReference) {
+          // A reference first component is indexed as the token (system: type, code: id).
+          Condition ref;
+          ref.type = ParamType::kReference;
+          ref.param = code;
+          if (auto r = parse_value(ref, name, std::string_view(raw).substr(0, dollar)); !r) return r.error();
+          if (!ref.target_type.empty()) first.system = ref.target_type;
+          first.code = ref.target_id;
+        } else if (auto r = parse_value(first, name, std::string_view(raw).substr(0, dollar)); !r) {
+          return r.error();
+        }
         Condition second;
         second.type = sp->components[1].type;
         second.param = code;

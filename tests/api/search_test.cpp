@@ -1307,5 +1307,45 @@ TEST_F(CompositeSearchTest, CursorPagingStaysExactWhileRecordsChange) {
   EXPECT_EQ(call("GET", "/fhir/Patient?_after=not%20an%20id").status, 400);
 }
 
+TEST_F(CompositeSearchTest, ListSearchFindsTheMembersOfAList) {
+  const auto a = observation("8480-6", 120, 80);
+  const auto b = observation("8480-6", 130, 85);
+  observation("8480-6", 140, 90);
+  const std::string list = create(
+      "List",
+      R"({"resourceType":"List","status":"current","mode":"working","entry":[{"item":{"reference":"Observation/)" + a +
+          R"("}},{"item":{"reference":"Observation/)" + b + R"("}}]})");
+  EXPECT_EQ(found("_list=" + list), (std::set<std::string>{a, b}));
+  EXPECT_EQ(found("_list=" + list + "&code-value-quantity=8480-6$gt125"), (std::set<std::string>{b}));
+  EXPECT_EQ(found("_list=no-such-list"), (std::set<std::string>{}));
+  EXPECT_EQ(call("GET", "/fhir/Observation?_list=$current-problems").status, 400);
+}
+
+TEST_F(CompositeSearchTest, ACompositeWithAReferenceFirstMatchesTargetAndCodeTogether) {
+  const std::string old_doc = create("DocumentReference", R"({"resourceType":"DocumentReference","status":"current",)"
+                                                          R"("content":[{"attachment":{"title":"v1"}}]})");
+  const std::string other = create("DocumentReference", R"({"resourceType":"DocumentReference","status":"current",)"
+                                                        R"("content":[{"attachment":{"title":"x"}}]})");
+  const std::string replacing =
+      create("DocumentReference", R"({"resourceType":"DocumentReference","status":"current","relatesTo":[)"
+                                  R"({"code":"replaces","target":{"reference":"DocumentReference/)" +
+                                      old_doc + R"("}},{"code":"appends","target":{"reference":"DocumentReference/)" +
+                                      other + R"("}}],"content":[{"attachment":{"title":"v2"}}]})");
+  const auto docs = [&](const std::string& q) {
+    const auto r = call("GET", "/fhir/DocumentReference?" + q);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::set<std::string> ids;
+    const auto d = body_of(r);
+    if (const auto* entries = d.if_contains("entry")) {
+      for (const auto& e : entries->as_array()) ids.insert(std::string(e.at("resource").at("id").as_string()));
+    }
+    return ids;
+  };
+  EXPECT_EQ(docs("relationship=DocumentReference/" + old_doc + "$replaces"), (std::set<std::string>{replacing}));
+  EXPECT_EQ(docs("relationship=" + old_doc + "$replaces"), (std::set<std::string>{replacing}));
+  EXPECT_TRUE(docs("relationship=DocumentReference/" + old_doc + "$appends").empty()) << "pairs stay together";
+  EXPECT_EQ(docs("relationship=DocumentReference/" + other + "$appends"), (std::set<std::string>{replacing}));
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

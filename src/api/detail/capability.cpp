@@ -22,7 +22,8 @@ json::array search_params(const std::string& type) {
     if (sp->code == "_id" || sp->code == "_lastUpdated" || !sp->compiled) continue;
     if (sp->type == search::ParamType::kSpecial) continue;
     if (sp->type == search::ParamType::kComposite &&
-        (sp->components.size() != 2 || sp->components[0].type != search::ParamType::kToken)) {
+        (sp->components.size() != 2 || (sp->components[0].type != search::ParamType::kToken &&
+                                        sp->components[0].type != search::ParamType::kReference))) {
       continue;
     }
     out.push_back(json::object{{"name", sp->code}, {"type", std::string(search::param_type_name(sp->type))}});

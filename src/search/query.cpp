@@ -5,6 +5,7 @@
 #include "search/index.hpp"
 
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -412,9 +413,67 @@ std::vector<std::string> split_values(std::string_view value) {
   return out;
 }
 
+namespace {
+
+/// Reads `_after`: an id in the default order; with _sort, the JSON array a next link carries
+/// (the last row's sort values, then its id).
+core::Result<void> read_cursor(const std::string& value, Plan& plan) {
+  const auto bad_cursor = [&] {
+    return bad_param("_after", "is not a paging cursor of this search (use the next link as given)");
+  };
+  if (plan.sort.empty()) {
+    if (!core::is_valid_id(value)) return bad_param("_after", fmt::format("'{}' is not a resource id", value));
+    plan.after = value;
+    return core::ok();
+  }
+  boost::system::error_code ec;
+  const boost::json::value doc = boost::json::parse(value, ec);
+  if (ec || !doc.is_array() || doc.get_array().size() != plan.sort.size() + 1) return bad_cursor();
+  const auto& arr = doc.get_array();
+  if (!arr.back().is_string() || !core::is_valid_id(arr.back().get_string())) return bad_cursor();
+  std::vector<SortValue> keys;
+  for (std::size_t i = 0; i + 1 < arr.size(); ++i) {
+    const auto& v = arr[i];
+    if (v.is_null()) {
+      keys.emplace_back(std::monostate{});
+    } else if (v.is_string()) {
+      keys.emplace_back(std::string(v.get_string()));
+    } else if (v.is_int64()) {
+      keys.emplace_back(v.get_int64());
+    } else if (v.is_double()) {
+      keys.emplace_back(v.get_double());
+    } else {
+      return bad_cursor();
+    }
+  }
+  plan.after = std::string(arr.back().get_string());
+  plan.after_keys = std::move(keys);
+  return core::ok();
+}
+
+}  // namespace
+
+std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id) {
+  boost::json::array arr;
+  for (const auto& k : keys) {
+    if (const auto* s = std::get_if<std::string>(&k)) {
+      arr.emplace_back(*s);
+    } else if (const auto* i = std::get_if<std::int64_t>(&k)) {
+      arr.emplace_back(*i);
+    } else if (const auto* d = std::get_if<double>(&k)) {
+      arr.emplace_back(*d);
+    } else {
+      arr.emplace_back(nullptr);
+    }
+  }
+  arr.emplace_back(id);
+  return boost::json::serialize(arr);
+}
+
 core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pair<std::string, std::string>>& params,
                                 const ParseOptions& options, std::vector<core::Issue>& warnings) {
   const Registry& registry = options.registry != nullptr ? *options.registry : Registry::r4();
+  std::optional<std::string> raw_after;
   Plan plan;
   plan.type = type;
   plan.count = options.default_count;
@@ -442,11 +501,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
         plan.offset = n;
       }
     } else if (name == "_after") {
-      if (!core::is_valid_id(value)) {
-        if (auto r = fail(bad_param(name, fmt::format("'{}' is not a resource id", value))); !r) return r.error();
-        continue;
-      }
-      plan.after = value;
+      raw_after = value;  // read once _sort is known
     } else if (name == "_sort") {
       for (const auto& key : split_values(value)) {
         SortKey k;
@@ -524,6 +579,11 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       plan.filters.push_back(std::move(*f));
     }
     plan.canonical.push_back(name);
+  }
+  if (raw_after) {
+    if (auto r = read_cursor(*raw_after, plan); !r) {
+      if (auto f = fail(r.error()); !f) return f.error();
+    }
   }
   return plan;
 }

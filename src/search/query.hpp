@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace ucr::search {
@@ -68,6 +69,9 @@ struct Include {
 enum class TotalMode { kDefault, kNone, kEstimate, kAccurate };
 enum class Summary { kNone, kTrue, kText, kData, kCount, kFalse };
 
+/// A sort key's value in a paging cursor: absent, text, integer or decimal.
+using SortValue = std::variant<std::monostate, std::string, std::int64_t, double>;
+
 /// A whole search: which resources match, in which order, which page, and what to return.
 struct Plan {
   std::string type;                        ///< resource type searched
@@ -79,6 +83,9 @@ struct Plan {
   /// Keyset paging for the default order (by id): only resources whose id sorts after this one.
   /// Unlike an offset it stays exact while resources are created or deleted between pages.
   std::optional<std::string> after;
+  /// With _sort, the cursor also holds the sort values of the row `after` names: the next page
+  /// starts after that position in the sort order, exact while resources change between pages.
+  std::vector<SortValue> after_keys;
   TotalMode total = TotalMode::kDefault;
   std::vector<Include> includes;
   std::vector<Include> revincludes;
@@ -99,6 +106,9 @@ struct ParseOptions {
 [[nodiscard]] core::Result<Plan> parse_search(std::string_view type,
                                               const std::vector<std::pair<std::string, std::string>>& params,
                                               const ParseOptions& options, std::vector<core::Issue>& warnings);
+
+/// The `_after` value that continues a sorted search after a row with these sort values and id.
+[[nodiscard]] std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id);
 
 /// Splits a parameter value on unescaped commas and unescapes \, \| \$ \\ (R4 search.html#escaping).
 [[nodiscard]] std::vector<std::string> split_values(std::string_view value);

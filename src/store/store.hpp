@@ -50,8 +50,9 @@ struct Criterion {
 /// One page of search matches (ids of plan.type, in plan order).
 struct SearchPage {
   std::vector<std::string> ids;
-  std::optional<std::size_t> total;  ///< set when asked for (or when cheap: the last page)
-  bool more = false;                 ///< more matches follow this page
+  std::optional<std::size_t> total;          ///< set when asked for (or when cheap: the last page)
+  bool more = false;                         ///< more matches follow this page
+  std::vector<search::SortValue> last_keys;  ///< with _sort: the last row's sort values (for the next cursor)
 };
 
 /// A reference found in index rows (for _include).

@@ -911,11 +911,14 @@ TEST_F(SearchTest, PagingLinksReachEveryMatchOnce) {
   ASSERT_EQ(l.count("next"), 1U);
   EXPECT_NE(l["self"].find("status=final"), std::string::npos);
   EXPECT_NE(l["self"].find("_count=13"), std::string::npos);
+  // Sorted pages follow a cursor too (forward only): the second page links back to the first.
+  EXPECT_NE(l["next"].find("_after="), std::string::npos) << l["next"];
   const auto second = body_of(get(l["next"]));
   auto l2 = links(second);
-  ASSERT_EQ(l2.count("previous"), 1U);
-  EXPECT_EQ(match_ids(body_of(get(l2["previous"]))), match_ids(first));
+  ASSERT_EQ(l2.count("first"), 1U);
+  EXPECT_EQ(match_ids(body_of(get(l2["first"]))), match_ids(first));
   EXPECT_NE(l2["self"], l["self"]);
+  EXPECT_EQ(match_ids(body_of(get(l2["self"]))), match_ids(second)) << "the self link repeats the page";
   // The last page has no next link.
   const auto last =
       body_of(get("/fhir/Observation?status=final&_count=13&_sort=_id&_offset=" + std::to_string((pages - 1) * 13)));
@@ -1345,6 +1348,43 @@ TEST_F(CompositeSearchTest, ACompositeWithAReferenceFirstMatchesTargetAndCodeTog
   EXPECT_EQ(docs("relationship=" + old_doc + "$replaces"), (std::set<std::string>{replacing}));
   EXPECT_TRUE(docs("relationship=DocumentReference/" + old_doc + "$appends").empty()) << "pairs stay together";
   EXPECT_EQ(docs("relationship=DocumentReference/" + other + "$appends"), (std::set<std::string>{replacing}));
+}
+
+TEST_F(CompositeSearchTest, SortedCursorPagingStaysExactWhileRecordsChange) {
+  // Ties on the sort key, absent values (sorted last) and a descending key.
+  std::set<std::string> all;
+  for (int i = 0; i < 9; ++i) {
+    const std::string birth = i < 3 ? "" : (i < 6 ? R"(,"birthDate":"1970-01-01")" : R"(,"birthDate":"1990-05-05")");
+    all.insert(create("Patient", R"({"resourceType":"Patient","active":true)" + birth + "}"));
+  }
+  std::vector<std::string> seen;
+  std::string next = "/fhir/Patient?active=true&_sort=-birthdate&_count=2";
+  bool deleted = false;
+  std::string removed;
+  while (!next.empty()) {
+    const auto page = body_of(call("GET", next));
+    std::vector<std::string> ids;
+    if (const auto* es = page.if_contains("entry")) {
+      for (const auto& e : es->as_array()) ids.push_back(str(e, {"resource", "id"}));
+    }
+    seen.insert(seen.end(), ids.begin(), ids.end());
+    if (!deleted && !ids.empty()) {
+      // A record already seen is deleted between pages: an offset would now skip one.
+      removed = ids.front();
+      EXPECT_EQ(call("DELETE", "/fhir/Patient/" + removed).status, 204);
+      deleted = true;
+    }
+    next.clear();
+    for (const auto& l : page.at("link").as_array()) {
+      if (l.at("relation").as_string() == "next")
+        next = std::string(l.at("url").as_string()).substr(std::string(kBase).size());
+    }
+    if (!next.empty()) next = "/fhir" + next;
+  }
+  EXPECT_EQ(seen.size(), all.size()) << "every record returned once";
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), all);
+  EXPECT_EQ(call("GET", "/fhir/Patient?_sort=birthdate&_after=%5B1%5D").status, 400);
+  EXPECT_EQ(call("GET", "/fhir/Patient?_sort=birthdate&_after=not-json").status, 400);
 }
 
 }  // namespace

@@ -51,6 +51,14 @@ core::Result<std::vector<std::pair<std::string, std::string>>> parameters_of(con
   return params;
 }
 
+/// The _after value as the client sent it (a cursor), for the self link.
+std::string raw_after(const std::vector<std::pair<std::string, std::string>>& params) {
+  for (const auto& [name, value] : params) {
+    if (name == "_after") return value;
+  }
+  return {};
+}
+
 std::string link_url(const std::string& base, const std::vector<std::pair<std::string, std::string>>& params,
                      std::size_t offset, const std::string& after = {}) {
   std::string url = base;
@@ -161,14 +169,17 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
                      core::format_instant(core::now_micros()) + R"("},"type":"searchset")";
   if (page->total && plan->total != search::TotalMode::kNone) body += R"(,"total":)" + std::to_string(*page->total);
   body += R"(,"link":[{"relation":"self","url":)" +
-          quoted(link_url(self_base, *params, plan->offset, plan->after.value_or(""))) + "}";
-  // In the default order (by id) pages follow a cursor, which stays exact under concurrent writes;
-  // with _sort they follow an offset.
-  const bool keyset = plan->sort.empty() && plan->offset == 0;
+          quoted(link_url(self_base, *params, plan->offset, raw_after(*params))) + "}";
+  // Pages follow a cursor (the last row's position in the sort order, then its id), which stays
+  // exact while resources are created, changed or deleted between pages. An explicit _offset
+  // (from a client) pages by offset.
+  const bool keyset = plan->offset == 0;
   if (plan->count > 0 && keyset) {
     if (plan->after) body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
     if (page->more && !page->ids.empty()) {
-      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, page->ids.back())) + "}";
+      const std::string cursor =
+          plan->sort.empty() ? page->ids.back() : search::encode_cursor(page->last_keys, page->ids.back());
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
     }
   } else if (plan->count > 0) {
     if (plan->offset > 0) {

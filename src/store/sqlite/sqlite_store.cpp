@@ -161,8 +161,10 @@ TokenValue parse_token(const std::string& v) {
   return t;
 }
 
+/// Ids matching `plan`; with _sort, `keys` (when given) receives each row's sort values.
 core::Result<std::vector<std::string>> search_on(Connection& c, const search::Plan& plan, std::size_t limit,
-                                                 std::size_t offset) {
+                                                 std::size_t offset,
+                                                 std::vector<std::vector<search::SortValue>>* keys = nullptr) {
   const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, false, limit, offset);
   auto p = c.prepare_once(sql.text);
   if (!p) return p.error();
@@ -170,7 +172,12 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   bind_all(s, sql.binds);
   std::vector<std::string> ids;
   int rc = 0;
-  while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
+  while ((rc = s.step()) == SQLITE_ROW) {
+    ids.push_back(s.text(0));
+    if (keys == nullptr) continue;
+    auto& row = keys->emplace_back();
+    for (int i = 1; i <= static_cast<int>(plan.sort.size()); ++i) row.push_back(s.sort_value(i));
+  }
   if (rc != SQLITE_DONE) return db_error(c.db(), "search");
   return ids;
 }
@@ -654,11 +661,13 @@ class SqliteStore final : public Store {
     Lease lease(*this, std::move(*c));
     SearchPage page;
     if (plan.count > 0) {
-      auto ids = search_on(*lease.conn, plan, plan.count + 1, plan.offset);
+      std::vector<std::vector<search::SortValue>> keys;
+      auto ids = search_on(*lease.conn, plan, plan.count + 1, plan.offset, plan.sort.empty() ? nullptr : &keys);
       if (!ids) return ids.error();
       page.more = ids->size() > plan.count;
       if (page.more) ids->pop_back();
       page.ids = std::move(*ids);
+      if (!page.ids.empty() && !plan.sort.empty()) page.last_keys = std::move(keys[page.ids.size() - 1]);
     }
     if (want_total || (!page.more && plan.count > 0 && !plan.after && (plan.offset == 0 || !page.ids.empty()))) {
       if (!want_total && !page.more) {

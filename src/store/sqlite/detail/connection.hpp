@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "search/query.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -49,6 +50,19 @@ class Stmt {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
     const int n = sqlite3_column_bytes(s_, c);
     return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(n));
+  }
+  /// A column as a sort value (null, text, integer or real).
+  [[nodiscard]] search::SortValue sort_value(int c) const {
+    switch (sqlite3_column_type(s_, c)) {
+      case SQLITE_INTEGER:
+        return sqlite3_column_int64(s_, c);
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(s_, c);
+      case SQLITE_NULL:
+        return std::monostate{};
+      default:
+        return text(c);
+    }
   }
   [[nodiscard]] sqlite3* db() const { return db_; }
 

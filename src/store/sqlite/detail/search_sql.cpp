@@ -475,20 +475,63 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     sql.text = "SELECT COUNT(*) FROM " + from + " WHERE " + where;
     return sql;
   }
+  if (plan.sort.empty()) {
+    sql.binds.emplace_back(static_cast<std::int64_t>(limit));
+    sql.binds.emplace_back(static_cast<std::int64_t>(offset));
+    sql.text = "SELECT c0.id FROM " + from + " WHERE " + where + " ORDER BY c0.id LIMIT ? OFFSET ?";
+    return sql;
+  }
+  // Sorted: the inner query computes each match's sort values (the select list comes first in the
+  // text, so its binds go first); the outer one orders by them, and a cursor continues after the
+  // last row seen, compared key by key in the sort's direction (NULLS LAST), then by id.
   std::vector<Bind> where_binds = std::move(sql.binds);
   sql.binds.clear();
+  std::string select = "c0.id AS id";
   std::string order;
-  for (const auto& k : plan.sort) {
-    order += b.sort_expr(k, "c0");
-    order += k.descending ? " DESC NULLS LAST, " : " ASC NULLS LAST, ";
+  for (std::size_t i = 0; i < plan.sort.size(); ++i) {
+    const auto& k = plan.sort[i];
+    select += fmt::format(", {} AS k{}", b.sort_expr(k, "c0"), i);
+    order += fmt::format("k{}{}, ", i, k.descending ? " DESC NULLS LAST" : " ASC NULLS LAST");
   }
-  order += "c0.id";
-  std::vector<Bind> order_binds = std::move(sql.binds);
-  sql.binds = std::move(where_binds);
-  for (auto& x : order_binds) sql.binds.push_back(std::move(x));
+  order += "id";
+  for (auto& x : where_binds) sql.binds.push_back(std::move(x));
+  std::string outer_where;
+  if (plan.after && plan.after_keys.size() == plan.sort.size()) {
+    const auto bind_value = [&](const search::SortValue& v) {
+      if (const auto* t = std::get_if<std::string>(&v)) {
+        b.bind(*t);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        b.bind(*n);
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        b.bind(*d);
+      }
+    };
+    const auto is_null = [](const search::SortValue& v) { return std::holds_alternative<std::monostate>(v); };
+    std::string any;
+    for (std::size_t i = 0; i <= plan.sort.size(); ++i) {
+      std::string term;
+      for (std::size_t j = 0; j < i; ++j) {
+        const auto& v = plan.after_keys[j];
+        term += is_null(v) ? fmt::format("k{} IS NULL AND ", j) : fmt::format("k{} = ? AND ", j);
+        bind_value(v);
+      }
+      if (i == plan.sort.size()) {
+        b.bind(*plan.after);
+        term += "id > ?";
+      } else {
+        const auto& v = plan.after_keys[i];
+        if (is_null(v)) continue;  // nothing sorts after an absent value but other absent values
+        term += fmt::format("(k{0} {1} ? OR k{0} IS NULL)", i, plan.sort[i].descending ? "<" : ">");
+        bind_value(v);
+      }
+      any += any.empty() ? "(" + term + ")" : " OR (" + term + ")";
+    }
+    outer_where = " WHERE " + any;
+  }
   sql.binds.emplace_back(static_cast<std::int64_t>(limit));
   sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-  sql.text = "SELECT c0.id FROM " + from + " WHERE " + where + " ORDER BY " + order + " LIMIT ? OFFSET ?";
+  sql.text = "SELECT * FROM (SELECT " + select + " FROM " + from + " WHERE " + where + ")" + outer_where +
+             " ORDER BY " + order + " LIMIT ? OFFSET ?";
   return sql;
 }
 

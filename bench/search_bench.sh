@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Search benchmark of `ucr serve` with wrk. Builds nothing.
 #
-# Usage: bench/search_bench.sh path/to/ucr [--people N] [--duration S]
-#   Loads N synthetic people (default 60000; about 4.5 resources each) with `ucr demo`, then runs
-#   wrk (2 threads, 32 connections, S seconds, default 10) on the search queries named in the
-#   search issue, each for one fixed patient, and prints a Markdown table (req/s, p50, p99).
+# Usage: bench/search_bench.sh path/to/ucr [--people N] [--data DIR] [--duration S]
+#   Loads N synthetic people (default 20000; about 54 resources each, so about 1.1 million
+#   resources) with `ucr demo`, or uses the database already in DIR (--data, left in place), gives
+#   one patient 2,000 more Observations for the $everything case, then runs wrk (2 threads, 32
+#   connections, S seconds, default 10) on the search queries named in the search issue and prints
+#   a Markdown table (req/s, p50, p99).
 set -euo pipefail
 
 UCR=${1:?usage: search_bench.sh path/to/ucr [--people N] [--duration S]}
 shift
-PEOPLE=60000
+PEOPLE=20000
 DURATION=10
+DATA=""
 while (($#)); do
   case "$1" in
     --people) PEOPLE=$2; shift 2 ;;
+    --data) DATA=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     *) echo "search_bench: unknown option $1" >&2; exit 2 ;;
   esac
@@ -27,37 +31,76 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "search_bench: loading $PEOPLE people..." >&2
-start=$(date +%s.%N)
-"$UCR" demo --data "$WORK/data" --people "$PEOPLE" 2>/dev/null
-end=$(date +%s.%N)
-RESOURCES=$(sqlite3 "$WORK/data/ucr.db" "SELECT COUNT(*) FROM resource_current" 2>/dev/null || echo "?")
-echo "search_bench: $RESOURCES resources in $(python3 -c "print(round($end - $start, 1))") s" >&2
+if [[ -z "$DATA" ]]; then
+  DATA="$WORK/data"
+  echo "search_bench: loading $PEOPLE people..." >&2
+  start=$(date +%s.%N)
+  "$UCR" demo --data "$DATA" --patients "$PEOPLE" 2>/dev/null
+  end=$(date +%s.%N)
+  echo "search_bench: loaded in $(python3 -c "print(round($end - $start, 1))") s" >&2
+fi
+RESOURCES=$(sqlite3 "$DATA/ucr.db" "SELECT COUNT(*) FROM resource_current" 2>/dev/null || echo "?")
+echo "search_bench: $RESOURCES resources" >&2
 
 PORT=$((20000 + RANDOM % 20000))
-"$UCR" serve --listen "127.0.0.1:$PORT" --data "$WORK/data" --no-access-log > "$WORK/server.log" 2>&1 &
+"$UCR" serve --listen "127.0.0.1:$PORT" --data "$DATA" --no-access-log > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
 BASE="http://127.0.0.1:$PORT/fhir"
-PID_X=$(curl -s "$BASE/Patient?_count=1&_sort=-_lastUpdated&_elements=id" | python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+# Patient X: a demo patient with heart-rate readings; patient H: one with about 2,000 resources.
+PID_X=$(curl -s "$BASE/Observation?code=http://loinc.org%7C8867-4&_count=1&_elements=subject" |
+  python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["subject"]["reference"].split("/")[1])')
+PID_H=$(curl -s "$BASE/Patient?_count=1&_sort=_id&_elements=id" | python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+HAVE=$(curl -s "$BASE/Patient/$PID_H/Observation?_summary=count" | python3 -c 'import sys,json; print(json.load(sys.stdin)["total"])')
+if ((HAVE < 1900)); then
+  python3 - "$BASE" "$PID_H" <<'PY'
+import http.client, json, sys, urllib.parse
+base, pid = sys.argv[1], sys.argv[2]
+u = urllib.parse.urlparse(base)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+for b in range(4):
+    entries = [{"resource": {"resourceType": "Observation", "status": "final",
+                             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                             "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                             "subject": {"reference": "Patient/" + pid},
+                             "effectiveDateTime": f"20{10 + (i % 15):02d}-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00Z",
+                             "valueQuantity": {"value": 60 + i % 40, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"}},
+                "request": {"method": "POST", "url": "Observation"}} for i in range(b * 500, b * 500 + 500)]
+    c.request("POST", u.path, json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+              {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+fi
+EVERY=$(curl -s "$BASE/Patient/$PID_H/\$everything?_count=5000" | python3 -c 'import sys,json; print(len(json.load(sys.stdin).get("entry",[])))' 2>/dev/null || echo "?")
+echo "search_bench: patient X = $PID_X; patient H = $PID_H with $EVERY resources in its compartment" >&2
 
+# One row: latency of one client alone (wrk -t1 -c1: the time a request takes), then throughput
+# and latency under 32 concurrent clients (where latency includes queueing on two cores).
 run() {
   local name=$1 path=$2
-  local out
-  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency "$BASE$path" 2>&1)
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<< "$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<< "$out")
-  echo "| $name | \`$path\` | $rps | $p50 | $p99 |"
+  local one many
+  one=$(wrk -t1 -c1 -d"${DURATION}s" --latency "$BASE$path" 2>&1)
+  many=$(wrk -t2 -c32 -d"${DURATION}s" --latency "$BASE$path" 2>&1)
+  local p50 p99 rps p50m p99m
+  p50=$(awk '$1 == "50%" {print $2}' <<< "$one")
+  p99=$(awk '$1 == "99%" {print $2}' <<< "$one")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<< "$many")
+  p50m=$(awk '$1 == "50%" {print $2}' <<< "$many")
+  p99m=$(awk '$1 == "99%" {print $2}' <<< "$many")
+  echo "| $name | $p50 | $p99 | $rps | $p50m | $p99m |"
+  QUERIES+=("- $name: \`$path\`")
 }
+QUERIES=()
 
 echo
 echo "ucr search benchmark: $RESOURCES resources ($PEOPLE synthetic people); wrk -t2 -c32 -d${DURATION}s; machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 echo
-echo "| query | request | req/s | p50 | p99 |"
-echo "|---|---|---:|---:|---:|"
-run "observations of a patient by code and date, sorted" "/Observation?subject=Patient/$PID_X&code=http://loinc.org%7C8480-6&date=ge2020-01-01&_sort=-date&_count=50"
+echo "| query | 1 client p50 | 1 client p99 | 32 clients req/s | 32 clients p50 | 32 clients p99 |"
+echo "|---|---:|---:|---:|---:|---:|"
+run "observations of a patient by code and date, sorted" "/Observation?subject=Patient/$PID_X&code=http://loinc.org%7C8867-4&date=ge2020-01-01&_sort=-date&_count=50"
 run "patients by name prefix and birth date" "/Patient?name=smi&birthdate=ge1950&_count=50"
-run "everything for one patient" "/Patient/$PID_X/\$everything"
+run "everything for a patient with ~2,000 resources" "/Patient/$PID_H/\$everything?_count=5000"
 run "read by id (reference)" "/Patient/$PID_X"
+echo
+printf '%s\n' "${QUERIES[@]}"

@@ -106,6 +106,11 @@ core::Result<void> parse_value(Condition& c, const std::string& name, std::strin
         c.text = normalize_string(unescape(raw));
         return core::ok();
       }
+      if (c.modifier == "below" || c.modifier == "above") {
+        return bad_param(name, fmt::format("':{}' needs code-system hierarchies (SNOMED CT subsumption), which this "
+                                           "server has not loaded; search with :in and a ValueSet instead",
+                                           c.modifier));
+      }
       if (!c.modifier.empty() && c.modifier != "not" && c.modifier != "of-type") {
         return bad_param(name, fmt::format("modifier ':{}' is not supported on a token parameter", c.modifier));
       }

@@ -1387,5 +1387,30 @@ TEST_F(CompositeSearchTest, SortedCursorPagingStaysExactWhileRecordsChange) {
   EXPECT_EQ(call("GET", "/fhir/Patient?_sort=birthdate&_after=not-json").status, 400);
 }
 
+TEST_F(CompositeSearchTest, TokenInAndNotInUseAValueSetStoredHere) {
+  const auto systolic = observation("8480-6", 150, 90);
+  const auto diastolic_only = observation("8462-4", 80, 80);
+  const auto temperature = observation("8310-5", 37, 37);
+  create("ValueSet",
+         R"({"resourceType":"ValueSet","status":"active","url":"https://ucr.example/fhir/ValueSet/bp",)"
+         R"("compose":{"include":[{"system":"http://loinc.org","concept":[{"code":"8480-6"},{"code":"8462-4"}]}]}})");
+  const std::string expanded = create(
+      "ValueSet",
+      R"({"resourceType":"ValueSet","status":"active","url":"https://ucr.example/fhir/ValueSet/temp",)"
+      R"("expansion":{"timestamp":"2026-01-01T00:00:00Z","contains":[{"system":"http://loinc.org","code":"8310-5"}]}})");
+  create("ValueSet", R"({"resourceType":"ValueSet","status":"active","url":"https://ucr.example/fhir/ValueSet/sct",)"
+                     R"("compose":{"include":[{"system":"http://snomed.info/sct","filter":[{"property":"concept",)"
+                     R"("op":"is-a","value":"38341003"}]}]}})");
+  EXPECT_EQ(found("code:in=https://ucr.example/fhir/ValueSet/bp"), (std::set<std::string>{systolic, diastolic_only}));
+  EXPECT_EQ(found("code:in=ValueSet/" + expanded), (std::set<std::string>{temperature}));
+  EXPECT_EQ(found("code:not-in=https://ucr.example/fhir/ValueSet/bp"), (std::set<std::string>{temperature}));
+  EXPECT_EQ(found("code:in=https://ucr.example/fhir/ValueSet/bp,https://ucr.example/fhir/ValueSet/temp").size(), 3U);
+  EXPECT_EQ(call("GET", "/fhir/Observation?code:in=https://ucr.example/fhir/ValueSet/none").status, 400);
+  const auto sct = call("GET", "/fhir/Observation?code:in=https://ucr.example/fhir/ValueSet/sct");
+  EXPECT_EQ(sct.status, 400);
+  EXPECT_NE(sct.body.find("terminology"), std::string::npos) << sct.body;
+  EXPECT_EQ(call("GET", "/fhir/Observation?code:below=http://snomed.info/sct|38341003").status, 400);
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

@@ -143,10 +143,147 @@ std::string shape_resource(const std::string& json_text, const std::string& type
   return fhir::json_text(out);
 }
 
+namespace {
+
+constexpr std::size_t kMaxValueSetCodes = 1000;
+
+/// Escapes a token part for a search value (R4 search.html#escaping).
+std::string escape_token(std::string_view v) {
+  std::string out;
+  for (char ch : v) {
+    if (ch == ',' || ch == '|' || ch == '$' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+/// The codes (escaped system|code) of a ValueSet stored on this server, named by canonical URL or
+/// ValueSet/id: its expansion when it has one, else the concepts its compose lists. Filters,
+/// whole code systems and other value sets need the terminology module and are refused.
+core::Result<std::vector<std::string>> value_set_codes(store::Store& store, const std::string& name,
+                                                       const std::string& ref) {
+  std::string id;
+  if (ref.rfind("ValueSet/", 0) == 0) {
+    id = ref.substr(9);
+  } else {
+    search::Plan plan;
+    plan.type = "ValueSet";
+    plan.count = 2;
+    search::Filter f;
+    search::Condition c;
+    c.type = search::ParamType::kUri;
+    c.param = "url";
+    c.text = ref.substr(0, ref.find('|'));
+    f.any_of.push_back(std::move(c));
+    plan.filters.push_back(std::move(f));
+    auto page = store.search(plan, false);
+    if (!page) return page.error();
+    if (page->ids.empty()) return core::Error::invalid(fmt::format("no ValueSet '{}' is stored here", ref), name);
+    if (page->ids.size() > 1) {
+      return core::Error::invalid(fmt::format("more than one ValueSet has the url '{}'", ref), name);
+    }
+    id = page->ids.front();
+  }
+  auto vs = store.read("ValueSet", id);
+  if (!vs)
+    return core::Error::invalid(fmt::format("ValueSet '{}' is not available: {}", ref, vs.error().message()), name);
+  boost::system::error_code ec;
+  const json::value doc = json::parse(vs->json, ec);
+  if (ec || !doc.is_object()) return core::Error::invalid("the ValueSet cannot be read", name);
+  std::vector<std::string> codes;
+  const auto add = [&](std::string_view system, std::string_view code) {
+    codes.push_back(escape_token(system) + "|" + escape_token(code));
+  };
+  const auto str_of = [](const json::object& o, std::string_view k) -> std::string_view {
+    const auto* v = o.if_contains(k);
+    return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+  };
+  const json::object& o = doc.get_object();
+  if (const auto* exp = o.if_contains("expansion"); exp != nullptr && exp->is_object()) {
+    std::vector<const json::value*> stack{exp};
+    while (!stack.empty()) {
+      const auto* node = stack.back();
+      stack.pop_back();
+      const auto* contains = node->is_object() ? node->get_object().if_contains("contains") : nullptr;
+      if (contains == nullptr || !contains->is_array()) continue;
+      for (const auto& c : contains->get_array()) {
+        if (!c.is_object()) continue;
+        if (!str_of(c.get_object(), "code").empty())
+          add(str_of(c.get_object(), "system"), str_of(c.get_object(), "code"));
+        stack.push_back(&c);
+      }
+    }
+  } else if (const auto* compose = o.if_contains("compose"); compose != nullptr && compose->is_object()) {
+    const auto& co = compose->get_object();
+    if (co.contains("exclude")) {
+      return core::Error::make(400, "not-supported", "ValueSets with compose.exclude need the terminology module",
+                               name);
+    }
+    if (const auto* inc = co.if_contains("include"); inc != nullptr && inc->is_array()) {
+      for (const auto& i : inc->get_array()) {
+        if (!i.is_object()) continue;
+        const auto& io = i.get_object();
+        const auto* concepts = io.if_contains("concept");
+        if (io.contains("filter") || io.contains("valueSet") || concepts == nullptr || !concepts->is_array()) {
+          return core::Error::make(400, "not-supported",
+                                   fmt::format("ValueSet '{}' includes by filter, by other value sets or whole code "
+                                               "systems, which needs the terminology module",
+                                               ref),
+                                   name);
+        }
+        for (const auto& c : concepts->get_array()) {
+          if (c.is_object() && !str_of(c.get_object(), "code").empty())
+            add(str_of(io, "system"), str_of(c.get_object(), "code"));
+        }
+      }
+    }
+  }
+  if (codes.size() > kMaxValueSetCodes) {
+    return core::Error::make(400, "too-costly",
+                             fmt::format("ValueSet '{}' has more than {} codes", ref, kMaxValueSetCodes), name);
+  }
+  return codes;
+}
+
+/// Rewrites `param:in=ValueSet` into `param=code1,code2,...` and `param:not-in=ValueSet` into one
+/// `param:not=code` per code (R4 search.html#token), reading the value sets from the store.
+core::Result<std::vector<std::pair<std::string, std::string>>> expand_value_sets(
+    store::Store& store, const std::vector<std::pair<std::string, std::string>>& params) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : params) {
+    const bool in = name.size() > 3 && name.compare(name.size() - 3, 3, ":in") == 0;
+    const bool not_in = name.size() > 7 && name.compare(name.size() - 7, 7, ":not-in") == 0;
+    if (!in && !not_in) {
+      out.emplace_back(name, value);
+      continue;
+    }
+    const std::string base = name.substr(0, name.size() - (in ? 3 : 7));
+    std::vector<std::string> codes;
+    for (const auto& ref : search::split_values(value)) {
+      auto c = value_set_codes(store, name, ref);
+      if (!c) return c.error();
+      codes.insert(codes.end(), c->begin(), c->end());
+    }
+    if (in) {
+      // An empty value set matches nothing: a code no resource can carry says so.
+      std::string joined = codes.empty() ? "urn:ucr:empty-value-set|" : "";
+      for (std::size_t i = 0; i < codes.size(); ++i) joined += (i > 0 ? "," : "") + codes[i];
+      out.emplace_back(base, std::move(joined));
+    } else {
+      for (auto& c : codes) out.emplace_back(base + ":not", std::move(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Response search_type(store::Store& store, const ApiOptions& options, const Request& req, const std::string& type,
                      const std::optional<std::string>& patient) {
   auto params = parameters_of(req);
   if (!params) return error_response(params.error(), req);
+  auto criteria = expand_value_sets(store, *params);
+  if (!criteria) return error_response(criteria.error(), req);
   const auto prefer = req.headers.get("prefer");
   search::ParseOptions popts;
   popts.default_count = options.default_page_size;
@@ -154,7 +291,7 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   popts.registry = &registry();
   popts.lenient = prefer && prefer->find("handling=lenient") != std::string_view::npos;
   std::vector<core::Issue> warnings;
-  auto plan = search::parse_search(type, *params, popts, warnings);
+  auto plan = search::parse_search(type, *criteria, popts, warnings);
   if (!plan) return error_response(plan.error(), req);
   if (patient) plan->compartment = *patient;
   const bool count_only = plan->summary == search::Summary::kCount;
@@ -340,6 +477,9 @@ Response search_system(store::Store& store, const ApiOptions& options, const Req
   return finish_bundle(std::move(body), first, warnings, req, "search-system");
 }
 
+/// The largest $everything page (_count); searches stop at ApiOptions::max_page_size.
+constexpr std::size_t kMaxEverythingPage = 5000;
+
 Response everything(store::Store& store, const ApiOptions& options, const Request& req, const std::string& patient_id) {
   auto patient = store.read("Patient", patient_id);
   if (!patient) return error_response(patient.error(), req);
@@ -355,7 +495,8 @@ Response everything(store::Store& store, const ApiOptions& options, const Reques
                               req);
       }
       if (name == "_count") {
-        q.count = std::min(n, options.max_page_size);
+        // A whole record is commonly fetched in one page, so $everything allows larger pages.
+        q.count = std::min(n, std::max<std::size_t>(options.max_page_size, kMaxEverythingPage));
       } else {
         q.offset = n;
       }

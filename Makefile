@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./ucr-data
-DEMO_PEOPLE ?= 200
+DEMO_PEOPLE ?= 1000
 SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
 
 .PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules check-tidy format tidy bench fuzz clean

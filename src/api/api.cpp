@@ -172,6 +172,10 @@ class Handler {
       if (m != "POST") return method_not_allowed();
       return search(type);
     }
+    if (seg.size() == 2 && (seg[1] == "$merge" || seg[1] == "$unmerge") && type == "Patient") {
+      if (m != "POST") return method_not_allowed();
+      return detail::merge_patients(store_, options_, req_, seg[1] == "$unmerge");
+    }
     if (seg.size() == 2 && seg[1] == "$match" && type == "Patient") {
       if (m != "POST") return method_not_allowed();
       return detail::match_patient(store_, options_, req_);

@@ -139,5 +139,63 @@ TEST_F(IdentityTest, MatchRefusesInputItCannotUse) {
   EXPECT_NE(r.body.find("Parameters.parameter[0]"), std::string::npos) << r.body;
 }
 
+std::string merge_request(const std::string& source, const std::string& target) {
+  return json::serialize(json::object{
+      {"resourceType", "Parameters"},
+      {"parameter", json::array{json::object{{"name", "source-patient"},
+                                             {"valueReference", json::object{{"reference", "Patient/" + source}}}},
+                                json::object{{"name", "target-patient"},
+                                             {"valueReference", json::object{{"reference", "Patient/" + target}}}}}}});
+}
+
+bool links_to(const json::object& patient, const std::string& type, const std::string& other) {
+  const auto* links = patient.if_contains("link");
+  if (links == nullptr) return false;
+  for (const auto& l : links->as_array()) {
+    if (l.at("type") == type.c_str() && l.at("other").at("reference") == ("Patient/" + other).c_str()) return true;
+  }
+  return false;
+}
+
+TEST_F(IdentityTest, MergeMarksBothRecordsAndUnmergeRestoresThem) {
+  const std::string keep = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  const std::string dup = create(person("Bill", "Smith", "1970-03-12", "ME14 5AB"));
+  auto m = call("POST", "/fhir/Patient/$merge", merge_request(dup, keep));
+  ASSERT_EQ(m.status, 200) << m.body;
+  const auto source = body_of(call("GET", "/fhir/Patient/" + dup));
+  const auto target = body_of(call("GET", "/fhir/Patient/" + keep));
+  EXPECT_TRUE(links_to(source, "replaced-by", keep)) << json::serialize(source);
+  EXPECT_EQ(source.at("active"), false) << "a merged-away record says so when read";
+  EXPECT_TRUE(links_to(target, "replaces", dup));
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient?link=Patient/" + keep)).at("entry").as_array().size(), 1U)
+      << "the merged-away record is found from the survivor";
+  auto prov = body_of(call("GET", "/fhir/Provenance"));
+  ASSERT_EQ(prov.at("entry").as_array().size(), 1U);
+  EXPECT_NE(json::serialize(prov).find("\"code\":\"merge\""), std::string::npos);
+
+  EXPECT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(dup, keep)).status, 409) << "already merged";
+  const std::string third = create(person("Ann", "Lee", "1980-01-02", "CT1 2QQ"));
+  EXPECT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(third, dup)).status, 409)
+      << "never into a merged-away record";
+
+  auto u = call("POST", "/fhir/Patient/$unmerge", merge_request(dup, keep));
+  ASSERT_EQ(u.status, 200) << u.body;
+  const auto restored = body_of(call("GET", "/fhir/Patient/" + dup));
+  EXPECT_FALSE(links_to(restored, "replaced-by", keep));
+  EXPECT_EQ(restored.if_contains("active") == nullptr || restored.at("active") == true, true);
+  EXPECT_FALSE(links_to(body_of(call("GET", "/fhir/Patient/" + keep)), "replaces", dup));
+  EXPECT_EQ(body_of(call("GET", "/fhir/Provenance")).at("entry").as_array().size(), 2U) << "both are recorded";
+  EXPECT_EQ(call("POST", "/fhir/Patient/$unmerge", merge_request(dup, keep)).status, 409) << "nothing to undo";
+}
+
+TEST_F(IdentityTest, MergeRefusesBadInputAndChangesNothing) {
+  const std::string a = create(person("Ann", "Lee", "1980-01-02", "CT1 2QQ"));
+  EXPECT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(a, a)).status, 400);
+  EXPECT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(a, "nobody")).status, 404);
+  EXPECT_EQ(call("POST", "/fhir/Patient/$merge", R"({"resourceType":"Parameters"})").status, 400);
+  EXPECT_EQ(call("GET", "/fhir/Patient/$merge").status, 405);
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient/" + a)), {"meta", "versionId"}), "1");
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

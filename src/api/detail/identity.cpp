@@ -2,7 +2,9 @@
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
+#include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
+#include "core/time.hpp"
 #include "mpi/blocking.hpp"
 #include "mpi/matcher.hpp"
 #include "mpi/nhs_number.hpp"
@@ -105,6 +107,114 @@ json::object explanation_extension(const mpi::Explanation& x) {
   return json::object{{"url", kExplanationUrl}, {"extension", std::move(parts)}};
 }
 
+constexpr const char* kIdentityOperationSystem = "https://ucr.nhs.example/fhir/CodeSystem/identity-operation";
+
+struct MergeInput {
+  std::string source;
+  std::string target;
+};
+
+/// The Patient id of a `valueReference` parameter ("Patient/{id}").
+core::Result<std::string> patient_ref(const json::object& p, const std::string& where) {
+  const auto* v = p.if_contains("valueReference");
+  const auto* ref = v != nullptr && v->is_object() ? v->get_object().if_contains("reference") : nullptr;
+  if (ref == nullptr || !ref->is_string() || ref->get_string().size() <= 8 ||
+      std::string_view(ref->get_string()).substr(0, 8) != "Patient/") {
+    return bad("takes a valueReference to Patient/{id}", where);
+  }
+  return std::string(std::string_view(ref->get_string()).substr(8));
+}
+
+core::Result<MergeInput> read_merge_input(const Request& req) {
+  auto doc = parse_json(req.body, "request body");
+  if (!doc) return doc.error();
+  const auto* o = doc->if_object();
+  const auto* rt = o != nullptr ? o->if_contains("resourceType") : nullptr;
+  if (rt == nullptr || !rt->is_string() || rt->get_string() != "Parameters") {
+    return bad("this operation takes a Parameters resource", "resourceType");
+  }
+  MergeInput in;
+  const auto* params = o->if_contains("parameter");
+  if (params != nullptr && params->is_array()) {
+    for (std::size_t i = 0; i < params->get_array().size(); ++i) {
+      const auto* p = params->get_array()[i].if_object();
+      if (p == nullptr) continue;
+      const auto* name = p->if_contains("name");
+      const std::string n = name != nullptr && name->is_string() ? std::string(name->get_string()) : "";
+      const std::string where = fmt::format("Parameters.parameter[{}]", i);
+      if (n == "source-patient" || n == "target-patient") {
+        auto id = patient_ref(*p, where);
+        if (!id) return id.error();
+        (n == "source-patient" ? in.source : in.target) = std::move(*id);
+      } else {
+        return bad(fmt::format("this operation has no parameter '{}'", n), where + ".name");
+      }
+    }
+  }
+  if (in.source.empty() || in.target.empty()) return bad("source-patient and target-patient are both needed");
+  if (in.source == in.target) return bad("a Patient cannot be merged with itself");
+  return in;
+}
+
+/// True when `patient` has a link of `type` to Patient/`other`.
+bool has_link(const json::object& patient, std::string_view type, const std::string& other) {
+  const auto* links = patient.if_contains("link");
+  if (links == nullptr || !links->is_array()) return false;
+  return std::any_of(links->get_array().begin(), links->get_array().end(), [&](const json::value& l) {
+    const auto* lo = l.if_object();
+    if (lo == nullptr) return false;
+    const auto* t = lo->if_contains("type");
+    const auto* o = lo->if_contains("other");
+    const auto* r = o != nullptr && o->is_object() ? o->get_object().if_contains("reference") : nullptr;
+    return t != nullptr && t->is_string() && t->get_string() == type && r != nullptr && r->is_string() &&
+           r->get_string() == "Patient/" + other;
+  });
+}
+
+/// Any link of `type` at all (a merged-away record has one `replaced-by`).
+bool has_link_type(const json::object& patient, std::string_view type) {
+  const auto* links = patient.if_contains("link");
+  if (links == nullptr || !links->is_array()) return false;
+  return std::any_of(links->get_array().begin(), links->get_array().end(), [&](const json::value& l) {
+    const auto* t = l.is_object() ? l.get_object().if_contains("type") : nullptr;
+    return t != nullptr && t->is_string() && t->get_string() == type;
+  });
+}
+
+void add_link(json::object& patient, const char* type, const std::string& other) {
+  if (!patient.contains("link") || !patient["link"].is_array()) patient["link"] = json::array{};
+  patient["link"].as_array().push_back(
+      json::object{{"other", json::object{{"reference", "Patient/" + other}}}, {"type", type}});
+}
+
+void remove_link(json::object& patient, std::string_view type, const std::string& other) {
+  auto* links = patient.if_contains("link");
+  if (links == nullptr || !links->is_array()) return;
+  json::array kept;
+  for (auto& l : links->get_array()) {
+    json::object one;
+    one["link"] = json::array{l};
+    if (!has_link(one, type, other)) kept.push_back(l);
+  }
+  if (kept.empty()) {
+    patient.erase("link");
+  } else {
+    *links = std::move(kept);
+  }
+}
+
+json::object provenance(const char* activity, const std::string& source, std::int64_t source_version,
+                        const std::string& target, std::int64_t target_version) {
+  return json::object{
+      {"resourceType", "Provenance"},
+      {"target",
+       json::array{json::object{{"reference", fmt::format("Patient/{}/_history/{}", source, source_version)}},
+                   json::object{{"reference", fmt::format("Patient/{}/_history/{}", target, target_version)}}}},
+      {"recorded", core::format_instant(core::now_micros())},
+      {"activity",
+       json::object{{"coding", json::array{json::object{{"system", kIdentityOperationSystem}, {"code", activity}}}}}},
+      {"agent", json::array{json::object{{"who", json::object{{"display", "ucr patient identity service"}}}}}}};
+}
 }  // namespace
 
 core::Result<void> canonicalise_identifiers(json::object& resource) {
@@ -140,6 +250,83 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
   for (auto& key : mpi::blocking_keys(*record)) {
     rows.tokens.push_back(search::TokenRow{kMatchKeyParam, "", std::move(key), ""});
   }
+}
+
+Response merge_patients(store::Store& store, const ApiOptions& /*options*/, const Request& req, bool unmerge) {
+  auto in = read_merge_input(req);
+  if (!in) return error_response(in.error(), req);
+  // An unmerge restores the source's `active` as it was before the merge: from the newest version
+  // of its history that does not yet carry the replaced-by link.
+  std::optional<bool> was_active;
+  if (unmerge) {
+    store::HistoryQuery q;
+    q.type = "Patient";
+    q.id = in->source;
+    q.count = 1000;
+    auto history = store.history(q);
+    if (!history) return error_response(history.error(), req);
+    for (const auto& v : history->entries) {
+      boost::system::error_code ec;
+      const json::value doc = json::parse(v.json, ec);
+      if (ec || !doc.is_object() || has_link(doc.get_object(), "replaced-by", in->target)) continue;
+      const auto* a = doc.get_object().if_contains("active");
+      was_active = a == nullptr || !a->is_bool() || a->get_bool();
+      break;
+    }
+  }
+  const search::Registry& reg = registry();
+  OpResult result;
+  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    const RegistryScope scope(reg);
+    auto src = t.current("Patient", in->source);
+    if (!src) return src.error();
+    auto tgt = t.current("Patient", in->target);
+    if (!tgt) return tgt.error();
+    if (!src->has_value() || (*src)->info.deleted) {
+      return core::Error::not_found(fmt::format("Patient/{} is not known or was deleted", in->source));
+    }
+    if (!tgt->has_value() || (*tgt)->info.deleted) {
+      return core::Error::not_found(fmt::format("Patient/{} is not known or was deleted", in->target));
+    }
+    json::object source = json::parse((*src)->json).as_object();
+    json::object target = json::parse((*tgt)->json).as_object();
+    if (!unmerge) {
+      if (has_link_type(source, "replaced-by")) {
+        return core::Error::make(409, "conflict", fmt::format("Patient/{} has already been merged away", in->source));
+      }
+      if (has_link_type(target, "replaced-by")) {
+        return core::Error::make(
+            409, "conflict",
+            fmt::format("Patient/{} has itself been merged away: merge into the record that replaced it", in->target));
+      }
+      add_link(source, "replaced-by", in->target);
+      source["active"] = false;
+      add_link(target, "replaces", in->source);
+    } else {
+      if (!has_link(source, "replaced-by", in->target) || !has_link(target, "replaces", in->source)) {
+        return core::Error::make(409, "conflict",
+                                 fmt::format("Patient/{} is not merged into Patient/{}", in->source, in->target));
+      }
+      remove_link(source, "replaced-by", in->target);
+      source["active"] = was_active.value_or(true);
+      remove_link(target, "replaces", in->source);
+    }
+    auto s = op_update(t, "Patient", in->source, source, std::nullopt);
+    if (!s) return s.error();
+    auto g = op_update(t, "Patient", in->target, target, std::nullopt);
+    if (!g) return g.error();
+    auto p = op_create(
+        t, "Provenance",
+        provenance(unmerge ? "unmerge" : "merge", in->source, s->info->version, in->target, g->info->version), {});
+    if (!p) return p.error();
+    result = std::move(*g);
+    return core::ok();
+  });
+  if (!w) return error_response(w.error(), req);
+  result.status = 200;
+  Response r = resource_response(result, req, true);
+  r.interaction = "operation";
+  return r;
 }
 
 Response match_patient(store::Store& store, const ApiOptions& /*options*/, const Request& req) {

@@ -22,6 +22,13 @@ inline constexpr const char* kMatchKeyParam = "_match-key";
 /// Adds a Patient's blocking keys to its index rows, so that $match finds candidates without a scan.
 void add_match_keys(const boost::json::value& patient, search::IndexRows& rows);
 
+/// POST [base]/Patient/$merge (`unmerge` false) or $unmerge with Parameters `source-patient` and
+/// `target-patient` (References). A merge marks the source `replaced-by` the target (and inactive)
+/// and the target as `replaces` the source, with a Provenance, in one transaction; an unmerge
+/// removes both links, restores the source's `active` and records its own Provenance.
+[[nodiscard]] Response merge_patients(store::Store& store, const ApiOptions& options, const Request& request,
+                                      bool unmerge);
+
 /// POST [base]/Patient/$match with Parameters (resource, onlyCertainMatches, count) or a bare Patient.
 [[nodiscard]] Response match_patient(store::Store& store, const ApiOptions& options, const Request& request);
 

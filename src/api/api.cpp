@@ -275,11 +275,29 @@ class Handler {
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "create");
     const std::string if_none_exist(req_.headers.get("if-none-exist").value_or(""));
+    // Record linkage: an arriving Patient is matched against the stored ones first.
+    std::optional<detail::LinkDecision> linkage;
+    if (type == "Patient" && options_.link_patients) {
+      auto d = detail::decide_link(store_, *body);
+      if (!d) return tagged(error_response(d.error(), req_), "create");
+      if (d->link_to) detail::add_seealso_link(*body, *d->link_to);
+      if (d->link_to || d->review) linkage = std::move(*d);
+    }
     // A client-sent id is ignored on create (R4 http.html#create); the server assigns one.
     const auto prepared = detail::prepare(boost::json::value(std::move(*body)));
-    return run_write(req_, "create", [type, prepared, if_none_exist](store::Transaction& t) {
-      return detail::op_create(t, type, prepared, if_none_exist);
-    });
+    const std::string id = core::new_uuid();
+    return run_write(
+        req_, "create",
+        [type, prepared, if_none_exist, id, linkage](store::Transaction& t) -> core::Result<detail::OpResult> {
+          auto created = detail::op_create(t, type, prepared, if_none_exist, id);
+          if (!created) return created;
+          // A possible duplicate goes on the review queue in the same transaction.
+          if (created->status == 201 && linkage && linkage->review) {
+            auto task = detail::op_create(t, "Task", detail::review_task(id, *linkage), {});
+            if (!task) return task.error();
+          }
+          return created;
+        });
   }
 
   Started update(const std::string& type, const std::string& id) {

@@ -21,6 +21,9 @@ struct ApiOptions {
   std::size_t max_page_size = 1000;
   std::size_t max_bundle_entries = 10000;
   std::string software_version = "0.1.0";
+  /// Match each Patient created by POST against the stored ones: link the single certain match
+  /// (`seealso`) and put probable or possible ones on the review queue (a Task).
+  bool link_patients = true;
 };
 
 /// A checked and prepared write: run `work` in a store transaction (Store::write or write_async),

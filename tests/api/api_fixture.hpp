@@ -136,7 +136,15 @@ class ApiTest : public ::testing::Test {
     auto s = store::open_sqlite_store(options);
     ASSERT_TRUE(s) << s.error().message();
     store_ = std::move(*s);
-    api_ = std::make_unique<Api>(*store_, ApiOptions{});
+    api_ = std::make_unique<Api>(*store_, api_options());
+  }
+
+  /// The FHIR-semantics tests run without record linkage (it adds links and review Tasks as
+  /// Patients arrive); the identity tests turn it on.
+  [[nodiscard]] virtual ApiOptions api_options() const {
+    ApiOptions o;
+    o.link_patients = false;
+    return o;
   }
 
   void TearDown() override {

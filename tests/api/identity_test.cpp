@@ -30,6 +30,8 @@ std::string match_request(const std::string& patient, std::optional<bool> only_c
 
 class IdentityTest : public ApiTest {
  protected:
+  [[nodiscard]] ApiOptions api_options() const override { return ApiOptions{}; }
+
   std::string create(const std::string& body) {
     auto r = call("POST", "/fhir/Patient", body);
     EXPECT_EQ(r.status, 201) << r.body;
@@ -195,6 +197,39 @@ TEST_F(IdentityTest, MergeRefusesBadInputAndChangesNothing) {
   EXPECT_EQ(call("POST", "/fhir/Patient/$merge", R"({"resourceType":"Parameters"})").status, 400);
   EXPECT_EQ(call("GET", "/fhir/Patient/$merge").status, 405);
   EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient/" + a)), {"meta", "versionId"}), "1");
+}
+
+TEST_F(IdentityTest, AnArrivingRecordIsLinkedToItsOneCertainMatchOrQueuedForReview) {
+  const std::string keep = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  // The hospital's copy: same name, birth date, sex and postcode, a local number, no NHS number.
+  json::object copy = json::parse(person("William", "Smith", "1970-03-12", "ME14 5AB")).as_object();
+  copy["identifier"] = json::array{json::object{{"system", "https://mtw.example/mrn"}, {"value", "K123"}}};
+  const std::string linked = create(json::serialize(copy));
+  const auto stored = body_of(call("GET", "/fhir/Patient/" + linked));
+  EXPECT_TRUE(links_to(stored, "seealso", keep)) << json::serialize(stored);
+  EXPECT_EQ(body_of(call("GET", "/fhir/Task")).at("entry").as_array().size(), 0U) << "nothing to review";
+
+  // A nickname at another address: probably the same person, for a person to decide.
+  const std::string maybe = create(person("Bill", "Smith", "1970-03-12", "CT9 1AA"));
+  const auto maybe_stored = body_of(call("GET", "/fhir/Patient/" + maybe));
+  EXPECT_EQ(maybe_stored.if_contains("link"), nullptr) << "never linked without certainty";
+  const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + maybe));
+  ASSERT_EQ(tasks.at("entry").as_array().size(), 1U) << json::serialize(tasks);
+  const auto& task = tasks.at("entry").as_array()[0].at("resource");
+  EXPECT_EQ(task.at("status"), "requested");
+  EXPECT_NE(json::serialize(task).find("birth_date"), std::string::npos) << "the reason is explained";
+
+  // Someone else entirely: neither linked nor queued.
+  const std::string other = create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female"));
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + other)).if_contains("link"), nullptr);
+  EXPECT_EQ(body_of(call("GET", "/fhir/Task")).at("entry").as_array().size(), 1U);
+}
+
+TEST_F(IdentityTest, TwinsAreNeverLinkedAutomatically) {
+  const std::string first = create(person("Thomas", "Smith", "2001-06-01", "ME14 5AB"));
+  const std::string twin = create(person("James", "Smith", "2001-06-01", "ME14 5AB"));
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + twin)).if_contains("link"), nullptr);
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + first)).if_contains("link"), nullptr);
 }
 
 }  // namespace

@@ -215,6 +215,60 @@ json::object provenance(const char* activity, const std::string& source, std::in
        json::object{{"coding", json::array{json::object{{"system", kIdentityOperationSystem}, {"code", activity}}}}}},
       {"agent", json::array{json::object{{"who", json::object{{"display", "ucr patient identity service"}}}}}}};
 }
+/// A stored Patient scored against the query record.
+struct Scored {
+  std::string json;
+  std::string id;
+  mpi::Explanation explanation;
+};
+
+/// Every stored Patient sharing a blocking key with `query` (those sharing the most keys first, at
+/// most `limit`), scored; certainly-not candidates and `exclude_id` are left out.
+core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mpi::PatientRecord& query,
+                                                   const std::vector<std::string>& keys, std::size_t limit,
+                                                   const std::string& exclude_id) {
+  std::map<std::string, int> shared;
+  for (const auto& key : keys) {
+    search::Plan plan;
+    plan.type = "Patient";
+    plan.count = limit;
+    search::Filter f;
+    search::Condition c;
+    c.type = search::ParamType::kToken;
+    c.param = kMatchKeyParam;
+    c.code = key;
+    f.any_of.push_back(std::move(c));
+    plan.filters.push_back(std::move(f));
+    auto page = store.search(plan, false);
+    if (!page) return page.error();
+    for (const auto& id : page->ids) {
+      if (id != exclude_id) ++shared[id];
+    }
+  }
+  std::vector<std::pair<std::string, int>> candidates(shared.begin(), shared.end());
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (candidates.size() > limit) candidates.resize(limit);
+  const mpi::Matcher matcher;
+  std::vector<Scored> scored;
+  for (const auto& [id, n] : candidates) {
+    auto res = store.read("Patient", id);
+    if (!res) continue;  // deleted since
+    boost::system::error_code ec;
+    const json::value doc = json::parse(res->json, ec);
+    if (ec || !doc.is_object()) continue;
+    auto record = mpi::record_from_patient(doc.get_object());
+    if (!record) continue;
+    mpi::Explanation x = matcher.explain(query, *record);
+    if (x.result.grade == mpi::Grade::kCertainlyNot) continue;
+    scored.push_back(Scored{std::move(res->json), id, std::move(x)});
+  }
+  std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+    return a.explanation.result.score > b.explanation.result.score;
+  });
+  return scored;
+}
+
 }  // namespace
 
 core::Result<void> canonicalise_identifiers(json::object& resource) {
@@ -250,6 +304,60 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
   for (auto& key : mpi::blocking_keys(*record)) {
     rows.tokens.push_back(search::TokenRow{kMatchKeyParam, "", std::move(key), ""});
   }
+}
+
+core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient) {
+  constexpr std::size_t kLinkCandidates = 200;
+  LinkDecision d;
+  auto record = mpi::record_from_patient(patient);
+  if (!record) return d;
+  const auto keys = mpi::blocking_keys(*record);
+  if (keys.empty()) return d;
+  auto scored = score_candidates(store, *record, keys, kLinkCandidates, "");
+  if (!scored) return scored.error();
+  if (scored->empty()) return d;
+  const auto certain = std::count_if(scored->begin(), scored->end(), [](const Scored& s) {
+    return s.explanation.result.grade == mpi::Grade::kCertain;
+  });
+  const Scored& best = scored->front();
+  d.score = best.explanation.result.score;
+  d.grade = std::string(mpi::grade_code(best.explanation.result.grade));
+  for (const auto& f : best.explanation.fields) {
+    d.explanation +=
+        fmt::format("{}: {} ('{}' / '{}', {:+.2f})\n", mpi::field_name(f.field), f.level, f.a, f.b, f.weight);
+  }
+  if (!best.explanation.result.cap.empty()) d.explanation += fmt::format("rule: {}\n", best.explanation.result.cap);
+  if (certain == 1) {
+    d.link_to = best.id;
+  } else {
+    d.review = best.id;
+    if (certain > 1) d.explanation += fmt::format("{} records are certain matches: the index needs review\n", certain);
+  }
+  return d;
+}
+
+void add_seealso_link(json::object& patient, const std::string& other) { add_link(patient, "seealso", other); }
+
+json::object review_task(const std::string& patient_id, const LinkDecision& d) {
+  const std::string patient = "Patient/" + patient_id;
+  return json::object{
+      {"resourceType", "Task"},
+      {"status", "requested"},
+      {"intent", "order"},
+      {"priority", "routine"},
+      {"code", json::object{{"coding", json::array{json::object{{"system", kIdentityOperationSystem},
+                                                                {"code", "review-match"},
+                                                                {"display", "Review a possible duplicate record"}}}}}},
+      {"description", fmt::format("Patient/{} may be the same person as Patient/{} (score {:.4f}, {}).\n{}", patient_id,
+                                  d.review.value_or(""), d.score, d.grade, d.explanation)},
+      {"focus", json::object{{"reference", patient}}},
+      {"for", json::object{{"reference", patient}}},
+      {"authoredOn", core::format_instant(core::now_micros())},
+      {"input",
+       json::array{json::object{{"type", json::object{{"text", "candidate"}}},
+                                {"valueReference", json::object{{"reference", "Patient/" + d.review.value_or("")}}}},
+                   json::object{{"type", json::object{{"text", "score"}}}, {"valueDecimal", d.score}},
+                   json::object{{"type", json::object{{"text", "grade"}}}, {"valueCode", d.grade}}}}};
 }
 
 Response merge_patients(store::Store& store, const ApiOptions& /*options*/, const Request& req, bool unmerge) {
@@ -340,47 +448,12 @@ Response match_patient(store::Store& store, const ApiOptions& /*options*/, const
                               "NHS number, a phone number or an e-mail address)"),
                           req);
   }
-  // Candidates: every Patient sharing a blocking key, those sharing the most keys first.
-  std::map<std::string, int> shared;
-  for (const auto& key : keys) {
-    search::Plan plan;
-    plan.type = "Patient";
-    plan.count = kMaxCandidates;
-    search::Filter f;
-    search::Condition c;
-    c.type = search::ParamType::kToken;
-    c.param = kMatchKeyParam;
-    c.code = key;
-    f.any_of.push_back(std::move(c));
-    plan.filters.push_back(std::move(f));
-    auto page = store.search(plan, false);
-    if (!page) return error_response(page.error(), req);
-    for (const auto& id : page->ids) ++shared[id];
-  }
-  std::vector<std::pair<std::string, int>> candidates(shared.begin(), shared.end());
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (candidates.size() > kMaxCandidates) candidates.resize(kMaxCandidates);
-
-  const mpi::Matcher matcher;
-  struct Scored {
-    std::string json;
-    std::string id;
-    mpi::Explanation explanation;
-  };
+  auto candidates = score_candidates(store, *query, keys, kMaxCandidates, "");
+  if (!candidates) return error_response(candidates.error(), req);
   std::vector<Scored> scored;
-  for (const auto& [id, n] : candidates) {
-    auto res = store.read("Patient", id);
-    if (!res) continue;  // deleted since
-    boost::system::error_code ec;
-    const json::value doc = json::parse(res->json, ec);
-    if (ec || !doc.is_object()) continue;
-    auto record = mpi::record_from_patient(doc.get_object());
-    if (!record) continue;
-    mpi::Explanation x = matcher.explain(*query, *record);
-    if (x.result.grade == mpi::Grade::kCertainlyNot) continue;
-    if (in->only_certain && x.result.grade != mpi::Grade::kCertain) continue;
-    scored.push_back(Scored{std::move(res->json), id, std::move(x)});
+  for (auto& c : *candidates) {
+    if (in->only_certain && c.explanation.result.grade != mpi::Grade::kCertain) continue;
+    scored.push_back(std::move(c));
   }
   std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
     return a.explanation.result.score > b.explanation.result.score;

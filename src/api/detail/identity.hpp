@@ -9,6 +9,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <optional>
+#include <string>
+
 namespace ucr::api::detail {
 
 /// The search-index parameter under which a Patient's blocking keys are stored. Internal: not a
@@ -28,6 +31,26 @@ void add_match_keys(const boost::json::value& patient, search::IndexRows& rows);
 /// removes both links, restores the source's `active` and records its own Provenance.
 [[nodiscard]] Response merge_patients(store::Store& store, const ApiOptions& options, const Request& request,
                                       bool unmerge);
+
+/// What linkage decided for an arriving Patient (issue: records from many systems, one person).
+struct LinkDecision {
+  std::optional<std::string> link_to;  ///< the one certain match: linked with `seealso`
+  std::optional<std::string> review;   ///< else the best probable or possible match, for a person to review
+  double score = 0;
+  std::string grade;
+  std::string explanation;  ///< one line per field, for the review Task
+};
+
+/// Matches an arriving Patient against the stored ones (blocking keys, at most a few hundred
+/// candidates). Only a single certain match is linked; several certain matches, or probable and
+/// possible ones, go to review; two different people are never linked automatically.
+[[nodiscard]] core::Result<LinkDecision> decide_link(store::Store& store, const boost::json::object& patient);
+
+/// Adds `link: {other: Patient/{other}, type: seealso}` to a Patient.
+void add_seealso_link(boost::json::object& patient, const std::string& other);
+
+/// The review Task for a possible duplicate: a data-quality officer decides (merge, link or not).
+[[nodiscard]] boost::json::object review_task(const std::string& patient_id, const LinkDecision& decision);
 
 /// POST [base]/Patient/$match with Parameters (resource, onlyCertainMatches, count) or a bare Patient.
 [[nodiscard]] Response match_patient(store::Store& store, const ApiOptions& options, const Request& request);

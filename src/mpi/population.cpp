@@ -58,6 +58,19 @@ constexpr std::array<std::string_view, 40> kShortForms = {
     "mike", "dave",  "rich",  "dick",  "tom",   "chris",  "dan",  "matt",   "tony",   "joe",
     "ed",   "ted",   "pete",  "andy",  "steve", "ben",    "sam",  "peggy",  "maggie", "liz",
     "beth", "betty", "pat",   "jenny", "sue",   "jess",   "kate", "cathy",  "debbie", "vicky"};
+/// Parts of the less common surnames (ours): prefix + suffix makes 800 names of the long tail.
+constexpr std::array<std::string_view, 40> kSurnameHeads = {
+    "ash",  "black", "bright", "brook", "cald",  "craw", "dun",  "elm",   "fair",  "gold",  "hay",  "hol",  "kings",
+    "lang", "mar",   "mid",    "north", "oak",   "pen",  "rad",  "red",   "ros",   "sand",  "shel", "south", "stan",
+    "stock", "thorn", "wal",   "wether", "whit", "wind", "ald",  "bar",   "bur",   "chal",  "dray", "fen",  "hart",
+    "lind"};
+constexpr std::array<std::string_view, 20> kSurnameTails = {"ley",   "ton",  "worth", "field", "ford", "wood", "more",
+                                                            "ham",   "by",   "well",  "stone", "bridge", "ridge",
+                                                            "wick",  "cott", "combe", "hurst", "den",  "man",  "ling"};
+/// Share of people with one of the 120 common surnames (Zipf-like among them: "smith" about 1.3% of all,
+/// near its share in England and Wales); the rest have a long-tail surname, all about equally rare.
+constexpr double kCommonSurname = 0.3;
+constexpr double kSurnameSkew = 1.5;
 /// Postcode areas of Kent and Medway.
 constexpr std::array<std::string_view, 5> kAreas = {"ME", "CT", "TN", "DA", "BR"};
 constexpr std::string_view kInwardLetters = "ABDEFGHJLNPQRSTUWXYZ";
@@ -94,11 +107,17 @@ class Random {
   }
   std::uint64_t next() { return engine_(); }
 
-  /// Zipf-like choice: early names are far commoner, as surnames are.
+  /// Zipf-like choice: early names are far commoner (the larger the skew, the more).
   template <std::size_t N>
-  std::string pick(const std::array<std::string_view, N>& names) {
-    const auto i = static_cast<std::size_t>(std::pow(unit(), 2.2) * static_cast<double>(N));
+  std::string pick(const std::array<std::string_view, N>& names, double skew = 2.2) {
+    const auto i = static_cast<std::size_t>(std::pow(unit(), skew) * static_cast<double>(N));
     return std::string(names[std::min(i, N - 1)]);
+  }
+
+  std::string surname() {
+    if (chance(kCommonSurname)) return pick(kSurnames, kSurnameSkew);
+    return fmt::format("{}{}", kSurnameHeads[static_cast<std::size_t>(uniform(0, kSurnameHeads.size() - 1))],
+                       kSurnameTails[static_cast<std::size_t>(uniform(0, kSurnameTails.size() - 1))]);
   }
 
  private:
@@ -160,7 +179,7 @@ class Generator {
     p.gender = random_.chance(0.5) ? "male" : "female";
     p.given = given_name(p.gender);
     if (random_.chance(kMiddleHeld)) p.middle = given_name(p.gender);
-    p.family = random_.pick(kSurnames);
+    p.family = random_.surname();
     p.year = random_.uniform(kFirstYear, kLastYear);
     p.month = random_.uniform(1, 12);
     p.day = random_.uniform(1, 28);
@@ -209,7 +228,7 @@ class Generator {
     if (p.gender == "female" && p.year < 2000 && random_.chance(r.married)) {
       const auto old = p.family;
       do {
-        p.family = random_.pick(kSurnames);
+        p.family = random_.surname();
       } while (p.family == old);
       if (random_.chance(r.maiden_kept)) p.maiden = old;
     } else if (random_.chance(r.family_typo)) {
@@ -314,6 +333,32 @@ core::Result<void> PopulationOptions::validate() const {
     if (auto r = check_rate(rate, name); !r) return r;
   }
   return core::ok();
+}
+
+json::value PopulationOptions::to_json() const {
+  return json::object{
+      {"people", people},
+      {"seed", seed},
+      {"copies_per_person", copies_per_person},
+      {"twin_rate", twin_rate},
+      {"namesake_rate", namesake_rate},
+      {"parent_child_rate", parent_child_rate},
+      {"rates",
+       json::object{{"missing_nhs", rates.missing_nhs},
+                    {"nickname", rates.nickname},
+                    {"given_typo", rates.given_typo},
+                    {"middle_dropped", rates.middle_dropped},
+                    {"married", rates.married},
+                    {"maiden_kept", rates.maiden_kept},
+                    {"family_typo", rates.family_typo},
+                    {"transposed_date", rates.transposed_date},
+                    {"date_typo", rates.date_typo},
+                    {"moved", rates.moved},
+                    {"phone_changed", rates.phone_changed},
+                    {"phone_missing", rates.phone_missing},
+                    {"email_missing", rates.email_missing},
+                    {"gender_missing", rates.gender_missing}}},
+  };
 }
 
 std::string_view relation_code(Relation relation) {

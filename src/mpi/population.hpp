@@ -11,6 +11,7 @@
 #include "mpi/record.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,9 @@ struct PopulationOptions {
   /// Error `invalid` naming the option when a rate is outside [0, 1], copies_per_person outside [0, 20]
   /// or people is 0 or above 20,000,000.
   [[nodiscard]] core::Result<void> validate() const;
+  /// {"people", "seed", "copies_per_person", "twin_rate", "namesake_rate", "parent_child_rate",
+  ///  "rates": {"missing_nhs", "nickname", ...}}, for reports.
+  [[nodiscard]] boost::json::value to_json() const;
 };
 
 /// How a generated person relates to another one.

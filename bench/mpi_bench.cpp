@@ -1,16 +1,15 @@
 // Benchmarks of patient matching (ucr::mpi) on the synthetic population of mpi/population:
-//   BM_ScorePair        compare + grade one candidate pair
-//   BM_BlockingKeys     the blocking keys of one record
-//   BM_BatchLinkage     M incoming records (corrupted copies from other systems) linked against an
-//                       in-memory index of P persons: blocking key -> record indices
-//                       (std::unordered_map), candidates scored, best grade taken; args P, M, threads.
-//                       Reports records/s, candidates per record, the index's memory estimate and the
-//                       auto-link precision/recall of the run.
-// Run: build/bench/ucr_bench_mpi                                        (everything)
-//      build/bench/ucr_bench_mpi --benchmark_filter='BatchLinkage/people:100000/'
-//      build/bench/ucr_bench_mpi --benchmark_filter='BatchLinkage/people:1000000/'
-//      build/bench/ucr_bench_mpi --benchmark_filter=BatchLinkage --benchmark_min_time=... is not needed: one
-//      iteration each (generating the population is not timed). P persons = people plus their look-alikes.
+//   bm_score_pair     compare + grade one candidate pair
+//   bm_blocking_keys  the blocking keys of one record
+//   bm_batch_linkage  M incoming records (corrupted copies from other systems) linked against an in-memory
+//                     index of the persons generated from `people` (people plus look-alikes, about 1.14 x):
+//                     blocking key -> record indices (std::unordered_map), candidates scored, the best
+//                     certain one linked. Args: people, M, threads. One iteration; generating the population
+//                     and building the index are not timed. Reports records/s, candidates per record, the
+//                     index's memory estimate, and the share auto-linked and wrongly auto-linked.
+// Run: build/bench/ucr_bench_mpi                                            (everything, about 2 minutes)
+//      build/bench/ucr_bench_mpi --benchmark_filter='batch_linkage/people:100000/'
+//      build/bench/ucr_bench_mpi --benchmark_filter='batch_linkage/people:1000000/'   (about 1.3 GiB)
 #include "mpi/blocking.hpp"
 #include "mpi/evaluation.hpp"
 #include "mpi/matcher.hpp"
@@ -38,7 +37,7 @@ mpi::Population population(std::size_t people, double copies_per_person) {
   return mpi::generate_population(options).value();
 }
 
-void BM_ScorePair(benchmark::State& state) {
+void bm_score_pair(benchmark::State& state) {
   const auto pop = population(2000, 0.6);
   const auto candidates = mpi::candidate_pairs(pop.records);
   const mpi::Matcher matcher;
@@ -50,9 +49,9 @@ void BM_ScorePair(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ScorePair);
+BENCHMARK(bm_score_pair);
 
-void BM_BlockingKeys(benchmark::State& state) {
+void bm_blocking_keys(benchmark::State& state) {
   const auto pop = population(2000, 0.6);
   std::size_t i = 0;
   for (auto _ : state) {
@@ -61,7 +60,7 @@ void BM_BlockingKeys(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_BlockingKeys);
+BENCHMARK(bm_blocking_keys);
 
 std::size_t string_heap(const std::string& s) {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++ keeps up to 15 characters inline
@@ -97,7 +96,7 @@ std::size_t index_bytes(const Index& index) {
 }
 
 /// Args: persons in the index (P), incoming records (M), threads.
-void BM_BatchLinkage(benchmark::State& state) {
+void bm_batch_linkage(benchmark::State& state) {
   const auto people = static_cast<std::size_t>(state.range(0));
   const auto incoming_wanted = static_cast<double>(state.range(1));
   const auto threads = static_cast<std::size_t>(state.range(2));
@@ -105,7 +104,8 @@ void BM_BatchLinkage(benchmark::State& state) {
   const auto pop = population(people, incoming_wanted / (static_cast<double>(people) * 1.13));
   std::vector<std::uint32_t> index_records;
   std::vector<std::uint32_t> incoming;
-  for (std::uint32_t i = 0; i < pop.records.size(); ++i) (pop.labels[i].original ? index_records : incoming).push_back(i);
+  for (std::uint32_t i = 0; i < pop.records.size(); ++i)
+    (pop.labels[i].original ? index_records : incoming).push_back(i);
 
   const auto build_start = std::chrono::steady_clock::now();
   Index index;
@@ -129,7 +129,8 @@ void BM_BatchLinkage(benchmark::State& state) {
       const auto& record = pop.records[incoming[k]];
       found.clear();
       for (const auto& key : mpi::blocking_keys(record)) {
-        if (const auto it = index.find(key); it != index.end()) found.insert(found.end(), it->second.begin(), it->second.end());
+        if (const auto it = index.find(key); it != index.end())
+          found.insert(found.end(), it->second.begin(), it->second.end());
       }
       std::sort(found.begin(), found.end());
       found.erase(std::unique(found.begin(), found.end()), found.end());
@@ -168,7 +169,8 @@ void BM_BatchLinkage(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * incoming.size()));
   state.counters["persons"] = static_cast<double>(index_records.size());
   state.counters["incoming"] = m;
-  state.counters["records/s"] = benchmark::Counter(m * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["records/s"] =
+      benchmark::Counter(m * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["cand/record"] = static_cast<double>(candidates.load()) / m;
   state.counters["index_keys"] = static_cast<double>(index.size());
   state.counters["index_MiB"] = static_cast<double>(index_bytes(index)) / (1024.0 * 1024.0);
@@ -177,7 +179,7 @@ void BM_BatchLinkage(benchmark::State& state) {
   state.counters["auto_linked"] = static_cast<double>(linked_right.load() + linked_wrong.load()) / m;
   state.counters["auto_wrong"] = static_cast<double>(linked_wrong.load());
 }
-BENCHMARK(BM_BatchLinkage)
+BENCHMARK(bm_batch_linkage)
     ->Args({100000, 100000, 2})
     ->Args({1000000, 100000, 2})
     ->ArgNames({"people", "incoming", "threads"})

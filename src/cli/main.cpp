@@ -148,7 +148,9 @@ int match_evaluate(const MatchEvaluateArgs& args) {
   if (args.json) {
     boost::json::object out{{"population", args.population.to_json()},
                             {"generate_seconds", generate_seconds},
-                            {"weights", args.estimate ? "estimated" : args.config_file.empty() ? "default" : "file"},
+                            {"weights", args.estimate              ? "estimated"
+                                        : args.config_file.empty() ? "default"
+                                                                   : "file"},
                             {"evaluation", evaluation.to_json()}};
     if (args.estimate) out["em"] = std::move(em_json);
     if (args.print_config) out["config"] = config.to_json();
@@ -293,8 +295,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 2000000));
   match_eval->add_option("--seed", pop.seed, "Seed: the same seed and options give the same population")
       ->capture_default_str();
-  match_eval->add_option("--copies", pop.copies_per_person,
-                         "Mean corrupted copies per person held by other systems (0-20)")
+  match_eval
+      ->add_option("--copies", pop.copies_per_person, "Mean corrupted copies per person held by other systems (0-20)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 20.0));
   rate("--twin-rate", pop.twin_rate, "Share of people with a twin (same surname, birth date, address, phone)");
@@ -308,7 +310,8 @@ int main(int argc, char** argv) {
                        ->add_option("--typo-rate", typo_rate,
                                     "Sets both --given-typo-rate and --family-typo-rate (unless given themselves)")
                        ->check(CLI::Range(0.0, 1.0));
-  auto* given_typo = rate("--given-typo-rate", rates.given_typo, "Share of copies with a keying error in the given name");
+  auto* given_typo =
+      rate("--given-typo-rate", rates.given_typo, "Share of copies with a keying error in the given name");
   auto* family_typo =
       rate("--family-typo-rate", rates.family_typo, "Share of copies with a keying error in the family name");
   rate("--nickname-rate", rates.nickname, "Share of copies giving a short form of the given name (William -> Bill)");

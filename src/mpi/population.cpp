@@ -60,13 +60,13 @@ constexpr std::array<std::string_view, 40> kShortForms = {
     "beth", "betty", "pat",   "jenny", "sue",   "jess",   "kate", "cathy",  "debbie", "vicky"};
 /// Parts of the less common surnames (ours): prefix + suffix makes 800 names of the long tail.
 constexpr std::array<std::string_view, 40> kSurnameHeads = {
-    "ash",  "black", "bright", "brook", "cald",  "craw", "dun",  "elm",   "fair",  "gold",  "hay",  "hol",  "kings",
-    "lang", "mar",   "mid",    "north", "oak",   "pen",  "rad",  "red",   "ros",   "sand",  "shel", "south", "stan",
-    "stock", "thorn", "wal",   "wether", "whit", "wind", "ald",  "bar",   "bur",   "chal",  "dray", "fen",  "hart",
-    "lind"};
-constexpr std::array<std::string_view, 20> kSurnameTails = {"ley",   "ton",  "worth", "field", "ford", "wood", "more",
-                                                            "ham",   "by",   "well",  "stone", "bridge", "ridge",
-                                                            "wick",  "cott", "combe", "hurst", "den",  "man",  "ling"};
+    "ash",  "black", "bright", "brook", "cald",  "craw", "dun",   "elm",   "fair", "gold",
+    "hay",  "hol",   "kings",  "lang",  "mar",   "mid",  "north", "oak",   "pen",  "rad",
+    "red",  "ros",   "sand",   "shel",  "south", "stan", "stock", "thorn", "wal",  "wether",
+    "whit", "wind",  "ald",    "bar",   "bur",   "chal", "dray",  "fen",   "hart", "lind"};
+constexpr std::array<std::string_view, 20> kSurnameTails = {
+    "ley",   "ton",    "worth", "field", "ford", "wood",  "more",  "ham", "by",  "well",
+    "stone", "bridge", "ridge", "wick",  "cott", "combe", "hurst", "den", "man", "ling"};
 /// Share of people with one of the 120 common surnames (Zipf-like among them: "smith" about 1.3% of all,
 /// near its share in England and Wales); the rest have a long-tail surname, all about equally rare.
 constexpr double kCommonSurname = 0.3;
@@ -343,21 +343,20 @@ json::value PopulationOptions::to_json() const {
       {"twin_rate", twin_rate},
       {"namesake_rate", namesake_rate},
       {"parent_child_rate", parent_child_rate},
-      {"rates",
-       json::object{{"missing_nhs", rates.missing_nhs},
-                    {"nickname", rates.nickname},
-                    {"given_typo", rates.given_typo},
-                    {"middle_dropped", rates.middle_dropped},
-                    {"married", rates.married},
-                    {"maiden_kept", rates.maiden_kept},
-                    {"family_typo", rates.family_typo},
-                    {"transposed_date", rates.transposed_date},
-                    {"date_typo", rates.date_typo},
-                    {"moved", rates.moved},
-                    {"phone_changed", rates.phone_changed},
-                    {"phone_missing", rates.phone_missing},
-                    {"email_missing", rates.email_missing},
-                    {"gender_missing", rates.gender_missing}}},
+      {"rates", json::object{{"missing_nhs", rates.missing_nhs},
+                             {"nickname", rates.nickname},
+                             {"given_typo", rates.given_typo},
+                             {"middle_dropped", rates.middle_dropped},
+                             {"married", rates.married},
+                             {"maiden_kept", rates.maiden_kept},
+                             {"family_typo", rates.family_typo},
+                             {"transposed_date", rates.transposed_date},
+                             {"date_typo", rates.date_typo},
+                             {"moved", rates.moved},
+                             {"phone_changed", rates.phone_changed},
+                             {"phone_missing", rates.phone_missing},
+                             {"email_missing", rates.email_missing},
+                             {"gender_missing", rates.gender_missing}}},
   };
 }
 

@@ -7,6 +7,9 @@
 #include "fhir/validator.hpp"
 #include "fhirpath/fhirpath.hpp"
 #include "http/server.hpp"
+#include "mpi/evaluation.hpp"
+#include "mpi/matcher.hpp"
+#include "mpi/population.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <fmt/format.h>
@@ -15,6 +18,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -64,6 +68,114 @@ std::optional<boost::json::value> read_json(const std::string& file, std::string
 int fail(const std::string& message) {
   std::cerr << "ucr: " << message << "\n";
   return 1;
+}
+
+/// Settings of `ucr match evaluate` beyond the population's.
+struct MatchEvaluateArgs {
+  mpi::PopulationOptions population;
+  std::string config_file;
+  bool estimate = false;
+  bool print_config = false;
+  bool json = false;
+  bool quiet = false;
+  std::size_t examples = 5;
+};
+
+/// Progress of a long stage on standard error: a rewritten line on a terminal, else a line per 10%.
+mpi::ProgressFn stderr_progress(bool enabled) {
+  if (!enabled) return {};
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  return [tty, next = std::size_t{0}](std::string_view stage, std::size_t done, std::size_t total) mutable {
+    if (done <= 1) next = 0;
+    const auto percent = total == 0 ? std::size_t{100} : done * 100 / total;
+    if (tty) {
+      std::cerr << fmt::format("\rmatch: {} {}/{} ({}%)   ", stage, done, total, percent);
+      if (done == total) std::cerr << "\n";
+      std::cerr << std::flush;
+    } else if (done >= next || done == total) {
+      std::cerr << fmt::format("match: {} {}/{} ({}%)\n", stage, done, total, percent);
+      next = done + std::max<std::size_t>(1, total / 10);
+    }
+  };
+}
+
+int match_evaluate(const MatchEvaluateArgs& args) {
+  using Clock = std::chrono::steady_clock;
+  auto config = mpi::MatchConfig::defaults();
+  if (!args.config_file.empty()) {
+    std::string why;
+    auto json = read_json(args.config_file, why);
+    if (!json) return fail(why);
+    auto loaded = mpi::MatchConfig::from_json(*json);
+    if (!loaded) return fail(fmt::format("{}: {}", args.config_file, loaded.error().message()));
+    config = std::move(*loaded);
+  }
+  if (auto valid = args.population.validate(); !valid) return fail(valid.error().message());
+  // Progress for populations that take more than a moment.
+  const bool show_progress = !args.quiet && args.population.people >= 50000;
+  const auto progress = stderr_progress(show_progress);
+  const auto generating = Clock::now();
+  if (show_progress) std::cerr << fmt::format("match: generating {} people\n", args.population.people);
+  auto population = mpi::generate_population(args.population);
+  if (!population) return fail(population.error().message());
+  const double generate_seconds = std::chrono::duration<double>(Clock::now() - generating).count();
+  if (show_progress) {
+    std::cerr << fmt::format("match: {} records of {} people generated in {:.1f} s\n", population->records.size(),
+                             population->persons.size(), generate_seconds);
+  }
+  const auto candidates = mpi::candidate_pairs(population->records, progress);
+
+  boost::json::object em_json;
+  if (args.estimate) {
+    const auto sample = mpi::compare_pairs(population->records, candidates, progress);
+    auto em = mpi::estimate_weights(sample, config);
+    if (!em) return fail("EM estimation failed: " + em.error().message());
+    em_json = boost::json::object{{"iterations", em->iterations},
+                                  {"converged", em->converged},
+                                  {"log_likelihood", em->log_likelihood},
+                                  {"prior", em->config.prior}};
+    if (!args.json) {
+      std::cerr << fmt::format("match: EM over {} candidate pairs: {} iterations, {}, estimated prior {:.4f}\n",
+                               sample.size(), em->iterations, em->converged ? "converged" : "NOT converged",
+                               em->config.prior);
+    }
+    config = std::move(em->config);
+  }
+
+  const mpi::Matcher matcher(config);
+  const auto evaluation = mpi::evaluate(*population, candidates, matcher,
+                                        mpi::EvaluationOptions{.max_examples = args.examples, .progress = progress});
+  if (args.json) {
+    boost::json::object out{{"population", args.population.to_json()},
+                            {"generate_seconds", generate_seconds},
+                            {"weights", args.estimate              ? "estimated"
+                                        : args.config_file.empty() ? "default"
+                                                                   : "file"},
+                            {"evaluation", evaluation.to_json()}};
+    if (args.estimate) out["em"] = std::move(em_json);
+    if (args.print_config) out["config"] = config.to_json();
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  const auto& o = args.population;
+  const auto& r = o.rates;
+  std::cout << fmt::format(
+      "ucr match evaluate: {} people, seed {}, {} copies per person; look-alikes: twins {}, namesakes {}, "
+      "parent-child {}\n"
+      "corruption: missing NHS {}, nickname {}, given typo {}, family typo {}, married {} (maiden kept {}), "
+      "transposed date {}, date typo {}, moved {}, phone changed {} / missing {}, e-mail missing {}, gender missing "
+      "{}, middle dropped {}\n"
+      "weights: {}; generated in {:.2f} s\n\n",
+      o.people, o.seed, o.copies_per_person, o.twin_rate, o.namesake_rate, o.parent_child_rate, r.missing_nhs,
+      r.nickname, r.given_typo, r.family_typo, r.married, r.maiden_kept, r.transposed_date, r.date_typo, r.moved,
+      r.phone_changed, r.phone_missing, r.email_missing, r.gender_missing, r.middle_dropped,
+      args.estimate              ? "estimated by EM from the candidate pairs"
+      : args.config_file.empty() ? "default (data/mpi/match-config.json)"
+                                 : args.config_file,
+      generate_seconds);
+  std::cout << evaluation.to_text();
+  if (args.print_config) std::cout << "\nconfig: " << boost::json::serialize(config.to_json()) << "\n";
+  return 0;
 }
 
 int load_demo(store::Store& store, const demo::Options& options, const demo::LoadOptions& load_options) {
@@ -163,6 +275,72 @@ int main(int argc, char** argv) {
   fp->add_option("EXPRESSION", expression, "The FHIRPath expression, e.g. \"Patient.name.given\"")->required();
   fp->add_option("--input", input_file, "The resource (JSON file, '-' for standard input); none: empty input");
 
+  // match evaluate
+  auto* match = app.add_subcommand("match", "Patient matching (record linkage) tools.");
+  match->require_subcommand(1);
+  auto* match_eval = match->add_subcommand(
+      "evaluate",
+      "Generate a labelled synthetic population (fictional people, corrupted copies from other systems, twins and "
+      "namesakes), block and score every candidate pair, and report precision, recall and F1 of auto-links "
+      "(grade certain) and of the review queue (probable, possible) against the truth.");
+  MatchEvaluateArgs mea;
+  auto& pop = mea.population;
+  auto& rates = pop.rates;
+  pop.people = 10000;
+  const auto rate = [&](const std::string& name, double& value, const std::string& what) {
+    return match_eval->add_option(name, value, what)->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  };
+  match_eval->add_option("--people", pop.people, "People generated (look-alikes and copies come on top)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2000000));
+  match_eval->add_option("--seed", pop.seed, "Seed: the same seed and options give the same population")
+      ->capture_default_str();
+  match_eval
+      ->add_option("--copies", pop.copies_per_person, "Mean corrupted copies per person held by other systems (0-20)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 20.0));
+  rate("--twin-rate", pop.twin_rate, "Share of people with a twin (same surname, birth date, address, phone)");
+  rate("--namesake-rate", pop.namesake_rate,
+       "Share of people with a namesake born the same day (same names and gender, elsewhere)");
+  rate("--parent-child-rate", pop.parent_child_rate,
+       "Share of people born by 1985 with a child of the same name at the same address");
+  rate("--missing-nhs-rate", rates.missing_nhs, "Share of copies without an NHS number");
+  double typo_rate = -1;
+  auto* typo_opt = match_eval
+                       ->add_option("--typo-rate", typo_rate,
+                                    "Sets both --given-typo-rate and --family-typo-rate (unless given themselves)")
+                       ->check(CLI::Range(0.0, 1.0));
+  auto* given_typo =
+      rate("--given-typo-rate", rates.given_typo, "Share of copies with a keying error in the given name");
+  auto* family_typo =
+      rate("--family-typo-rate", rates.family_typo, "Share of copies with a keying error in the family name");
+  rate("--nickname-rate", rates.nickname, "Share of copies giving a short form of the given name (William -> Bill)");
+  rate("--middle-dropped-rate", rates.middle_dropped, "Share of copies without the middle name");
+  rate("--married-rate", rates.married, "Share of copies of women born before 2000 under another (married) surname");
+  rate("--maiden-kept-rate", rates.maiden_kept, "Of those, the share that keep the old surname as a maiden name");
+  rate("--transposed-date-rate", rates.transposed_date,
+       "Share of copies with birth day and month swapped (when the day is 12 or less)");
+  rate("--date-typo-rate", rates.date_typo, "Share of copies with one digit of the birth date wrong (day or year)");
+  rate("--moved-rate", rates.moved, "Share of copies at another postcode");
+  rate("--phone-changed-rate", rates.phone_changed, "Share of copies with another phone number");
+  rate("--phone-missing-rate", rates.phone_missing, "Share of copies without a phone number (when not changed)");
+  rate("--email-missing-rate", rates.email_missing, "Share of copies without the e-mail address");
+  rate("--gender-missing-rate", rates.gender_missing, "Share of copies without gender");
+  match_eval
+      ->add_option("--config", mea.config_file,
+                   "Match configuration JSON (weights, prior, thresholds, rules; as data/mpi/match-config.json); "
+                   "absent settings keep the defaults")
+      ->check(CLI::ExistingFile);
+  match_eval->add_flag("--estimate", mea.estimate,
+                       "Estimate m/u weights and the prior by EM on the candidate pairs first (starting from the "
+                       "configuration) and evaluate with the estimates");
+  match_eval->add_flag("--print-config", mea.print_config, "Also print the configuration evaluated, as JSON");
+  match_eval->add_flag("--json", mea.json, "Print the report as one JSON object instead of tables");
+  match_eval->add_option("--examples", mea.examples, "Wrong auto-links shown with their explanation")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  match_eval->add_flag("--quiet", mea.quiet, "No progress on standard error (shown from 50,000 people)");
+
   CLI11_PARSE(app, argc, argv);
   core::init_logging(log_level);
 
@@ -181,6 +359,14 @@ int main(int argc, char** argv) {
     if (!result) return fail(result.error().message());
     std::cout << boost::json::serialize(fhirpath::to_json(*result)) << "\n";
     return 0;
+  }
+
+  if (*match_eval) {
+    if (typo_opt->count() > 0) {
+      if (given_typo->count() == 0) rates.given_typo = typo_rate;
+      if (family_typo->count() == 0) rates.family_typo = typo_rate;
+    }
+    return match_evaluate(mea);
   }
 
   if (*validate) {

@@ -65,6 +65,9 @@ struct ReferenceTarget {
 /// Resources in a patient's compartment ($everything).
 struct CompartmentQuery {
   std::string patient_id;
+  /// More patients whose compartments are read with it (the person's other records: linked or
+  /// merged Patients); each resource comes once.
+  std::vector<std::string> also;
   std::vector<std::string> types;     ///< empty: every type
   std::optional<core::Micros> since;  ///< only resources updated at or after
   std::size_t count = 50;

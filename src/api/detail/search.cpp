@@ -477,6 +477,58 @@ Response search_system(store::Store& store, const ApiOptions& options, const Req
   return finish_bundle(std::move(body), first, warnings, req, "search-system");
 }
 
+/// Patients linked to `patient_id` (both directions, breadth first, at most kMaxLinked).
+core::Result<std::vector<std::string>> linked_patients(store::Store& store, const std::string& patient_id) {
+  constexpr std::size_t kMaxLinked = 20;
+  std::vector<std::string> out;
+  std::set<std::string> seen{patient_id};
+  std::vector<std::string> frontier{patient_id};
+  while (!frontier.empty() && out.size() < kMaxLinked) {
+    std::vector<std::string> next;
+    for (const auto& id : frontier) {
+      // Links this record holds.
+      if (auto r = store.read("Patient", id)) {
+        boost::system::error_code ec;
+        const json::value doc = json::parse(r->json, ec);
+        const auto* links = !ec && doc.is_object() ? doc.get_object().if_contains("link") : nullptr;
+        if (links != nullptr && links->is_array()) {
+          for (const auto& l : links->get_array()) {
+            const auto* o = l.is_object() ? l.get_object().if_contains("other") : nullptr;
+            const auto* ref = o != nullptr && o->is_object() ? o->get_object().if_contains("reference") : nullptr;
+            if (ref == nullptr || !ref->is_string()) continue;
+            const std::string_view rv = ref->get_string();
+            if (rv.substr(0, 8) == "Patient/" && seen.insert(std::string(rv.substr(8))).second) {
+              next.emplace_back(rv.substr(8));
+            }
+          }
+        }
+      }
+      // Records that link to this one.
+      search::Plan plan;
+      plan.type = "Patient";
+      plan.count = kMaxLinked;
+      search::Filter f;
+      search::Condition c;
+      c.type = search::ParamType::kReference;
+      c.param = "link";
+      c.target_type = "Patient";
+      c.target_id = id;
+      f.any_of.push_back(std::move(c));
+      plan.filters.push_back(std::move(f));
+      auto page = store.search(plan, false);
+      if (!page) return page.error();
+      for (const auto& other : page->ids) {
+        if (seen.insert(other).second) next.push_back(other);
+      }
+    }
+    for (const auto& id : next) {
+      if (out.size() < kMaxLinked) out.push_back(id);
+    }
+    frontier = std::move(next);
+  }
+  return out;
+}
+
 /// The largest $everything page (_count); searches stop at ApiOptions::max_page_size.
 constexpr std::size_t kMaxEverythingPage = 5000;
 
@@ -516,6 +568,11 @@ Response everything(store::Store& store, const ApiOptions& options, const Reques
       return error_response(core::Error::invalid(fmt::format("$everything does not take '{}'", name), name), req);
     }
   }
+  // The person-level view: records of the same person from other sources (Patient.link seealso,
+  // refer, replaces, replaced-by, in either direction, a few steps out) are read with it.
+  auto linked = linked_patients(store, patient_id);
+  if (!linked) return error_response(linked.error(), req);
+  q.also = std::move(*linked);
   const std::size_t page_size = q.count;
   q.count = page_size + 1;
   auto members = store.compartment(q);

@@ -714,9 +714,14 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     std::string sql =
-        "SELECT c.type, c.id FROM compartment k JOIN resource_current c ON c.rid = k.rid AND "
-        "c.deleted = 0 WHERE k.patient = ?";
+        "SELECT DISTINCT c.type, c.id FROM compartment k JOIN resource_current c ON c.rid = k.rid AND "
+        "c.deleted = 0 WHERE k.patient IN (?";
     std::vector<sqlite_detail::Bind> binds{q.patient_id};
+    for (const auto& other : q.also) {
+      sql += ",?";
+      binds.emplace_back(other);
+    }
+    sql += ")";
     if (!q.types.empty()) {
       sql += " AND k.type IN (";
       for (std::size_t i = 0; i < q.types.size(); ++i) {

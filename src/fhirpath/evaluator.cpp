@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 
@@ -63,6 +64,20 @@ std::string_view kind_name(const Value& v) {
   return "value";
 }
 
+/// The text of an item that to_system() turns into a String (a String, or a string node whose FHIR type
+/// is not boolean/number/date-like), without copying it; nullopt for anything else.
+std::optional<std::string_view> plain_string(const Value& v) {
+  if (v.kind == ValueKind::kString) return std::string_view(v.as_string());
+  if (!v.is_node() || v.node == nullptr || !v.node->is_string()) return std::nullopt;
+  const std::string_view t = v.type;
+  if (t == "boolean" || t == "integer" || t == "positiveInt" || t == "unsignedInt" || t == "integer64" ||
+      t == "decimal" || t == "date" || t == "dateTime" || t == "instant" || t == "time") {
+    return std::nullopt;
+  }
+  const json::string& s = v.node->get_string();
+  return std::string_view(s.data(), s.size());
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------- helpers
@@ -79,6 +94,10 @@ std::optional<std::string> string_value(const Value& v) {
 }
 
 std::optional<bool> equal_items(const Value& a0, const Value& b0) {
+  // Strings (the common case: codes, systems, names) compare without building System values.
+  if (auto sa = plain_string(a0)) {
+    if (auto sb = plain_string(b0)) return *sa == *sb;
+  }
   Value a = to_system(a0), b = to_system(b0);
   if (a.is_node() || b.is_node()) {
     if (!a.is_node() || !b.is_node()) return false;
@@ -205,7 +224,16 @@ void add_distinct(Collection& out, const Value& v) {
 core::Result<std::optional<bool>> to_boolean(const Evaluator& ev, const Node& at, const Collection& c) {
   if (c.empty()) return std::optional<bool>();
   if (c.size() > 1) return ev.error(at, "expected a single boolean but got " + std::to_string(c.size()) + " items");
-  Value v = to_system(c.front());
+  const Value& item = c.front();
+  if (item.kind == ValueKind::kBoolean) return std::optional<bool>(item.as_bool());
+  if (item.is_node()) {
+    // to_system() makes a Boolean only of a JSON boolean typed boolean (or untyped).
+    if (item.node != nullptr && item.node->is_bool() && (item.type.empty() || item.type == "boolean")) {
+      return std::optional<bool>(item.node->get_bool());
+    }
+    return std::optional<bool>(true);
+  }
+  Value v = to_system(item);
   if (v.kind == ValueKind::kBoolean) return std::optional<bool>(v.as_bool());
   return std::optional<bool>(true);
 }
@@ -339,27 +367,55 @@ core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   return error(node, "unsupported expression");
 }
 
+bool Evaluator::leading_type(const Node& node, const Scope& scope, Collection& out) {
+  // A leading type name (Patient.name) selects the input items of that type.
+  if (!node.leading_type) return false;
+  for (const Value& v : scope.this_items) {
+    if (v.is_node() && is_of_type(v, *node.leading_type)) out.push_back(v);
+  }
+  if (!out.empty() || node.leading_resource) return true;
+  return false;
+}
+
 core::Result<Collection> Evaluator::member(const Node& node, const Scope& scope) {
-  Collection input;
-  if (node.target) {
-    UCR_FP_TRY(in, eval(*node.target, scope));
-    input = std::move(in);
+  // A chain of member steps (a.b.c) is walked breadth-first between two reused collections instead of
+  // one collection per step. The steps are collected from the last one back to the chain's start.
+  constexpr std::size_t kMaxChain = 16;
+  std::array<const Node*, kMaxChain> steps{};
+  std::size_t count = 0;
+  const Node* base = &node;
+  while (base != nullptr && base->kind == NodeKind::kMember && count < kMaxChain) {
+    steps[count++] = base;
+    base = base->target.get();
+  }
+  // The depth each step would have been evaluated at recursively must stay within the limit (else the
+  // one-step path below reports the error where it always did).
+  if (depth_ + static_cast<int>(count) - 1 > kMaxDepth) count = 1, base = node.target.get();
+
+  Collection cur;
+  std::size_t first = count;  // steps[first - 1] is the first step still to navigate
+  if (base != nullptr) {
+    depth_ += static_cast<int>(count) - 1;
+    auto in = eval(*base, scope);
+    depth_ -= static_cast<int>(count) - 1;
+    if (!in) return in.error();
+    cur = std::move(*in);
   } else {
-    input.assign(scope.this_items.begin(), scope.this_items.end());
-    // A leading type name (Patient.name) selects the input items of that type.
-    if (!node.name.empty() && node.name[0] >= 'A' && node.name[0] <= 'Z') {
-      if (auto spec = resolve_type("FHIR", node.name)) {
-        Collection matched;
-        for (const Value& v : input) {
-          if (v.is_node() && is_of_type(v, *spec)) matched.push_back(v);
-        }
-        if (!matched.empty() || fhir::is_resource_type(node.name)) return matched;
-      }
+    // steps[count - 1] has no target: it applies to $this.
+    const Node& lead = *steps[count - 1];
+    --first;
+    if (!leading_type(lead, scope, cur)) {
+      for (const Value& v : scope.this_items) navigate(v, lead.name, cur, &lead.hint);
     }
   }
-  Collection out;
-  for (const Value& v : input) navigate(v, node.name, out);
-  return out;
+  Collection next;
+  for (std::size_t i = first; i-- > 0;) {
+    const Node& step = *steps[i];
+    next.clear();
+    for (const Value& v : cur) navigate(v, step.name, next, &step.hint);
+    cur.swap(next);
+  }
+  return cur;
 }
 
 core::Result<Collection> Evaluator::variable(const Node& node) {

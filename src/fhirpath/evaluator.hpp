@@ -39,6 +39,8 @@ class Evaluator {
 
  private:
   core::Result<Collection> member(const Node& node, const Scope& scope);
+  /// Applies a leading type name (the `Patient` of Patient.name) to $this: true when it selected.
+  bool leading_type(const Node& node, const Scope& scope, Collection& out);
   core::Result<Collection> binary(const Node& node, const Scope& scope);
   core::Result<Collection> arithmetic(const Node& node, const Value& a, const Value& b);
   core::Result<Collection> variable(const Node& node);

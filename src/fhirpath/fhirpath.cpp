@@ -52,7 +52,9 @@ Value Value::of_node(const json::value& node, std::string_view fhir_type) {
 core::Result<std::shared_ptr<const Expression>> compile_uncached(std::string_view text) {
   auto root = parse(text);
   if (!root) return root.error();
-  return std::shared_ptr<const Expression>(std::make_shared<Expression>(std::string(text), std::move(*root)));
+  const fhir::TypeDefinition* root_hint = annotate(**root);
+  return std::shared_ptr<const Expression>(
+      std::make_shared<Expression>(std::string(text), std::move(*root), root_hint));
 }
 
 core::Result<std::shared_ptr<const Expression>> compile(std::string_view text) {
@@ -83,7 +85,7 @@ core::Result<Collection> evaluate(const Expression& expr, const Collection& inpu
 }
 
 core::Result<Collection> evaluate(const Expression& expr, const json::value& input, const Context& ctx) {
-  Collection in{resource_value(input)};
+  Collection in{resource_value(input, expr.root_hint())};
   return evaluate(expr, in, ctx);
 }
 

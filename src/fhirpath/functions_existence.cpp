@@ -142,13 +142,12 @@ R fn_children(Evaluator&, const Node&, const Collection& in, const Scope&) {
 }
 
 R fn_descendants(Evaluator&, const Node&, const Collection& in, const Scope&) {
+  // Breadth-first with `out` as the queue: the children of in, then theirs, level by level.
   Collection out;
-  Collection frontier = in;
-  while (!frontier.empty()) {
-    Collection next;
-    for (const Value& v : frontier) all_children(v, next);
-    out.insert(out.end(), next.begin(), next.end());
-    frontier = std::move(next);
+  for (const Value& v : in) all_children(v, out);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Value item = out[i];  // all_children appends to `out`, which may move its items
+    all_children(item, out);
   }
   return out;
 }

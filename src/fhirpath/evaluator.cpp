@@ -471,8 +471,22 @@ core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope)
     }
   }
 
-  UCR_FP_TRY(a, eval(lhs, scope));
-  UCR_FP_TRY(b, eval(rhs, scope));
+  // A literal operand ('phone', 100, @2000-01-01) is read in place instead of being copied (eval() would
+  // only copy it, or report the depth limit, which is checked here the same way).
+  const bool lhs_literal = lhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
+  const bool rhs_literal = rhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
+  Collection lhs_items;
+  Collection rhs_items;
+  if (!lhs_literal) {
+    UCR_FP_TRY(l, eval(lhs, scope));
+    lhs_items = std::move(l);
+  }
+  if (!rhs_literal) {
+    UCR_FP_TRY(r, eval(rhs, scope));
+    rhs_items = std::move(r);
+  }
+  const Collection& a = lhs_literal ? lhs.literal : lhs_items;
+  const Collection& b = rhs_literal ? rhs.literal : rhs_items;
   switch (op) {
     case BinaryOp::kUnion: {
       Collection out;

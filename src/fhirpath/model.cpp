@@ -7,6 +7,7 @@
 #include <bit>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace ucr::fhirpath {
 namespace json = boost::json;
@@ -62,38 +63,58 @@ void set_resource(Value& v, const json::value& node) {
   }
 }
 
-/// Appends the item `node` (and its `_x` companion `ext`) of element `el` with type `ti`, built in place.
+/// Appends the item `node` (and its `_x` companion `ext`) of element `el` with type `ti`, built in place
+/// (parenthesised aggregate initialisation: no zero-filling of the whole Value first).
 void push_typed(const json::value* node, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti,
                 Collection& out) {
-  Value& v = out.emplace_back();
   if (el == nullptr) {
     if (node != nullptr && node->is_object() && node->get_object().contains("resourceType")) {
-      set_resource(v, *node);
+      set_resource(out.emplace_back(ValueKind::kNode), *node);
       return;
     }
-    v.node = node;
-    v.extension = ext;
+    out.emplace_back(ValueKind::kNode, node, ext);
     return;
   }
   const fhir::ElementType& t = el->types[ti];
   if (el->children != nullptr) {
-    v.node = node;
-    v.extension = ext;
-    v.type = t.code;
-    v.definition = el->children;
+    out.emplace_back(ValueKind::kNode, node, ext, t.code, el->children);
   } else if (t.is_resource) {
     if (node != nullptr) {
-      set_resource(v, *node);
+      set_resource(out.emplace_back(ValueKind::kNode), *node);
       return;
     }
-    v.extension = ext;
-    v.type = t.code;
+    out.emplace_back(ValueKind::kNode, nullptr, ext, t.code);
   } else {
-    v.node = node;
-    v.extension = ext;
-    v.type = t.code;
-    v.definition = t.definition;
+    out.emplace_back(ValueKind::kNode, node, ext, t.code, t.definition);
   }
+}
+
+/// Objects up to this size are searched by one linear pass for both `key` and `_key`; larger ones (which
+/// Boost.JSON indexes) by two lookups.
+constexpr std::size_t kLinearObject = 16;
+
+/// Property `key` of `obj` and, when `with_companion`, its `_key` companion.
+std::pair<const json::value*, const json::value*> find_property(const json::object& obj, std::string_view key,
+                                                                 bool with_companion) {
+  if (obj.size() > kLinearObject || key.empty()) {
+    return {obj.if_contains(key), with_companion ? obj.if_contains(UnderscoreKey(key).view()) : nullptr};
+  }
+  const json::value* value = nullptr;
+  const json::value* companion = nullptr;
+  for (const auto& kv : obj) {
+    const json::string_view k = kv.key();
+    if (k.size() == key.size()) {
+      if (k[0] == key[0] && std::memcmp(k.data(), key.data(), key.size()) == 0) {
+        value = &kv.value();
+        if (!with_companion || companion != nullptr) break;
+      }
+    } else if (with_companion && k.size() == key.size() + 1 && k[0] == '_' &&
+               std::memcmp(k.data() + 1, key.data(), key.size()) == 0) {
+      companion = &kv.value();
+      if (value != nullptr) break;
+    }
+  }
+  return {value, companion};
 }
 
 /// Makes room for `n` more items, growing geometrically (at least 8 items).
@@ -102,12 +123,14 @@ void reserve_more(Collection& out, std::size_t n) {
   if (needed > out.capacity()) out.reserve(std::max({needed, out.capacity() * 2, std::size_t{8}}));
 }
 
-/// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`.
-void push_values(const json::object& obj, std::string_view key, const json::value* v,
-                 const fhir::ElementDefinition* el, std::uint32_t ti, Collection& out) {
-  const json::value* ext = nullptr;
-  bool primitive = el == nullptr || el->types[ti].primitive != fhir::Primitive::kNone;
-  if (primitive) ext = obj.if_contains(UnderscoreKey(key).view());
+/// True when values of `el`'s type `ti` may have a `_name` companion (primitives; anything untyped).
+bool has_companion(const fhir::ElementDefinition* el, std::uint32_t ti) {
+  return el == nullptr || el->types[ti].primitive != fhir::Primitive::kNone;
+}
+
+/// Appends the value(s) `v` of property `key` with its `_key` companion `ext` (for primitives).
+void push_found(const json::value* v, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti,
+                Collection& out) {
   if (v == nullptr && ext == nullptr) return;
   if ((v != nullptr && v->is_array()) || (v == nullptr && ext->is_array())) {
     const json::array* values = v != nullptr ? &v->get_array() : nullptr;
@@ -130,10 +153,18 @@ void push_values(const json::object& obj, std::string_view key, const json::valu
   push_typed(v, ext, el, ti, out);
 }
 
+/// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`.
+void push_values(const json::object& obj, std::string_view key, const json::value* v,
+                 const fhir::ElementDefinition* el, std::uint32_t ti, Collection& out) {
+  const json::value* ext = has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
+  push_found(v, ext, el, ti, out);
+}
+
 /// Appends the value(s) of property `key` (with its `_key` companion) of `obj`.
 void push_property(const json::object& obj, std::string_view key, const fhir::ElementDefinition* el, std::uint32_t ti,
                    Collection& out) {
-  push_values(obj, key, obj.if_contains(key), el, ti, out);
+  auto [v, ext] = find_property(obj, key, has_companion(el, ti));
+  push_found(v, ext, el, ti, out);
 }
 
 /// The choice element `name[x]` of `def`, if any.
@@ -227,7 +258,7 @@ void navigate(const Value& item, std::string_view name, Collection& out, const M
       ext.node = item.extension;
       ext.type = "Element";
       ext.definition = element_definition();
-      navigate(ext, name, out);
+      navigate(ext, name, out, hint);
     }
     return;
   }

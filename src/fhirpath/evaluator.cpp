@@ -367,6 +367,13 @@ core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   return error(node, "unsupported expression");
 }
 
+bool Evaluator::selects_by_type(const Node& node, const Scope& scope) {
+  if (!node.leading_type) return false;
+  if (node.leading_resource) return true;
+  return std::any_of(scope.this_items.begin(), scope.this_items.end(),
+                     [&](const Value& v) { return v.is_node() && is_of_type(v, *node.leading_type); });
+}
+
 bool Evaluator::leading_type(const Node& node, const Scope& scope, Collection& out) {
   // A leading type name (Patient.name) selects the input items of that type.
   if (!node.leading_type) return false;
@@ -404,7 +411,13 @@ core::Result<Collection> Evaluator::member(const Node& node, const Scope& scope)
     // steps[count - 1] has no target: it applies to $this.
     const Node& lead = *steps[count - 1];
     --first;
-    if (!leading_type(lead, scope, cur)) {
+    if (first > 0 && selects_by_type(lead, scope)) {
+      // Patient.name: navigate from the selected $this items directly.
+      const Node& step = *steps[--first];
+      for (const Value& v : scope.this_items) {
+        if (v.is_node() && is_of_type(v, *lead.leading_type)) navigate(v, step.name, cur, &step.hint);
+      }
+    } else if (!leading_type(lead, scope, cur)) {
       for (const Value& v : scope.this_items) navigate(v, lead.name, cur, &lead.hint);
     }
   }
@@ -421,12 +434,12 @@ core::Result<Collection> Evaluator::member(const Node& node, const Scope& scope)
 core::Result<Collection> Evaluator::variable(const Node& node) {
   const std::string& name = node.name;
   if (auto it = ctx_.variables.find(name); it != ctx_.variables.end()) return it->second;
-  if (name == "context") return input_;
+  if (name == "context") return Collection(input_.begin(), input_.end());
   if (name == "resource" || name == "rootResource") {
     const json::value* r = name == "resource" ? ctx_.resource : root_resource();
     if (r == nullptr) r = ctx_.resource;
     if (r != nullptr) return Collection{resource_value(*r)};
-    return input_;
+    return Collection(input_.begin(), input_.end());
   }
   if (name == "ucum") return Collection{Value::string("http://unitsofmeasure.org")};
   if (name == "sct") return Collection{Value::string("http://snomed.info/sct")};

@@ -5,6 +5,7 @@
 #include "fhirpath/ast.hpp"
 
 #include <optional>
+#include <span>
 #include <string_view>
 
 /// Evaluates `expr` (a core::Result), returning its error from the enclosing function, else binding
@@ -18,7 +19,7 @@ namespace ucr::fhirpath {
 
 class Evaluator {
  public:
-  Evaluator(const Expression& expr, const Context& ctx, const Collection& input)
+  Evaluator(const Expression& expr, const Context& ctx, std::span<const Value> input)
       : expr_(expr), ctx_(ctx), input_(input) {}
 
   /// Evaluates `node` with the given $this / $index / $total.
@@ -31,7 +32,7 @@ class Evaluator {
   [[nodiscard]] core::Error error(const Node& node, std::string_view message) const;
 
   [[nodiscard]] const Context& context() const { return ctx_; }
-  [[nodiscard]] const Collection& input() const { return input_; }
+  [[nodiscard]] std::span<const Value> input() const { return input_; }
   /// The resource resolve() searches (Bundle entries, contained): %rootResource or the input resource.
   [[nodiscard]] const boost::json::value* root_resource() const;
   /// The evaluation's clock reading (fixed for the whole evaluation).
@@ -41,13 +42,15 @@ class Evaluator {
   core::Result<Collection> member(const Node& node, const Scope& scope);
   /// Applies a leading type name (the `Patient` of Patient.name) to $this: true when it selected.
   bool leading_type(const Node& node, const Scope& scope, Collection& out);
+  /// True when a leading type name selects from $this (rather than naming a child).
+  bool selects_by_type(const Node& node, const Scope& scope);
   core::Result<Collection> binary(const Node& node, const Scope& scope);
   core::Result<Collection> arithmetic(const Node& node, const Value& a, const Value& b);
   core::Result<Collection> variable(const Node& node);
 
   const Expression& expr_;
   const Context& ctx_;
-  const Collection& input_;
+  std::span<const Value> input_;
   std::optional<Temporal> now_;
   int depth_ = 0;
 };

@@ -153,10 +153,12 @@ void push_found(const json::value* v, const json::value* ext, const fhir::Elemen
   push_typed(v, ext, el, ti, out);
 }
 
-/// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`.
+/// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`; `companions` false
+/// when `obj` has no `_x` keys at all.
 void push_values(const json::object& obj, std::string_view key, const json::value* v,
-                 const fhir::ElementDefinition* el, std::uint32_t ti, Collection& out) {
-  const json::value* ext = has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
+                 const fhir::ElementDefinition* el, std::uint32_t ti, bool companions, Collection& out) {
+  const json::value* ext =
+      companions && has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
   push_found(v, ext, el, ti, out);
 }
 
@@ -303,6 +305,9 @@ void all_children(const Value& item, Collection& out) {
     return;
   }
   const json::object& obj = item.node->get_object();
+  // Most objects have no `_x` companions: then primitives need no lookup for one.
+  const bool companions =
+      std::any_of(obj.begin(), obj.end(), [](const json::key_value_pair& kv) { return kv.key().starts_with('_'); });
   for (const auto& [k, val] : obj) {
     std::string_view key = k;
     if (key == "resourceType") continue;
@@ -315,9 +320,9 @@ void all_children(const Value& item, Collection& out) {
     }
     if (item.definition != nullptr) {
       if (const fhir::ChildLookup* cl = item.definition->find(key))
-        push_values(obj, key, value, cl->element, cl->type_index, out);
+        push_values(obj, key, value, cl->element, cl->type_index, companions, out);
     } else {
-      push_values(obj, key, value, nullptr, 0, out);
+      push_values(obj, key, value, nullptr, 0, companions, out);
     }
   }
 }

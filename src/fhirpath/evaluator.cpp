@@ -64,6 +64,10 @@ std::string_view kind_name(const Value& v) {
   return "value";
 }
 
+}  // namespace
+
+// ------------------------------------------------------------------------------------------- helpers
+
 /// The text of an item that to_system() turns into a String (a String, or a string node whose FHIR type
 /// is not boolean/number/date-like), without copying it; nullopt for anything else.
 std::optional<std::string_view> plain_string(const Value& v) {
@@ -78,9 +82,6 @@ std::optional<std::string_view> plain_string(const Value& v) {
   return std::string_view(s.data(), s.size());
 }
 
-}  // namespace
-
-// ------------------------------------------------------------------------------------------- helpers
 
 std::optional<std::string> string_value(const Value& v) {
   if (v.kind == ValueKind::kString) return v.as_string();
@@ -245,6 +246,15 @@ core::Result<const Value*> singleton(const Evaluator& ev, const Node& at, const 
 }
 
 // ----------------------------------------------------------------------------------------- Evaluator
+
+core::Result<const Collection*> Evaluator::arg_items(const Node& call, std::size_t i, const Scope& scope,
+                                                     Collection& store) {
+  const Node& a = *call.args[i];
+  if (a.kind == NodeKind::kLiteral && depth_ <= kMaxDepth) return &a.literal;
+  UCR_FP_TRY(items, eval(a, scope));
+  store = std::move(items);
+  return &store;
+}
 
 core::Error Evaluator::error(const Node& node, std::string_view message) const {
   return make_error(expr_.text(), node.offset, message);

@@ -28,6 +28,8 @@ class Evaluator {
   core::Result<Collection> arg(const Node& call, std::size_t i, const Scope& scope) {
     return eval(*call.args[i], scope);
   }
+  /// Argument `i` evaluated into `store`, or the argument itself when it is a literal (not copied).
+  core::Result<const Collection*> arg_items(const Node& call, std::size_t i, const Scope& scope, Collection& store);
   /// An evaluation error located at `node`.
   [[nodiscard]] core::Error error(const Node& node, std::string_view message) const;
 
@@ -78,6 +80,9 @@ void add_distinct(Collection& out, const Value& v);
 core::Result<std::optional<bool>> to_boolean(const Evaluator& ev, const Node& at, const Collection& c);
 /// The single item (null when empty); error when several.
 core::Result<const Value*> singleton(const Evaluator& ev, const Node& at, const Collection& c);
+/// The text of an item that to_system() turns into a String, without copying it (a view into the item
+/// or its JSON); nullopt for anything else, including dates and numbers held as JSON strings.
+std::optional<std::string_view> plain_string(const Value& v);
 /// The text of a String or FHIR string-like primitive; nullopt for anything else.
 std::optional<std::string> string_value(const Value& v);
 

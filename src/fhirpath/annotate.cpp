@@ -14,10 +14,11 @@ namespace ucr::fhirpath {
 namespace {
 
 /// Functions whose result items are (a subset of) their input items.
-constexpr std::array<std::string_view, 12> kFilters = {"where", "first",     "last",    "tail",  "skip",   "take",
+constexpr std::array<std::string_view, 12> kFilters = {"where",  "first",    "last",      "tail",    "skip",  "take",
                                                        "single", "distinct", "intersect", "exclude", "trace", "sort"};
 /// Functions evaluating their first argument on each input item.
-constexpr std::array<std::string_view, 7> kIterators = {"where", "select", "exists", "all", "repeat", "aggregate", "sort"};
+constexpr std::array<std::string_view, 7> kIterators = {"where",  "select",    "exists", "all",
+                                                        "repeat", "aggregate", "sort"};
 
 bool listed(std::string_view name, std::span<const std::string_view> names) {
   return std::find(names.begin(), names.end(), name) != names.end();

@@ -39,8 +39,8 @@ struct TypeSpec {
 /// What a member step resolves to on input items of one predicted definition, computed at compile time
 /// (see `annotate`). Used only when an item's definition is `def`; other items are looked up as usual.
 struct MemberHint {
-  const fhir::TypeDefinition* def = nullptr;       ///< the predicted definition of the input items
-  const fhir::ChildLookup* child = nullptr;        ///< def->find(name)
+  const fhir::TypeDefinition* def = nullptr;        ///< the predicted definition of the input items
+  const fhir::ChildLookup* child = nullptr;         ///< def->find(name)
   const fhir::ElementDefinition* choice = nullptr;  ///< the choice element `name[x]` when `child` is null
 };
 

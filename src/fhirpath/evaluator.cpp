@@ -82,7 +82,6 @@ std::optional<std::string_view> plain_string(const Value& v) {
   return std::string_view(s.data(), s.size());
 }
 
-
 std::optional<std::string> string_value(const Value& v) {
   if (v.kind == ValueKind::kString) return v.as_string();
   if (v.is_node() && v.node != nullptr && v.node->is_string()) {

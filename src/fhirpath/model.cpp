@@ -63,29 +63,40 @@ void set_resource(Value& v, const json::value& node) {
   }
 }
 
+/// Appends a Value built in place from its members (parenthesised aggregate initialisation: no zero-filling
+/// of the whole Value first) where the compiler supports it.
+template <class... Args>
+Value& emplace_value(Collection& out, Args&&... args) {
+#if defined(__cpp_aggregate_paren_init)
+  return out.emplace_back(std::forward<Args>(args)...);
+#else
+  return out.emplace_back(Value{std::forward<Args>(args)...});
+#endif
+}
+
 /// Appends the item `node` (and its `_x` companion `ext`) of element `el` with type `ti`, built in place
 /// (parenthesised aggregate initialisation: no zero-filling of the whole Value first).
 void push_typed(const json::value* node, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti,
                 Collection& out) {
   if (el == nullptr) {
     if (node != nullptr && node->is_object() && node->get_object().contains("resourceType")) {
-      set_resource(out.emplace_back(ValueKind::kNode), *node);
+      set_resource(emplace_value(out, ValueKind::kNode), *node);
       return;
     }
-    out.emplace_back(ValueKind::kNode, node, ext);
+    emplace_value(out, ValueKind::kNode, node, ext);
     return;
   }
   const fhir::ElementType& t = el->types[ti];
   if (el->children != nullptr) {
-    out.emplace_back(ValueKind::kNode, node, ext, t.code, el->children);
+    emplace_value(out, ValueKind::kNode, node, ext, t.code, el->children);
   } else if (t.is_resource) {
     if (node != nullptr) {
-      set_resource(out.emplace_back(ValueKind::kNode), *node);
+      set_resource(emplace_value(out, ValueKind::kNode), *node);
       return;
     }
-    out.emplace_back(ValueKind::kNode, nullptr, ext, t.code);
+    emplace_value(out, ValueKind::kNode, nullptr, ext, t.code);
   } else {
-    out.emplace_back(ValueKind::kNode, node, ext, t.code, t.definition);
+    emplace_value(out, ValueKind::kNode, node, ext, t.code, t.definition);
   }
 }
 
@@ -95,7 +106,7 @@ constexpr std::size_t kLinearObject = 16;
 
 /// Property `key` of `obj` and, when `with_companion`, its `_key` companion.
 std::pair<const json::value*, const json::value*> find_property(const json::object& obj, std::string_view key,
-                                                                 bool with_companion) {
+                                                                bool with_companion) {
   if (obj.size() > kLinearObject || key.empty()) {
     return {obj.if_contains(key), with_companion ? obj.if_contains(UnderscoreKey(key).view()) : nullptr};
   }
@@ -155,10 +166,9 @@ void push_found(const json::value* v, const json::value* ext, const fhir::Elemen
 
 /// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`; `companions` false
 /// when `obj` has no `_x` keys at all.
-void push_values(const json::object& obj, std::string_view key, const json::value* v,
-                 const fhir::ElementDefinition* el, std::uint32_t ti, bool companions, Collection& out) {
-  const json::value* ext =
-      companions && has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
+void push_values(const json::object& obj, std::string_view key, const json::value* v, const fhir::ElementDefinition* el,
+                 std::uint32_t ti, bool companions, Collection& out) {
+  const json::value* ext = companions && has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
   push_found(v, ext, el, ti, out);
 }
 

@@ -8,12 +8,29 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <utility>
 
 namespace ucr::fhirpath {
 namespace json = boost::json;
 namespace {
 
 constexpr int kMaxDepth = 400;
+
+/// Counts one level of nesting while an expression node is evaluated.
+class DepthGuard {
+ public:
+  explicit DepthGuard(int& depth) : depth_(depth) { ++depth_; }
+  ~DepthGuard() { --depth_; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+
+ private:
+  int& depth_;
+};
+
+bool is_logic(BinaryOp op) {
+  return op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kXor || op == BinaryOp::kImplies;
+}
 
 bool is_number(const Value& v) { return v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal; }
 bool is_temporal(const Value& v) {
@@ -295,13 +312,7 @@ const Temporal& Evaluator::now() {
 
 core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   if (depth_ > kMaxDepth) return error(node, "expression nested too deeply");
-  struct DepthGuard {
-    int& d;
-    explicit DepthGuard(int& depth) : d(depth) { ++d; }
-    ~DepthGuard() { --d; }
-    DepthGuard(const DepthGuard&) = delete;
-    DepthGuard& operator=(const DepthGuard&) = delete;
-  } guard(depth_);
+  DepthGuard guard(depth_);
 
   switch (node.kind) {
     case NodeKind::kLiteral:
@@ -460,45 +471,54 @@ core::Result<Collection> Evaluator::variable(const Node& node) {
   return error(node, "undefined variable '%" + name + "'");
 }
 
-core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope) {
-  const BinaryOp op = node.op;
-  const Node& lhs = *node.args[0];
-  const Node& rhs = *node.args[1];
-  auto boolean = [](std::optional<bool> b) { return b ? Collection{Value::boolean(*b)} : Collection{}; };
-
-  if (op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kXor || op == BinaryOp::kImplies) {
-    UCR_FP_TRY(lc, eval(lhs, scope));
-    UCR_FP_TRY(l, to_boolean(*this, lhs, lc));
-    if (op == BinaryOp::kAnd && l == false) return boolean(false);
-    if (op == BinaryOp::kOr && l == true) return boolean(true);
-    if (op == BinaryOp::kImplies && l == false) return boolean(true);
-    UCR_FP_TRY(rc, eval(rhs, scope));
-    UCR_FP_TRY(r, to_boolean(*this, rhs, rc));
-    switch (op) {
-      case BinaryOp::kAnd:
-        if (r == false) return boolean(false);
-        if (l && r) return boolean(true);
-        return boolean(std::nullopt);
-      case BinaryOp::kOr:
-        if (r == true) return boolean(true);
-        if (l && r) return boolean(false);
-        return boolean(std::nullopt);
-      case BinaryOp::kXor:
-        if (l && r) return boolean(*l != *r);
-        return boolean(std::nullopt);
-      default:  // implies, l is true or empty
-        if (r == true) return boolean(true);
-        if (l && r) return boolean(false);
-        return boolean(std::nullopt);
-    }
+core::Result<std::optional<bool>> Evaluator::test(const Node& node, const Scope& scope) {
+  // and/or/xor/implies and =/!= give at most one Boolean: computed without building a collection.
+  if (node.kind != NodeKind::kBinary ||
+      !(is_logic(node.op) || node.op == BinaryOp::kEq || node.op == BinaryOp::kNe)) {
+    UCR_FP_TRY(items, eval(node, scope));
+    return to_boolean(*this, node, items);
   }
+  if (depth_ > kMaxDepth) return error(node, "expression nested too deeply");
+  DepthGuard guard(depth_);
+  return is_logic(node.op) ? logic(node, scope) : equality(node, scope);
+}
 
+core::Result<std::optional<bool>> Evaluator::logic(const Node& node, const Scope& scope) {
+  using B = std::optional<bool>;
+  const BinaryOp op = node.op;
+  UCR_FP_TRY(l, test(*node.args[0], scope));
+  if (op == BinaryOp::kAnd && l == false) return B(false);
+  if (op == BinaryOp::kOr && l == true) return B(true);
+  if (op == BinaryOp::kImplies && l == false) return B(true);
+  UCR_FP_TRY(r, test(*node.args[1], scope));
+  switch (op) {
+    case BinaryOp::kAnd:
+      if (r == false) return B(false);
+      if (l && r) return B(true);
+      return B();
+    case BinaryOp::kOr:
+      if (r == true) return B(true);
+      if (l && r) return B(false);
+      return B();
+    case BinaryOp::kXor:
+      if (l && r) return B(*l != *r);
+      return B();
+    default:  // implies, l is true or empty
+      if (r == true) return B(true);
+      if (l && r) return B(false);
+      return B();
+  }
+}
+
+core::Result<std::pair<const Collection*, const Collection*>> Evaluator::operands(const Node& node, const Scope& scope,
+                                                                                  Collection& lhs_items,
+                                                                                  Collection& rhs_items) {
   // A literal operand ('phone', 100, @2000-01-01) is read in place instead of being copied (eval() would
   // only copy it, or report the depth limit, which is checked here the same way).
+  const Node& lhs = *node.args[0];
+  const Node& rhs = *node.args[1];
   const bool lhs_literal = lhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
   const bool rhs_literal = rhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
-  Collection lhs_items;
-  Collection rhs_items;
   if (!lhs_literal) {
     UCR_FP_TRY(l, eval(lhs, scope));
     lhs_items = std::move(l);
@@ -507,20 +527,43 @@ core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope)
     UCR_FP_TRY(r, eval(rhs, scope));
     rhs_items = std::move(r);
   }
-  const Collection& a = lhs_literal ? lhs.literal : lhs_items;
-  const Collection& b = rhs_literal ? rhs.literal : rhs_items;
+  return std::pair<const Collection*, const Collection*>(lhs_literal ? &lhs.literal : &lhs_items,
+                                                         rhs_literal ? &rhs.literal : &rhs_items);
+}
+
+core::Result<std::optional<bool>> Evaluator::equality(const Node& node, const Scope& scope) {
+  Collection lhs_items;
+  Collection rhs_items;
+  UCR_FP_TRY(ab, operands(node, scope, lhs_items, rhs_items));
+  auto r = equal_collections(*ab.first, *ab.second);
+  if (node.op == BinaryOp::kNe && r) return std::optional<bool>(!*r);
+  return r;
+}
+
+core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope) {
+  const BinaryOp op = node.op;
+  auto boolean = [](std::optional<bool> b) { return b ? Collection{Value::boolean(*b)} : Collection{}; };
+
+  if (is_logic(op)) {
+    UCR_FP_TRY(r, logic(node, scope));
+    return boolean(r);
+  }
+  if (op == BinaryOp::kEq || op == BinaryOp::kNe) {
+    UCR_FP_TRY(r, equality(node, scope));
+    return boolean(r);
+  }
+
+  Collection lhs_items;
+  Collection rhs_items;
+  UCR_FP_TRY(ab, operands(node, scope, lhs_items, rhs_items));
+  const Collection& a = *ab.first;
+  const Collection& b = *ab.second;
   switch (op) {
     case BinaryOp::kUnion: {
       Collection out;
       for (const Value& v : a) add_distinct(out, v);
       for (const Value& v : b) add_distinct(out, v);
       return out;
-    }
-    case BinaryOp::kEq:
-      return boolean(equal_collections(a, b));
-    case BinaryOp::kNe: {
-      auto r = equal_collections(a, b);
-      return boolean(r ? std::optional<bool>(!*r) : std::nullopt);
     }
     case BinaryOp::kEquiv:
       return boolean(equivalent_collections(a, b));

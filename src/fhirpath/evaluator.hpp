@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 /// Evaluates `expr` (a core::Result), returning its error from the enclosing function, else binding
 /// the value to `name`.
@@ -24,6 +25,8 @@ class Evaluator {
 
   /// Evaluates `node` with the given $this / $index / $total.
   core::Result<Collection> eval(const Node& node, const Scope& scope);
+  /// Evaluates `node` as a condition (to_boolean of its value) with the given $this / $index / $total.
+  core::Result<std::optional<bool>> test(const Node& node, const Scope& scope);
   /// Evaluates argument `i` of a call in the caller's scope.
   core::Result<Collection> arg(const Node& call, std::size_t i, const Scope& scope) {
     return eval(*call.args[i], scope);
@@ -47,6 +50,14 @@ class Evaluator {
   /// True when a leading type name selects from $this (rather than naming a child).
   bool selects_by_type(const Node& node, const Scope& scope);
   core::Result<Collection> binary(const Node& node, const Scope& scope);
+  /// and / or / xor / implies.
+  core::Result<std::optional<bool>> logic(const Node& node, const Scope& scope);
+  /// = and != (empty when either side is empty or the result is unknown).
+  core::Result<std::optional<bool>> equality(const Node& node, const Scope& scope);
+  /// The operands of a binary node: literals in place, others evaluated into the given collections.
+  core::Result<std::pair<const Collection*, const Collection*>> operands(const Node& node, const Scope& scope,
+                                                                         Collection& lhs_items,
+                                                                         Collection& rhs_items);
   core::Result<Collection> arithmetic(const Node& node, const Value& a, const Value& b);
   core::Result<Collection> variable(const Node& node);
 

@@ -24,8 +24,7 @@ Scope item_scope(const Collection& input, std::size_t i, const Scope& outer) {
 /// Evaluates the criteria lambda on item i as a Boolean (empty counts as nullopt).
 core::Result<std::optional<bool>> criteria(Evaluator& ev, const Node& call, const Collection& input, std::size_t i,
                                            const Scope& scope) {
-  UCR_FP_TRY(r, ev.eval(*call.args[0], item_scope(input, i, scope)));
-  return to_boolean(ev, *call.args[0], r);
+  return ev.test(*call.args[0], item_scope(input, i, scope));
 }
 
 core::Result<std::optional<std::int64_t>> integer_arg(Evaluator& ev, const Node& call, std::size_t i,

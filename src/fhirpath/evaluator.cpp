@@ -473,8 +473,7 @@ core::Result<Collection> Evaluator::variable(const Node& node) {
 
 core::Result<std::optional<bool>> Evaluator::test(const Node& node, const Scope& scope) {
   // and/or/xor/implies and =/!= give at most one Boolean: computed without building a collection.
-  if (node.kind != NodeKind::kBinary ||
-      !(is_logic(node.op) || node.op == BinaryOp::kEq || node.op == BinaryOp::kNe)) {
+  if (node.kind != NodeKind::kBinary || !(is_logic(node.op) || node.op == BinaryOp::kEq || node.op == BinaryOp::kNe)) {
     UCR_FP_TRY(items, eval(node, scope));
     return to_boolean(*this, node, items);
   }
@@ -561,6 +560,7 @@ core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope)
   switch (op) {
     case BinaryOp::kUnion: {
       Collection out;
+      out.reserve(a.size() + b.size());
       for (const Value& v : a) add_distinct(out, v);
       for (const Value& v : b) add_distinct(out, v);
       return out;

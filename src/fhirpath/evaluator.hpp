@@ -56,8 +56,7 @@ class Evaluator {
   core::Result<std::optional<bool>> equality(const Node& node, const Scope& scope);
   /// The operands of a binary node: literals in place, others evaluated into the given collections.
   core::Result<std::pair<const Collection*, const Collection*>> operands(const Node& node, const Scope& scope,
-                                                                         Collection& lhs_items,
-                                                                         Collection& rhs_items);
+                                                                         Collection& lhs_items, Collection& rhs_items);
   core::Result<Collection> arithmetic(const Node& node, const Value& a, const Value& b);
   core::Result<Collection> variable(const Node& node);
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,14 @@ struct TypeSpec {
   std::string ns;          ///< "System" or "FHIR"
   std::string name;        ///< "Integer", "HumanName", "string"
   bool qualified = false;  ///< written with a namespace
+};
+
+/// What a member step resolves to on input items of one predicted definition, computed at compile time
+/// (see `annotate`). Used only when an item's definition is `def`; other items are looked up as usual.
+struct MemberHint {
+  const fhir::TypeDefinition* def = nullptr;        ///< the predicted definition of the input items
+  const fhir::ChildLookup* child = nullptr;         ///< def->find(name)
+  const fhir::ElementDefinition* choice = nullptr;  ///< the choice element `name[x]` when `child` is null
 };
 
 enum class NodeKind : std::uint8_t {
@@ -86,6 +95,11 @@ struct Node {
   std::vector<std::unique_ptr<Node>> args;
   FunctionImpl fn = nullptr;  ///< kFunction
   TypeSpec type;              ///< kTypeOp, and is()/as()/ofType() calls
+
+  // Precomputed by `annotate` after parsing; read-only afterwards.
+  std::optional<TypeSpec> leading_type;  ///< kMember without target: `name` read as a FHIR type (Patient.name)
+  bool leading_resource = false;         ///< ... and it is a resource type
+  MemberHint hint;                       ///< kMember: the child lookup for the predicted input definition
 };
 
 }  // namespace ucr::fhirpath
@@ -95,13 +109,18 @@ namespace ucr::fhirpath {
 /// A compiled expression: the source text and its tree.
 class Expression {
  public:
-  Expression(std::string text, std::unique_ptr<Node> root) : text_(std::move(text)), root_(std::move(root)) {}
+  Expression(std::string text, std::unique_ptr<Node> root, const fhir::TypeDefinition* root_hint = nullptr)
+      : text_(std::move(text)), root_(std::move(root)), root_hint_(root_hint) {}
   [[nodiscard]] const std::string& text() const { return text_; }
   [[nodiscard]] const Node& root() const { return *root_; }
+  /// The resource type the expression starts from (Patient for Patient.name), if any: a resource input
+  /// of that type is typed without a lookup.
+  [[nodiscard]] const fhir::TypeDefinition* root_hint() const { return root_hint_; }
 
  private:
   std::string text_;
   std::unique_ptr<Node> root_;
+  const fhir::TypeDefinition* root_hint_ = nullptr;
 };
 
 /// "line:col" (1-based) of a byte offset in `text`.
@@ -111,5 +130,8 @@ core::Error make_error(std::string_view text, std::size_t offset, std::string_vi
 
 /// Parses an expression (no cache).
 core::Result<std::unique_ptr<Node>> parse(std::string_view text);
+/// Precomputes per-node lookups (leading type names, member hints from the types the expression's
+/// paths predict); returns the resource type definition the expression starts from, if any.
+const fhir::TypeDefinition* annotate(Node& root);
 
 }  // namespace ucr::fhirpath

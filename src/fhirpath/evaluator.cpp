@@ -5,14 +5,32 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
+#include <utility>
 
 namespace ucr::fhirpath {
 namespace json = boost::json;
 namespace {
 
 constexpr int kMaxDepth = 400;
+
+/// Counts one level of nesting while an expression node is evaluated.
+class DepthGuard {
+ public:
+  explicit DepthGuard(int& depth) : depth_(depth) { ++depth_; }
+  ~DepthGuard() { --depth_; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+
+ private:
+  int& depth_;
+};
+
+bool is_logic(BinaryOp op) {
+  return op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kXor || op == BinaryOp::kImplies;
+}
 
 bool is_number(const Value& v) { return v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal; }
 bool is_temporal(const Value& v) {
@@ -67,6 +85,20 @@ std::string_view kind_name(const Value& v) {
 
 // ------------------------------------------------------------------------------------------- helpers
 
+/// The text of an item that to_system() turns into a String (a String, or a string node whose FHIR type
+/// is not boolean/number/date-like), without copying it; nullopt for anything else.
+std::optional<std::string_view> plain_string(const Value& v) {
+  if (v.kind == ValueKind::kString) return std::string_view(v.as_string());
+  if (!v.is_node() || v.node == nullptr || !v.node->is_string()) return std::nullopt;
+  const std::string_view t = v.type;
+  if (t == "boolean" || t == "integer" || t == "positiveInt" || t == "unsignedInt" || t == "integer64" ||
+      t == "decimal" || t == "date" || t == "dateTime" || t == "instant" || t == "time") {
+    return std::nullopt;
+  }
+  const json::string& s = v.node->get_string();
+  return std::string_view(s.data(), s.size());
+}
+
 std::optional<std::string> string_value(const Value& v) {
   if (v.kind == ValueKind::kString) return v.as_string();
   if (v.is_node() && v.node != nullptr && v.node->is_string()) {
@@ -79,6 +111,10 @@ std::optional<std::string> string_value(const Value& v) {
 }
 
 std::optional<bool> equal_items(const Value& a0, const Value& b0) {
+  // Strings (the common case: codes, systems, names) compare without building System values.
+  if (auto sa = plain_string(a0)) {
+    if (auto sb = plain_string(b0)) return *sa == *sb;
+  }
   Value a = to_system(a0), b = to_system(b0);
   if (a.is_node() || b.is_node()) {
     if (!a.is_node() || !b.is_node()) return false;
@@ -205,7 +241,16 @@ void add_distinct(Collection& out, const Value& v) {
 core::Result<std::optional<bool>> to_boolean(const Evaluator& ev, const Node& at, const Collection& c) {
   if (c.empty()) return std::optional<bool>();
   if (c.size() > 1) return ev.error(at, "expected a single boolean but got " + std::to_string(c.size()) + " items");
-  Value v = to_system(c.front());
+  const Value& item = c.front();
+  if (item.kind == ValueKind::kBoolean) return std::optional<bool>(item.as_bool());
+  if (item.is_node()) {
+    // to_system() makes a Boolean only of a JSON boolean typed boolean (or untyped).
+    if (item.node != nullptr && item.node->is_bool() && (item.type.empty() || item.type == "boolean")) {
+      return std::optional<bool>(item.node->get_bool());
+    }
+    return std::optional<bool>(true);
+  }
+  Value v = to_system(item);
   if (v.kind == ValueKind::kBoolean) return std::optional<bool>(v.as_bool());
   return std::optional<bool>(true);
 }
@@ -217,6 +262,15 @@ core::Result<const Value*> singleton(const Evaluator& ev, const Node& at, const 
 }
 
 // ----------------------------------------------------------------------------------------- Evaluator
+
+core::Result<const Collection*> Evaluator::arg_items(const Node& call, std::size_t i, const Scope& scope,
+                                                     Collection& store) {
+  const Node& a = *call.args[i];
+  if (a.kind == NodeKind::kLiteral && depth_ <= kMaxDepth) return &a.literal;
+  UCR_FP_TRY(items, eval(a, scope));
+  store = std::move(items);
+  return &store;
+}
 
 core::Error Evaluator::error(const Node& node, std::string_view message) const {
   return make_error(expr_.text(), node.offset, message);
@@ -258,13 +312,7 @@ const Temporal& Evaluator::now() {
 
 core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   if (depth_ > kMaxDepth) return error(node, "expression nested too deeply");
-  struct DepthGuard {
-    int& d;
-    explicit DepthGuard(int& depth) : d(depth) { ++d; }
-    ~DepthGuard() { --d; }
-    DepthGuard(const DepthGuard&) = delete;
-    DepthGuard& operator=(const DepthGuard&) = delete;
-  } guard(depth_);
+  DepthGuard guard(depth_);
 
   switch (node.kind) {
     case NodeKind::kLiteral:
@@ -339,38 +387,79 @@ core::Result<Collection> Evaluator::eval(const Node& node, const Scope& scope) {
   return error(node, "unsupported expression");
 }
 
+bool Evaluator::selects_by_type(const Node& node, const Scope& scope) {
+  if (!node.leading_type) return false;
+  if (node.leading_resource) return true;
+  return std::any_of(scope.this_items.begin(), scope.this_items.end(),
+                     [&](const Value& v) { return v.is_node() && is_of_type(v, *node.leading_type); });
+}
+
+bool Evaluator::leading_type(const Node& node, const Scope& scope, Collection& out) {
+  // A leading type name (Patient.name) selects the input items of that type.
+  if (!node.leading_type) return false;
+  for (const Value& v : scope.this_items) {
+    if (v.is_node() && is_of_type(v, *node.leading_type)) out.push_back(v);
+  }
+  if (!out.empty() || node.leading_resource) return true;
+  return false;
+}
+
 core::Result<Collection> Evaluator::member(const Node& node, const Scope& scope) {
-  Collection input;
-  if (node.target) {
-    UCR_FP_TRY(in, eval(*node.target, scope));
-    input = std::move(in);
+  // A chain of member steps (a.b.c) is walked breadth-first between two reused collections instead of
+  // one collection per step. The steps are collected from the last one back to the chain's start.
+  constexpr std::size_t kMaxChain = 16;
+  std::array<const Node*, kMaxChain> steps{};
+  std::size_t count = 0;
+  const Node* base = &node;
+  while (base != nullptr && base->kind == NodeKind::kMember && count < kMaxChain) {
+    steps[count++] = base;
+    base = base->target.get();
+  }
+  // The depth each step would have been evaluated at recursively must stay within the limit (else the
+  // one-step path below reports the error where it always did).
+  if (depth_ + static_cast<int>(count) - 1 > kMaxDepth) count = 1, base = node.target.get();
+
+  Collection cur;
+  std::size_t first = count;  // steps[first - 1] is the first step still to navigate
+  if (base != nullptr) {
+    depth_ += static_cast<int>(count) - 1;
+    auto in = eval(*base, scope);
+    depth_ -= static_cast<int>(count) - 1;
+    if (!in) return in.error();
+    cur = std::move(*in);
   } else {
-    input.assign(scope.this_items.begin(), scope.this_items.end());
-    // A leading type name (Patient.name) selects the input items of that type.
-    if (!node.name.empty() && node.name[0] >= 'A' && node.name[0] <= 'Z') {
-      if (auto spec = resolve_type("FHIR", node.name)) {
-        Collection matched;
-        for (const Value& v : input) {
-          if (v.is_node() && is_of_type(v, *spec)) matched.push_back(v);
-        }
-        if (!matched.empty() || fhir::is_resource_type(node.name)) return matched;
+    // steps[count - 1] has no target: it applies to $this.
+    const Node& lead = *steps[count - 1];
+    --first;
+    if (first > 0 && selects_by_type(lead, scope)) {
+      // Patient.name: navigate from the selected $this items directly.
+      const Node& step = *steps[--first];
+      for (const Value& v : scope.this_items) {
+        if (v.is_node() && is_of_type(v, *lead.leading_type)) navigate(v, step.name, cur, &step.hint);
       }
+    } else if (!leading_type(lead, scope, cur)) {
+      for (const Value& v : scope.this_items) navigate(v, lead.name, cur, &lead.hint);
     }
   }
-  Collection out;
-  for (const Value& v : input) navigate(v, node.name, out);
-  return out;
+  Collection next;
+  for (std::size_t i = first; i-- > 0;) {
+    const Node& step = *steps[i];
+    next.clear();
+    for (const Value& v : cur) navigate(v, step.name, next, &step.hint);
+    cur.swap(next);
+  }
+  return cur;
 }
 
 core::Result<Collection> Evaluator::variable(const Node& node) {
   const std::string& name = node.name;
   if (auto it = ctx_.variables.find(name); it != ctx_.variables.end()) return it->second;
-  if (name == "context") return input_;
+  if (name == "context") return Collection(input_.begin(), input_.end());
   if (name == "resource" || name == "rootResource") {
     const json::value* r = name == "resource" ? ctx_.resource : root_resource();
     if (r == nullptr) r = ctx_.resource;
     if (r != nullptr) return Collection{resource_value(*r)};
-    return input_;
+    return Collection(input_.begin(), input_.end());
   }
   if (name == "ucum") return Collection{Value::string("http://unitsofmeasure.org")};
   if (name == "sct") return Collection{Value::string("http://snomed.info/sct")};
@@ -382,53 +471,99 @@ core::Result<Collection> Evaluator::variable(const Node& node) {
   return error(node, "undefined variable '%" + name + "'");
 }
 
-core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope) {
+core::Result<std::optional<bool>> Evaluator::test(const Node& node, const Scope& scope) {
+  // and/or/xor/implies and =/!= give at most one Boolean: computed without building a collection.
+  if (node.kind != NodeKind::kBinary || !(is_logic(node.op) || node.op == BinaryOp::kEq || node.op == BinaryOp::kNe)) {
+    UCR_FP_TRY(items, eval(node, scope));
+    return to_boolean(*this, node, items);
+  }
+  if (depth_ > kMaxDepth) return error(node, "expression nested too deeply");
+  DepthGuard guard(depth_);
+  return is_logic(node.op) ? logic(node, scope) : equality(node, scope);
+}
+
+core::Result<std::optional<bool>> Evaluator::logic(const Node& node, const Scope& scope) {
+  using B = std::optional<bool>;
   const BinaryOp op = node.op;
+  UCR_FP_TRY(l, test(*node.args[0], scope));
+  if (op == BinaryOp::kAnd && l == false) return B(false);
+  if (op == BinaryOp::kOr && l == true) return B(true);
+  if (op == BinaryOp::kImplies && l == false) return B(true);
+  UCR_FP_TRY(r, test(*node.args[1], scope));
+  switch (op) {
+    case BinaryOp::kAnd:
+      if (r == false) return B(false);
+      if (l && r) return B(true);
+      return B();
+    case BinaryOp::kOr:
+      if (r == true) return B(true);
+      if (l && r) return B(false);
+      return B();
+    case BinaryOp::kXor:
+      if (l && r) return B(*l != *r);
+      return B();
+    default:  // implies, l is true or empty
+      if (r == true) return B(true);
+      if (l && r) return B(false);
+      return B();
+  }
+}
+
+core::Result<std::pair<const Collection*, const Collection*>> Evaluator::operands(const Node& node, const Scope& scope,
+                                                                                  Collection& lhs_items,
+                                                                                  Collection& rhs_items) {
+  // A literal operand ('phone', 100, @2000-01-01) is read in place instead of being copied (eval() would
+  // only copy it, or report the depth limit, which is checked here the same way).
   const Node& lhs = *node.args[0];
   const Node& rhs = *node.args[1];
+  const bool lhs_literal = lhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
+  const bool rhs_literal = rhs.kind == NodeKind::kLiteral && depth_ <= kMaxDepth;
+  if (!lhs_literal) {
+    UCR_FP_TRY(l, eval(lhs, scope));
+    lhs_items = std::move(l);
+  }
+  if (!rhs_literal) {
+    UCR_FP_TRY(r, eval(rhs, scope));
+    rhs_items = std::move(r);
+  }
+  return std::pair<const Collection*, const Collection*>(lhs_literal ? &lhs.literal : &lhs_items,
+                                                         rhs_literal ? &rhs.literal : &rhs_items);
+}
+
+core::Result<std::optional<bool>> Evaluator::equality(const Node& node, const Scope& scope) {
+  Collection lhs_items;
+  Collection rhs_items;
+  UCR_FP_TRY(ab, operands(node, scope, lhs_items, rhs_items));
+  auto r = equal_collections(*ab.first, *ab.second);
+  if (node.op == BinaryOp::kNe && r) return std::optional<bool>(!*r);
+  return r;
+}
+
+core::Result<Collection> Evaluator::binary(const Node& node, const Scope& scope) {
+  const BinaryOp op = node.op;
   auto boolean = [](std::optional<bool> b) { return b ? Collection{Value::boolean(*b)} : Collection{}; };
 
-  if (op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kXor || op == BinaryOp::kImplies) {
-    UCR_FP_TRY(lc, eval(lhs, scope));
-    UCR_FP_TRY(l, to_boolean(*this, lhs, lc));
-    if (op == BinaryOp::kAnd && l == false) return boolean(false);
-    if (op == BinaryOp::kOr && l == true) return boolean(true);
-    if (op == BinaryOp::kImplies && l == false) return boolean(true);
-    UCR_FP_TRY(rc, eval(rhs, scope));
-    UCR_FP_TRY(r, to_boolean(*this, rhs, rc));
-    switch (op) {
-      case BinaryOp::kAnd:
-        if (r == false) return boolean(false);
-        if (l && r) return boolean(true);
-        return boolean(std::nullopt);
-      case BinaryOp::kOr:
-        if (r == true) return boolean(true);
-        if (l && r) return boolean(false);
-        return boolean(std::nullopt);
-      case BinaryOp::kXor:
-        if (l && r) return boolean(*l != *r);
-        return boolean(std::nullopt);
-      default:  // implies, l is true or empty
-        if (r == true) return boolean(true);
-        if (l && r) return boolean(false);
-        return boolean(std::nullopt);
-    }
+  if (is_logic(op)) {
+    UCR_FP_TRY(r, logic(node, scope));
+    return boolean(r);
+  }
+  if (op == BinaryOp::kEq || op == BinaryOp::kNe) {
+    UCR_FP_TRY(r, equality(node, scope));
+    return boolean(r);
   }
 
-  UCR_FP_TRY(a, eval(lhs, scope));
-  UCR_FP_TRY(b, eval(rhs, scope));
+  Collection lhs_items;
+  Collection rhs_items;
+  UCR_FP_TRY(ab, operands(node, scope, lhs_items, rhs_items));
+  const Collection& a = *ab.first;
+  const Collection& b = *ab.second;
   switch (op) {
     case BinaryOp::kUnion: {
       Collection out;
+      out.reserve(a.size() + b.size());
       for (const Value& v : a) add_distinct(out, v);
       for (const Value& v : b) add_distinct(out, v);
       return out;
-    }
-    case BinaryOp::kEq:
-      return boolean(equal_collections(a, b));
-    case BinaryOp::kNe: {
-      auto r = equal_collections(a, b);
-      return boolean(r ? std::optional<bool>(!*r) : std::nullopt);
     }
     case BinaryOp::kEquiv:
       return boolean(equivalent_collections(a, b));

@@ -5,7 +5,9 @@
 #include "fhirpath/ast.hpp"
 
 #include <optional>
+#include <span>
 #include <string_view>
+#include <utility>
 
 /// Evaluates `expr` (a core::Result), returning its error from the enclosing function, else binding
 /// the value to `name`.
@@ -18,20 +20,24 @@ namespace ucr::fhirpath {
 
 class Evaluator {
  public:
-  Evaluator(const Expression& expr, const Context& ctx, const Collection& input)
+  Evaluator(const Expression& expr, const Context& ctx, std::span<const Value> input)
       : expr_(expr), ctx_(ctx), input_(input) {}
 
   /// Evaluates `node` with the given $this / $index / $total.
   core::Result<Collection> eval(const Node& node, const Scope& scope);
+  /// Evaluates `node` as a condition (to_boolean of its value) with the given $this / $index / $total.
+  core::Result<std::optional<bool>> test(const Node& node, const Scope& scope);
   /// Evaluates argument `i` of a call in the caller's scope.
   core::Result<Collection> arg(const Node& call, std::size_t i, const Scope& scope) {
     return eval(*call.args[i], scope);
   }
+  /// Argument `i` evaluated into `store`, or the argument itself when it is a literal (not copied).
+  core::Result<const Collection*> arg_items(const Node& call, std::size_t i, const Scope& scope, Collection& store);
   /// An evaluation error located at `node`.
   [[nodiscard]] core::Error error(const Node& node, std::string_view message) const;
 
   [[nodiscard]] const Context& context() const { return ctx_; }
-  [[nodiscard]] const Collection& input() const { return input_; }
+  [[nodiscard]] std::span<const Value> input() const { return input_; }
   /// The resource resolve() searches (Bundle entries, contained): %rootResource or the input resource.
   [[nodiscard]] const boost::json::value* root_resource() const;
   /// The evaluation's clock reading (fixed for the whole evaluation).
@@ -39,13 +45,24 @@ class Evaluator {
 
  private:
   core::Result<Collection> member(const Node& node, const Scope& scope);
+  /// Applies a leading type name (the `Patient` of Patient.name) to $this: true when it selected.
+  bool leading_type(const Node& node, const Scope& scope, Collection& out);
+  /// True when a leading type name selects from $this (rather than naming a child).
+  bool selects_by_type(const Node& node, const Scope& scope);
   core::Result<Collection> binary(const Node& node, const Scope& scope);
+  /// and / or / xor / implies.
+  core::Result<std::optional<bool>> logic(const Node& node, const Scope& scope);
+  /// = and != (empty when either side is empty or the result is unknown).
+  core::Result<std::optional<bool>> equality(const Node& node, const Scope& scope);
+  /// The operands of a binary node: literals in place, others evaluated into the given collections.
+  core::Result<std::pair<const Collection*, const Collection*>> operands(const Node& node, const Scope& scope,
+                                                                         Collection& lhs_items, Collection& rhs_items);
   core::Result<Collection> arithmetic(const Node& node, const Value& a, const Value& b);
   core::Result<Collection> variable(const Node& node);
 
   const Expression& expr_;
   const Context& ctx_;
-  const Collection& input_;
+  std::span<const Value> input_;
   std::optional<Temporal> now_;
   int depth_ = 0;
 };
@@ -73,6 +90,9 @@ void add_distinct(Collection& out, const Value& v);
 core::Result<std::optional<bool>> to_boolean(const Evaluator& ev, const Node& at, const Collection& c);
 /// The single item (null when empty); error when several.
 core::Result<const Value*> singleton(const Evaluator& ev, const Node& at, const Collection& c);
+/// The text of an item that to_system() turns into a String, without copying it (a view into the item
+/// or its JSON); nullopt for anything else, including dates and numbers held as JSON strings.
+std::optional<std::string_view> plain_string(const Value& v);
 /// The text of a String or FHIR string-like primitive; nullopt for anything else.
 std::optional<std::string> string_value(const Value& v);
 

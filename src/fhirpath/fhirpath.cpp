@@ -52,7 +52,9 @@ Value Value::of_node(const json::value& node, std::string_view fhir_type) {
 core::Result<std::shared_ptr<const Expression>> compile_uncached(std::string_view text) {
   auto root = parse(text);
   if (!root) return root.error();
-  return std::shared_ptr<const Expression>(std::make_shared<Expression>(std::string(text), std::move(*root)));
+  const fhir::TypeDefinition* root_hint = annotate(**root);
+  return std::shared_ptr<const Expression>(
+      std::make_shared<Expression>(std::string(text), std::move(*root), root_hint));
 }
 
 core::Result<std::shared_ptr<const Expression>> compile(std::string_view text) {
@@ -76,15 +78,23 @@ std::size_t compile_cache_size() {
 
 const std::string& expression_text(const Expression& expr) { return expr.text(); }
 
-core::Result<Collection> evaluate(const Expression& expr, const Collection& input, const Context& ctx) {
+namespace {
+
+core::Result<Collection> evaluate_items(const Expression& expr, std::span<const Value> input, const Context& ctx) {
   Evaluator ev(expr, ctx, input);
-  Scope scope{std::span<const Value>(input), -1, nullptr};
+  Scope scope{input, -1, nullptr};
   return ev.eval(expr.root(), scope);
 }
 
+}  // namespace
+
+core::Result<Collection> evaluate(const Expression& expr, const Collection& input, const Context& ctx) {
+  return evaluate_items(expr, input, ctx);
+}
+
 core::Result<Collection> evaluate(const Expression& expr, const json::value& input, const Context& ctx) {
-  Collection in{resource_value(input)};
-  return evaluate(expr, in, ctx);
+  const Value in = resource_value(input, expr.root_hint());
+  return evaluate_items(expr, std::span<const Value>(&in, 1), ctx);
 }
 
 core::Result<Collection> evaluate(std::string_view expr, const json::value& input, const Context& ctx) {

@@ -49,7 +49,8 @@ struct Value {
   const boost::json::value* extension = nullptr;  ///< kNode: the primitive's `_name` companion object, if any
   std::string_view type;                          ///< kNode: FHIR type name ("HumanName", "date"); empty when unknown
   const fhir::TypeDefinition* definition = nullptr;  ///< kNode: children of a complex node (null for primitives)
-  std::variant<std::monostate, bool, std::int64_t, Decimal, std::string, Temporal, Quantity, TypeInfo> data;
+  std::variant<std::monostate, bool, std::int64_t, Decimal, std::string, Temporal, Quantity, TypeInfo> data =
+      std::monostate{};  // (an initializer, so that building a Value does not zero-fill it first)
 
   static Value boolean(bool b) { return Value{ValueKind::kBoolean, nullptr, nullptr, {}, nullptr, b}; }
   static Value integer(std::int64_t i) { return Value{ValueKind::kInteger, nullptr, nullptr, {}, nullptr, i}; }

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstdint>
+#include <vector>
 
 namespace ucr::fhirpath {
 namespace {
@@ -21,8 +24,7 @@ Scope item_scope(const Collection& input, std::size_t i, const Scope& outer) {
 /// Evaluates the criteria lambda on item i as a Boolean (empty counts as nullopt).
 core::Result<std::optional<bool>> criteria(Evaluator& ev, const Node& call, const Collection& input, std::size_t i,
                                            const Scope& scope) {
-  UCR_FP_TRY(r, ev.eval(*call.args[0], item_scope(input, i, scope)));
-  return to_boolean(ev, *call.args[0], r);
+  return ev.test(*call.args[0], item_scope(input, i, scope));
 }
 
 core::Result<std::optional<std::int64_t>> integer_arg(Evaluator& ev, const Node& call, std::size_t i,
@@ -108,24 +110,69 @@ R fn_select(Evaluator& ev, const Node& call, const Collection& in, const Scope& 
   return out;
 }
 
-/// Identity for nodes (fast, and what repeat()/descendants() need), equality for System values.
-bool seen(const Collection& items, const Value& v) {
-  if (v.is_node()) {
-    return std::any_of(items.begin(), items.end(),
-                       [&](const Value& x) { return x.is_node() && x.node == v.node && x.extension == v.extension; });
+/// Node identities (node, extension) already collected, for repeat(): a small open-addressing set.
+class NodeSet {
+ public:
+  /// Adds the identity of `v`; false when it was already there.
+  bool insert(const Value& v) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    if (place(Key{v.node, v.extension})) {
+      ++size_;
+      return true;
+    }
+    return false;
   }
-  return contains_item(items, v);
-}
+
+ private:
+  struct Key {
+    const boost::json::value* node = nullptr;
+    const boost::json::value* extension = nullptr;
+    bool used = false;
+  };
+
+  static std::size_t hash(const Key& k) {
+    auto h = std::bit_cast<std::uintptr_t>(k.node) * 0x9E3779B97F4A7C15ULL;
+    h ^= std::bit_cast<std::uintptr_t>(k.extension) + 0x7F4A7C159E3779B9ULL + (h << 6) + (h >> 2);
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+
+  bool place(Key k) {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(k) & mask;; i = (i + 1) & mask) {
+      Key& slot = slots_[i];
+      if (!slot.used) {
+        k.used = true;
+        slot = k;
+        return true;
+      }
+      if (slot.node == k.node && slot.extension == k.extension) return false;
+    }
+  }
+
+  void grow() {
+    std::vector<Key> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Key{});
+    for (const Key& k : old) {
+      if (k.used) place(k);
+    }
+  }
+
+  std::vector<Key> slots_;
+  std::size_t size_ = 0;
+};
 
 R fn_repeat(Evaluator& ev, const Node& call, const Collection& in, const Scope& scope) {
+  // An item already collected is skipped: by identity for nodes (fast, and what repeat() needs), by
+  // equality for System values.
   Collection out;
+  NodeSet nodes;
   Collection frontier = in;
   while (!frontier.empty()) {
     Collection next;
     for (std::size_t i = 0; i < frontier.size(); ++i) {
       UCR_FP_TRY(r, ev.eval(*call.args[0], item_scope(frontier, i, scope)));
       for (Value& v : r) {
-        if (seen(out, v)) continue;
+        if (v.is_node() ? !nodes.insert(v) : contains_item(out, v)) continue;
         out.push_back(v);
         next.push_back(std::move(v));
       }
@@ -142,13 +189,13 @@ R fn_children(Evaluator&, const Node&, const Collection& in, const Scope&) {
 }
 
 R fn_descendants(Evaluator&, const Node&, const Collection& in, const Scope&) {
+  // Breadth-first with `out` as the queue: the children of in, then theirs, level by level.
   Collection out;
-  Collection frontier = in;
-  while (!frontier.empty()) {
-    Collection next;
-    for (const Value& v : frontier) all_children(v, next);
-    out.insert(out.end(), next.begin(), next.end());
-    frontier = std::move(next);
+  if (!in.empty()) out.reserve(64);
+  for (const Value& v : in) all_children(v, out);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Value item = out[i];  // all_children appends to `out`, which may move its items
+    all_children(item, out);
   }
   return out;
 }

@@ -44,6 +44,36 @@ core::Result<std::optional<std::int64_t>> int_arg(Evaluator& ev, const Node& cal
   return std::optional<std::int64_t>(s.as_integer());
 }
 
+/// input_string() as a view into the input (or into `store` when the text had to be converted).
+core::Result<std::optional<std::string_view>> input_text(Evaluator& ev, const Node& call, const Collection& in,
+                                                         std::string& store) {
+  if (in.empty()) return std::optional<std::string_view>();
+  if (in.size() > 1)
+    return ev.error(call, "'" + call.name + "' needs a single string, got " + std::to_string(in.size()) + " items");
+  if (auto text = plain_string(in.front())) return text;
+  auto s = string_value(to_system(in.front()));
+  if (!s) return ev.error(call, "'" + call.name + "' needs a string input");
+  store = std::move(*s);
+  return std::optional<std::string_view>(store);
+}
+
+/// string_arg() as a view into a literal argument or the input JSON (or into `store` otherwise).
+core::Result<std::optional<std::string_view>> text_arg(Evaluator& ev, const Node& call, std::size_t i,
+                                                       const Scope& scope, std::string& store) {
+  Collection items;
+  UCR_FP_TRY(c, ev.arg_items(call, i, scope, items));
+  UCR_FP_TRY(v, singleton(ev, *call.args[i], *c));
+  if (v == nullptr) return std::optional<std::string_view>();
+  // A view stays valid when it points into the literal or the input document, not into `items`.
+  if (c != &items || v->is_node()) {
+    if (auto text = plain_string(*v)) return text;
+  }
+  auto s = string_value(to_system(*v));
+  if (!s) return ev.error(*call.args[i], "expected a string argument");
+  store = std::move(*s);
+  return std::optional<std::string_view>(store);
+}
+
 /// Byte offsets of each code point, plus the end.
 std::vector<std::size_t> code_points(std::string_view s) {
   std::vector<std::size_t> out;
@@ -83,12 +113,14 @@ R fn_substring(Evaluator& ev, const Node& call, const Collection& in, const Scop
 
 template <int kMode>  // 0 startsWith, 1 endsWith, 2 contains
 R fn_affix(Evaluator& ev, const Node& call, const Collection& in, const Scope& scope) {
-  UCR_FP_TRY(s, input_string(ev, call, in));
-  UCR_FP_TRY(sub, string_arg(ev, call, 0, scope));
+  std::string s_store;
+  std::string sub_store;
+  UCR_FP_TRY(s, input_text(ev, call, in, s_store));
+  UCR_FP_TRY(sub, text_arg(ev, call, 0, scope, sub_store));
   if (!s || !sub) return Collection{};
   if (kMode == 0) return boolean(s->starts_with(*sub));
   if (kMode == 1) return boolean(s->ends_with(*sub));
-  return boolean(s->find(*sub) != std::string::npos);
+  return boolean(s->find(*sub) != std::string_view::npos);
 }
 
 template <bool kUpper>

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace ucr::fhirpath {
 namespace json = boost::json;
@@ -45,61 +47,8 @@ class UnderscoreKey {
   std::string_view view_;
 };
 
-Value typed(const json::value* node, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti) {
-  Value v;
-  v.node = node;
-  v.extension = ext;
-  if (el == nullptr) {
-    if (node != nullptr && node->is_object() && node->get_object().contains("resourceType"))
-      return resource_value(*node);
-    return v;
-  }
-  const fhir::ElementType& t = el->types[ti];
-  if (el->children != nullptr) {
-    v.type = t.code;
-    v.definition = el->children;
-  } else if (t.is_resource) {
-    if (node != nullptr) return resource_value(*node);
-    v.type = t.code;
-  } else {
-    v.type = t.code;
-    v.definition = t.definition;
-  }
-  return v;
-}
-
-/// Appends the value(s) of property `key` (with its `_key` companion) of `obj`.
-void push_property(const json::object& obj, std::string_view key, const fhir::ElementDefinition* el, std::uint32_t ti,
-                   Collection& out) {
-  const json::value* v = obj.if_contains(key);
-  const json::value* ext = nullptr;
-  bool primitive = el == nullptr || el->types[ti].primitive != fhir::Primitive::kNone;
-  if (primitive) ext = obj.if_contains(UnderscoreKey(key).view());
-  if (v == nullptr && ext == nullptr) return;
-  if ((v != nullptr && v->is_array()) || (v == nullptr && ext->is_array())) {
-    const json::array* values = v != nullptr ? &v->get_array() : nullptr;
-    const json::array* exts = ext != nullptr && ext->is_array() ? &ext->get_array() : nullptr;
-    std::size_t n = std::max(values != nullptr ? values->size() : 0, exts != nullptr ? exts->size() : 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      const json::value* item = values != nullptr && i < values->size() ? &(*values)[i] : nullptr;
-      const json::value* e = exts != nullptr && i < exts->size() ? &(*exts)[i] : nullptr;
-      if (item != nullptr && item->is_null()) item = nullptr;
-      if (e != nullptr && !e->is_object()) e = nullptr;
-      if (item == nullptr && e == nullptr) continue;
-      out.push_back(typed(item, e, el, ti));
-    }
-    return;
-  }
-  if (v != nullptr && v->is_null()) v = nullptr;
-  if (ext != nullptr && !ext->is_object()) ext = nullptr;
-  if (v == nullptr && ext == nullptr) return;
-  out.push_back(typed(v, ext, el, ti));
-}
-
-}  // namespace
-
-Value resource_value(const json::value& node) {
-  Value v;
+/// Sets a resource object's type from its resourceType (left untyped otherwise).
+void set_resource(Value& v, const json::value& node) {
   v.node = &node;
   if (const json::object* o = node.if_object()) {
     if (const json::value* rt = o->if_contains("resourceType"); rt != nullptr && rt->is_string()) {
@@ -112,14 +61,202 @@ Value resource_value(const json::value& node) {
       }
     }
   }
+}
+
+/// Appends a Value built in place from its members (parenthesised aggregate initialisation: no zero-filling
+/// of the whole Value first) where the compiler supports it.
+template <class... Args>
+Value& emplace_value(Collection& out, Args&&... args) {
+#if defined(__cpp_aggregate_paren_init)
+  return out.emplace_back(std::forward<Args>(args)...);
+#else
+  return out.emplace_back(Value{std::forward<Args>(args)...});
+#endif
+}
+
+/// Appends the item `node` (and its `_x` companion `ext`) of element `el` with type `ti`, built in place
+/// (parenthesised aggregate initialisation: no zero-filling of the whole Value first).
+void push_typed(const json::value* node, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti,
+                Collection& out) {
+  if (el == nullptr) {
+    if (node != nullptr && node->is_object() && node->get_object().contains("resourceType")) {
+      set_resource(emplace_value(out, ValueKind::kNode), *node);
+      return;
+    }
+    emplace_value(out, ValueKind::kNode, node, ext);
+    return;
+  }
+  const fhir::ElementType& t = el->types[ti];
+  if (el->children != nullptr) {
+    emplace_value(out, ValueKind::kNode, node, ext, t.code, el->children);
+  } else if (t.is_resource) {
+    if (node != nullptr) {
+      set_resource(emplace_value(out, ValueKind::kNode), *node);
+      return;
+    }
+    emplace_value(out, ValueKind::kNode, nullptr, ext, t.code);
+  } else {
+    emplace_value(out, ValueKind::kNode, node, ext, t.code, t.definition);
+  }
+}
+
+/// Objects up to this size are searched by one linear pass for both `key` and `_key`; larger ones (which
+/// Boost.JSON indexes) by two lookups.
+constexpr std::size_t kLinearObject = 16;
+
+/// Property `key` of `obj` and, when `with_companion`, its `_key` companion.
+std::pair<const json::value*, const json::value*> find_property(const json::object& obj, std::string_view key,
+                                                                bool with_companion) {
+  if (obj.size() > kLinearObject || key.empty()) {
+    return {obj.if_contains(key), with_companion ? obj.if_contains(UnderscoreKey(key).view()) : nullptr};
+  }
+  const json::value* value = nullptr;
+  const json::value* companion = nullptr;
+  for (const auto& kv : obj) {
+    const json::string_view k = kv.key();
+    if (k.size() == key.size()) {
+      if (k[0] == key[0] && std::memcmp(k.data(), key.data(), key.size()) == 0) {
+        value = &kv.value();
+        if (!with_companion || companion != nullptr) break;
+      }
+    } else if (with_companion && k.size() == key.size() + 1 && k[0] == '_' &&
+               std::memcmp(k.data() + 1, key.data(), key.size()) == 0) {
+      companion = &kv.value();
+      if (value != nullptr) break;
+    }
+  }
+  return {value, companion};
+}
+
+/// Makes room for `n` more items, growing geometrically (at least 8 items).
+void reserve_more(Collection& out, std::size_t n) {
+  const std::size_t needed = out.size() + n;
+  if (needed > out.capacity()) out.reserve(std::max({needed, out.capacity() * 2, std::size_t{8}}));
+}
+
+/// True when values of `el`'s type `ti` may have a `_name` companion (primitives; anything untyped).
+bool has_companion(const fhir::ElementDefinition* el, std::uint32_t ti) {
+  return el == nullptr || el->types[ti].primitive != fhir::Primitive::kNone;
+}
+
+/// Appends the value(s) `v` of property `key` with its `_key` companion `ext` (for primitives).
+void push_found(const json::value* v, const json::value* ext, const fhir::ElementDefinition* el, std::uint32_t ti,
+                Collection& out) {
+  if (v == nullptr && ext == nullptr) return;
+  if ((v != nullptr && v->is_array()) || (v == nullptr && ext->is_array())) {
+    const json::array* values = v != nullptr ? &v->get_array() : nullptr;
+    const json::array* exts = ext != nullptr && ext->is_array() ? &ext->get_array() : nullptr;
+    std::size_t n = std::max(values != nullptr ? values->size() : 0, exts != nullptr ? exts->size() : 0);
+    reserve_more(out, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const json::value* item = values != nullptr && i < values->size() ? &(*values)[i] : nullptr;
+      const json::value* e = exts != nullptr && i < exts->size() ? &(*exts)[i] : nullptr;
+      if (item != nullptr && item->is_null()) item = nullptr;
+      if (e != nullptr && !e->is_object()) e = nullptr;
+      if (item == nullptr && e == nullptr) continue;
+      push_typed(item, e, el, ti, out);
+    }
+    return;
+  }
+  if (v != nullptr && v->is_null()) v = nullptr;
+  if (ext != nullptr && !ext->is_object()) ext = nullptr;
+  if (v == nullptr && ext == nullptr) return;
+  push_typed(v, ext, el, ti, out);
+}
+
+/// Appends the value(s) `v` of property `key` (with its `_key` companion) of `obj`; `companions` false
+/// when `obj` has no `_x` keys at all.
+void push_values(const json::object& obj, std::string_view key, const json::value* v, const fhir::ElementDefinition* el,
+                 std::uint32_t ti, bool companions, Collection& out) {
+  const json::value* ext = companions && has_companion(el, ti) ? obj.if_contains(UnderscoreKey(key).view()) : nullptr;
+  push_found(v, ext, el, ti, out);
+}
+
+/// Appends the value(s) of property `key` (with its `_key` companion) of `obj`.
+void push_property(const json::object& obj, std::string_view key, const fhir::ElementDefinition* el, std::uint32_t ti,
+                   Collection& out) {
+  auto [v, ext] = find_property(obj, key, has_companion(el, ti));
+  push_found(v, ext, el, ti, out);
+}
+
+/// The choice element `name[x]` of `def`, if any.
+const fhir::ElementDefinition* find_choice(const fhir::TypeDefinition& def, std::string_view name) {
+  for (const fhir::ElementDefinition* el : def.elements) {
+    if (el->is_choice && el->name == name) return el;
+  }
+  return nullptr;
+}
+
+/// Appends the values of choice element `el` present in `obj` (valueQuantity, _valueString, ...), in the
+/// order of the element's types.
+void push_choice(const json::object& obj, const fhir::ElementDefinition* el, Collection& out) {
+  const std::size_t types = el->json_names.size();
+  if (types > 64) {
+    for (std::uint32_t i = 0; i < types; ++i) {
+      const std::string& key = el->json_names[i];
+      if (obj.contains(key) || obj.contains(UnderscoreKey(key).view())) push_property(obj, key, el, i, out);
+    }
+    return;
+  }
+  // One pass over the object's keys instead of two lookups per allowed type.
+  std::uint64_t present = 0;
+  const std::string_view name = el->name;
+  for (const auto& kv : obj) {
+    std::string_view key = kv.key();
+    if (key.starts_with('_')) key.remove_prefix(1);
+    if (key.size() <= name.size() || !key.starts_with(name)) continue;
+    for (std::uint32_t i = 0; i < types; ++i) {
+      if (el->json_names[i] == key) {
+        present |= std::uint64_t{1} << i;
+        break;
+      }
+    }
+  }
+  while (present != 0) {
+    const auto i = static_cast<std::uint32_t>(std::countr_zero(present));
+    present &= present - 1;
+    push_property(obj, el->json_names[i], el, i, out);
+  }
+}
+
+}  // namespace
+
+Value resource_value(const json::value& node) {
+  Value v;
+  set_resource(v, node);
   return v;
+}
+
+Value resource_value(const json::value& node, const fhir::TypeDefinition* hint) {
+  if (hint != nullptr) {
+    if (const json::object* o = node.if_object()) {
+      if (const json::value* rt = o->if_contains("resourceType");
+          rt != nullptr && rt->is_string() && rt->get_string() == hint->name) {
+        Value v;
+        v.node = &node;
+        v.type = hint->name;
+        v.definition = hint;
+        return v;
+      }
+    }
+  }
+  return resource_value(node);
+}
+
+MemberHint member_hint(const fhir::TypeDefinition* def, std::string_view name) {
+  MemberHint hint;
+  if (def == nullptr) return hint;
+  hint.def = def;
+  hint.child = def->find(name);
+  if (hint.child == nullptr) hint.choice = find_choice(*def, name);
+  return hint;
 }
 
 bool is_fhir_primitive(std::string_view type) {
   return std::find(std::begin(kPrimitives), std::end(kPrimitives), type) != std::end(kPrimitives);
 }
 
-void navigate(const Value& item, std::string_view name, Collection& out) {
+void navigate(const Value& item, std::string_view name, Collection& out, const MemberHint* hint) {
   if (item.kind == ValueKind::kTypeInfo) {
     if (name == "namespace") out.push_back(Value::string(item.as_type_info().namespace_name));
     if (name == "name") out.push_back(Value::string(item.as_type_info().name));
@@ -133,24 +270,25 @@ void navigate(const Value& item, std::string_view name, Collection& out) {
       ext.node = item.extension;
       ext.type = "Element";
       ext.definition = element_definition();
-      navigate(ext, name, out);
+      navigate(ext, name, out, hint);
     }
     return;
   }
   const json::object& obj = item.node->get_object();
   if (const fhir::TypeDefinition* def = item.definition) {
+    if (hint != nullptr && hint->def == def) {
+      if (hint->child != nullptr) {
+        push_property(obj, name, hint->child->element, hint->child->type_index, out);
+      } else if (hint->choice != nullptr) {
+        push_choice(obj, hint->choice, out);
+      }
+      return;
+    }
     if (const fhir::ChildLookup* cl = def->find(name)) {
       push_property(obj, name, cl->element, cl->type_index, out);
       return;
     }
-    for (const fhir::ElementDefinition* el : def->elements) {
-      if (!el->is_choice || el->name != name) continue;
-      for (std::uint32_t i = 0; i < el->json_names.size(); ++i) {
-        const std::string& key = el->json_names[i];
-        if (obj.contains(key) || obj.contains(UnderscoreKey(key).view())) push_property(obj, key, el, i, out);
-      }
-      return;
-    }
+    if (const fhir::ElementDefinition* el = find_choice(*def, name)) push_choice(obj, el, out);
     return;
   }
   // Untyped JSON: plain property lookup, then a choice-like prefix match (valueQuantity for value).
@@ -177,18 +315,24 @@ void all_children(const Value& item, Collection& out) {
     return;
   }
   const json::object& obj = item.node->get_object();
+  // Most objects have no `_x` companions: then primitives need no lookup for one.
+  const bool companions =
+      std::any_of(obj.begin(), obj.end(), [](const json::key_value_pair& kv) { return kv.key().starts_with('_'); });
   for (const auto& [k, val] : obj) {
     std::string_view key = k;
     if (key == "resourceType") continue;
+    // The value is `val` itself, except for a `_key` without `key` (a primitive with only extensions).
+    const json::value* value = &val;
     if (key.starts_with('_')) {
       key.remove_prefix(1);
       if (obj.contains(key)) continue;  // handled with its value
+      value = nullptr;
     }
     if (item.definition != nullptr) {
       if (const fhir::ChildLookup* cl = item.definition->find(key))
-        push_property(obj, key, cl->element, cl->type_index, out);
+        push_values(obj, key, value, cl->element, cl->type_index, companions, out);
     } else {
-      push_property(obj, key, nullptr, 0, out);
+      push_values(obj, key, value, nullptr, 0, companions, out);
     }
   }
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,46 @@ TEST_F(IdentityTest, TwinsAreNeverLinkedAutomatically) {
   const std::string twin = create(person("James", "Smith", "2001-06-01", "ME14 5AB"));
   EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + twin)).if_contains("link"), nullptr);
   EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + first)).if_contains("link"), nullptr);
+}
+
+TEST_F(IdentityTest, EverythingForAPersonGathersTheirLinkedAndMergedRecords) {
+  const std::string gp = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  json::object copy = json::parse(person("William", "Smith", "1970-03-12", "ME14 5AB")).as_object();
+  copy["identifier"] = json::array{json::object{{"system", "https://mtw.example/mrn"}, {"value", "K123"}}};
+  const std::string hospital = create(json::serialize(copy));  // linked on arrival (seealso)
+  const std::string old_record = create(person("Ann", "Jones", "1955-01-01", "CT1 2QQ", "", "female"));
+  const std::string other = create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female"));
+  const auto observe = [&](const std::string& patient) {
+    auto r = call(
+        "POST", "/fhir/Observation",
+        R"({"resourceType":"Observation","status":"final","code":{"text":"pulse"},"subject":{"reference":"Patient/)" +
+            patient + R"("}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return str(body_of(r), {"id"});
+  };
+  const std::string at_gp = observe(gp);
+  const std::string at_hospital = observe(hospital);
+  observe(other);
+  const auto ids = [&](const std::string& patient) {
+    std::set<std::string> out;
+    const auto b = body_of(call("GET", "/fhir/Patient/" + patient + "/$everything"));
+    for (const auto& e : b.at("entry").as_array()) {
+      out.insert(str(e, {"resource", "resourceType"}) + "/" + str(e, {"resource", "id"}));
+    }
+    return out;
+  };
+  const std::set<std::string> person{"Patient/" + gp, "Patient/" + hospital, "Observation/" + at_gp,
+                                     "Observation/" + at_hospital};
+  EXPECT_EQ(ids(gp), person) << "from the record others link to";
+  EXPECT_EQ(ids(hospital), person) << "from the linked record";
+  // A merge joins the views too, and an unmerge separates them again.
+  ASSERT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(old_record, gp)).status, 200);
+  EXPECT_EQ(ids(gp).count("Patient/" + old_record), 1U);
+  ASSERT_EQ(call("POST", "/fhir/Patient/$unmerge", merge_request(old_record, gp)).status, 200);
+  std::set<std::string> after = ids(gp);
+  std::erase_if(after, [](const std::string& ref) { return ref.rfind("Provenance/", 0) == 0; });
+  EXPECT_EQ(after, person) << "apart from the Provenance of the merge and unmerge, which stay on the record";
+  EXPECT_EQ(ids(other).count("Patient/" + gp), 0U) << "someone else's record is never included";
 }
 
 }  // namespace

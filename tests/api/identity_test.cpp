@@ -273,5 +273,46 @@ TEST_F(IdentityTest, EverythingForAPersonGathersTheirLinkedAndMergedRecords) {
   EXPECT_EQ(ids(other).count("Patient/" + gp), 0U) << "someone else's record is never included";
 }
 
+TEST_F(IdentityTest, PatientsArrivingInATransactionAreLinkedToo) {
+  const std::string stored = create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "9449306060", "female"));
+  json::object hospital = json::parse(person("William", "Smith", "1970-03-12", "ME14 5AB")).as_object();
+  hospital["identifier"] = json::array{json::object{{"system", "https://mtw.example/mrn"}, {"value", "K9"}}};
+  json::object council = json::parse(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female")).as_object();
+  council["identifier"] = json::array{json::object{{"system", "https://kent.example/mosaic"}, {"value", "M1"}}};
+  const std::string gp_urn = "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c9001";
+  const std::string bundle = json::serialize(json::object{
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry", json::array{json::object{{"fullUrl", gp_urn},
+                                         {"resource", json::parse(person("William", "Smith", "1970-03-12", "ME14 5AB",
+                                                                         "9000000009"))},
+                                         {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}},
+                            json::object{{"fullUrl", "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c9002"},
+                                         {"resource", hospital},
+                                         {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}},
+                            json::object{{"fullUrl", "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c9003"},
+                                         {"resource", council},
+                                         {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}},
+                            json::object{{"fullUrl", "urn:uuid:5f3f8a8e-1b0c-4b5e-9d57-2a6f0a1c9004"},
+                                         {"resource", json::parse(person("Bill", "Smith", "1970-03-12", "CT9 1AA"))},
+                                         {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}}}}});
+  auto r = call("POST", "/fhir", bundle);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto es = body_of(r).at("entry").as_array();
+  ASSERT_EQ(es.size(), 4U) << "the response has one entry per request entry";
+  const auto id_of = [&](std::size_t i) {
+    const std::string loc = str(es[i], {"response", "location"});
+    const auto start = loc.find("Patient/") + 8;
+    return loc.substr(start, loc.find('/', start) - start);
+  };
+  const std::string gp = id_of(0);
+  EXPECT_TRUE(links_to(body_of(call("GET", "/fhir/Patient/" + id_of(1))), "seealso", gp))
+      << "linked to the record earlier in the same Bundle";
+  EXPECT_TRUE(links_to(body_of(call("GET", "/fhir/Patient/" + id_of(2))), "seealso", stored))
+      << "linked to the stored record";
+  const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + id_of(3)));
+  EXPECT_EQ(tasks.at("entry").as_array().size(), 1U) << "the nickname at another address is queued for review";
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

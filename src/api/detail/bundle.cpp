@@ -2,6 +2,8 @@
 #include "api/detail/identity.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "fhir/json_text.hpp"
+#include "mpi/matcher.hpp"
+#include "mpi/record.hpp"
 
 #include "api/detail/format.hpp"
 #include "api/detail/ops.hpp"
@@ -336,10 +338,73 @@ std::map<std::size_t, std::string> prepare_unconditional(std::vector<Entry>& ent
   return assigned;
 }
 
+/// A review Task to write for a Patient arriving in the Bundle: the candidate is a stored Patient
+/// or another Patient entry of the same Bundle (known by its id only inside the transaction).
+struct ReviewPlan {
+  std::size_t entry = 0;                       ///< the arriving Patient's entry
+  std::optional<std::size_t> candidate_entry;  ///< candidate in this Bundle
+  LinkDecision decision;                       ///< decision.review: a stored candidate's id
+};
+
+/// Record linkage for the Patients a transaction creates, as for single creates: each is matched
+/// against the stored Patients and the Patients before it in the Bundle; a single certain match is
+/// linked (`seealso`, by fullUrl inside the Bundle), a probable or possible one planned for review.
+core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries) {
+  std::vector<ReviewPlan> reviews;
+  std::vector<std::pair<std::size_t, mpi::PatientRecord>> earlier;  // (entry position, record)
+  const mpi::Matcher matcher;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    if (e.method != "POST" || e.type != "Patient" || !e.resource) continue;
+    auto record = mpi::record_from_patient(*e.resource);
+    if (!record) continue;
+    auto d = decide_link(store, *e.resource);
+    if (!d) return d.error();
+    // The best match among the Bundle's earlier Patients.
+    std::optional<std::size_t> in_bundle;
+    mpi::MatchScore best_in_bundle;
+    int certain_in_bundle = 0;
+    for (const auto& [pos, other] : earlier) {
+      const mpi::MatchScore score = matcher.score(*record, other);
+      if (score.grade == mpi::Grade::kCertainlyNot) continue;
+      if (score.grade == mpi::Grade::kCertain) ++certain_in_bundle;
+      if (!in_bundle || score.score > best_in_bundle.score) {
+        in_bundle = pos;
+        best_in_bundle = score;
+      }
+    }
+    earlier.emplace_back(i, std::move(*record));
+    const bool store_certain = d->link_to.has_value();
+    const bool bundle_certain =
+        certain_in_bundle == 1 && best_in_bundle.grade == mpi::Grade::kCertain && !entries[*in_bundle].full_url.empty();
+    if (store_certain && certain_in_bundle == 0) {
+      add_seealso_link(*e.resource, *d->link_to);
+    } else if (bundle_certain && !store_certain && !d->review) {
+      // A reference by fullUrl, rewritten to the new id with the Bundle's other references.
+      boost::json::object& resource = *e.resource;
+      if (!resource.contains("link") || !resource["link"].is_array()) resource["link"] = boost::json::array{};
+      resource["link"].as_array().push_back(boost::json::object{
+          {"other", boost::json::object{{"reference", entries[*in_bundle].full_url}}}, {"type", "seealso"}});
+    } else if (d->review || d->link_to) {
+      ReviewPlan plan{i, std::nullopt, std::move(*d)};
+      if (plan.decision.link_to) plan.decision.review = plan.decision.link_to;  // certain both here and in the store
+      reviews.push_back(std::move(plan));
+    } else if (in_bundle) {
+      LinkDecision bundle_decision;
+      bundle_decision.score = best_in_bundle.score;
+      bundle_decision.grade = std::string(mpi::grade_code(best_in_bundle.grade));
+      bundle_decision.explanation = "a Patient in the same Bundle\n";
+      reviews.push_back(ReviewPlan{i, in_bundle, std::move(bundle_decision)});
+    }
+  }
+  return reviews;
+}
+
 /// The transaction's work in the store (R4 http.html#trules): deletes, then identities, then
 /// creates, updates and patches. Fills each entry's result.
 core::Result<void> run_transaction_work(store::Transaction& t, std::vector<Entry>& entries,
-                                        const std::map<std::size_t, std::string>& preassigned) {
+                                        const std::map<std::size_t, std::string>& preassigned,
+                                        const std::vector<ReviewPlan>& reviews) {
   const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
     if (!r) return at_entry(r.error(), e.index, e.type);
     e.result = std::move(*r);
@@ -449,6 +514,18 @@ core::Result<void> run_transaction_work(store::Transaction& t, std::vector<Entry
       }
     }
   }
+  // 4. Review Tasks for the Patients that may be someone already known.
+  for (const auto& plan : reviews) {
+    const Entry& e = entries[plan.entry];
+    if (e.result.status != 201 || !e.result.info) continue;
+    LinkDecision d = plan.decision;
+    if (plan.candidate_entry) {
+      const Entry& other = entries[*plan.candidate_entry];
+      if (!other.result.info) continue;
+      d.review = other.result.info->id;
+    }
+    if (auto task = op_create(t, "Task", review_task(e.result.info->id, d), {}); !task) return task.error();
+  }
   return core::ok();
 }
 
@@ -468,6 +545,12 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
           req);
     }
   }
+  std::vector<ReviewPlan> reviews;
+  if (options.link_patients) {
+    auto planned = link_bundle_patients(store, entries);
+    if (!planned) return error_response(planned.error(), req);
+    reviews = std::move(*planned);
+  }
   const std::map<std::size_t, std::string> preassigned = prepare_unconditional(entries);
   // The store may run this work more than once, each time from the same database state. Entries
   // whose identities were all settled up front come out of any run the same, so they are worked
@@ -478,12 +561,12 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
   });
   std::vector<Entry> committed;
   const search::Registry& reg = registry();
-  auto w =
-      store.write([&entries, &committed, &preassigned, settled, &reg](store::Transaction& t) -> core::Result<void> {
+  auto w = store.write(
+      [&entries, &committed, &preassigned, &reviews, settled, &reg](store::Transaction& t) -> core::Result<void> {
         const RegistryScope scope(reg);
-        if (settled) return run_transaction_work(t, entries, preassigned);
+        if (settled) return run_transaction_work(t, entries, preassigned, reviews);
         std::vector<Entry> work = entries;
-        if (auto r = run_transaction_work(t, work, preassigned); !r) return r;
+        if (auto r = run_transaction_work(t, work, preassigned, reviews); !r) return r;
         committed = std::move(work);
         return core::ok();
       });

@@ -2,6 +2,7 @@
 #include "api/detail/identity.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "fhir/json_text.hpp"
+#include "mpi/blocking.hpp"
 #include "mpi/matcher.hpp"
 #include "mpi/record.hpp"
 
@@ -351,7 +352,8 @@ struct ReviewPlan {
 /// linked (`seealso`, by fullUrl inside the Bundle), a probable or possible one planned for review.
 core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries) {
   std::vector<ReviewPlan> reviews;
-  std::vector<std::pair<std::size_t, mpi::PatientRecord>> earlier;  // (entry position, record)
+  std::map<std::size_t, mpi::PatientRecord> earlier;             // entry position -> record
+  std::map<std::string, std::vector<std::size_t>> earlier_keys;  // blocking key -> entry positions
   const mpi::Matcher matcher;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
@@ -360,12 +362,23 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
     if (!record) continue;
     auto d = decide_link(store, *e.resource);
     if (!d) return d.error();
-    // The best match among the Bundle's earlier Patients.
+    // The best match among the Bundle's earlier Patients that share a blocking key with it.
     std::optional<std::size_t> in_bundle;
     mpi::MatchScore best_in_bundle;
     int certain_in_bundle = 0;
-    for (const auto& [pos, other] : earlier) {
-      const mpi::MatchScore score = matcher.score(*record, other);
+    std::set<std::size_t> candidates;
+    const std::vector<std::string> keys = mpi::blocking_keys(*record);
+    for (const auto& key : keys) {
+      // The most recent few of a large block (a common birth date) are enough inside one Bundle.
+      constexpr std::ptrdiff_t kPerKey = 50;
+      if (auto it = earlier_keys.find(key); it != earlier_keys.end()) {
+        const auto& list = it->second;
+        const auto from = std::ssize(list) > kPerKey ? list.end() - kPerKey : list.begin();
+        candidates.insert(from, list.end());
+      }
+    }
+    for (const std::size_t pos : candidates) {
+      const mpi::MatchScore score = matcher.score(*record, earlier.at(pos));
       if (score.grade == mpi::Grade::kCertainlyNot) continue;
       if (score.grade == mpi::Grade::kCertain) ++certain_in_bundle;
       if (!in_bundle || score.score > best_in_bundle.score) {
@@ -373,7 +386,8 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
         best_in_bundle = score;
       }
     }
-    earlier.emplace_back(i, std::move(*record));
+    for (const auto& key : keys) earlier_keys[key].push_back(i);
+    earlier.emplace(i, std::move(*record));
     const bool store_certain = d->link_to.has_value();
     const bool bundle_certain =
         certain_in_bundle == 1 && best_in_bundle.grade == mpi::Grade::kCertain && !entries[*in_bundle].full_url.empty();

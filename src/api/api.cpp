@@ -1,13 +1,17 @@
 #include "api/api.hpp"
 
+#include "api/detail/access.hpp"
 #include "api/detail/bundle.hpp"
 #include "api/detail/capability.hpp"
 #include "api/detail/format.hpp"
 #include "api/detail/identity.hpp"
+#include "api/detail/oauth.hpp"
 #include "api/detail/ops.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
 #include "api/detail/search.hpp"
+#include "audit/audit.hpp"
+#include "auth/provider.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "core/time.hpp"
@@ -236,16 +240,26 @@ class Handler {
     auto r = store_.read(type, id);
     if (!r) return tagged(error_response(r.error(), req_), "read");
     const auto& info = r->info;
-    if (auto inm = req_.headers.get("if-none-match")) {
-      auto v = detail::parse_etag(*inm);
-      if (v && *v == info.version) return not_modified(info);
+    Response out;
+    const auto unchanged = [&] {
+      if (auto inm = req_.headers.get("if-none-match")) {
+        auto v = detail::parse_etag(*inm);
+        if (v && *v == info.version) return true;
+      }
+      if (auto ims = req_.headers.get("if-modified-since")) {
+        auto t = core::parse_http_date(*ims);
+        if (t && info.last_updated / 1'000'000 <= *t / 1'000'000) return true;
+      }
+      return false;
+    };
+    if (unchanged()) {
+      out = not_modified(info);
+    } else {
+      detail::OpResult res{200, info, std::move(r->json)};
+      out = tagged(detail::resource_response(res, req_, false), "read");
     }
-    if (auto ims = req_.headers.get("if-modified-since")) {
-      auto t = core::parse_http_date(*ims);
-      if (t && info.last_updated / 1'000'000 <= *t / 1'000'000) return not_modified(info);
-    }
-    detail::OpResult res{200, info, std::move(r->json)};
-    return tagged(detail::resource_response(res, req_, false), "read");
+    out.compartment = std::move(r->compartment);
+    return out;
   }
 
   Response not_modified(const store::VersionInfo& info) const {
@@ -267,7 +281,9 @@ class Handler {
     auto r = store_.vread(type, id, version);
     if (!r) return tagged(error_response(r.error(), req_), "vread");
     detail::OpResult res{200, r->info, std::move(r->json)};
-    return tagged(detail::resource_response(res, req_, false), "vread");
+    Response out = tagged(detail::resource_response(res, req_, false), "vread");
+    out.compartment = std::move(r->compartment);
+    return out;
   }
 
   Started create(const std::string& type) {
@@ -787,15 +803,100 @@ void Api::wait_for_reindex() { reindexer_->wait_idle(); }
 std::size_t Api::reindexed_resources() const { return reindexer_->done(); }
 std::size_t Api::pending_reindex_jobs() const { return reindexer_->pending(); }
 
+namespace {
+
+Response unauthorised(const core::Error& e, const Request& request) {
+  Response r = error_response(e, request);
+  r.headers.emplace_back(
+      "WWW-Authenticate",
+      fmt::format("Bearer realm=\"ucr\", error=\"invalid_token\", error_description=\"{}\"", e.message()));
+  r.interaction = "auth";
+  return r;
+}
+
+/// An audit event for a request refused before it ran (no token, bad token, not allowed).
+audit::Event refused_event(const detail::AuditContext& who, const detail::Route& route, const Request& request,
+                           const Response& response) {
+  audit::Event e = detail::read_event(who, route, request, response, {});
+  if (response.status == 401) {
+    e.type = "110114";
+    e.subtype = "token-refused";
+    e.action = 'E';
+  }
+  return e;
+}
+
+}  // namespace
+
 Started Api::begin(const Request& request) {
+  if (is_auth_path(request.path)) {
+    if (options_.auth == nullptr) {
+      return error_response(core::Error::not_found("sign-in is off on this server (ucr serve --auth off)"), request);
+    }
+    return detail::handle_oauth(*options_.auth, request);
+  }
+  const detail::Route route = detail::classify(request);
+  // Who is asking. The CapabilityStatement is public (SMART discovery needs it before sign-in).
+  std::optional<auth::Principal> principal;
+  std::shared_ptr<const detail::AuditContext> who;
+  if (options_.auth != nullptr && route.kind != detail::Route::Kind::capabilities) {
+    const auto header = request.headers.get("authorization");
+    auto p = header ? options_.auth->authenticate(*header, core::now_micros() / 1'000'000)
+                    : core::Result<auth::Principal>(core::Error::make(
+                          401, "login", "this server needs an access token: Authorization: Bearer <token>"));
+    if (!p) {
+      Response r = unauthorised(p.error(), request);
+      if (options_.audit != nullptr) {
+        options_.audit->record(refused_event(detail::audit_context(nullptr, request), route, request, r));
+      }
+      return r;
+    }
+    principal = std::move(*p);
+  }
+  const bool auditing = options_.audit != nullptr && route.kind != detail::Route::Kind::capabilities;
+  if (auditing) {
+    who =
+        std::make_shared<const detail::AuditContext>(detail::audit_context(principal ? &*principal : nullptr, request));
+  }
+  // The audit trail has its own store and rules: it is read here and never written by clients.
+  if (route.type == "AuditEvent" && route.kind != detail::Route::Kind::validate) {
+    Response r;
+    if (route.kind == detail::Route::Kind::type_search) {
+      r = detail::audit_search(store_, principal ? &*principal : nullptr, request);
+    } else {
+      r = error_response(core::Error::make(405, "not-supported",
+                                           "the audit trail is append-only and written by the server; search it with "
+                                           "GET AuditEvent?patient=..."),
+                         request);
+    }
+    if (auditing) options_.audit->record(detail::read_event(*who, route, request, r, {}));
+    return r;
+  }
+  detail::Gate gate;
+  if (principal) {
+    auto g = detail::admit(*principal, route, request, store_);
+    if (!g) {
+      Response r = error_response(g.error(), request);
+      r.interaction = "auth";
+      if (auditing) options_.audit->record(refused_event(*who, route, request, r));
+      return r;
+    }
+    gate = std::move(*g);
+  }
+  // A narrowed request is only ever a read, which completes inside this call.
+  const Request& effective = gate.narrowed ? *gate.narrowed : request;
   const auto registry = catalog_.current();
   const detail::RegistryScope scope(*registry);
-  Handler h(store_, options_, request);
+  std::optional<detail::AuditedStore> audited;
+  if (auditing) audited.emplace(store_, who);
+  Handler h(audited ? static_cast<store::Store&>(*audited) : store_, options_, effective);
   Started started = h.run();
   if (auto* pending = std::get_if<PendingWrite>(&started)) {
     // The write runs on the store's thread with the registry this request started with; a write
     // that touches a SearchParameter brings the parameters in force up to date once it is durable.
-    pending->work = [work = std::move(pending->work), registry](store::Transaction& t) {
+    // Each version it stores is audited in the same transaction.
+    auto work = auditing ? detail::audited_work(std::move(pending->work), who, {}) : std::move(pending->work);
+    pending->work = [work = std::move(work), registry](store::Transaction& t) {
       const detail::RegistryScope inner(*registry);
       return work(t);
     };
@@ -809,12 +910,34 @@ Started Api::begin(const Request& request) {
         return finish(w);
       };
     }
-  } else if (is_bundle(request) && touches_search_parameters(request)) {
+    if (auditing) {
+      // A refused write leaves no version behind, so it is recorded here.
+      pending->finish = [this, who, route, &request, finish = std::move(pending->finish)](const core::Result<void>& w) {
+        Response r = finish(w);
+        if (r.status >= 400) options_.audit->record(detail::read_event(*who, route, request, r, {}));
+        return r;
+      };
+    }
+    return started;
+  }
+  auto& response = std::get<Response>(started);
+  if (is_bundle(request) && touches_search_parameters(request)) {
     if (auto r = reload_search_parameters(); !r)
       core::log_warn("search parameters not reloaded: " + r.error().message());
   }
+  if (principal) detail::enforce(*principal, gate, route, effective, response);
+  // Writes that completed here (Bundles, merges) were audited in their transactions; the rest
+  // (reads, searches, operations and refusals) are recorded now.
+  if (auditing && (!may_write(request) || response.status >= 400 || route.kind == detail::Route::Kind::match ||
+                   route.kind == detail::Route::Kind::validate ||
+                   (route.kind == detail::Route::Kind::type_search && request.method == "POST"))) {
+    options_.audit->record(detail::read_event(*who, route, effective, response, gate.patient));
+  }
+  response.compartment.clear();
   return started;
 }
+
+bool Api::is_auth_path(std::string_view path) { return detail::is_oauth_path(path); }
 
 Response Api::handle(const Request& request) {
   Started started = begin(request);

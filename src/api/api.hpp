@@ -14,6 +14,13 @@
 #include <mutex>
 #include <variant>
 
+namespace ucr::auth {
+class Provider;
+}
+namespace ucr::audit {
+class Recorder;
+}
+
 namespace ucr::api {
 
 struct ApiOptions {
@@ -24,6 +31,13 @@ struct ApiOptions {
   /// Match each Patient created by POST against the stored ones: link the single certain match
   /// (`seealso`) and put probable or possible ones on the review queue (a Task).
   bool link_patients = true;
+  /// Every request needs a valid access token from this provider, and is authorised against the
+  /// caller's role, scopes and patient context. Null: no authentication (development and tests
+  /// only; `ucr serve --auth off`). The provider also answers /oauth/ and /.well-known/ paths.
+  auth::Provider* auth = nullptr;
+  /// Audit trail: writes are audited in their own transaction, reads and searches through this
+  /// recorder. Null: no audit trail.
+  audit::Recorder* audit = nullptr;
 };
 
 /// A checked and prepared write: run `work` in a store transaction (Store::write or write_async),
@@ -45,13 +59,17 @@ class Api {
   Api& operator=(const Api&) = delete;
   ~Api();
 
-  /// Handles one request under the FHIR base (path starting /fhir). Never throws for bad input.
+  /// Handles one request under the FHIR base (path starting /fhir), or an OAuth path
+  /// (is_auth_path). Never throws for bad input.
   [[nodiscard]] Response handle(const Request& request);
 
   /// Does all the work of a request up to its store write, so callers can run the write without
   /// blocking a thread (Store::write_async). Reads complete here. Bundles are completed here too,
   /// blocking on their writes: callers should run them where blocking is acceptable (is_bundle).
   [[nodiscard]] Started begin(const Request& request);
+
+  /// True for the OAuth and discovery paths the Api answers besides /fhir.
+  [[nodiscard]] static bool is_auth_path(std::string_view path);
 
   /// True for batch/transaction Bundles (POST to the base), which begin() completes synchronously.
   [[nodiscard]] static bool is_bundle(const Request& request);

@@ -40,6 +40,7 @@ struct Request {
   Headers headers;
   std::string body;
   std::string base_url;  ///< absolute base of the FHIR endpoint, e.g. http://127.0.0.1:8080/fhir
+  std::string peer;      ///< the client's network address, when known (for the audit trail)
 
   /// The first value of a query parameter.
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const {
@@ -57,6 +58,7 @@ struct Response {
   std::string body;
   std::string content_type = "application/fhir+json; charset=utf-8";
   std::string interaction = "other";  ///< metrics label: read, vread, create, update, ...
+  std::string compartment;            ///< "Patient/{id}" a read resource belongs to (not sent; access and audit)
 };
 
 }  // namespace ucr::api

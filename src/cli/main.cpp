@@ -1,6 +1,9 @@
 // cli: the `ucr` program and its subcommands. The only place executables are defined.
 #include "api/api.hpp"
 #include "api/request.hpp"
+#include "audit/audit.hpp"
+#include "auth/provider.hpp"
+#include "cli/security.hpp"
 #include "core/log.hpp"
 #include "demo/demo.hpp"
 #include "fhir/outcome.hpp"
@@ -238,6 +241,21 @@ int main(int argc, char** argv) {
   std::uint64_t demo_seed = demo::kDefaultSeed;
   serve->add_option("--demo-seed", demo_seed, "Seed of the synthetic population (--demo)")->capture_default_str();
   serve->add_flag("--no-access-log", no_access_log, "Do not write one line per request to standard output");
+  std::string auth_mode = "on";
+  std::string audit_mode = "on";
+  std::string issuer;
+  serve
+      ->add_option("--auth", auth_mode,
+                   "on: every request needs an access token from the built-in sign-in service (/oauth/...); "
+                   "off: no authentication (development only, never with real data)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  serve->add_option("--audit", audit_mode, "on: every access is recorded in the tamper-evident audit trail")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  serve->add_option("--issuer", issuer,
+                    "The sign-in service's URL as clients see it (tokens' issuer); default --public-base, else "
+                    "http://HOST:PORT of --listen");
 
   // demo
   auto* demo_cmd = app.add_subcommand(
@@ -256,6 +274,9 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--batch", demo_load.people_per_bundle, "People per transaction Bundle")
       ->capture_default_str()
       ->check(CLI::Range(1, 200));
+
+  cli::SecurityArgs security;
+  cli::add_security_commands(app, security, data_dir);
 
   // check
   auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
@@ -391,6 +412,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*demo_cmd) return load_demo(store, demo_options, demo_load);
+  if (cli::security_command_chosen(security)) return cli::run_security_command(security, store, data_dir);
 
   // serve
   if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
@@ -405,13 +427,56 @@ int main(int argc, char** argv) {
       }
     }
   }
-  api::Api api(store, api::ApiOptions{.software_version = UCR_VERSION});
+  std::unique_ptr<auth::Provider> provider;
+  if (auth_mode == "on") {
+    auto p = cli::open_provider(store, data_dir, "http://placeholder");
+    if (!p) return fail(p.error().message());
+    provider = std::move(*p);
+  } else {
+    core::log_warn(
+        "authentication is OFF (--auth off): anyone who can reach this port can read and change "
+        "everything; use only on loopback with synthetic data");
+  }
+  std::optional<audit::Recorder> recorder;
+  if (audit_mode == "on") recorder.emplace(store);
+  api::Api api(store,
+               api::ApiOptions{
+                   .software_version = UCR_VERSION, .auth = provider.get(), .audit = recorder ? &*recorder : nullptr});
+  if (recorder && provider) {
+    provider->on_event([&recorder](const auth::AuthEvent& e) {
+      audit::Event ev;
+      ev.recorded = core::now_micros();
+      ev.type = "110114";
+      ev.subtype = e.kind;
+      ev.action = 'E';
+      ev.outcome = e.success ? 0 : 4;
+      ev.outcome_text = e.detail;
+      ev.user = e.user;
+      ev.client_id = e.client_id;
+      if (e.role_known) ev.role = std::string(auth::role_code(e.role));
+      ev.address = e.address;
+      recorder->record(std::move(ev));
+    });
+  }
   http::Server server(sopts, api, store);
   if (auto r = server.start(); !r) return fail(r.error().message());
+  if (provider) {
+    if (issuer.empty()) issuer = sopts.public_base;
+    if (issuer.empty()) issuer = fmt::format("http://{}:{}", sopts.host, server.port());
+    while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
+    provider->set_issuer(issuer);
+    if (auto w = store.write([&issuer](store::Transaction& t) { return t.set_meta("auth:issuer", issuer); }); !w) {
+      return fail(w.error().message());
+    }
+    if (demo_people > 0) {
+      if (auto r = cli::seed_demo_accounts(*provider, store, issuer); !r) return fail(r.error().message());
+    }
+  }
   core::log_info(
       fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
   std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
   server.run();
+  if (recorder) recorder->flush();
   core::log_info("stopped");
   return 0;
 }

@@ -208,6 +208,12 @@ struct Server::Impl {
   awaitable<void> session(Stream stream) {
     beast::flat_buffer buffer;
     bool rejected = false;  // answered an unreadable request: the client may still be sending it
+    std::string peer;       // the client's address, for the audit trail
+    {
+      beast::error_code pec;
+      const auto endpoint = beast::get_lowest_layer(stream).socket().remote_endpoint(pec);
+      if (!pec) peer = endpoint.address().to_string();
+    }
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -246,7 +252,7 @@ struct Server::Impl {
       BeastRequest req = parser.release();
       const bool keep_alive = req.keep_alive() && !stopping.load();
       const bool head = req.method() == bhttp::verb::head;
-      BeastResponse res = co_await respond(std::move(req));
+      BeastResponse res = co_await respond(std::move(req), peer);
       res.keep_alive(keep_alive);
       res.prepare_payload();
       if (head && res.has_content_length()) {
@@ -293,13 +299,13 @@ struct Server::Impl {
     core::log_access(fmt::format("- - {} {} 0", static_cast<int>(status), res.body().size()));
   }
 
-  awaitable<BeastResponse> respond(BeastRequest req) {
+  awaitable<BeastResponse> respond(BeastRequest req, const std::string& peer) {
     const auto start = core::now_micros();
     const std::string method(req.method_string());
     std::string path_for_log;
     api::Response out;
     try {
-      out = co_await dispatch(req, path_for_log);  // may move the body out of req
+      out = co_await dispatch(req, path_for_log, peer);  // may move the body out of req
     } catch (const std::exception& e) {
       core::log_error(fmt::format("unhandled error on {} {}: {}", method, path_for_log, e.what()));
       out = api::Response{};
@@ -317,7 +323,7 @@ struct Server::Impl {
     co_return res;
   }
 
-  awaitable<api::Response> dispatch(BeastRequest& req, std::string& path_for_log) {
+  awaitable<api::Response> dispatch(BeastRequest& req, std::string& path_for_log, const std::string& peer) {
     // Many clients send '|' (token search) and similar characters unencoded: accept them by
     // percent-encoding them before strict parsing.
     std::string target(req.target());
@@ -364,12 +370,15 @@ struct Server::Impl {
       m.interaction = "metrics";
       co_return m;
     }
-    if (r.path != "/fhir" && r.path.rfind("/fhir/", 0) != 0) co_return static_file(r.path);
+    if (r.path != "/fhir" && r.path.rfind("/fhir/", 0) != 0 && !api::Api::is_auth_path(r.path)) {
+      co_return static_file(r.path);
+    }
     r.raw_query = url->encoded_query();
     for (const auto& p : url->params()) r.query.emplace_back(p.key, p.value);
     for (const auto& f : req) r.headers.add(std::string(f.name_string()), std::string(f.value()));
     r.body = std::move(req.body());  // no copy of large Bundles
     r.base_url = scheme_host + "/fhir";
+    r.peer = peer;
     if (options.public_base.empty()) {
       if (auto host = req.find(bhttp::field::host); host != req.end() && safe_host(host->value())) {
         r.base_url = fmt::format("{}://{}/fhir", tls ? "https" : "http", std::string_view(host->value()));

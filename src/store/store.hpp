@@ -29,6 +29,7 @@ struct StoredResource {
   VersionInfo info;
   std::string method;  ///< POST, PUT, PATCH or DELETE: how this version came to be
   std::string json;
+  std::string compartment;  ///< "Patient/{id}" when the version is in a patient's compartment, else empty
 };
 
 /// A new version to store. The caller has set meta.versionId and meta.lastUpdated in `json`.
@@ -90,6 +91,24 @@ struct HistoryPage {
   std::optional<std::int64_t> next_cursor;  ///< set when more entries follow
 };
 
+/// One entry of the audit trail: an AuditEvent's JSON, kept apart from the resources so that
+/// recording reads stays cheap. `seq` is the entry's place in the hash chain (1, 2, ...).
+struct AuditRecord {
+  std::int64_t seq = 0;
+  core::Micros recorded = 0;
+  std::string patient;  ///< the Patient id the event concerns, or empty
+  std::string json;     ///< the AuditEvent, exactly as chained
+  std::string hash;     ///< hex SHA-256 chaining this entry to the one before
+};
+
+/// Audit entries, newest first.
+struct AuditQuery {
+  std::string patient;                     ///< empty: every entry
+  std::optional<std::int64_t> before_seq;  ///< paging cursor: entries strictly older
+  std::optional<core::Micros> since;       ///< only entries recorded at or after
+  std::size_t count = 50;
+};
+
 /// The view of the database inside one atomic write. Only valid during Store::write.
 class Transaction {
  public:
@@ -115,6 +134,12 @@ class Transaction {
                                                          const search::IndexRows& rows) = 0;
   /// Sets a server bookkeeping value (as "reindex done") in the same transaction.
   [[nodiscard]] virtual core::Result<void> set_meta(const std::string& key, const std::string& value) = 0;
+  /// A bookkeeping value as this transaction sees it, or empty.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
+  /// Removes a bookkeeping value (nothing happens when there is none).
+  [[nodiscard]] virtual core::Result<void> delete_meta(const std::string& key) = 0;
+  /// Appends an entry to the audit trail (the caller keeps the chain: seq follows the last one).
+  [[nodiscard]] virtual core::Result<void> append_audit(const AuditRecord& record) = 0;
 };
 
 /// Counters a backend reports for /metrics.
@@ -147,6 +172,15 @@ class Store {
       const CompartmentQuery& query) = 0;
   /// A server bookkeeping value set by Transaction::set_meta, or empty.
   [[nodiscard]] virtual core::Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
+  /// Bookkeeping entries whose key starts with `prefix`, in key order, after the key `after`
+  /// (exclusive; empty: from the first), at most `limit`.
+  [[nodiscard]] virtual core::Result<std::vector<std::pair<std::string, std::string>>> list_meta(
+      const std::string& prefix, const std::string& after, std::size_t limit) = 0;
+  /// Audit entries matching a query, newest first.
+  [[nodiscard]] virtual core::Result<std::vector<AuditRecord>> audit_events(const AuditQuery& query) = 0;
+  /// Audit entries in chain order with seq > after_seq, at most `limit` (for verification).
+  [[nodiscard]] virtual core::Result<std::vector<AuditRecord>> audit_scan(std::int64_t after_seq,
+                                                                          std::size_t limit) = 0;
   /// Read-only search for ids; see Criterion.
   [[nodiscard]] virtual core::Result<std::vector<std::string>> find_ids(const std::string& type,
                                                                         const std::vector<Criterion>& criteria,

@@ -2,7 +2,8 @@
 # Durability under a hard crash: start `ucr serve`, run concurrent writers (creates, If-Match updates and small
 # transactions) recording every acknowledged (2xx) Patient id+version, `kill -9` the server mid-load, then check
 # that `ucr check` passes and, after a restart on the same data directory, that every acknowledged version reads
-# back (vread) with the content that was written.
+# back (vread) with the content that was written, and that the audit trail (written in the same transactions)
+# still verifies. The writers sign in as an integration system with a token from `ucr admin token`.
 #
 # Usage: tests/system/durability.sh path/to/ucr [writers=8] [seconds=3]
 # Correctness does not depend on timing: the kill happens after `seconds` AND at least MIN_ACKS acknowledgements.
@@ -38,7 +39,7 @@ fail() {
 # Starts the server on a free port; sets SERVER_PID and PORT.
 start_server() {
   local log="$WORK/server$1.log"
-  "$UCR" serve --listen 127.0.0.1:0 --data "$DATA" --no-access-log >"$log" 2>&1 &
+  "$UCR" serve --listen 127.0.0.1:0 --data "$DATA" --issuer http://ucr.test --no-access-log >"$log" 2>&1 &
   SERVER_PID=$!
   PORT=""
   for _ in $(seq 1 300); do
@@ -52,7 +53,7 @@ start_server() {
 
 cat >"$WORK/writer.py" <<'PY'
 """Concurrent writers; appends 'id version family' for every acknowledged Patient version to the acks file."""
-import http.client, json, sys, threading, uuid
+import http.client, json, os, sys, threading, uuid
 
 port, acks_path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 lock = threading.Lock()
@@ -73,7 +74,7 @@ def patient(family, pid=None):
 
 def writer(w):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    hdr = {"Content-Type": "application/fhir+json"}
+    hdr = {"Content-Type": "application/fhir+json", "Authorization": "Bearer " + os.environ["UCR_TOKEN"]}
     i = 0
     try:
         while True:
@@ -131,15 +132,16 @@ PY
 
 cat >"$WORK/verify.py" <<'PY'
 """Checks every acknowledged version reads back exactly; prints specifics of every failure."""
-import http.client, json, sys
+import http.client, json, os, sys
 
 port, acks_path = int(sys.argv[1]), sys.argv[2]
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+auth = {"Authorization": "Bearer " + os.environ["UCR_TOKEN"]}
 bad, latest = [], {}
 lines = [l.split() for l in open(acks_path) if l.strip()]
 for pid, version, family in lines:
     latest[pid] = max(latest.get(pid, 0), int(version))
-    conn.request("GET", f"/fhir/Patient/{pid}/_history/{version}")
+    conn.request("GET", f"/fhir/Patient/{pid}/_history/{version}", headers=auth)
     r = conn.getresponse()
     body = r.read()
     if r.status != 200:
@@ -152,7 +154,7 @@ for pid, version, family in lines:
         bad.append(f"vread Patient/{pid}/_history/{version}: family={got_family!r} versionId={got_version!r}, "
                    f"acknowledged family={family!r}")
 for pid, v in latest.items():
-    conn.request("GET", f"/fhir/Patient/{pid}")
+    conn.request("GET", f"/fhir/Patient/{pid}", headers=auth)
     r = conn.getresponse()
     body = r.read()
     cur = json.loads(body).get("meta", {}).get("versionId") if r.status == 200 else None
@@ -166,7 +168,11 @@ PY
 
 ACKS="$WORK/acks.txt"
 : >"$ACKS"
+printf 'durability-password\n' | "$UCR" admin user add writer --role integration --password-stdin --data "$DATA" >/dev/null \
+  || fail "ucr admin user add failed"
 start_server 1
+UCR_TOKEN=$("$UCR" admin token --user writer --minutes 60 --data "$DATA") || fail "ucr admin token failed"
+export UCR_TOKEN
 echo "durability: server 1 on port $PORT; $WRITERS writers for ${SECONDS_UNDER_LOAD}s"
 python3 "$WORK/writer.py" "$PORT" "$ACKS" "$WRITERS" 2>"$WORK/writers.err" &
 WRITER_PID=$!
@@ -198,6 +204,8 @@ echo "durability: ucr check after the crash: ok"
 start_server 2
 echo "durability: server 2 on port $PORT; verifying"
 python3 "$WORK/verify.py" "$PORT" "$ACKS" || fail "acknowledged writes were lost or changed"
+AUDIT=$("$UCR" audit verify --quiet --data "$DATA" 2>&1) || fail "the audit trail does not verify after the crash: $AUDIT"
+echo "durability: $AUDIT"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "the server did not stop cleanly on SIGTERM (exit $?)"
 SERVER_PID=""

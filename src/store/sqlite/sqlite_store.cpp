@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -32,6 +33,9 @@ constexpr int kSchemaVersion = 3;
 // clustered on (type, param, value..., rid), which is the access path of searches.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ucr_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_event(seq INTEGER PRIMARY KEY, recorded INTEGER NOT NULL, patient TEXT,
+  json BLOB NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_event_patient ON audit_event(patient, seq) WHERE patient IS NOT NULL;
 CREATE TABLE IF NOT EXISTS resource_version(
   seq INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
@@ -108,13 +112,14 @@ StoredResource row_to_resource(const Stmt& s, const std::string& type, const std
   r.info.deleted = s.i64(first + 2) != 0;
   r.method = s.text(first + 3);
   r.json = s.text(first + 4);
+  r.compartment = s.text(first + 5);
   return r;
 }
 
 core::Result<std::optional<StoredResource>> read_current(Connection& c, const std::string& type,
                                                          const std::string& id) {
   auto p = c.prepare(
-      "SELECT c.version, c.last_updated, c.deleted, v.method, v.json FROM resource_current c "
+      "SELECT c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment FROM resource_current c "
       "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2");
   if (!p) return p.error();
   Stmt s(c.db(), *p);
@@ -329,6 +334,43 @@ class SqliteTransaction final : public Transaction {
     Stmt s(c_.db(), *p);
     s.bind(1, key);
     s.bind(2, value);
+    if (s.step() != SQLITE_DONE) return db_error(c_.db(), "meta");
+    return core::ok();
+  }
+
+  core::Result<std::optional<std::string>> get_meta(const std::string& key) override {
+    auto p = c_.prepare("SELECT value FROM ucr_meta WHERE key = ?1");
+    if (!p) return p.error();
+    Stmt s(c_.db(), *p);
+    s.bind(1, key);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>{};
+    if (rc != SQLITE_ROW) return db_error(c_.db(), "meta");
+    return std::optional<std::string>{s.text(0)};
+  }
+
+  core::Result<void> append_audit(const AuditRecord& record) override {
+    auto p = c_.prepare("INSERT INTO audit_event(seq, recorded, patient, json, hash) VALUES(?1, ?2, ?3, ?4, ?5)");
+    if (!p) return p.error();
+    Stmt s(c_.db(), *p);
+    s.bind(1, record.seq);
+    s.bind(2, static_cast<std::int64_t>(record.recorded));
+    if (record.patient.empty()) {
+      s.bind_null(3);
+    } else {
+      s.bind(3, record.patient);
+    }
+    s.bind_blob(4, record.json);
+    s.bind(5, record.hash);
+    if (s.step() != SQLITE_DONE) return db_error(c_.db(), "audit");
+    return core::ok();
+  }
+
+  core::Result<void> delete_meta(const std::string& key) override {
+    auto p = c_.prepare("DELETE FROM ucr_meta WHERE key = ?1");
+    if (!p) return p.error();
+    Stmt s(c_.db(), *p);
+    s.bind(1, key);
     if (s.step() != SQLITE_DONE) return db_error(c_.db(), "meta");
     return core::ok();
   }
@@ -558,7 +600,7 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     auto p = lease.conn->prepare(
-        "SELECT version, last_updated, deleted, method, json FROM resource_version "
+        "SELECT version, last_updated, deleted, method, json, compartment FROM resource_version "
         "WHERE type = ?1 AND id = ?2 AND version = ?3");
     if (!p) return p.error();
     Stmt s(lease.conn->db(), *p);
@@ -578,7 +620,7 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     std::string sql =
-        "SELECT v.seq, v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json "
+        "SELECT v.seq, v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json, v.compartment "
         "FROM resource_version v WHERE 1";
     std::vector<std::variant<std::string, std::int64_t>> binds;
     if (!q.type.empty()) {
@@ -645,6 +687,81 @@ class SqliteStore final : public Store {
     if (rc == SQLITE_DONE) return std::optional<std::string>{};
     if (rc != SQLITE_ROW) return db_error(lease.conn->db(), "meta");
     return std::optional<std::string>{s.text(0)};
+  }
+
+  core::Result<std::vector<AuditRecord>> audit_events(const AuditQuery& q) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    // ?1 patient (or NULL for all), ?2 before seq, ?3 since, ?4 limit.
+    auto p = lease.conn->prepare(
+        q.patient.empty()
+            ? "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE (?1 IS NULL) AND seq < ?2 AND "
+              "recorded >= ?3 ORDER BY seq DESC LIMIT ?4"
+            : "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE patient = ?1 AND seq < ?2 AND "
+              "recorded >= ?3 ORDER BY seq DESC LIMIT ?4");
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    if (q.patient.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, q.patient);
+    }
+    s.bind(2, q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
+    s.bind(3, static_cast<std::int64_t>(q.since.value_or(std::numeric_limits<std::int64_t>::min())));
+    s.bind(4, static_cast<std::int64_t>(q.count));
+    return read_audit(*lease.conn, s);
+  }
+
+  core::Result<std::vector<AuditRecord>> audit_scan(std::int64_t after_seq, std::size_t limit) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    auto p = lease.conn->prepare(
+        "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    s.bind(1, after_seq);
+    s.bind(2, static_cast<std::int64_t>(limit));
+    return read_audit(*lease.conn, s);
+  }
+
+  static core::Result<std::vector<AuditRecord>> read_audit(Connection& conn, Stmt& s) {
+    std::vector<AuditRecord> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      AuditRecord r;
+      r.seq = s.i64(0);
+      r.recorded = s.i64(1);
+      r.patient = s.text(2);
+      r.json = s.text(3);
+      r.hash = s.text(4);
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return db_error(conn.db(), "audit");
+    return out;
+  }
+
+  core::Result<std::vector<std::pair<std::string, std::string>>> list_meta(const std::string& prefix,
+                                                                           const std::string& after,
+                                                                           std::size_t limit) override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    // Keys in [max(prefix, after), prefix + U+10FFFF): a range scan of the primary key.
+    auto p = lease.conn->prepare(
+        "SELECT key, value FROM ucr_meta WHERE key >= ?1 AND key > ?2 AND key < ?3 ORDER BY key LIMIT ?4");
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    s.bind(1, prefix);
+    s.bind(2, after);
+    s.bind(3, prefix + "\xF4\x8F\xBF\xBF");
+    s.bind(4, static_cast<std::int64_t>(limit));
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
+    if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "meta");
+    return out;
   }
 
   core::Result<std::vector<std::string>> find_ids(const std::string& type, const std::vector<Criterion>& criteria,

@@ -1,0 +1,764 @@
+#include "api/detail/access.hpp"
+
+#include "api/detail/ops.hpp"
+#include "api/detail/registry_scope.hpp"
+#include "api/detail/respond.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "fhir/definitions.hpp"
+#include "search/index.hpp"
+#include "search/registry.hpp"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace ucr::api::detail {
+namespace {
+
+namespace json = boost::json;
+using auth::Permission;
+using auth::Principal;
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    if (end > start) out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+core::Error forbidden(std::string why) { return core::Error::make(403, "forbidden", std::move(why)); }
+
+std::string_view permission_word(Permission p) {
+  switch (p) {
+    case Permission::create:
+      return "create";
+    case Permission::read:
+      return "read";
+    case Permission::update:
+      return "change";
+    case Permission::remove:
+      return "delete";
+    case Permission::search:
+      return "search";
+  }
+  return "use";
+}
+
+/// Role policy and SMART scopes both allow `p` on `type`.
+std::optional<core::Error> check_permission(const Principal& who, std::string_view type, Permission p) {
+  if (!auth::role_permits(who.role, type, p)) {
+    return forbidden(fmt::format("the {} role may not {} {} resources ({})", auth::role_title(who.role),
+                                 permission_word(p), type, auth::resource_class_name(auth::resource_class(type))));
+  }
+  if (!who.scopes.permits(type, p)) {
+    return forbidden(fmt::format("the access token's scopes do not allow {} on {} (granted: {})", permission_word(p),
+                                 type, who.scopes.to_string()));
+  }
+  return std::nullopt;
+}
+
+bool in_compartment_types(std::string_view type) {
+  return type == "Patient" || !search::Registry::r4().patient_compartment_params(type).empty();
+}
+
+bool allowed_patient(const Principal& who, std::string_view id) {
+  return std::find(who.patients.begin(), who.patients.end(), id) != who.patients.end();
+}
+
+/// "Patient/123" (or a full URL ending so) to "123".
+std::string patient_id_of(std::string_view ref) {
+  const auto pos = ref.rfind("Patient/");
+  if (pos == std::string_view::npos) return std::string(ref.find('/') == std::string_view::npos ? ref : "");
+  std::string_view rest = ref.substr(pos + 8);
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
+  return std::string(rest);
+}
+
+/// The compartments (Patient ids) a resource is in, by the search parameters in force.
+std::vector<std::string> compartments_of(const json::value& doc, std::string_view type, std::string_view id) {
+  std::vector<std::string> out;
+  if (type == "Patient") {
+    out.emplace_back(id);
+    return out;
+  }
+  const auto rows = search::extract(doc, type, id, registry());
+  for (const auto& c : rows.compartments) out.push_back(patient_id_of(c));
+  return out;
+}
+
+/// May a patient-facing caller see this resource?
+bool patient_may_see(const Principal& who, const json::object& res) {
+  const auto* rt = res.if_contains("resourceType");
+  if (rt == nullptr || !rt->is_string()) return false;
+  const std::string type(rt->get_string());
+  if (!in_compartment_types(type)) return true;  // directory and definitions
+  std::string id;
+  if (const auto* v = res.if_contains("id"); v != nullptr && v->is_string()) id = std::string(v->get_string());
+  const auto comps = compartments_of(res, type, id);
+  return std::any_of(comps.begin(), comps.end(), [&](const std::string& c) { return allowed_patient(who, c); });
+}
+
+/// Which of the caller's patients a search is about: the `patient`/`subject` parameter when it
+/// names one of them, else the only one they have.
+core::Result<std::string> chosen_patient(const Principal& who, const Request& req, std::string_view type) {
+  for (const auto& [name, value] : req.query) {
+    if (name == "patient" || name == "subject" || name == "subject:Patient" || (type == "Patient" && name == "_id")) {
+      const std::string id = patient_id_of(value);
+      if (!allowed_patient(who, id)) {
+        return forbidden("you can search only the records you have access to");
+      }
+      return id;
+    }
+  }
+  if (who.patients.size() == 1) return who.patients.front();
+  return forbidden("you have access to more than one person's record: say which with patient=<id>");
+}
+
+/// Types the caller may read (for $everything's _type), from the compartment types.
+std::string readable_compartment_types(const Principal& who, const std::vector<std::string>& asked) {
+  std::string out;
+  const auto consider = [&](const std::string& t) {
+    if (auth::role_permits(who.role, t, Permission::read) && who.scopes.permits(t, Permission::read)) {
+      if (!out.empty()) out += ',';
+      out += t;
+    }
+  };
+  if (!asked.empty()) {
+    for (const auto& t : asked) consider(t);
+  } else {
+    auto types = search::Registry::r4().patient_compartment_types();
+    if (std::find(types.begin(), types.end(), "Patient") == types.end()) types.emplace_back("Patient");
+    std::sort(types.begin(), types.end());
+    for (const auto& t : types) consider(t);
+  }
+  return out;
+}
+
+bool has_include(const Request& req) {
+  return std::any_of(req.query.begin(), req.query.end(), [](const auto& p) {
+    return p.first.rfind("_include", 0) == 0 || p.first.rfind("_revinclude", 0) == 0;
+  });
+}
+
+/// The resource types and methods of a batch/transaction's entries.
+core::Result<std::vector<std::pair<std::string, std::string>>> bundle_targets(const Request& req) {
+  boost::system::error_code ec;
+  const json::value doc = json::parse(req.body, ec);
+  std::vector<std::pair<std::string, std::string>> out;
+  if (ec || !doc.is_object()) return out;  // the Bundle handler reports the syntax error
+  const auto* entries = doc.get_object().if_contains("entry");
+  if (entries == nullptr || !entries->is_array()) return out;
+  for (const auto& e : entries->get_array()) {
+    if (!e.is_object()) continue;
+    std::string method = "POST";
+    std::string type;
+    if (const auto* r = e.get_object().if_contains("request"); r != nullptr && r->is_object()) {
+      if (const auto* m = r->get_object().if_contains("method"); m != nullptr && m->is_string()) {
+        method = std::string(m->get_string());
+      }
+      if (const auto* u = r->get_object().if_contains("url"); u != nullptr && u->is_string()) {
+        std::string_view url = u->get_string();
+        url = url.substr(0, url.find_first_of("/?"));
+        type = std::string(url);
+      }
+    }
+    if (const auto* res = e.get_object().if_contains("resource"); res != nullptr && res->is_object()) {
+      if (const auto* rt = res->get_object().if_contains("resourceType"); rt != nullptr && rt->is_string()) {
+        type = std::string(rt->get_string());
+      }
+    }
+    out.emplace_back(method, type);
+  }
+  return out;
+}
+
+Permission permission_for_method(std::string_view method) {
+  if (method == "POST") return Permission::create;
+  if (method == "PUT" || method == "PATCH") return Permission::update;
+  if (method == "DELETE") return Permission::remove;
+  return Permission::read;
+}
+
+}  // namespace
+
+Route classify(const Request& req) {
+  Route r;
+  std::string_view path = req.path;
+  if (path.rfind("/fhir", 0) != 0) return r;
+  path.remove_prefix(5);
+  const auto seg = segments(path);
+  const std::string& m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  if (seg.empty()) {
+    r.kind = m == "POST" ? Route::Kind::transaction : Route::Kind::system_search;
+    return r;
+  }
+  if (seg[0] == "metadata") {
+    r.kind = Route::Kind::capabilities;
+    return r;
+  }
+  if (seg[0] == "_history") {
+    r.kind = Route::Kind::system_history;
+    return r;
+  }
+  r.type = std::string(seg[0]);
+  if (seg.size() == 1) {
+    r.kind = get ? Route::Kind::type_search : m == "POST" ? Route::Kind::create : Route::Kind::conditional;
+    return r;
+  }
+  if (seg.size() == 2) {
+    if (seg[1] == "_history") {
+      r.kind = Route::Kind::type_history;
+    } else if (seg[1] == "_search") {
+      r.kind = Route::Kind::type_search;
+    } else if (seg[1] == "$merge" || seg[1] == "$unmerge") {
+      r.kind = Route::Kind::merge;
+    } else if (seg[1] == "$match") {
+      r.kind = Route::Kind::match;
+    } else if (seg[1] == "$validate") {
+      r.kind = Route::Kind::validate;
+    } else {
+      r.id = std::string(seg[1]);
+      r.kind = get             ? Route::Kind::read
+               : m == "PUT"    ? Route::Kind::update
+               : m == "DELETE" ? Route::Kind::remove
+               : m == "PATCH"  ? Route::Kind::patch
+                               : Route::Kind::other;
+    }
+    return r;
+  }
+  r.id = std::string(seg[1]);
+  if (seg.size() == 3 && seg[2] == "$validate") {
+    r.kind = Route::Kind::validate;
+  } else if (seg.size() == 3 && seg[2] == "$everything") {
+    r.kind = Route::Kind::everything;
+  } else if (seg.size() == 3 && seg[2] != "_history") {
+    r.kind = Route::Kind::compartment_search;
+    r.member = std::string(seg[2]);
+  } else if (seg.size() == 3) {
+    r.kind = Route::Kind::instance_history;
+  } else if (seg.size() == 4 && seg[2] == "_history") {
+    r.kind = Route::Kind::vread;
+  }
+  return r;
+}
+
+AuditContext audit_context(const auth::Principal* p, const Request& req) {
+  AuditContext c;
+  c.address = req.peer;
+  if (p == nullptr) {
+    c.user = "anonymous";
+    c.role = "none";
+    return c;
+  }
+  c.user = p->subject;
+  c.display = p->display;
+  c.fhir_user = p->fhir_user;
+  c.role = std::string(auth::role_code(p->role));
+  c.organisation = p->organisation;
+  c.client_id = p->client_id;
+  return c;
+}
+
+core::Result<Gate> admit(const Principal& who, const Route& route, const Request& req, store::Store& store) {
+  Gate gate;
+  const bool patient_facing = auth::is_patient_facing(who.role);
+  using K = Route::Kind;
+  const auto need = [&](std::string_view type, Permission p) -> core::Result<void> {
+    if (auto e = check_permission(who, type, p)) return *e;
+    return core::ok();
+  };
+  switch (route.kind) {
+    case K::capabilities:
+    case K::validate:
+    case K::other:
+      return gate;
+    case K::system_search: {
+      if (patient_facing) return forbidden("search your record one type at a time, e.g. Observation?code=...");
+      std::vector<std::string> types;
+      for (const auto& [n, v] : req.query) {
+        if (n == "_type") {
+          std::string_view s = v;
+          while (!s.empty()) {
+            const auto comma = s.find(',');
+            types.emplace_back(s.substr(0, comma));
+            s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+          }
+        }
+      }
+      if (types.empty() && who.role != auth::Role::integration) {
+        return forbidden("a search across every type is for integration systems only: name the types with _type");
+      }
+      for (const auto& t : types) {
+        if (auto r = need(t, Permission::search); !r) return r.error();
+      }
+      gate.filter_entries = true;
+      return gate;
+    }
+    case K::system_history:
+      if (who.role != auth::Role::integration || !who.scopes.permits("*", Permission::read)) {
+        return forbidden("the history of the whole server is for integration systems with system/*.rs only");
+      }
+      return gate;
+    case K::transaction: {
+      if (patient_facing) return forbidden("patients and proxies cannot submit batch or transaction Bundles");
+      auto targets = bundle_targets(req);
+      if (!targets) return targets.error();
+      for (const auto& [method, type] : *targets) {
+        if (type.empty()) continue;
+        if (type == "AuditEvent") return forbidden("the audit trail is written by the server only");
+        if (auto r = need(type, permission_for_method(method)); !r) return r.error();
+      }
+      gate.filter_entries = true;
+      return gate;
+    }
+    case K::type_search: {
+      if (auto r = need(route.type, Permission::search); !r) return r.error();
+      if (patient_facing && in_compartment_types(route.type)) {
+        Request narrowed = req;
+        if (req.method == "POST" && !req.body.empty()) {
+          // A POSTed search carries its parameters in the body; the narrowed GET keeps them.
+          auto form = decode_query(req.body);
+          if (!form) return core::Error::invalid("the form body is not a valid query string");
+          for (auto& p : *form) narrowed.query.push_back(std::move(p));
+          narrowed.body.clear();
+        }
+        narrowed.method = "GET";
+        auto pid = chosen_patient(who, narrowed, route.type);
+        if (!pid) return pid.error();
+        narrowed.path = fmt::format("/fhir/Patient/{}/{}", *pid, route.type);
+        gate.narrowed = std::move(narrowed);
+        gate.patient = *pid;
+        gate.filter_entries = true;
+        return gate;
+      }
+      for (const auto& [n, v] : req.query) {
+        if (n == "patient" || n == "subject" || n == "subject:Patient") gate.patient = patient_id_of(v);
+      }
+      gate.filter_entries = patient_facing || has_include(req);
+      return gate;
+    }
+    case K::type_history:
+      if (patient_facing) return forbidden("the history of a whole resource type is not available to patients");
+      if (auto r = need(route.type, Permission::search); !r) return r.error();
+      gate.filter_entries = true;
+      return gate;
+    case K::create: {
+      if (route.type == "AuditEvent") return forbidden("the audit trail is written by the server only");
+      if (auto r = need(route.type, Permission::create); !r) return r.error();
+      if (patient_facing && in_compartment_types(route.type)) {
+        boost::system::error_code ec;
+        const json::value doc = json::parse(req.body, ec);
+        if (!ec && doc.is_object() && !patient_may_see(who, doc.get_object())) {
+          return forbidden("patients and proxies can add to the records they have access to only");
+        }
+      }
+      return gate;
+    }
+    case K::conditional:
+      if (patient_facing) return forbidden("conditional changes are not available to patients");
+      if (route.type == "AuditEvent") return forbidden("the audit trail is append-only");
+      if (auto r = need(route.type, permission_for_method(req.method)); !r) return r.error();
+      return gate;
+    case K::merge:
+      if (who.role != auth::Role::administrator && who.role != auth::Role::integration) {
+        return forbidden("merging and unmerging records is for data-quality officers (administrator role)");
+      }
+      if (auto r = need("Patient", Permission::update); !r) return r.error();
+      return gate;
+    case K::match:
+      if (patient_facing) return forbidden("matching across people's records is not available to patients");
+      if (auto r = need("Patient", Permission::search); !r) return r.error();
+      return gate;
+    case K::read:
+    case K::vread:
+    case K::instance_history:
+      if (auto r = need(route.type, Permission::read); !r) return r.error();
+      gate.check_compartment = patient_facing;
+      gate.filter_entries = route.kind == K::instance_history && patient_facing;
+      if (route.type == "Patient") gate.patient = route.id;
+      return gate;
+    case K::update:
+    case K::patch:
+    case K::remove: {
+      if (route.type == "AuditEvent") return forbidden("the audit trail is append-only");
+      const Permission p = route.kind == K::remove ? Permission::remove : Permission::update;
+      if (auto r = need(route.type, p); !r) return r.error();
+      if (patient_facing && in_compartment_types(route.type)) {
+        auto cur = store.read(route.type, route.id);
+        if (cur && !cur->compartment.empty() && !allowed_patient(who, patient_id_of(cur->compartment))) {
+          return forbidden("patients and proxies can change the records they have access to only");
+        }
+        if (cur && cur->compartment.empty() && route.type != "Patient") {
+          return forbidden("patients and proxies can change the records they have access to only");
+        }
+        if (route.type == "Patient" && !allowed_patient(who, route.id)) {
+          return forbidden("patients and proxies can change the records they have access to only");
+        }
+        if (route.kind == K::update) {
+          boost::system::error_code ec;
+          const json::value doc = json::parse(req.body, ec);
+          if (!ec && doc.is_object() && !patient_may_see(who, doc.get_object())) {
+            return forbidden("patients and proxies can change the records they have access to only");
+          }
+        }
+      }
+      return gate;
+    }
+    case K::everything: {
+      if (auto r = need("Patient", Permission::read); !r) return r.error();
+      if (patient_facing && !allowed_patient(who, route.id)) {
+        return forbidden("you can see only the records you have access to");
+      }
+      std::vector<std::string> asked;
+      Request narrowed = req;
+      narrowed.query.clear();
+      for (const auto& [n, v] : req.query) {
+        if (n == "_type") {
+          std::string_view s = v;
+          while (!s.empty()) {
+            const auto comma = s.find(',');
+            asked.emplace_back(s.substr(0, comma));
+            s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+          }
+        } else {
+          narrowed.query.emplace_back(n, v);
+        }
+      }
+      const std::string types = readable_compartment_types(who, asked);
+      if (types.empty()) return forbidden("none of the record's resource types is open to your role");
+      narrowed.query.emplace_back("_type", types);
+      gate.narrowed = std::move(narrowed);
+      gate.patient = route.id;
+      gate.filter_entries = true;
+      return gate;
+    }
+    case K::compartment_search:
+      if (auto r = need(route.member, Permission::search); !r) return r.error();
+      if (patient_facing && (route.type != "Patient" || !allowed_patient(who, route.id))) {
+        return forbidden("you can search only the records you have access to");
+      }
+      gate.patient = route.id;
+      gate.filter_entries = patient_facing || has_include(req);
+      return gate;
+  }
+  return gate;
+}
+
+void enforce(const Principal& who, const Gate& gate, const Route& route, const Request& req, Response& response) {
+  if (response.status >= 300 && response.status != 304) return;
+  const bool patient_facing = auth::is_patient_facing(who.role);
+  if (gate.check_compartment && route.kind != Route::Kind::instance_history && in_compartment_types(route.type)) {
+    const bool ok = route.type == "Patient"
+                        ? allowed_patient(who, route.id)
+                        : !response.compartment.empty() && allowed_patient(who, patient_id_of(response.compartment));
+    if (!ok) {
+      response = error_response(forbidden("this record is not one you have access to"), req);
+      return;
+    }
+  }
+  if (!gate.filter_entries || response.status != 200) return;
+  boost::system::error_code ec;
+  json::value doc = json::parse(response.body, ec);
+  if (ec || !doc.is_object()) return;
+  auto* entries = doc.get_object().if_contains("entry");
+  if (entries == nullptr || !entries->is_array()) return;
+  json::array kept;
+  bool removed = false;
+  for (auto& e : entries->get_array()) {
+    const json::object* res = nullptr;
+    if (e.is_object()) {
+      if (const auto* r = e.get_object().if_contains("resource"); r != nullptr && r->is_object())
+        res = &r->get_object();
+    }
+    bool keep = true;
+    if (res != nullptr) {
+      std::string type;
+      if (const auto* rt = res->if_contains("resourceType"); rt != nullptr && rt->is_string()) {
+        type = std::string(rt->get_string());
+      }
+      if (type != "OperationOutcome" && type != "Bundle") {
+        keep = auth::role_permits(who.role, type, Permission::read) && who.scopes.permits(type, Permission::read);
+        if (keep && patient_facing) keep = patient_may_see(who, *res);
+      }
+    }
+    if (keep) {
+      kept.push_back(std::move(e));
+    } else {
+      removed = true;
+    }
+  }
+  if (!removed) return;
+  doc.get_object()["entry"] = std::move(kept);
+  response.body = format_body(json::serialize(doc), req);
+}
+
+audit::Event read_event(const AuditContext& who, const Route& route, const Request& req, const Response& response,
+                        const std::string& patient) {
+  audit::Event e;
+  e.recorded = core::now_micros();
+  e.type = "rest";
+  e.subtype = response.interaction;
+  using K = Route::Kind;
+  switch (route.kind) {
+    case K::everything:
+    case K::match:
+    case K::validate:
+    case K::merge:
+      e.action = 'E';
+      e.subtype = "operation";
+      break;
+    default:
+      e.action = 'R';
+  }
+  e.outcome = response.status < 400 ? 0 : response.status < 500 ? 4 : 8;
+  if (response.status >= 400) e.outcome_text = fmt::format("HTTP {}", response.status);
+  e.user = who.user;
+  e.user_display = who.display;
+  e.fhir_user = who.fhir_user;
+  e.role = who.role;
+  e.organisation = who.organisation;
+  e.client_id = who.client_id;
+  e.address = who.address;
+  e.patient = patient;
+  if (e.patient.empty() && !response.compartment.empty()) e.patient = patient_id_of(response.compartment);
+  switch (route.kind) {
+    case K::read:
+    case K::instance_history:
+    case K::everything:
+      e.entity = route.type + "/" + route.id;
+      break;
+    case K::vread: {
+      const auto pos = req.path.find(route.type + "/" + route.id);
+      e.entity = pos == std::string::npos ? route.type + "/" + route.id : req.path.substr(pos);
+      break;
+    }
+    case K::compartment_search:
+      e.entity = route.member;
+      e.query = req.raw_query;
+      break;
+    default:
+      e.entity = route.type;
+      e.query = req.raw_query;
+  }
+  return e;
+}
+
+namespace {
+
+/// Forwards to a transaction and notes each version stored, for the audit.
+class RecordingTransaction final : public store::Transaction {
+ public:
+  explicit RecordingTransaction(store::Transaction& inner) : inner_(inner) {}
+
+  core::Result<std::optional<store::VersionInfo>> current_info(const std::string& type,
+                                                               const std::string& id) override {
+    return inner_.current_info(type, id);
+  }
+  core::Result<std::optional<store::StoredResource>> current(const std::string& type, const std::string& id) override {
+    return inner_.current(type, id);
+  }
+  core::Result<std::vector<std::string>> find_ids(const std::string& type,
+                                                  const std::vector<store::Criterion>& criteria,
+                                                  std::size_t limit) override {
+    return inner_.find_ids(type, criteria, limit);
+  }
+  core::Result<std::vector<std::string>> search_ids(const search::Plan& plan) override {
+    return inner_.search_ids(plan);
+  }
+  core::Result<void> put(const store::NewVersion& v) override {
+    auto r = inner_.put(v);
+    if (r) written_.push_back({v.info, v.method, v.compartment});
+    return r;
+  }
+  core::Result<void> replace_index(const std::string& type, const std::string& id,
+                                   const search::IndexRows& rows) override {
+    return inner_.replace_index(type, id, rows);
+  }
+  core::Result<void> set_meta(const std::string& key, const std::string& value) override {
+    return inner_.set_meta(key, value);
+  }
+  core::Result<std::optional<std::string>> get_meta(const std::string& key) override { return inner_.get_meta(key); }
+  core::Result<void> delete_meta(const std::string& key) override { return inner_.delete_meta(key); }
+  core::Result<void> append_audit(const store::AuditRecord& record) override { return inner_.append_audit(record); }
+
+  struct Written {
+    store::VersionInfo info;
+    std::string method;
+    std::string compartment;
+  };
+  [[nodiscard]] const std::vector<Written>& written() const { return written_; }
+
+ private:
+  store::Transaction& inner_;
+  std::vector<Written> written_;
+};
+
+}  // namespace
+
+store::Store::WriteWork audited_work(store::Store::WriteWork work, std::shared_ptr<const AuditContext> who,
+                                     std::string subtype_hint) {
+  return [work = std::move(work), who = std::move(who), hint = std::move(subtype_hint)](store::Transaction& t) {
+    RecordingTransaction rt(t);
+    auto r = work(rt);
+    if (!r) return r;
+    if (rt.written().empty()) return r;
+    std::vector<audit::Event> events;
+    events.reserve(rt.written().size());
+    const core::Micros now = core::now_micros();
+    for (const auto& w : rt.written()) {
+      audit::Event e;
+      e.recorded = now;
+      e.type = "rest";
+      if (w.info.deleted) {
+        e.action = 'D';
+        e.subtype = "delete";
+      } else if (w.info.version == 1) {
+        e.action = 'C';
+        e.subtype = "create";
+      } else {
+        e.action = 'U';
+        e.subtype = w.method == "PATCH" ? "patch" : "update";
+      }
+      if (!hint.empty()) e.subtype = hint;
+      e.user = who->user;
+      e.user_display = who->display;
+      e.fhir_user = who->fhir_user;
+      e.role = who->role;
+      e.organisation = who->organisation;
+      e.client_id = who->client_id;
+      e.address = who->address;
+      e.purpose = who->purpose;
+      e.reason = who->reason;
+      e.entity = fmt::format("{}/{}/_history/{}", w.info.type, w.info.id, w.info.version);
+      if (w.compartment.rfind("Patient/", 0) == 0) e.patient = w.compartment.substr(8);
+      events.push_back(std::move(e));
+    }
+    return audit::append(t, events);
+  };
+}
+
+namespace {
+
+/// Removes staff personal details from an AuditEvent shown to a patient: the role and the
+/// organisation stay, the person's name and identifiers go.
+void redact_for_patient(json::object& ev) {
+  auto* agents = ev.if_contains("agent");
+  if (agents == nullptr || !agents->is_array()) return;
+  for (auto& a : agents->get_array()) {
+    if (!a.is_object()) continue;
+    auto* who = a.get_object().if_contains("who");
+    if (who == nullptr || !who->is_object()) continue;
+    auto& w = who->get_object();
+    const auto* ref = w.if_contains("reference");
+    const bool organisation = ref != nullptr && ref->is_string() && ref->get_string().starts_with("Organization/");
+    if (organisation) continue;
+    w.erase("identifier");
+    w.erase("display");
+    if (ref != nullptr && ref->is_string() && !ref->get_string().starts_with("Patient/")) w.erase("reference");
+  }
+  ev.erase("source");
+  if (auto* agents2 = ev.if_contains("agent"); agents2 != nullptr && agents2->is_array()) {
+    for (auto& a : agents2->get_array()) {
+      if (a.is_object()) a.get_object().erase("network");
+    }
+  }
+}
+
+}  // namespace
+
+Response audit_search(store::Store& store, const auth::Principal* who, const Request& req) {
+  const bool patient_facing = who != nullptr && auth::is_patient_facing(who->role);
+  if (who != nullptr && !auth::role_permits(who->role, "AuditEvent", Permission::search)) {
+    return error_response(
+        forbidden(fmt::format("the {} role may not read the audit trail", auth::role_title(who->role))), req);
+  }
+  if (who != nullptr && !who->scopes.permits("AuditEvent", Permission::search)) {
+    return error_response(forbidden("the access token's scopes do not allow reading AuditEvent"), req);
+  }
+  store::AuditQuery q;
+  q.count = 50;
+  for (const auto& [name, value] : req.query) {
+    if (name == "patient" || name == "entity" || name == "agent:Patient") {
+      q.patient = patient_id_of(value);
+    } else if (name == "_count") {
+      std::size_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n > 1000) {
+        return error_response(core::Error::invalid("_count must be a whole number up to 1000", "_count"), req);
+      }
+      q.count = n;
+    } else if (name == "_before") {
+      std::int64_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size()) {
+        return error_response(core::Error::invalid("_before must be an entry number", "_before"), req);
+      }
+      q.before_seq = n;
+    } else if (name == "date") {
+      std::string_view v = value;
+      if (v.starts_with("ge")) v.remove_prefix(2);
+      auto t = core::parse_fhir_datetime(v);
+      if (!t) return error_response(core::Error::invalid("date must be ge<instant>", "date"), req);
+      q.since = *t;
+    } else if (name != "_format" && name != "_pretty" && name != "_sort") {
+      return error_response(
+          core::Error::invalid(
+              fmt::format("the audit trail is searched by patient, date, _count and _before, not '{}'", name), name),
+          req);
+    }
+  }
+  if (patient_facing) {
+    if (q.patient.empty() && who->patients.size() == 1) q.patient = who->patients.front();
+    if (q.patient.empty() || !allowed_patient(*who, q.patient)) {
+      return error_response(forbidden("you can see who accessed only the records you have access to"), req);
+    }
+  }
+  const std::size_t page = q.count;
+  q.count = page + 1;
+  auto rows = store.audit_events(q);
+  if (!rows) return error_response(rows.error(), req);
+  const bool more = rows->size() > page;
+  if (more) rows->pop_back();
+  json::object bundle{{"resourceType", "Bundle"},
+                      {"id", core::new_uuid()},
+                      {"meta", json::object{{"lastUpdated", core::format_instant(core::now_micros())}}},
+                      {"type", "searchset"}};
+  json::array links;
+  std::string self = req.base_url + "/AuditEvent";
+  if (!req.raw_query.empty()) self += "?" + req.raw_query;
+  links.push_back(json::object{{"relation", "self"}, {"url", self}});
+  if (more && !rows->empty()) {
+    std::string next = req.base_url + "/AuditEvent?";
+    if (!q.patient.empty()) next += "patient=" + q.patient + "&";
+    next += fmt::format("_count={}&_before={}", page, rows->back().seq);
+    links.push_back(json::object{{"relation", "next"}, {"url", next}});
+  }
+  bundle["link"] = std::move(links);
+  json::array entries;
+  for (const auto& row : *rows) {
+    boost::system::error_code ec;
+    json::value ev = json::parse(row.json, ec);
+    if (ec || !ev.is_object()) continue;
+    if (patient_facing) redact_for_patient(ev.get_object());
+    entries.push_back(json::object{{"fullUrl", fmt::format("{}/AuditEvent/{}", req.base_url, row.seq)},
+                                   {"resource", std::move(ev)},
+                                   {"search", json::object{{"mode", "match"}}}});
+  }
+  bundle["entry"] = std::move(entries);
+  Response r;
+  r.body = format_body(json::serialize(bundle), req);
+  r.interaction = "search-type";
+  if (!q.patient.empty()) r.compartment = "Patient/" + q.patient;
+  return r;
+}
+
+}  // namespace ucr::api::detail

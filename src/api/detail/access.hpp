@@ -1,0 +1,157 @@
+// api/detail/access: authorisation of FHIR requests and the audit of what they did.
+//
+// Before a request runs, admit() checks the caller's role policy and SMART scopes against what the
+// request touches, and narrows it to what the caller may see (a patient sees only their own
+// compartment: searches are run inside it, $everything is limited to the types the role may read).
+// After it ran, enforce() removes anything the caller may not see from the response (included
+// resources of other patients or of types the role cannot read) and refuses a read of a record the
+// caller may not open. Writes are audited in their own transaction (AuditedStore), reads through
+// the audit Recorder. Thread-safe: everything is per request.
+#pragma once
+
+#include "api/request.hpp"
+#include "audit/audit.hpp"
+#include "auth/policy.hpp"
+#include "core/error.hpp"
+#include "store/store.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ucr::api::detail {
+
+/// What a request touches, from its method and path.
+struct Route {
+  enum class Kind {
+    capabilities,
+    system_search,
+    system_history,
+    transaction,
+    type_search,
+    type_history,
+    create,
+    conditional,  ///< conditional update, delete or patch on a type
+    merge,
+    match,
+    validate,
+    read,
+    update,
+    remove,
+    patch,
+    everything,
+    compartment_search,
+    instance_history,
+    vread,
+    other,
+  };
+  Kind kind = Kind::other;
+  std::string type;
+  std::string id;
+  std::string member;  ///< the type searched in a patient's compartment
+};
+
+[[nodiscard]] Route classify(const Request& request);
+
+/// The caller as audit records them.
+struct AuditContext {
+  std::string user;
+  std::string display;
+  std::string fhir_user;
+  std::string role;
+  std::string organisation;
+  std::string client_id;
+  std::string address;
+  std::string purpose;
+  std::string reason;
+};
+
+[[nodiscard]] AuditContext audit_context(const auth::Principal* principal, const Request& request);
+
+/// The outcome of admit().
+struct Gate {
+  std::optional<Request> narrowed;  ///< run this request instead of the one given
+  std::string patient;              ///< the Patient the request concerns, when known (for audit)
+  bool filter_entries = false;      ///< the response Bundle's entries must be checked one by one
+  bool check_compartment = false;   ///< the resource read must be in the caller's patients
+};
+
+/// Decides whether `principal` may make `request` at all, and how it must be narrowed.
+/// Errors are 403 with a reason the user can act on.
+[[nodiscard]] core::Result<Gate> admit(const auth::Principal& principal, const Route& route, const Request& request,
+                                       store::Store& store);
+
+/// Removes from `response` what the caller may not see (see the header comment).
+void enforce(const auth::Principal& principal, const Gate& gate, const Route& route, const Request& request,
+             Response& response);
+
+/// An audit event for a finished read-side request (read, search, history, operation).
+[[nodiscard]] audit::Event read_event(const AuditContext& who, const Route& route, const Request& request,
+                                      const Response& response, const std::string& patient);
+
+/// Wraps write work so that each version it stores is audited in the same transaction.
+[[nodiscard]] store::Store::WriteWork audited_work(store::Store::WriteWork work,
+                                                   std::shared_ptr<const AuditContext> who, std::string subtype_hint);
+
+/// A Store that audits every write made through it (for requests that write synchronously, as
+/// Bundles and merges do). Reads pass straight through.
+class AuditedStore final : public store::Store {
+ public:
+  AuditedStore(store::Store& inner, std::shared_ptr<const AuditContext> who) : inner_(inner), who_(std::move(who)) {}
+
+  core::Result<store::StoredResource> read(const std::string& type, const std::string& id) override {
+    return inner_.read(type, id);
+  }
+  core::Result<store::StoredResource> vread(const std::string& type, const std::string& id,
+                                            std::int64_t version) override {
+    return inner_.vread(type, id, version);
+  }
+  core::Result<store::HistoryPage> history(const store::HistoryQuery& q) override { return inner_.history(q); }
+  core::Result<store::SearchPage> search(const search::Plan& plan, bool want_total) override {
+    return inner_.search(plan, want_total);
+  }
+  core::Result<std::vector<store::ReferenceTarget>> references_from(const std::string& type,
+                                                                    const std::vector<std::string>& ids,
+                                                                    const std::string& param) override {
+    return inner_.references_from(type, ids, param);
+  }
+  core::Result<std::vector<std::pair<std::string, std::string>>> compartment(
+      const store::CompartmentQuery& q) override {
+    return inner_.compartment(q);
+  }
+  core::Result<std::optional<std::string>> get_meta(const std::string& key) override { return inner_.get_meta(key); }
+  core::Result<std::vector<std::pair<std::string, std::string>>> list_meta(const std::string& prefix,
+                                                                           const std::string& after,
+                                                                           std::size_t limit) override {
+    return inner_.list_meta(prefix, after, limit);
+  }
+  core::Result<std::vector<store::AuditRecord>> audit_events(const store::AuditQuery& q) override {
+    return inner_.audit_events(q);
+  }
+  core::Result<std::vector<store::AuditRecord>> audit_scan(std::int64_t after_seq, std::size_t limit) override {
+    return inner_.audit_scan(after_seq, limit);
+  }
+  core::Result<std::vector<std::string>> find_ids(const std::string& type,
+                                                  const std::vector<store::Criterion>& criteria,
+                                                  std::size_t limit) override {
+    return inner_.find_ids(type, criteria, limit);
+  }
+  core::Result<void> write(const WriteWork& work) override { return inner_.write(audited_work(work, who_, {})); }
+  void write_async(WriteWork work, WriteDone done) override {
+    inner_.write_async(audited_work(std::move(work), who_, {}), std::move(done));
+  }
+  core::Result<void> check_integrity() override { return inner_.check_integrity(); }
+  [[nodiscard]] store::StoreStats stats() const override { return inner_.stats(); }
+  void render_metrics(std::string& out) const override { inner_.render_metrics(out); }
+
+ private:
+  store::Store& inner_;
+  std::shared_ptr<const AuditContext> who_;
+};
+
+/// GET [base]/AuditEvent?patient=...: the audit trail, newest first (patients see their own,
+/// without staff names; administrators see all).
+[[nodiscard]] Response audit_search(store::Store& store, const auth::Principal* principal, const Request& request);
+
+}  // namespace ucr::api::detail

@@ -1,0 +1,71 @@
+// cli/security: `ucr admin ...` (accounts, clients, tokens), `ucr audit verify`, and the wiring of
+// the OAuth provider and audit trail into `ucr serve`.
+#pragma once
+
+#include "auth/provider.hpp"
+#include "store/store.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ucr::cli {
+
+/// Options of `ucr admin` and `ucr audit`.
+struct SecurityArgs {
+  CLI::App* admin = nullptr;
+  CLI::App* user_add = nullptr;
+  CLI::App* user_list = nullptr;
+  CLI::App* user_disable = nullptr;
+  CLI::App* user_enable = nullptr;
+  CLI::App* user_totp = nullptr;
+  CLI::App* user_password = nullptr;
+  CLI::App* client_add = nullptr;
+  CLI::App* token = nullptr;
+  CLI::App* audit = nullptr;
+  CLI::App* audit_verify = nullptr;
+
+  std::string name;
+  std::string role = "gp";
+  std::string display;
+  std::string fhir_user;
+  std::string organisation;
+  std::vector<std::string> patients;
+  bool password_stdin = false;
+
+  std::string client_name;
+  bool public_client = false;
+  std::vector<std::string> redirect_uris;
+  std::string scopes;
+  std::vector<std::string> grants;
+
+  std::string token_scope;
+  int token_minutes = 15;
+  bool quiet = false;
+};
+
+/// Registers `ucr admin ...` and `ucr audit ...` on the app; `data_dir` receives --data.
+void add_security_commands(CLI::App& app, SecurityArgs& args, std::string& data_dir);
+
+/// True when one of those commands was chosen.
+[[nodiscard]] bool security_command_chosen(const SecurityArgs& args);
+
+/// Runs the chosen command; returns the process exit code.
+[[nodiscard]] int run_security_command(const SecurityArgs& args, store::Store& store,
+                                       const std::filesystem::path& data_dir);
+
+/// The signing keys (DIR/keys) and provider of a server. `issuer` empty: the one recorded by the
+/// last `ucr serve`, else http://127.0.0.1:8080.
+[[nodiscard]] core::Result<std::unique_ptr<auth::Provider>> open_provider(store::Store& store,
+                                                                          const std::filesystem::path& data_dir,
+                                                                          std::string issuer);
+
+/// Creates the demo accounts (one per role) and the demo web client when there are no accounts
+/// yet, and prints how to sign in.
+[[nodiscard]] core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& store,
+                                                    const std::string& issuer);
+
+}  // namespace ucr::cli

@@ -1,0 +1,460 @@
+// Access control and audit at the API: tokens (and attacks on them), the OAuth flows, role policy,
+// SMART scopes, patient context, and the audit trail of what each caller did.
+#include "api_fixture.hpp"
+#include "audit/audit.hpp"
+#include "auth/crypto.hpp"
+#include "auth/provider.hpp"
+#include "core/time.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ucr::api::testing {
+namespace {
+
+constexpr const char* kIssuer = "http://localhost:8080";
+constexpr const char* kAudience = "http://localhost:8080/fhir";
+
+std::int64_t now_s() { return core::now_micros() / 1'000'000; }
+
+std::string form_encode(std::string_view s) {
+  std::string out;
+  for (const unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out += '&';
+    out += k + "=" + form_encode(v);
+  }
+  return out;
+}
+
+/// The value of a query parameter in a URL.
+std::string query_value(const std::string& url, const std::string& name) {
+  const auto pos = url.find(name + "=");
+  if (pos == std::string::npos) return {};
+  const auto start = pos + name.size() + 1;
+  return percent_decode(url.substr(start, url.find('&', start) - start));
+}
+
+class SecurityTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    // Seed the record without authentication, as an import would.
+    open_ = std::make_unique<Api>(*store_, ApiTest::api_options());
+    patient_a_ = seed("Patient", patient({}, "Alpha"));
+    patient_b_ = seed("Patient", patient({}, "Bravo"));
+    obs_a_ = seed("Observation", observation(patient_a_, "8867-4"));
+    obs_b_ = seed("Observation", observation(patient_b_, "8867-4"));
+    org_ = seed("Organization", R"({"resourceType":"Organization","name":"Kent Surgery"})");
+
+    auth::ProviderOptions po;
+    po.issuer = kIssuer;
+    po.audience = kAudience;
+    ring_ = auth::KeyRing::ephemeral();
+    provider_ = std::make_unique<auth::Provider>(*store_, ring_, po);
+    ASSERT_TRUE(provider_->load());
+    recorder_ = std::make_unique<audit::Recorder>(*store_);
+    ApiOptions o = ApiTest::api_options();
+    o.auth = provider_.get();
+    o.audit = recorder_.get();
+    api_ = std::make_unique<Api>(*store_, o);
+
+    add_user("dr-who", auth::Role::gp, {});
+    add_user("pat-a", auth::Role::patient, {patient_a_});
+    add_user("analyst", auth::Role::analyst, {});
+    add_user("admin", auth::Role::administrator, {});
+  }
+
+  void TearDown() override {
+    api_.reset();
+    recorder_.reset();
+    provider_.reset();
+    open_.reset();
+    ApiTest::TearDown();
+  }
+
+  std::string seed(const std::string& type, const std::string& body) {
+    auto r = open_->handle(make_request("POST", "/fhir/" + type, body));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return str(body_of(r), {"id"});
+  }
+
+  static std::string observation(const std::string& patient_id, const std::string& code) {
+    return json::serialize(json::object{
+        {"resourceType", "Observation"},
+        {"status", "final"},
+        {"code", json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"}, {"code", code}}}}}},
+        {"subject", json::object{{"reference", "Patient/" + patient_id}}},
+        {"valueQuantity", json::object{{"value", 72}, {"unit", "/min"}}}});
+  }
+
+  void add_user(const std::string& name, auth::Role role, std::vector<std::string> patients) {
+    auth::UserSpec u;
+    u.name = name;
+    u.role = role;
+    u.password = "correct horse battery";
+    u.patients = std::move(patients);
+    u.display = "Dr " + name;
+    if (role == auth::Role::patient) u.fhir_user = "Patient/" + u.patients.front();
+    ASSERT_TRUE(provider_->add_user(u));
+  }
+
+  std::string token(const std::string& user, const std::string& scope = {}) {
+    auto t = provider_->mint_token(user, scope, 600, now_s());
+    EXPECT_TRUE(t) << (t ? "" : t.error().message());
+    return t ? *t : std::string();
+  }
+
+  Response as(const std::string& bearer, std::string method, std::string_view target, std::string body = {}) {
+    HeaderList h{{"Authorization", "Bearer " + bearer}};
+    return call(std::move(method), target, std::move(body), h);
+  }
+
+  std::set<std::string> ids_in(const Response& r) {
+    std::set<std::string> out;
+    const auto b = body_of(r);
+    for (const auto& e : b.at("entry").as_array()) {
+      out.insert(str(e, {"resource", "resourceType"}) + "/" + str(e, {"resource", "id"}));
+    }
+    return out;
+  }
+
+  std::string client_with(const std::string& id, bool confidential, const std::string& scopes,
+                          std::vector<std::string> grants, auth::Role role = auth::Role::integration) {
+    auth::ClientSpec c;
+    c.id = id;
+    c.confidential = confidential;
+    c.scopes = scopes;
+    c.grant_types = std::move(grants);
+    c.role = role;
+    c.redirect_uris = {"https://app.example/callback"};
+    auto secret = provider_->add_client(c);
+    EXPECT_TRUE(secret) << (secret ? "" : secret.error().message());
+    return secret ? *secret : std::string();
+  }
+
+  Response post_form(const std::string& path, const std::vector<std::pair<std::string, std::string>>& fields,
+                     const HeaderList& extra = {}) {
+    HeaderList h{{"Content-Type", "application/x-www-form-urlencoded"}};
+    for (const auto& x : extra) h.push_back(x);
+    return call("POST", path, form(fields), h);
+  }
+
+  std::unique_ptr<Api> open_;
+  std::shared_ptr<auth::KeyRing> ring_;
+  std::unique_ptr<auth::Provider> provider_;
+  std::unique_ptr<audit::Recorder> recorder_;
+  std::string patient_a_, patient_b_, obs_a_, obs_b_, org_;
+};
+
+TEST_F(SecurityTest, EveryFhirRequestNeedsAToken) {
+  auto r = call("GET", "/fhir/Patient/" + patient_a_);
+  EXPECT_EQ(r.status, 401);
+  ASSERT_TRUE(header(r, "WWW-Authenticate"));
+  EXPECT_NE(header(r, "WWW-Authenticate")->find("Bearer"), std::string::npos);
+  EXPECT_EQ(r.body.find("Alpha"), std::string::npos);
+  // The CapabilityStatement and the discovery documents are public.
+  EXPECT_EQ(call("GET", "/fhir/metadata").status, 200);
+  auto smart = call("GET", "/fhir/.well-known/smart-configuration");
+  EXPECT_EQ(smart.status, 200);
+  EXPECT_EQ(str(body_of(smart), {"token_endpoint"}), std::string(kIssuer) + "/oauth/token");
+  EXPECT_EQ(call("GET", "/.well-known/openid-configuration").status, 200);
+  auto jwks = body_of(call("GET", "/oauth/jwks"));
+  ASSERT_FALSE(jwks.at("keys").as_array().empty());
+  EXPECT_EQ(jwks.at("keys").as_array()[0].as_object().if_contains("d"), nullptr);
+}
+
+TEST_F(SecurityTest, ForgedAndStaleTokensAreRefused) {
+  const std::string good = token("dr-who");
+  ASSERT_EQ(as(good, "GET", "/fhir/Patient/" + patient_a_).status, 200);
+  const auto parts = [](const std::string& t) {
+    const auto d1 = t.find('.');
+    const auto d2 = t.find('.', d1 + 1);
+    return std::array<std::string, 3>{t.substr(0, d1), t.substr(d1 + 1, d2 - d1 - 1), t.substr(d2 + 1)};
+  };
+  const auto p = parts(good);
+  auto payload = json::parse(*auth::base64url_decode(p[1])).as_object();
+  std::vector<std::pair<std::string, std::string>> attacks;
+  attacks.emplace_back("garbage", "not-a-token");
+  // Unsigned (alg none) with the same claims.
+  attacks.emplace_back("alg none", auth::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + p[1] + ".");
+  // Payload changed to another role, signature kept.
+  auto elevated = payload;
+  elevated["ucr_role"] = "administrator";
+  attacks.emplace_back("tampered", p[0] + "." + auth::base64url_encode(json::serialize(elevated)) + "." + p[2]);
+  // Expired, from the same provider.
+  auto expired = provider_->mint_token("dr-who", {}, 60, now_s() - 3600);
+  ASSERT_TRUE(expired);
+  attacks.emplace_back("expired", *expired);
+  // Not yet valid.
+  auto future = provider_->mint_token("dr-who", {}, 60, now_s() + 3600);
+  ASSERT_TRUE(future);
+  attacks.emplace_back("not yet valid", *future);
+  // Another server's key with this issuer (unknown kid).
+  auth::ProviderOptions po;
+  po.issuer = kIssuer;
+  po.audience = kAudience;
+  auth::Provider other(*store_, auth::KeyRing::ephemeral(), po);
+  auto foreign = other.mint_token("dr-who", {}, 600, now_s());
+  ASSERT_TRUE(foreign);
+  attacks.emplace_back("unknown key", *foreign);
+  // Right key, wrong audience; untrusted issuer.
+  po.audience = "https://elsewhere.example/fhir";
+  auth::Provider wrong_aud(*store_, ring_, po);
+  attacks.emplace_back("wrong audience", *wrong_aud.mint_token("dr-who", {}, 600, now_s()));
+  po.issuer = "https://evil.example";
+  po.audience = kAudience;
+  auth::Provider evil(*store_, ring_, po);
+  attacks.emplace_back("untrusted issuer", *evil.mint_token("dr-who", {}, 600, now_s()));
+  for (const auto& [name, t] : attacks) {
+    auto r = as(t, "GET", "/fhir/Patient/" + patient_a_);
+    EXPECT_EQ(r.status, 401) << name << ": " << r.body;
+    EXPECT_EQ(r.body.find("Alpha"), std::string::npos) << name;
+  }
+  // A disabled account's tokens stop working at once.
+  ASSERT_TRUE(provider_->set_disabled("dr-who", true));
+  EXPECT_EQ(as(good, "GET", "/fhir/Patient/" + patient_a_).status, 401);
+}
+
+TEST_F(SecurityTest, RolePolicyAndScopesLimitWhatACallerMayDo) {
+  auto r = as(token("analyst"), "GET", "/fhir/Patient/" + patient_a_);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("Analyst"), std::string::npos) << r.body;
+  EXPECT_EQ(as(token("analyst"), "GET", "/fhir/Organization/" + org_).status, 200);
+  // An administrator manages directories and identities, not clinical records.
+  EXPECT_EQ(as(token("admin"), "GET", "/fhir/Observation/" + obs_a_).status, 403);
+  // Scopes narrow a role: read-only Observation access cannot write.
+  const std::string ro = token("dr-who", "user/Observation.rs");
+  EXPECT_EQ(as(ro, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  const std::size_t before = version_count();
+  auto w = as(ro, "POST", "/fhir/Observation", observation(patient_a_, "8310-5"));
+  EXPECT_EQ(w.status, 403) << w.body;
+  EXPECT_NE(w.body.find("scopes"), std::string::npos) << w.body;
+  EXPECT_EQ(as(ro, "GET", "/fhir/Patient/" + patient_a_).status, 403);
+  EXPECT_EQ(version_count(), before) << "a refused write changes nothing";
+  // The audit trail is never written by clients.
+  EXPECT_EQ(as(token("dr-who"), "POST", "/fhir/AuditEvent", R"({"resourceType":"AuditEvent"})").status, 405);
+}
+
+TEST_F(SecurityTest, APatientSeesOnlyTheirOwnRecord) {
+  const std::string t = token("pat-a");
+  EXPECT_EQ(as(t, "GET", "/fhir/Patient/" + patient_a_).status, 200);
+  EXPECT_EQ(as(t, "GET", "/fhir/Patient/" + patient_b_).status, 403);
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + obs_b_).status, 403);
+  // Searches run inside their compartment: other people's data is absent, and so is its count.
+  auto s = as(t, "GET", "/fhir/Observation?code=8867-4&_total=accurate");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(ids_in(s), std::set<std::string>{"Observation/" + obs_a_});
+  EXPECT_EQ(str(body_of(s), {"total"}), "1");
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation?patient=" + patient_b_).status, 403);
+  // Includes cannot reach another person's record.
+  auto inc = as(t, "GET", "/fhir/Patient?_revinclude=Observation:subject");
+  ASSERT_EQ(inc.status, 200) << inc.body;
+  EXPECT_EQ(ids_in(inc), (std::set<std::string>{"Patient/" + patient_a_, "Observation/" + obs_a_}));
+  auto all = as(t, "GET", "/fhir/Patient/" + patient_a_ + "/$everything");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(ids_in(all).count("Observation/" + obs_b_), 0U);
+  EXPECT_EQ(ids_in(all).count("Observation/" + obs_a_), 1U);
+  EXPECT_EQ(as(t, "GET", "/fhir/Patient/" + patient_b_ + "/$everything").status, 403);
+  EXPECT_EQ(as(t, "GET", "/fhir/Patient/" + patient_b_ + "/Observation").status, 403);
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation/_history").status, 403);
+  // Patients cannot write clinical observations into anyone's record.
+  EXPECT_EQ(as(t, "POST", "/fhir/Observation", observation(patient_b_, "8867-4")).status, 403);
+}
+
+TEST_F(SecurityTest, EveryAccessIsAuditedAndPatientsSeeWhoLooked) {
+  const std::string gp = token("dr-who");
+  ASSERT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  auto created = as(gp, "POST", "/fhir/Observation", observation(patient_a_, "8310-5"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  // The write is audited in its own transaction: no flush needed to see it.
+  store::AuditQuery q;
+  q.patient = patient_a_;
+  auto written = store_->audit_events(q);
+  ASSERT_TRUE(written);
+  ASSERT_FALSE(written->empty());
+  EXPECT_NE(written->front().json.find(R"("code":"create")"), std::string::npos) << written->front().json;
+  recorder_->flush();
+  auto events = store_->audit_events(q);
+  ASSERT_TRUE(events);
+  bool read_seen = false;
+  for (const auto& e : *events) {
+    if (e.json.find(R"("code":"read")") != std::string::npos &&
+        e.json.find("Observation/" + obs_a_) != std::string::npos && e.json.find("dr-who") != std::string::npos) {
+      read_seen = true;
+    }
+  }
+  EXPECT_TRUE(read_seen);
+  // The patient lists who accessed their record: role and organisation, no staff names.
+  auto mine = as(token("pat-a"), "GET", "/fhir/AuditEvent?patient=" + patient_a_);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_GE(body_of(mine).at("entry").as_array().size(), 2U);
+  EXPECT_NE(mine.body.find(R"("code":"gp")"), std::string::npos) << mine.body;
+  EXPECT_EQ(mine.body.find("dr-who"), std::string::npos) << mine.body;
+  EXPECT_EQ(mine.body.find("Dr dr-who"), std::string::npos) << mine.body;
+  EXPECT_EQ(as(token("pat-a"), "GET", "/fhir/AuditEvent?patient=" + patient_b_).status, 403);
+  EXPECT_EQ(as(gp, "GET", "/fhir/AuditEvent?patient=" + patient_a_).status, 403);
+  // Refused requests are audited too, and the chain verifies.
+  ASSERT_EQ(call("GET", "/fhir/Patient/" + patient_a_).status, 401);
+  recorder_->flush();
+  auto report = audit::verify(*store_);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->bad_seq) << report->problem;
+  EXPECT_GE(report->entries, 4);
+}
+
+TEST_F(SecurityTest, AuthorizationCodeFlowWithPkceAndRefreshRotation) {
+  client_with("web", false, "openid fhirUser offline_access patient/*.rs user/*.rs",
+              {"authorization_code", "refresh_token"});
+  const std::string verifier = "a-very-long-random-code-verifier-of-at-least-43-chars-xyz";
+  const std::string challenge = auth::base64url_encode(auth::sha256_raw(verifier));
+  const std::vector<std::pair<std::string, std::string>> authz{{"response_type", "code"},
+                                                               {"client_id", "web"},
+                                                               {"redirect_uri", "https://app.example/callback"},
+                                                               {"scope", "openid user/*.rs offline_access"},
+                                                               {"state", "xyz"},
+                                                               {"code_challenge", challenge},
+                                                               {"code_challenge_method", "S256"}};
+  std::string q;
+  for (const auto& [k, v] : authz) q += (q.empty() ? "?" : "&") + k + "=" + form_encode(v);
+  auto page = call("GET", "/oauth/authorize" + q);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("<form"), std::string::npos);
+  // Without PKCE the request goes back to the client with an error.
+  auto no_pkce = call(
+      "GET",
+      "/oauth/"
+      "authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&scope=user%2F*.rs");
+  ASSERT_EQ(no_pkce.status, 302);
+  EXPECT_NE(header(no_pkce, "Location")->find("error=invalid_request"), std::string::npos);
+  // An unregistered redirect URI is never redirected to.
+  auto evil =
+      call("GET", "/oauth/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fevil.example%2F");
+  EXPECT_EQ(evil.status, 400);
+
+  auto fields = authz;
+  fields.emplace_back("username", "dr-who");
+  fields.emplace_back("password", "correct horse battery");
+  auto login = post_form("/oauth/authorize", fields);
+  ASSERT_EQ(login.status, 302) << login.body;
+  const std::string location = *header(login, "Location");
+  EXPECT_EQ(location.rfind("https://app.example/callback?", 0), 0U) << location;
+  EXPECT_EQ(query_value(location, "state"), "xyz");
+  const std::string code = query_value(location, "code");
+  ASSERT_FALSE(code.empty());
+
+  auto bad = post_form(
+      "/oauth/token",
+      {{"grant_type", "authorization_code"}, {"code", code}, {"client_id", "web"}, {"code_verifier", verifier + "x"}});
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  // The failed attempt used the code up: PKCE failures cannot be retried against it.
+  auto replay = post_form(
+      "/oauth/token",
+      {{"grant_type", "authorization_code"}, {"code", code}, {"client_id", "web"}, {"code_verifier", verifier}});
+  EXPECT_EQ(replay.status, 400) << replay.body;
+
+  // A second, correct run.
+  auto login2 = post_form("/oauth/authorize", fields);
+  const std::string code2 = query_value(*header(login2, "Location"), "code");
+  auto tok = post_form("/oauth/token", {{"grant_type", "authorization_code"},
+                                        {"code", code2},
+                                        {"client_id", "web"},
+                                        {"code_verifier", verifier},
+                                        {"redirect_uri", "https://app.example/callback"}});
+  ASSERT_EQ(tok.status, 200) << tok.body;
+  const auto tb = body_of(tok);
+  EXPECT_EQ(str(tb, {"token_type"}), "Bearer");
+  EXPECT_EQ(str(tb, {"scope"}).find("patient/"), std::string::npos) << "only what was asked and allowed";
+  const std::string access = str(tb, {"access_token"});
+  EXPECT_EQ(as(access, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  EXPECT_EQ(as(access, "POST", "/fhir/Observation", observation(patient_a_, "1")).status, 403) << "rs only";
+
+  const std::string refresh = str(tb, {"refresh_token"});
+  ASSERT_NE(refresh, "<missing>");
+  auto renewed =
+      post_form("/oauth/token", {{"grant_type", "refresh_token"}, {"refresh_token", refresh}, {"client_id", "web"}});
+  ASSERT_EQ(renewed.status, 200) << renewed.body;
+  auto reused =
+      post_form("/oauth/token", {{"grant_type", "refresh_token"}, {"refresh_token", refresh}, {"client_id", "web"}});
+  EXPECT_EQ(reused.status, 400) << "refresh tokens are rotated";
+}
+
+TEST_F(SecurityTest, LoginLockoutGivesNoHintWhichAccountsExist) {
+  client_with("web", false, "user/*.rs", {"authorization_code"});
+  const std::string challenge = auth::base64url_encode(auth::sha256_raw(std::string(50, 'v')));
+  const auto attempt = [&](const std::string& user, const std::string& password) {
+    return post_form("/oauth/authorize", {{"response_type", "code"},
+                                          {"client_id", "web"},
+                                          {"redirect_uri", "https://app.example/callback"},
+                                          {"scope", "user/*.rs"},
+                                          {"code_challenge", challenge},
+                                          {"code_challenge_method", "S256"},
+                                          {"username", user},
+                                          {"password", password}});
+  };
+  const auto message = [](const Response& r) {
+    const auto start = r.body.find("<p>", r.body.find("There is a problem"));
+    return r.body.substr(start, r.body.find("</p>", start) - start);
+  };
+  auto unknown = attempt("nobody", "whatever-password");
+  auto wrong = attempt("dr-who", "wrong-password");
+  ASSERT_EQ(unknown.status, 401);
+  ASSERT_EQ(wrong.status, 401);
+  EXPECT_EQ(message(unknown), message(wrong));
+  for (int i = 0; i < 5; ++i) (void)attempt("dr-who", "wrong-password");
+  auto locked = attempt("dr-who", "correct horse battery");
+  EXPECT_EQ(locked.status, 401) << "locked out even with the right password";
+  EXPECT_EQ(message(locked), message(unknown));
+  auto info = provider_->user("dr-who");
+  ASSERT_TRUE(info);
+  EXPECT_GT(info->locked_until, now_s());
+}
+
+TEST_F(SecurityTest, ClientCredentialsForSystemsAndRevocation) {
+  const std::string secret =
+      client_with("pas-feed", true, "system/Patient.cruds system/Observation.cruds", {"client_credentials"});
+  auto wrong = post_form("/oauth/token",
+                         {{"grant_type", "client_credentials"}, {"client_id", "pas-feed"}, {"client_secret", "nope"}});
+  EXPECT_EQ(wrong.status, 401);
+  const std::string basic = "Basic " + [&] {
+    // Standard base64 of "id:secret" for HTTP Basic.
+    std::string b = auth::base64url_encode("pas-feed:" + secret);
+    for (auto& c : b) {
+      if (c == '-') c = '+';
+      if (c == '_') c = '/';
+    }
+    while (b.size() % 4 != 0) b += '=';
+    return b;
+  }();
+  auto tok = post_form("/oauth/token", {{"grant_type", "client_credentials"}, {"scope", "system/Patient.rs"}},
+                       {{"Authorization", basic}});
+  ASSERT_EQ(tok.status, 200) << tok.body;
+  const std::string access = str(body_of(tok), {"access_token"});
+  EXPECT_EQ(as(access, "GET", "/fhir/Patient/" + patient_b_).status, 200);
+  EXPECT_EQ(as(access, "GET", "/fhir/Observation/" + obs_b_).status, 403) << "asked for Patient only";
+  auto revoked = post_form("/oauth/revoke", {{"token", access}}, {{"Authorization", basic}});
+  EXPECT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(as(access, "GET", "/fhir/Patient/" + patient_b_).status, 401);
+}
+
+}  // namespace
+}  // namespace ucr::api::testing

@@ -1,0 +1,162 @@
+// The audit trail's hash chain: intact trails verify; a changed, removed or reordered entry, or a
+// cut-off end, is found and reported with its place.
+#include "audit/audit.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace ucr::audit {
+namespace {
+
+class AuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ucr-audit-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    open();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void open() {
+    store::SqliteOptions o;
+    o.directory = dir_;
+    auto s = store::open_sqlite_store(o);
+    ASSERT_TRUE(s) << s.error().message();
+    store_ = std::move(*s);
+  }
+
+  static Event event(int i) {
+    Event e;
+    e.recorded = 1'700'000'000'000'000 + i;
+    e.subtype = "read";
+    e.user = "user" + std::to_string(i);
+    e.role = "gp";
+    e.patient = "p" + std::to_string(i % 3);
+    e.entity = "Observation/o" + std::to_string(i);
+    return e;
+  }
+
+  void write_events(int from, int to) {
+    std::vector<Event> batch;
+    for (int i = from; i < to; ++i) batch.push_back(event(i));
+    ASSERT_TRUE(store_->write([&](store::Transaction& t) { return append(t, batch); }));
+  }
+
+  /// Runs SQL on the database file behind the store's back, as an attacker with file access would.
+  void tamper(const std::string& sql) {
+    store_.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "ucr.db").string().c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    open();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(AuditTest, AnIntactTrailVerifies) {
+  write_events(0, 10);
+  write_events(10, 25);
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->bad_seq) << r->problem;
+  EXPECT_EQ(r->entries, 25);
+  EXPECT_EQ(r->head.size(), 64U);
+  store::AuditQuery q;
+  q.patient = "p1";
+  auto mine = store_->audit_events(q);
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->size(), 8U);
+  EXPECT_GT(mine->front().seq, mine->back().seq) << "newest first";
+}
+
+TEST_F(AuditTest, AnEntryIsValidFhir) {
+  write_events(0, 1);
+  auto rows = store_->audit_scan(0, 10);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1U);
+  auto doc = boost::json::parse(rows->front().json).as_object();
+  EXPECT_EQ(doc.at("resourceType"), "AuditEvent");
+  EXPECT_EQ(doc.at("id"), "1");
+  EXPECT_EQ(doc.at("action"), "R");
+  EXPECT_EQ(doc.at("outcome"), "0");
+  EXPECT_EQ(doc.at("entity").as_array()[0].at("what").at("reference"), "Patient/p0");
+}
+
+TEST_F(AuditTest, AChangedEntryIsFound) {
+  write_events(0, 10);
+  tamper("UPDATE audit_event SET json = replace(json, 'user3', 'someone') WHERE seq = 4");
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->bad_seq);
+  EXPECT_EQ(*r->bad_seq, 4);
+  EXPECT_NE(r->problem.find("changed"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditTest, ARecomputedHashStillBreaksTheNextLink) {
+  write_events(0, 10);
+  // The attacker edits entry 4 and recomputes its own hash, but cannot fix every later entry's.
+  store_.reset();
+  open();
+  auto rows = store_->audit_scan(2, 2);
+  ASSERT_TRUE(rows);
+  const std::string prev = rows->at(0).hash;
+  std::string json = rows->at(1).json;
+  json.replace(json.find("user3"), 5, "other");
+  const std::string forged = link(prev, json);
+  tamper("UPDATE audit_event SET json = '" + json + "', hash = '" + forged + "' WHERE seq = 4");
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->bad_seq);
+  EXPECT_EQ(*r->bad_seq, 5);
+}
+
+TEST_F(AuditTest, RemovedEntriesAreFound) {
+  write_events(0, 10);
+  tamper("DELETE FROM audit_event WHERE seq IN (6, 7)");
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->bad_seq);
+  EXPECT_EQ(*r->bad_seq, 6);
+  EXPECT_NE(r->problem.find("missing"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditTest, ACutOffEndIsFound) {
+  write_events(0, 10);
+  tamper("DELETE FROM audit_event WHERE seq >= 9");
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->bad_seq);
+  EXPECT_NE(r->problem.find("removed from the end"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditTest, TheRecorderWritesEverythingQueued) {
+  {
+    Recorder rec(*store_, RecorderOptions{.max_batch = 7});
+    for (int i = 0; i < 100; ++i) rec.record(event(i));
+    rec.flush();
+    EXPECT_EQ(rec.recorded(), 100U);
+    EXPECT_GE(rec.batches(), 100U / 7);
+    for (int i = 100; i < 150; ++i) rec.record(event(i));
+  }  // the destructor writes what is still queued
+  auto r = verify(*store_);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->bad_seq) << r->problem;
+  EXPECT_EQ(r->entries, 150);
+}
+
+}  // namespace
+}  // namespace ucr::audit

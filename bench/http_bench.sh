@@ -2,11 +2,14 @@
 # HTTP benchmark of `ucr serve` with wrk. Builds nothing.
 #
 # Usage: bench/http_bench.sh path/to/ucr [--patients N] [--duration S] [--connections C] [--threads T]
-#                            [--server-threads N] [--rss]
+#                            [--server-threads N] [--rss] [--secure]
 #   Loads N Patients (default 100000) with 500-entry transaction Bundles, then runs wrk for S seconds
 #   (default 10) per scenario: GET /healthz (baseline), read by random id, create, update with If-Match,
 #   and 20-resource transaction Bundles. Prints a Markdown table.
 #   --rss also loads Patients up to 1,000,000 stored resources and reports the server's VmRSS (slow).
+#   --secure runs the server as deployed: every request carries an access token (an integration system's,
+#   from `ucr admin token`) that is verified and authorised, and every access is audited. Without it the
+#   server runs with --auth off --audit off, so the two runs give the cost of security.
 # Needs wrk and python3 (stdlib only).
 set -euo pipefail
 
@@ -18,6 +21,7 @@ CONNECTIONS=32
 THREADS=2
 SERVER_THREADS=0
 RSS=0
+SECURE=0
 while (($#)); do
   case "$1" in
     --patients) PATIENTS=$2; shift 2 ;;
@@ -26,6 +30,7 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --server-threads) SERVER_THREADS=$2; shift 2 ;;
     --rss) RSS=1; shift ;;
+    --secure) SECURE=1; shift ;;
     *) echo "http_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +46,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$UCR" serve --listen 127.0.0.1:0 --data "$WORK/data" --no-access-log --threads "$SERVER_THREADS" \
+SECURITY=(--auth off --audit off)
+if ((SECURE)); then
+  SECURITY=(--auth on --audit on --issuer http://bench.test)
+  printf 'bench-password\n' | "$UCR" admin user add bench --role integration --password-stdin --data "$WORK/data" >/dev/null
+fi
+"$UCR" serve --listen 127.0.0.1:0 --data "$WORK/data" --no-access-log --threads "$SERVER_THREADS" "${SECURITY[@]}" \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 PORT=""
@@ -53,10 +63,16 @@ for _ in $(seq 1 300); do
 done
 [[ -n "$PORT" ]] || { echo "http_bench: the server did not start" >&2; exit 1; }
 URL="http://127.0.0.1:$PORT"
+AUTH_HEADER=()
+export UCR_TOKEN=""
+if ((SECURE)); then
+  UCR_TOKEN=$("$UCR" admin token --user bench --minutes 600 --data "$WORK/data")
+  AUTH_HEADER=(-H "Authorization: Bearer $UCR_TOKEN")
+fi
 
 cat >"$WORK/load.py" <<'PY'
 """Loads Patients with transaction Bundles over a few connections; appends their ids to a file."""
-import http.client, json, sys, threading, time
+import http.client, json, os, sys, threading, time
 
 port, total, ids_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 per_bundle, conns = 500, 2
@@ -87,7 +103,10 @@ def worker():
                 return
             n = min(per_bundle, total - start)
             state["next"] += n
-        c.request("POST", "/fhir", bundle(start, n), {"Content-Type": "application/fhir+json"})
+        hdr = {"Content-Type": "application/fhir+json"}
+        if os.environ.get("UCR_TOKEN"):
+            hdr["Authorization"] = "Bearer " + os.environ["UCR_TOKEN"]
+        c.request("POST", "/fhir", bundle(start, n), hdr)
         r = c.getresponse()
         body = r.read()
         if r.status != 200:
@@ -126,7 +145,7 @@ CREATED=0  # resources created by the wrk rows (approximate: counts every answer
 # run NAME SCRIPT|- PATH RESOURCES_PER_REQUEST NEW_RESOURCES_PER_REQUEST
 run() {
   local name=$1 script=$2 path=$3 per=$4 creates=$5 out
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
+  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency "${AUTH_HEADER[@]}")
   [[ "$script" != - ]] && args+=(-s "$HERE/wrk/$script")
   echo "http_bench: $name..." >&2
   out=$(wrk "${args[@]}" "$URL$path")
@@ -149,12 +168,13 @@ run() {
 
 run "GET /healthz (baseline)" - /healthz 0 0
 run "read Patient by id" read.lua /fhir/Patient/x 1 0
+run "search Patient (family, gender)" search.lua /fhir/Patient 1 0
 run "create Patient (POST)" create.lua /fhir/Patient 1 1
 run "update Patient (PUT, If-Match)" update.lua /fhir/Patient/x 1 0
 run "transaction Bundle (20 resources)" transaction.lua /fhir 20 20
 
 echo
-echo "ucr HTTP benchmark: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per row; $LOADED Patients preloaded ($LOAD_RATE resources/s by 500-entry transactions)"
+echo "ucr HTTP benchmark ($( ((SECURE)) && echo "access tokens verified and authorised, every access audited" || echo "--auth off --audit off")): wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per row; $LOADED Patients preloaded ($LOAD_RATE resources/s by 500-entry transactions)"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1); server and wrk share the machine"
 echo
 echo "| scenario | req/s | resources/s | p99 latency | fraction of baseline | non-2xx |"

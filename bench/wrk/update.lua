@@ -36,8 +36,12 @@ function request()
   next_i = next_i % #ids + 1
   local body = '{"resourceType":"Patient","id":"' .. id .. '","name":[{"family":"Updated","given":["Wrk"]}],'
     .. '"gender":"male","birthDate":"1980-01-01"}'
-  return wrk.format("PUT", "/fhir/Patient/" .. id, { ["Content-Type"] = "application/fhir+json",
-    ["Prefer"] = "return=minimal", ["If-Match"] = 'W/"' .. versions[id] .. '"' }, body)
+  local headers = { ["Content-Type"] = "application/fhir+json", ["Prefer"] = "return=minimal",
+    ["If-Match"] = 'W/"' .. versions[id] .. '"' }
+  for name, value in pairs(wrk.headers) do
+    if headers[name] == nil then headers[name] = value end  -- e.g. Authorization from wrk -H
+  end
+  return wrk.format("PUT", "/fhir/Patient/" .. id, headers, body)
 end
 
 function response(status, headers, body)

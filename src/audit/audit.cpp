@@ -156,7 +156,7 @@ std::string link(std::string_view previous_hash, std::string_view json_text) {
     return {};  // cannot happen with the default provider; an empty link never verifies
   }
   std::string hex;
-  hex.reserve(2 * len);
+  hex.reserve(std::size_t{2} * len);
   for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
   return hex;
 }

@@ -189,12 +189,13 @@ unsigned grants(Role role, std::string_view type) {
 }  // namespace
 
 const std::vector<Role>& all_roles() {
-  static const std::vector<Role> roles = [] {
+  static const std::vector<Role> kEvery = [] {
     std::vector<Role> out;
+    out.reserve(kRoles.size());
     for (const auto& r : kRoles) out.push_back(r.role);
     return out;
   }();
-  return roles;
+  return kEvery;
 }
 
 std::string_view role_code(Role role) {

@@ -448,7 +448,8 @@ core::Result<std::string> Provider::mint_token(const std::string& name, const st
   auto scopes = Scopes::parse(
       scope.empty() ? std::string(is_patient_facing(u->role) ? "patient/*.cruds" : "user/*.cruds") : scope);
   if (!scopes) return scopes.error();
-  if (ttl_seconds <= 0 || ttl_seconds > 24 * 3600) return core::Error::invalid("a token lives 1 second to 24 hours");
+  if (ttl_seconds <= 0 || ttl_seconds > std::int64_t{24} * 3600)
+    return core::Error::invalid("a token lives 1 second to 24 hours");
   ClientRecord cli;
   cli.id = "ucr-admin";
   cli.role = u->role;
@@ -723,6 +724,38 @@ core::Result<Principal> Provider::authenticate(std::string_view authorization, s
   }
   const std::string_view token = authorization.substr(7);
   if (token.size() > 8192) return core::Error::make(401, "login", "the access token is too long");
+  // A token verified before is not verified again (an ES256 verify costs far more than the rest of
+  // a read); it still expires, and revocation and disabled accounts are checked on every request.
+  {
+    std::shared_lock lock(cache_mu_);
+    if (auto it = verified_.find(token); it != verified_.end() && it->second.expires > now) {
+      Principal p = it->second;
+      lock.unlock();
+      if (auto r = still_valid(p); !r) return r.error();
+      return p;
+    }
+  }
+  auto p = verify_token(token, now);
+  if (!p) return p.error();
+  {
+    std::unique_lock lock(cache_mu_);
+    if (verified_.size() >= kMaxCachedTokens) verified_.clear();
+    verified_.emplace(std::string(token), *p);
+  }
+  if (auto r = still_valid(*p); !r) return r.error();
+  return p;
+}
+
+core::Result<void> Provider::still_valid(const Principal& p) const {
+  std::shared_lock lock(mu_);
+  if (!p.jti.empty() && revoked_.count(p.jti) != 0) return core::Error::make(401, "login", "the token was revoked");
+  if (p.issuer == options_.issuer && disabled_.count(p.subject) != 0) {
+    return core::Error::make(401, "login", "the account is disabled");
+  }
+  return core::ok();
+}
+
+core::Result<Principal> Provider::verify_token(std::string_view token, std::int64_t now) const {
   // The issuer decides which keys apply; it is read unverified only to choose them.
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -776,13 +809,6 @@ core::Result<Principal> Provider::authenticate(std::string_view authorization, s
     if (auto one = str(*claims, "patient"); !one.empty()) p.patients.push_back(std::move(one));
   }
   if (p.subject.empty()) return core::Error::make(401, "login", "the token has no subject");
-  {
-    std::shared_lock lock(mu_);
-    if (!p.jti.empty() && revoked_.count(p.jti) != 0) return core::Error::make(401, "login", "the token was revoked");
-    if (iss == options_.issuer && disabled_.count(p.subject) != 0) {
-      return core::Error::make(401, "login", "the account is disabled");
-    }
-  }
   if (is_patient_facing(p.role) && p.patients.empty()) {
     return core::Error::make(401, "login", "a patient-facing token must name the patient record (patient claim)");
   }

@@ -26,6 +26,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -70,7 +71,7 @@ struct ProviderOptions {
   std::string issuer;    ///< e.g. http://127.0.0.1:8080 (tokens' "iss", discovery URLs)
   std::string audience;  ///< the FHIR base, e.g. http://127.0.0.1:8080/fhir (tokens' "aud")
   std::int64_t access_ttl_seconds = 900;
-  std::int64_t refresh_ttl_seconds = 8 * 3600;
+  std::int64_t refresh_ttl_seconds = std::int64_t{8} * 3600;
   std::int64_t code_ttl_seconds = 60;
   int max_failed_logins = 5;  ///< then locked, for lockout_seconds doubling per further failure
   std::int64_t lockout_seconds = 60;
@@ -119,6 +120,12 @@ struct AuthEvent {
   bool success = true;
   std::string detail;
   std::string address;
+};
+
+/// Hashes tokens for the verified-token cache (heterogeneous lookup by string_view).
+struct TokenHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class Provider {
@@ -191,7 +198,9 @@ class Provider {
                                         std::int64_t now, std::int64_t ttl) const;
   [[nodiscard]] OAuthResponse issue(const UserInfo* user, const ClientRecord& client, const Scopes& scopes,
                                     std::int64_t now, bool with_refresh);
-  void emit(AuthEvent e) const {
+  [[nodiscard]] core::Result<Principal> verify_token(std::string_view token, std::int64_t now) const;
+  [[nodiscard]] core::Result<void> still_valid(const Principal& p) const;
+  void emit(const AuthEvent& e) const {
     if (listener_) listener_(e);
   }
 
@@ -204,6 +213,9 @@ class Provider {
   std::set<std::string, std::less<>> revoked_;   // access-token ids
   std::set<std::string, std::less<>> disabled_;  // user names
   std::function<void(const AuthEvent&)> listener_;
+  static constexpr std::size_t kMaxCachedTokens = 10000;
+  mutable std::shared_mutex cache_mu_;
+  mutable std::unordered_map<std::string, Principal, TokenHash, std::equal_to<>> verified_;
 };
 
 }  // namespace ucr::auth

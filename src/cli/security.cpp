@@ -141,7 +141,7 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
     u.name = std::string(auth::role_code(role));
     u.display = fmt::format("Demo {}", auth::role_title(role));
     u.role = role;
-    u.password = fmt::format("demo-{}", auth::role_code(role));
+    u.password = fmt::format("ucr-demo-{}", auth::role_code(role));
     if (role == auth::Role::patient) {
       if (patient.empty()) continue;
       u.patients = {patient};
@@ -166,7 +166,8 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
   if (auto r = provider.add_client(web); !r) return r.error();
   std::cerr << fmt::format(
       "demo: sign-in accounts created, one per role: user name = role code (gp, hospital-clinician, ..., patient, "
-      "proxy, analyst, administrator), password = demo-<role code> (e.g. gp / demo-gp). Web client id: ucr-web. "
+      "proxy, analyst, administrator), password = ucr-demo-<role code> (e.g. gp / ucr-demo-gp). Web client id: "
+      "ucr-web. "
       "A token for scripts: ucr admin token --user gp\n");
   return core::ok();
 }

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+
 #include <cmath>
 #include <cstdlib>
 
@@ -290,6 +293,15 @@ class Builder {
     return true;
   }
 
+  /// Token parameters whose codes have only a few values in practice (R4 required bindings of a
+  /// few codes), so they make poor drivers.
+  static bool low_cardinality(std::string_view param) {
+    static constexpr std::array<std::string_view, 12> kFew{
+        "active", "clinical-status",     "deceased",  "gender",      "intent",       "priority",
+        "status", "verification-status", "_security", "criticality", "experimental", "administrative-gender"};
+    return std::find(kFew.begin(), kFew.end(), param) != kFew.end();
+  }
+
   /// How selective a driving filter is likely to be (lower is better), without statistics.
   static int selectivity(const Filter& f) {
     const Condition& c = f.any_of.front();
@@ -299,6 +311,8 @@ class Builder {
         return 1;
       case ParamType::kToken:
       case ParamType::kComposite:
+        // Codes with a handful of values (gender, status, ...) match a large share of a type.
+        if (low_cardinality(c.param)) return 8;
         return c.modifier == "text" ? 5 : 2;
       case ParamType::kUri:
         return 3;

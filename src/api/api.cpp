@@ -745,7 +745,10 @@ std::string reindex_marker(const search::CustomParam& p) {
 }  // namespace
 
 Api::Api(store::Store& store, ApiOptions options)
-    : store_(store), options_(std::move(options)), reindexer_(std::make_unique<Reindexer>(store_, catalog_)) {
+    : store_(store),
+      options_(std::move(options)),
+      reindexer_(std::make_unique<Reindexer>(store_, catalog_)),
+      care_(std::make_unique<detail::CareRelationships>(store_)) {
   if (auto r = reload_search_parameters(); !r) {
     core::log_warn("the server's SearchParameter resources could not be loaded: " + r.error().message());
   }
@@ -872,9 +875,13 @@ Started Api::begin(const Request& request) {
     if (auditing) options_.audit->record(detail::read_event(*who, route, request, r, {}));
     return r;
   }
+  if (route.kind == detail::Route::Kind::break_glass && route.type == "Patient") {
+    return detail::break_glass(store_, principal ? &*principal : nullptr, request, route.id, *care_,
+                               auditing ? who : nullptr);
+  }
   detail::Gate gate;
   if (principal) {
-    auto g = detail::admit(*principal, route, request, store_);
+    auto g = detail::admit(*principal, route, request, store_, *care_);
     if (!g) {
       Response r = error_response(g.error(), request);
       r.interaction = "auth";
@@ -882,6 +889,13 @@ Started Api::begin(const Request& request) {
       return r;
     }
     gate = std::move(*g);
+    if (gate.emergency && auditing) {
+      // Access that rests on break-glass is recorded as emergency treatment.
+      auto emergency = std::make_shared<detail::AuditContext>(*who);
+      emergency->purpose = "ETREAT";
+      emergency->reason = "emergency access";
+      who = std::move(emergency);
+    }
   }
   // A narrowed request is only ever a read, which completes inside this call.
   const Request& effective = gate.narrowed ? *gate.narrowed : request;
@@ -925,13 +939,18 @@ Started Api::begin(const Request& request) {
     if (auto r = reload_search_parameters(); !r)
       core::log_warn("search parameters not reloaded: " + r.error().message());
   }
-  if (principal) detail::enforce(*principal, gate, route, effective, response);
+  if (principal) detail::enforce(*principal, gate, route, effective, response, *care_);
   // Writes that completed here (Bundles, merges) were audited in their transactions; the rest
   // (reads, searches, operations and refusals) are recorded now.
   if (auditing && (!may_write(request) || response.status >= 400 || route.kind == detail::Route::Kind::match ||
                    route.kind == detail::Route::Kind::validate ||
                    (route.kind == detail::Route::Kind::type_search && request.method == "POST"))) {
-    options_.audit->record(detail::read_event(*who, route, effective, response, gate.patient));
+    audit::Event e = detail::read_event(*who, route, effective, response, gate.patient);
+    if (gate.emergency) {
+      e.purpose = "ETREAT";
+      e.reason = "emergency access";
+    }
+    options_.audit->record(std::move(e));
   }
   response.compartment.clear();
   return started;

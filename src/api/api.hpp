@@ -22,6 +22,9 @@ class Recorder;
 }
 
 namespace ucr::api {
+namespace detail {
+class CareRelationships;
+}
 
 struct ApiOptions {
   std::size_t default_page_size = 50;
@@ -96,6 +99,7 @@ class Api {
   search::Catalog catalog_;
   std::mutex reload_mu_;
   std::unique_ptr<Reindexer> reindexer_;
+  std::unique_ptr<detail::CareRelationships> care_;
 };
 
 }  // namespace ucr::api

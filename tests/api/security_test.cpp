@@ -59,11 +59,16 @@ class SecurityTest : public ApiTest {
     ApiTest::SetUp();
     // Seed the record without authentication, as an import would.
     open_ = std::make_unique<Api>(*store_, ApiTest::api_options());
-    patient_a_ = seed("Patient", patient({}, "Alpha"));
+    org_ = seed("Organization", R"({"resourceType":"Organization","name":"Kent Surgery"})");
+    // Patient A is registered at the GP's practice; B is not known to it.
+    patient_a_ = seed("Patient",
+                      json::serialize(json::object{
+                          {"resourceType", "Patient"},
+                          {"name", json::array{json::object{{"family", "Alpha"}}}},
+                          {"generalPractitioner", json::array{json::object{{"reference", "Organization/" + org_}}}}}));
     patient_b_ = seed("Patient", patient({}, "Bravo"));
     obs_a_ = seed("Observation", observation(patient_a_, "8867-4"));
     obs_b_ = seed("Observation", observation(patient_b_, "8867-4"));
-    org_ = seed("Organization", R"({"resourceType":"Organization","name":"Kent Surgery"})");
 
     auth::ProviderOptions po;
     po.issuer = kIssuer;
@@ -114,6 +119,10 @@ class SecurityTest : public ApiTest {
     u.patients = std::move(patients);
     u.display = "Dr " + name;
     if (role == auth::Role::patient) u.fhir_user = "Patient/" + u.patients.front();
+    if (auth::needs_relationship(role)) {
+      u.organisation = "Organization/" + org_;
+      u.fhir_user = "Practitioner/" + name;
+    }
     ASSERT_TRUE(provider_->add_user(u));
   }
 
@@ -454,6 +463,106 @@ TEST_F(SecurityTest, ClientCredentialsForSystemsAndRevocation) {
   auto revoked = post_form("/oauth/revoke", {{"token", access}}, {{"Authorization", basic}});
   EXPECT_EQ(revoked.status, 200) << revoked.body;
   EXPECT_EQ(as(access, "GET", "/fhir/Patient/" + patient_b_).status, 401);
+}
+
+TEST_F(SecurityTest, AProfessionalNeedsACareRelationship) {
+  // Patient C has an open encounter at the GP's organisation: a relationship, though not registered.
+  const std::string patient_c = seed("Patient", patient({}, "Charlie"));
+  const std::string obs_c = seed("Observation", observation(patient_c, "8867-4"));
+  seed("Encounter",
+       json::serialize(json::object{
+           {"resourceType", "Encounter"},
+           {"status", "in-progress"},
+           {"class", json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-ActCode"}, {"code", "EMER"}}},
+           {"subject", json::object{{"reference", "Patient/" + patient_c}}},
+           {"serviceProvider", json::object{{"reference", "Organization/" + org_}}}}));
+  const std::string gp = token("dr-who");
+  EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_a_).status, 200) << "registered practice";
+  EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_c).status, 200) << "open encounter";
+  auto refused = as(gp, "GET", "/fhir/Observation/" + obs_b_);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("care relationship"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("$break-glass"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.body.find("Bravo"), std::string::npos);
+  EXPECT_EQ(as(gp, "GET", "/fhir/Observation?patient=" + patient_b_).status, 403);
+  EXPECT_EQ(as(gp, "GET", "/fhir/Patient/" + patient_b_ + "/$everything").status, 403);
+  auto unscoped = as(gp, "GET", "/fhir/Observation?code=8867-4");
+  EXPECT_EQ(unscoped.status, 403) << "one patient's record at a time";
+  // Finding a patient (demographics) needs no relationship; their record does.
+  auto found = as(gp, "GET", "/fhir/Patient?_revinclude=Observation:subject");
+  ASSERT_EQ(found.status, 200) << found.body;
+  const auto seen = ids_in(found);
+  EXPECT_EQ(seen.count("Patient/" + patient_b_), 1U);
+  EXPECT_EQ(seen.count("Observation/" + obs_b_), 0U) << "included data follows the relationship";
+  EXPECT_EQ(seen.count("Observation/" + obs_a_), 1U);
+  // Writing into a record needs the relationship too.
+  EXPECT_EQ(as(gp, "POST", "/fhir/Observation", observation(patient_b_, "8310-5")).status, 403);
+  EXPECT_EQ(as(gp, "POST", "/fhir/Observation", observation(patient_a_, "8310-5")).status, 201);
+}
+
+TEST_F(SecurityTest, BreakTheGlassIsTimeLimitedAuditedAndReviewed) {
+  const std::string gp = token("dr-who");
+  ASSERT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_b_).status, 403);
+  const auto params = [](const std::string& reason) {
+    return json::serialize(
+        json::object{{"resourceType", "Parameters"},
+                     {"parameter", json::array{json::object{{"name", "reason"}, {"valueString", reason}}}}});
+  };
+  EXPECT_EQ(as(gp, "POST", "/fhir/Patient/" + patient_b_ + "/$break-glass", params("urgent")).status, 400)
+      << "a reason of substance is required";
+  EXPECT_EQ(as(token("analyst"), "POST", "/fhir/Patient/" + patient_b_ + "/$break-glass",
+               params("unconscious in ED, no history available"))
+                .status,
+            403);
+  auto granted = as(gp, "POST", "/fhir/Patient/" + patient_b_ + "/$break-glass",
+                    params("unconscious in ED, no history available"));
+  ASSERT_EQ(granted.status, 200) << granted.body;
+  EXPECT_NE(granted.body.find("expires"), std::string::npos);
+  EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_b_).status, 200);
+  recorder_->flush();
+  store::AuditQuery q;
+  q.patient = patient_b_;
+  auto events = store_->audit_events(q);
+  ASSERT_TRUE(events);
+  int glass = 0;
+  int emergency_reads = 0;
+  for (const auto& e : *events) {
+    if (e.json.find("break-glass") != std::string::npos && e.json.find("unconscious in ED") != std::string::npos) {
+      ++glass;
+    }
+    if (e.json.find(R"("code":"read")") != std::string::npos && e.json.find("ETREAT") != std::string::npos) {
+      ++emergency_reads;
+    }
+  }
+  EXPECT_EQ(glass, 1);
+  EXPECT_GE(emergency_reads, 1);
+  // The information-governance officer has a review Task.
+  auto tasks = open_->handle(make_request("GET", "/fhir/Task?patient=" + patient_b_));
+  ASSERT_EQ(tasks.status, 200);
+  EXPECT_NE(tasks.body.find("review-emergency-access"), std::string::npos) << tasks.body;
+}
+
+TEST_F(SecurityTest, APatientsDissentIsHonoured) {
+  const std::string gp = token("dr-who");
+  // Dissent from sharing with the GP's organisation: even a relationship does not open the record.
+  seed("Consent",
+       json::serialize(json::object{
+           {"resourceType", "Consent"},
+           {"status", "active"},
+           {"scope", json::object{{"coding", json::array{json::object{
+                                                 {"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                                 {"code", "patient-privacy"}}}}}},
+           {"category", json::array{json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"},
+                                                                                     {"code", "59284-0"}}}}}}},
+           {"patient", json::object{{"reference", "Patient/" + patient_a_}}},
+           {"provision",
+            json::object{{"type", "deny"},
+                         {"actor", json::array{json::object{
+                                       {"role", json::object{{"coding", json::array{json::object{{"code", "gp"}}}}}},
+                                       {"reference", json::object{{"reference", "Organization/" + org_}}}}}}}}}));
+  auto r = as(gp, "GET", "/fhir/Observation/" + obs_a_);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("not to be shared"), std::string::npos) << r.body;
 }
 
 }  // namespace

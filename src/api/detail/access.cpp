@@ -189,6 +189,172 @@ Permission permission_for_method(std::string_view method) {
 
 }  // namespace
 
+namespace {
+
+/// Ids of `type` matching search parameters (a few at most).
+std::vector<std::string> matching(store::Store& store, const std::string& type,
+                                  const std::vector<std::pair<std::string, std::string>>& params,
+                                  std::size_t limit = 20) {
+  search::ParseOptions opts;
+  opts.default_count = limit;
+  opts.max_count = limit;
+  opts.registry = &registry();
+  std::vector<core::Issue> warnings;
+  auto plan = search::parse_search(type, params, opts, warnings);
+  if (!plan) return {};
+  plan->count = limit;
+  auto page = store.search(*plan, false);
+  if (!page) return {};
+  return page->ids;
+}
+
+std::optional<json::object> read_object(store::Store& store, const std::string& type, const std::string& id) {
+  auto r = store.read(type, id);
+  if (!r) return std::nullopt;
+  boost::system::error_code ec;
+  auto doc = json::parse(r->json, ec);
+  if (ec || !doc.is_object()) return std::nullopt;
+  return std::move(doc.get_object());
+}
+
+std::string reference_of(const json::value& v) {
+  if (!v.is_object()) return {};
+  if (const auto* r = v.get_object().if_contains("reference"); r != nullptr && r->is_string()) {
+    return std::string(r->get_string());
+  }
+  return {};
+}
+
+std::string btg_key(const std::string& subject, const std::string& patient) {
+  return fmt::format("btg:{}:{}", subject, patient);
+}
+
+}  // namespace
+
+CareRelationships::Decision CareRelationships::decide(const Principal& who, const std::string& patient_id) {
+  const std::int64_t now = core::now_micros() / 1'000'000;
+  const std::string key = who.subject + '\n' + who.organisation + '\n' + who.fhir_user + '\n' + patient_id;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = kept_.find(key); it != kept_.end() && it->second.second > now) return it->second.first;
+  }
+  Decision d = compute(who, patient_id);
+  std::lock_guard lock(mu_);
+  if (kept_.size() > 100000) kept_.clear();
+  kept_[key] = {d, now + 60};
+  return d;
+}
+
+void CareRelationships::forget(const std::string& subject, const std::string& patient_id) {
+  std::lock_guard lock(mu_);
+  for (auto it = kept_.begin(); it != kept_.end();) {
+    if (it->first.starts_with(subject + '\n') && it->first.ends_with('\n' + patient_id)) {
+      it = kept_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+CareRelationships::Decision CareRelationships::compute(const Principal& who, const std::string& patient_id) {
+  Decision d;
+  const std::string& org = who.organisation;
+  const std::string& me = who.fhir_user;
+  // The care relationship, if any.
+  std::string relationship;
+  bool registered = false;
+  if (auto patient = read_object(store_, "Patient", patient_id)) {
+    if (const auto* gps = patient->if_contains("generalPractitioner"); gps != nullptr && gps->is_array()) {
+      for (const auto& g : gps->get_array()) {
+        const std::string ref = reference_of(g);
+        if (!ref.empty() && (ref == org || ref == me)) registered = true;
+      }
+    }
+  }
+  if (registered) relationship = "registered practice";
+  const auto any = [&](const std::string& type, std::vector<std::pair<std::string, std::string>> params,
+                       const char* param, const std::string& value) {
+    if (value.empty()) return false;
+    params.emplace_back("patient", patient_id);
+    params.emplace_back(param, value);
+    return !matching(store_, type, params, 1).empty();
+  };
+  const std::vector<std::pair<std::string, std::string>> open_encounter{
+      {"status", "in-progress,arrived,triaged,onleave"}};
+  const std::vector<std::pair<std::string, std::string>> open_episode{{"status", "active,waitlist"}};
+  const std::vector<std::pair<std::string, std::string>> active{{"status", "active"}};
+  if (relationship.empty() && (any("Encounter", open_encounter, "service-provider", org) ||
+                               any("Encounter", open_encounter, "participant", me))) {
+    relationship = "open encounter";
+  }
+  if (relationship.empty() && (any("EpisodeOfCare", open_episode, "organization", org) ||
+                               any("EpisodeOfCare", open_episode, "care-manager", me))) {
+    relationship = "open episode of care";
+  }
+  if (relationship.empty() &&
+      (any("ServiceRequest", active, "performer", org) || any("ServiceRequest", active, "performer", me))) {
+    relationship = "referral to your service";
+  }
+  if (relationship.empty() &&
+      (any("CareTeam", active, "participant", me) || any("CareTeam", active, "participant", org))) {
+    relationship = "care team member";
+  }
+  // The patient's recorded wishes (R4 Consent, scope patient-privacy, provision type deny).
+  bool dissent = false;
+  for (const auto& id : matching(store_, "Consent", {{"patient", patient_id}, {"status", "active"}}, 50)) {
+    auto consent = read_object(store_, "Consent", id);
+    if (!consent) continue;
+    const auto* prov = consent->if_contains("provision");
+    if (prov == nullptr || !prov->is_object()) continue;
+    const auto* type = prov->get_object().if_contains("type");
+    if (type == nullptr || !type->is_string() || type->get_string() != "deny") continue;
+    const auto* actors = prov->get_object().if_contains("actor");
+    if (actors == nullptr || !actors->is_array() || actors->get_array().empty()) {
+      dissent = dissent || !registered;  // the practice that holds the record keeps it
+      continue;
+    }
+    for (const auto& a : actors->get_array()) {
+      if (!a.is_object()) continue;
+      const std::string ref = a.get_object().if_contains("reference") != nullptr
+                                  ? reference_of(*a.get_object().if_contains("reference"))
+                                  : std::string();
+      if (!ref.empty() && (ref == org || ref == me)) dissent = true;
+      if (const auto* role = a.get_object().if_contains("role"); role != nullptr && role->is_object()) {
+        if (const auto* codings = role->get_object().if_contains("coding"); codings != nullptr && codings->is_array()) {
+          for (const auto& c : codings->get_array()) {
+            if (c.is_object() && c.get_object().if_contains("code") != nullptr &&
+                *c.get_object().if_contains("code") == json::value(auth::role_code(who.role))) {
+              dissent = true;
+            }
+          }
+        }
+      }
+    }
+  }
+  // Emergency access granted earlier and not yet expired.
+  bool emergency = false;
+  if (auto granted = store_.get_meta(btg_key(who.subject, patient_id)); granted && granted->has_value()) {
+    std::int64_t until = 0;
+    const auto& text = **granted;
+    std::from_chars(text.data(), text.data() + text.size(), until);
+    emergency = until > core::now_micros() / 1'000'000;
+  }
+  const std::string glass =
+      fmt::format(" In an emergency you can open it by stating a reason: POST Patient/{}/$break-glass.", patient_id);
+  if (dissent) {
+    if (emergency) return Decision{true, true, "emergency access (overriding the patient's dissent)"};
+    d.reason = "The patient has asked for their record not to be shared with you or your organisation." + glass;
+    return d;
+  }
+  if (!relationship.empty()) return Decision{true, false, relationship};
+  if (emergency) return Decision{true, true, "emergency access"};
+  d.reason =
+      "You have no care relationship with this patient (registered practice, open encounter or episode of care, "
+      "referral to your service or care team)." +
+      glass;
+  return d;
+}
+
 Route classify(const Request& req) {
   Route r;
   std::string_view path = req.path;
@@ -240,6 +406,8 @@ Route classify(const Request& req) {
     r.kind = Route::Kind::validate;
   } else if (seg.size() == 3 && seg[2] == "$everything") {
     r.kind = Route::Kind::everything;
+  } else if (seg.size() == 3 && seg[2] == "$break-glass") {
+    r.kind = Route::Kind::break_glass;
   } else if (seg.size() == 3 && seg[2] != "_history") {
     r.kind = Route::Kind::compartment_search;
     r.member = std::string(seg[2]);
@@ -268,9 +436,30 @@ AuditContext audit_context(const auth::Principal* p, const Request& req) {
   return c;
 }
 
-core::Result<Gate> admit(const Principal& who, const Route& route, const Request& req, store::Store& store) {
+core::Result<Gate> admit(const Principal& who, const Route& route, const Request& req, store::Store& store,
+                         CareRelationships& care) {
   Gate gate;
   const bool patient_facing = auth::is_patient_facing(who.role);
+  const bool professional = auth::needs_relationship(who.role);
+  // A professional opens a patient's record only with a care relationship or emergency access.
+  const auto need_care = [&](const std::string& pid) -> core::Result<void> {
+    if (!professional || pid.empty()) return core::ok();
+    const auto d = care.decide(who, pid);
+    if (!d.allowed) return forbidden(d.reason);
+    gate.emergency = gate.emergency || d.emergency;
+    return core::ok();
+  };
+  const auto need_care_for = [&](const std::string& body, const std::string& type,
+                                 const std::string& id) -> core::Result<void> {
+    if (!professional || !in_compartment_types(type)) return core::ok();
+    boost::system::error_code ec;
+    const json::value doc = json::parse(body, ec);
+    if (ec || !doc.is_object()) return core::ok();  // the handler reports the syntax error
+    for (const auto& pid : compartments_of(doc, type, id)) {
+      if (auto r = need_care(pid); !r) return r;
+    }
+    return core::ok();
+  };
   using K = Route::Kind;
   const auto need = [&](std::string_view type, Permission p) -> core::Result<void> {
     if (auto e = check_permission(who, type, p)) return *e;
@@ -279,6 +468,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
   switch (route.kind) {
     case K::capabilities:
     case K::validate:
+    case K::break_glass:
     case K::other:
       return gate;
     case K::system_search: {
@@ -297,6 +487,10 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (types.empty() && who.role != auth::Role::integration) {
         return forbidden("a search across every type is for integration systems only: name the types with _type");
       }
+      if (professional &&
+          std::any_of(types.begin(), types.end(), [](const std::string& t) { return in_compartment_types(t); })) {
+        return forbidden("search one patient's record at a time, e.g. Observation?patient=<id>");
+      }
       for (const auto& t : types) {
         if (auto r = need(t, Permission::search); !r) return r.error();
       }
@@ -312,6 +506,25 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (patient_facing) return forbidden("patients and proxies cannot submit batch or transaction Bundles");
       auto targets = bundle_targets(req);
       if (!targets) return targets.error();
+      if (professional) {
+        boost::system::error_code ec;
+        const json::value doc = json::parse(req.body, ec);
+        const auto* entries = !ec && doc.is_object() ? doc.get_object().if_contains("entry") : nullptr;
+        if (entries != nullptr && entries->is_array()) {
+          for (const auto& e : entries->get_array()) {
+            const auto* res = e.is_object() ? e.get_object().if_contains("resource") : nullptr;
+            if (res == nullptr || !res->is_object()) continue;
+            const auto* rt = res->get_object().if_contains("resourceType");
+            if (rt == nullptr || !rt->is_string()) continue;
+            const std::string type(rt->get_string());
+            if (!in_compartment_types(type)) continue;
+            for (const auto& pid : compartments_of(*res, type, {})) {
+              if (pid.starts_with("urn:")) continue;  // a Patient created in the same Bundle
+              if (auto r = need_care(pid); !r) return r.error();
+            }
+          }
+        }
+      }
       for (const auto& [method, type] : *targets) {
         if (type.empty()) continue;
         if (type == "AuditEvent") return forbidden("the audit trail is written by the server only");
@@ -343,11 +556,20 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       for (const auto& [n, v] : req.query) {
         if (n == "patient" || n == "subject" || n == "subject:Patient") gate.patient = patient_id_of(v);
       }
+      if (professional && route.type != "Patient" && in_compartment_types(route.type)) {
+        if (gate.patient.empty()) {
+          return forbidden(
+              fmt::format("search one patient's record at a time: add patient=<id> to the {} search", route.type));
+        }
+        if (auto r = need_care(gate.patient); !r) return r.error();
+      }
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
     }
     case K::type_history:
-      if (patient_facing) return forbidden("the history of a whole resource type is not available to patients");
+      if (patient_facing || professional) {
+        return forbidden("the history of a whole resource type is for integration systems and administrators only");
+      }
       if (auto r = need(route.type, Permission::search); !r) return r.error();
       gate.filter_entries = true;
       return gate;
@@ -361,10 +583,15 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
           return forbidden("patients and proxies can add to the records they have access to only");
         }
       }
+      if (route.type != "Patient") {
+        if (auto r = need_care_for(req.body, route.type, {}); !r) return r.error();
+      }
       return gate;
     }
     case K::conditional:
-      if (patient_facing) return forbidden("conditional changes are not available to patients");
+      if (patient_facing || professional) {
+        return forbidden("conditional changes are for integration systems; change a resource by its id");
+      }
       if (route.type == "AuditEvent") return forbidden("the audit trail is append-only");
       if (auto r = need(route.type, permission_for_method(req.method)); !r) return r.error();
       return gate;
@@ -382,7 +609,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
     case K::vread:
     case K::instance_history:
       if (auto r = need(route.type, Permission::read); !r) return r.error();
-      gate.check_compartment = patient_facing;
+      gate.check_compartment = patient_facing || (professional && route.type != "Patient");
       gate.filter_entries = route.kind == K::instance_history && patient_facing;
       if (route.type == "Patient") gate.patient = route.id;
       return gate;
@@ -392,6 +619,16 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (route.type == "AuditEvent") return forbidden("the audit trail is append-only");
       const Permission p = route.kind == K::remove ? Permission::remove : Permission::update;
       if (auto r = need(route.type, p); !r) return r.error();
+      if (professional && in_compartment_types(route.type)) {
+        if (route.type == "Patient") {
+          if (auto r = need_care(route.id); !r) return r.error();
+        } else if (auto cur = store.read(route.type, route.id); cur && !cur->compartment.empty()) {
+          if (auto r = need_care(patient_id_of(cur->compartment)); !r) return r.error();
+        }
+        if (route.kind == K::update) {
+          if (auto r = need_care_for(req.body, route.type, route.id); !r) return r.error();
+        }
+      }
       if (patient_facing && in_compartment_types(route.type)) {
         auto cur = store.read(route.type, route.id);
         if (cur && !cur->compartment.empty() && !allowed_patient(who, patient_id_of(cur->compartment))) {
@@ -418,6 +655,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (patient_facing && !allowed_patient(who, route.id)) {
         return forbidden("you can see only the records you have access to");
       }
+      if (auto r = need_care(route.id); !r) return r.error();
       std::vector<std::string> asked;
       Request narrowed = req;
       narrowed.query.clear();
@@ -446,6 +684,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (patient_facing && (route.type != "Patient" || !allowed_patient(who, route.id))) {
         return forbidden("you can search only the records you have access to");
       }
+      if (auto r = need_care(route.id); !r) return r.error();
       gate.patient = route.id;
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
@@ -453,16 +692,29 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
   return gate;
 }
 
-void enforce(const Principal& who, const Gate& gate, const Route& route, const Request& req, Response& response) {
+void enforce(const Principal& who, Gate& gate, const Route& route, const Request& req, Response& response,
+             CareRelationships& care) {
   if (response.status >= 300 && response.status != 304) return;
   const bool patient_facing = auth::is_patient_facing(who.role);
+  const bool professional = auth::needs_relationship(who.role);
   if (gate.check_compartment && route.kind != Route::Kind::instance_history && in_compartment_types(route.type)) {
-    const bool ok = route.type == "Patient"
-                        ? allowed_patient(who, route.id)
-                        : !response.compartment.empty() && allowed_patient(who, patient_id_of(response.compartment));
-    if (!ok) {
-      response = error_response(forbidden("this record is not one you have access to"), req);
-      return;
+    if (patient_facing) {
+      const bool ok = route.type == "Patient"
+                          ? allowed_patient(who, route.id)
+                          : !response.compartment.empty() && allowed_patient(who, patient_id_of(response.compartment));
+      if (!ok) {
+        response = error_response(forbidden("this record is not one you have access to"), req);
+        return;
+      }
+    } else if (professional && !response.compartment.empty()) {
+      const std::string pid = patient_id_of(response.compartment);
+      const auto d = care.decide(who, pid);
+      if (!d.allowed) {
+        response = error_response(forbidden(d.reason), req);
+        return;
+      }
+      gate.emergency = gate.emergency || d.emergency;
+      gate.patient = pid;
     }
   }
   if (!gate.filter_entries || response.status != 200) return;
@@ -488,6 +740,13 @@ void enforce(const Principal& who, const Gate& gate, const Route& route, const R
       if (type != "OperationOutcome" && type != "Bundle") {
         keep = auth::role_permits(who.role, type, Permission::read) && who.scopes.permits(type, Permission::read);
         if (keep && patient_facing) keep = patient_may_see(who, *res);
+        if (keep && professional && type != "Patient" && in_compartment_types(type)) {
+          std::string id;
+          if (const auto* v = res->if_contains("id"); v != nullptr && v->is_string()) id = std::string(v->get_string());
+          const auto comps = compartments_of(*res, type, id);
+          keep = std::any_of(comps.begin(), comps.end(),
+                             [&](const std::string& pid) { return care.decide(who, pid).allowed; });
+        }
       }
     }
     if (keep) {
@@ -758,6 +1017,101 @@ Response audit_search(store::Store& store, const auth::Principal* who, const Req
   r.body = format_body(json::serialize(bundle), req);
   r.interaction = "search-type";
   if (!q.patient.empty()) r.compartment = "Patient/" + q.patient;
+  return r;
+}
+
+}  // namespace ucr::api::detail
+
+namespace ucr::api::detail {
+
+Response break_glass(store::Store& store, const auth::Principal* who, const Request& req, const std::string& patient_id,
+                     CareRelationships& care, std::shared_ptr<const AuditContext> audit_who) {
+  if (req.method != "POST") {
+    return error_response(core::Error::make(405, "not-supported", "$break-glass is POSTed with a reason"), req);
+  }
+  if (who == nullptr || !auth::needs_relationship(who->role)) {
+    return error_response(forbidden("emergency access is for health and care professionals who treat patients"), req);
+  }
+  auto body = parse_json(req.body, "Parameters");
+  if (!body) return error_response(body.error(), req);
+  std::string reason;
+  if (const auto* params = body->is_object() ? body->get_object().if_contains("parameter") : nullptr;
+      params != nullptr && params->is_array()) {
+    for (const auto& p : params->get_array()) {
+      if (!p.is_object()) continue;
+      const auto* name = p.get_object().if_contains("name");
+      const auto* value = p.get_object().if_contains("valueString");
+      if (name != nullptr && *name == "reason" && value != nullptr && value->is_string()) {
+        reason = std::string(value->get_string());
+      }
+    }
+  }
+  if (reason.size() < 10 || reason.size() > 1000) {
+    return error_response(core::Error::invalid("state the reason for emergency access (10 to 1000 characters) in the "
+                                               "'reason' parameter (valueString)",
+                                               "Parameters.parameter.where(name='reason')"),
+                          req);
+  }
+  if (auto p = store.read("Patient", patient_id); !p) return error_response(p.error(), req);
+  const std::int64_t now = core::now_micros() / 1'000'000;
+  const std::int64_t until = now + CareRelationships::kEmergencySeconds;
+  // A review Task for the information-governance officer, in the same transaction as the grant.
+  json::object task{
+      {"resourceType", "Task"},
+      {"status", "requested"},
+      {"intent", "order"},
+      {"priority", "urgent"},
+      {"code", json::object{{"coding", json::array{json::object{
+                                           {"system", "https://ucr.nhs.example/fhir/CodeSystem/identity-operation"},
+                                           {"code", "review-emergency-access"},
+                                           {"display", "Review emergency access to a record"}}}}}},
+      {"description",
+       fmt::format("{} ({}) used emergency access: {}", who->display.empty() ? who->subject : who->display,
+                   auth::role_title(who->role), reason)},
+      {"for", json::object{{"reference", "Patient/" + patient_id}}},
+      {"authoredOn", core::format_instant(core::now_micros())},
+      {"restriction", json::object{{"period", json::object{{"end", core::format_instant(until * 1'000'000)}}}}}};
+  if (!who->fhir_user.empty()) task["requester"] = json::object{{"reference", who->fhir_user}};
+  const PreparedResource prepared = prepare(task);
+  AuditContext ctx = audit_who ? *audit_who : audit_context(who, req);
+  ctx.purpose = "ETREAT";
+  ctx.reason = reason;
+  const std::string key = fmt::format("btg:{}:{}", who->subject, patient_id);
+  store::Store::WriteWork work = [prepared, key, until, ctx, patient_id](store::Transaction& t) -> core::Result<void> {
+    if (auto r = t.set_meta(key, std::to_string(until)); !r) return r;
+    auto created = op_create(t, "Task", prepared, {});
+    if (!created) return created.error();
+    audit::Event e;
+    e.recorded = core::now_micros();
+    e.type = "110113";
+    e.subtype = "break-glass";
+    e.action = 'E';
+    e.user = ctx.user;
+    e.user_display = ctx.display;
+    e.fhir_user = ctx.fhir_user;
+    e.role = ctx.role;
+    e.organisation = ctx.organisation;
+    e.client_id = ctx.client_id;
+    e.address = ctx.address;
+    e.patient = patient_id;
+    e.entity = "Patient/" + patient_id;
+    e.purpose = "ETREAT";
+    e.reason = ctx.reason;
+    return audit::append(t, {e});
+  };
+  auto w = store.write(audit_who ? audited_work(std::move(work), std::make_shared<const AuditContext>(ctx), {}) : work);
+  if (!w) return error_response(w.error(), req);
+  care.forget(who->subject, patient_id);
+  json::object out{
+      {"resourceType", "Parameters"},
+      {"parameter",
+       json::array{
+           json::object{{"name", "expires"}, {"valueInstant", core::format_instant(until * 1'000'000)}},
+           json::object{{"name", "patient"}, {"valueReference", json::object{{"reference", "Patient/" + patient_id}}}},
+           json::object{{"name", "audited"}, {"valueBoolean", true}}}}};
+  Response r;
+  r.body = format_body(json::serialize(out), req);
+  r.interaction = "operation";
   return r;
 }
 

@@ -16,8 +16,10 @@
 #include "store/store.hpp"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ucr::api::detail {
@@ -44,6 +46,7 @@ struct Route {
     compartment_search,
     instance_history,
     vread,
+    break_glass,
     other,
   };
   Kind kind = Kind::other;
@@ -69,22 +72,56 @@ struct AuditContext {
 
 [[nodiscard]] AuditContext audit_context(const auth::Principal* principal, const Request& request);
 
+/// Whether a professional may open one patient's record: a care relationship (registered
+/// practice, an open encounter or episode of care, an active referral to them, membership of the
+/// patient's care team) or emergency access, and no dissent recorded by the patient. Decisions are
+/// kept for a minute per user and patient. Thread-safe.
+class CareRelationships {
+ public:
+  struct Decision {
+    bool allowed = false;
+    bool emergency = false;  ///< allowed by break-glass only
+    std::string reason;      ///< why not, or what the relationship is
+  };
+  explicit CareRelationships(store::Store& store) : store_(store) {}
+  [[nodiscard]] Decision decide(const auth::Principal& who, const std::string& patient_id);
+  /// Drops the kept decision (after emergency access is granted).
+  void forget(const std::string& subject, const std::string& patient_id);
+
+  /// How long emergency access lasts.
+  static constexpr std::int64_t kEmergencySeconds = 4 * 3600;
+
+ private:
+  [[nodiscard]] Decision compute(const auth::Principal& who, const std::string& patient_id);
+  store::Store& store_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::pair<Decision, std::int64_t>> kept_;
+};
+
 /// The outcome of admit().
 struct Gate {
   std::optional<Request> narrowed;  ///< run this request instead of the one given
   std::string patient;              ///< the Patient the request concerns, when known (for audit)
   bool filter_entries = false;      ///< the response Bundle's entries must be checked one by one
   bool check_compartment = false;   ///< the resource read must be in the caller's patients
+  bool emergency = false;           ///< access rests on break-glass (audited as emergency treatment)
 };
 
 /// Decides whether `principal` may make `request` at all, and how it must be narrowed.
 /// Errors are 403 with a reason the user can act on.
 [[nodiscard]] core::Result<Gate> admit(const auth::Principal& principal, const Route& route, const Request& request,
-                                       store::Store& store);
+                                       store::Store& store, CareRelationships& care);
 
 /// Removes from `response` what the caller may not see (see the header comment).
-void enforce(const auth::Principal& principal, const Gate& gate, const Route& route, const Request& request,
-             Response& response);
+void enforce(const auth::Principal& principal, Gate& gate, const Route& route, const Request& request,
+             Response& response, CareRelationships& care);
+
+/// POST [base]/Patient/{id}/$break-glass (Parameters: reason): emergency access to a record for
+/// kEmergencySeconds, audited with the reason, with a review Task for the information-governance
+/// officer written in the same transaction.
+[[nodiscard]] Response break_glass(store::Store& store, const auth::Principal* principal, const Request& request,
+                                   const std::string& patient_id, CareRelationships& care,
+                                   std::shared_ptr<const AuditContext> who);
 
 /// An audit event for a finished read-side request (read, search, history, operation).
 [[nodiscard]] audit::Event read_event(const AuditContext& who, const Route& route, const Request& request,

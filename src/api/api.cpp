@@ -147,7 +147,10 @@ class Handler {
     if (seg[0] == "metadata") {
       if (!get) return method_not_allowed();
       Response r;
-      r.body = detail::format_body(detail::capability_statement(req_.base_url, options_.software_version), req_);
+      r.body = detail::format_body(
+          detail::capability_statement(req_.base_url, options_.software_version,
+                                       options_.auth != nullptr ? options_.auth->options().issuer : std::string()),
+          req_);
       r.interaction = "capabilities";
       return r;
     }

@@ -259,6 +259,10 @@ TEST_F(SecurityTest, RolePolicyAndScopesLimitWhatACallerMayDo) {
   EXPECT_NE(w.body.find("scopes"), std::string::npos) << w.body;
   EXPECT_EQ(as(ro, "GET", "/fhir/Patient/" + patient_a_).status, 403);
   EXPECT_EQ(version_count(), before) << "a refused write changes nothing";
+  // A grant restricted by a query (SMART v2 granular scope) is refused rather than widened.
+  const std::string granular = token("dr-who", "user/Observation.rs?category=laboratory");
+  auto g = as(granular, "GET", "/fhir/Observation/" + obs_a_);
+  EXPECT_EQ(g.status, 403) << g.body;
   // The audit trail is never written by clients.
   EXPECT_EQ(as(token("dr-who"), "POST", "/fhir/AuditEvent", R"({"resourceType":"AuditEvent"})").status, 405);
 }

@@ -62,6 +62,14 @@ std::optional<core::Error> check_permission(const Principal& who, std::string_vi
     return forbidden(fmt::format("the access token's scopes do not allow {} on {} (granted: {})", permission_word(p),
                                  type, who.scopes.to_string()));
   }
+  // A grant that holds only for resources matching a query (SMART v2 granular scopes) is not yet
+  // applied as a filter, so it is refused rather than widened.
+  if (!who.scopes.restrictions(type, p).empty()) {
+    return forbidden(
+        fmt::format("the access token grants {} on {} only with a query restriction, which this server "
+                    "does not apply yet; ask for the scope without '?...'",
+                    permission_word(p), type));
+  }
   return std::nullopt;
 }
 

@@ -33,7 +33,8 @@ json::array search_params(const std::string& type) {
 
 }  // namespace
 
-std::string capability_statement(const std::string& base_url, const std::string& software_version) {
+std::string capability_statement(const std::string& base_url, const std::string& software_version,
+                                 const std::string& oauth_base) {
   json::array resources;
   for (const auto& type : fhir::resource_types()) {
     json::array interactions;
@@ -71,6 +72,25 @@ std::string capability_statement(const std::string& base_url, const std::string&
       {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
                                   json::object{{"code", "history-system"}}, json::object{{"code", "search-system"}}}},
   };
+  if (!oauth_base.empty()) {
+    // SMART App Launch: the OAuth endpoints, also at [base]/.well-known/smart-configuration.
+    rest["security"] = json::object{
+        {"cors", true},
+        {"service", json::array{json::object{
+                        {"coding", json::array{json::object{
+                                       {"system", "http://terminology.hl7.org/CodeSystem/restful-security-service"},
+                                       {"code", "SMART-on-FHIR"}}}}}}},
+        {"extension",
+         json::array{json::object{
+             {"url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"},
+             {"extension",
+              json::array{json::object{{"url", "authorize"}, {"valueUri", oauth_base + "/oauth/authorize"}},
+                          json::object{{"url", "token"}, {"valueUri", oauth_base + "/oauth/token"}},
+                          json::object{{"url", "revoke"}, {"valueUri", oauth_base + "/oauth/revoke"}}}}}}},
+        {"description",
+         "Every request needs an OAuth2 bearer token (SMART App Launch v2 scopes); see "
+         "/fhir/.well-known/smart-configuration."}};
+  }
   json::object cs{
       {"resourceType", "CapabilityStatement"},
       {"status", "active"},

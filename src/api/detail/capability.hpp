@@ -6,6 +6,8 @@
 namespace ucr::api::detail {
 
 /// R4 capabilitystatement.html, as JSON text.
-[[nodiscard]] std::string capability_statement(const std::string& base_url, const std::string& software_version);
+/// `oauth_base` non-empty: the server requires SMART on FHIR tokens from that issuer (rest.security).
+[[nodiscard]] std::string capability_statement(const std::string& base_url, const std::string& software_version,
+                                               const std::string& oauth_base = {});
 
 }  // namespace ucr::api::detail

@@ -569,5 +569,101 @@ TEST_F(SecurityTest, APatientsDissentIsHonoured) {
   EXPECT_NE(r.body.find("not to be shared"), std::string::npos) << r.body;
 }
 
+// Every role against a resource of each class: read, search and $everything give exactly what the
+// documented policy (docs/security.md) allows, and nothing of a refused class appears anywhere.
+TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
+  struct Item {
+    std::string type;
+    std::string id;
+  };
+  const std::vector<Item> items{
+      {"Observation", obs_a_},
+      {"Task",
+       seed("Task", json::serialize(json::object{{"resourceType", "Task"},
+                                                 {"status", "requested"},
+                                                 {"intent", "order"},
+                                                 {"for", json::object{{"reference", "Patient/" + patient_a_}}}}))},
+      {"Patient", patient_a_},
+      {"Organization", org_},
+      {"Consent",
+       seed(
+           "Consent",
+           json::serialize(json::object{
+               {"resourceType", "Consent"},
+               {"status", "active"},
+               {"scope", json::object{{"coding", json::array{json::object{
+                                                     {"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                                     {"code", "patient-privacy"}}}}}},
+               {"category", json::array{json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"},
+                                                                                         {"code", "59284-0"}}}}}}},
+               {"patient", json::object{{"reference", "Patient/" + patient_a_}}},
+               {"provision", json::object{{"type", "permit"}}}}))},
+      {"MedicationRequest",
+       seed("MedicationRequest",
+            json::serialize(json::object{{"resourceType", "MedicationRequest"},
+                                         {"status", "active"},
+                                         {"intent", "order"},
+                                         {"medicationCodeableConcept", json::object{{"text", "Ramipril 5mg capsules"}}},
+                                         {"subject", json::object{{"reference", "Patient/" + patient_a_}}}}))},
+  };
+  // Expected reads, one letter per item above: Observation, Task, Patient, Organization, Consent,
+  // MedicationRequest (Y allowed, n refused).
+  const std::vector<std::pair<auth::Role, std::string>> expected{
+      {auth::Role::gp, "YYYYYY"},
+      {auth::Role::hospital_clinician, "YYYYYY"},
+      {auth::Role::community_nurse, "YYYYYY"},
+      {auth::Role::mental_health_clinician, "YYYYYY"},
+      {auth::Role::paramedic, "YYYYYY"},
+      {auth::Role::out_of_hours_clinician, "YYYYYY"},
+      {auth::Role::community_pharmacist, "YYYYYY"},
+      {auth::Role::optometrist, "YnYYYY"},
+      {auth::Role::care_home_staff, "YnYYYY"},
+      {auth::Role::adult_social_worker, "YYYYYn"},
+      {auth::Role::childrens_social_worker, "YYYYYn"},
+      {auth::Role::patient, "YYYYYY"},
+      {auth::Role::proxy, "YYYYYY"},
+      {auth::Role::analyst, "nnnYnn"},
+      {auth::Role::administrator, "nYYYnn"},
+      {auth::Role::integration, "YYYYYY"},
+  };
+  ASSERT_EQ(expected.size(), auth::all_roles().size());
+  for (const auto& [role, allowed] : expected) {
+    const std::string name = "m-" + std::string(auth::role_code(role));
+    add_user(name, role,
+             auth::is_patient_facing(role) ? std::vector<std::string>{patient_a_} : std::vector<std::string>{});
+    const std::string t = token(name);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto& [type, id] = items[i];
+      const bool yes = allowed[i] == 'Y';
+      auto read = as(t, "GET", "/fhir/" + type + "/" + id);
+      EXPECT_EQ(read.status, yes ? 200 : 403) << name << " read " << type << ": " << read.body;
+      const std::string query = type == "Organization" ? "/fhir/Organization?_id=" + id
+                                : type == "Patient"    ? "/fhir/Patient?_id=" + id
+                                                       : "/fhir/" + type + "?patient=" + patient_a_;
+      auto found = as(t, "GET", query + "&_total=accurate");
+      if (yes) {
+        EXPECT_EQ(found.status, 200) << name << " search " << type << ": " << found.body;
+        EXPECT_EQ(ids_in(found).count(type + "/" + id), 1U) << name << " search " << type;
+      } else {
+        EXPECT_EQ(found.status, 403) << name << " search " << type << ": " << found.body;
+        EXPECT_EQ(found.body.find(id), std::string::npos) << name << " search " << type;
+      }
+    }
+    // $everything: exactly the readable classes, nothing else.
+    auto all = as(t, "GET", "/fhir/Patient/" + patient_a_ + "/$everything");
+    if (allowed[2] == 'n') {
+      EXPECT_EQ(all.status, 403) << name;
+      continue;
+    }
+    ASSERT_EQ(all.status, 200) << name << ": " << all.body;
+    const auto seen = ids_in(all);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].type == "Organization") continue;  // $everything includes the practice only when referenced
+      EXPECT_EQ(seen.count(items[i].type + "/" + items[i].id), allowed[i] == 'Y' ? 1U : 0U)
+          << name << " $everything " << items[i].type;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

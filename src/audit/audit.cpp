@@ -17,11 +17,6 @@ namespace json = boost::json;
 constexpr const char* kHeadKey = "audit:head";
 constexpr const char* kUcr = "https://ucr.nhs.example/fhir";
 
-json::object coding(std::string_view system, std::string_view code, std::string_view display = {}) {
-  json::object c{{"system", system}, {"code", code}};
-  if (!display.empty()) c["display"] = display;
-  return c;
-}
 
 std::string_view type_display(std::string_view type) {
   if (type == "rest") return "RESTful Operation";
@@ -60,87 +55,173 @@ core::Result<Head> parse_head(const std::optional<std::string>& text) {
 
 }  // namespace
 
-json::object to_resource(const Event& e) {
-  json::object r;
-  r["resourceType"] = "AuditEvent";
-  r["type"] = coding("http://terminology.hl7.org/CodeSystem/audit-event-type", e.type, type_display(e.type));
+namespace {
+
+/// A JSON string literal (quotes and escapes; UTF-8 passes through).
+void quote(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+}
+
+/// ,"key":"value"
+void member(std::string& out, std::string_view key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  quote(out, value);
+}
+
+/// {"system":..,"code":..[,"display":..]}
+void coding_of(std::string& out, std::string_view system, std::string_view code, std::string_view display = {}) {
+  out += "{\"system\":";
+  quote(out, system);
+  member(out, "code", code);
+  if (!display.empty()) member(out, "display", display);
+  out.push_back('}');
+}
+
+}  // namespace
+
+Prepared prepare(const Event& e) {
+  // Written directly (not through a JSON tree): every read of the record makes one of these.
+  std::string o;
+  o.reserve(1024);
+  o += ",\"type\":";
+  coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-event-type", e.type, type_display(e.type));
   if (!e.subtype.empty()) {
-    const bool rest = e.type == "rest";
-    json::array sub;
-    sub.push_back(
-        coding(rest ? "http://hl7.org/fhir/restful-interaction" : fmt::format("{}/CodeSystem/audit-subtype", kUcr),
-               e.subtype));
-    r["subtype"] = std::move(sub);
+    o += ",\"subtype\":[";
+    if (e.type == "rest") {
+      coding_of(o, "http://hl7.org/fhir/restful-interaction", e.subtype);
+    } else {
+      coding_of(o, fmt::format("{}/CodeSystem/audit-subtype", kUcr), e.subtype);
+    }
+    o += "]";
   }
-  r["action"] = std::string(1, e.action);
-  r["recorded"] = core::format_instant(e.recorded);
-  r["outcome"] = std::to_string(e.outcome);
-  if (!e.outcome_text.empty()) r["outcomeDesc"] = e.outcome_text;
+  member(o, "action", std::string_view(&e.action, 1));
+  member(o, "recorded", core::format_instant(e.recorded));
+  member(o, "outcome", std::to_string(e.outcome));
+  if (!e.outcome_text.empty()) member(o, "outcomeDesc", e.outcome_text);
   if (!e.purpose.empty() || !e.reason.empty()) {
-    json::object pou;
+    o += ",\"purposeOfEvent\":[{";
+    bool first = true;
     if (!e.purpose.empty()) {
-      pou["coding"] = json::array{coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.purpose)};
+      o += "\"coding\":[";
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/v3-ActReason", e.purpose);
+      o += "]";
+      first = false;
     }
-    if (!e.reason.empty()) pou["text"] = e.reason;
-    r["purposeOfEvent"] = json::array{std::move(pou)};
+    if (!e.reason.empty()) {
+      if (!first) o += ",";
+      o += "\"text\":";
+      quote(o, e.reason);
+    }
+    o += "}]";
   }
-  json::array agents;
+  o += ",\"agent\":[{\"type\":{\"coding\":[";
+  coding_of(o, "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user");
+  o += "]}";
+  if (!e.role.empty()) {
+    o += ",\"role\":[{\"coding\":[";
+    coding_of(o, fmt::format("{}/CodeSystem/role", kUcr), e.role);
+    o += "]}]";
+  }
+  o += ",\"who\":{";
   {
-    json::object who;
-    if (!e.fhir_user.empty()) who["reference"] = e.fhir_user;
-    if (!e.user.empty())
-      who["identifier"] = json::object{{"system", fmt::format("{}/Id/user", kUcr)}, {"value", e.user}};
-    if (!e.user_display.empty()) who["display"] = e.user_display;
-    json::object a;
-    a["type"] =
-        json::object{{"coding", json::array{coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type",
-                                                   "humanuser", "human user")}}};
-    if (!e.role.empty()) {
-      a["role"] =
-          json::array{json::object{{"coding", json::array{coding(fmt::format("{}/CodeSystem/role", kUcr), e.role)}}}};
+    bool first = true;
+    const auto sep = [&] {
+      if (!first) o += ",";
+      first = false;
+    };
+    if (!e.fhir_user.empty()) {
+      sep();
+      o += "\"reference\":";
+      quote(o, e.fhir_user);
     }
-    a["who"] = std::move(who);
-    a["requestor"] = true;
-    if (!e.address.empty()) a["network"] = json::object{{"address", e.address}, {"type", "2"}};
-    agents.push_back(std::move(a));
+    if (!e.user.empty()) {
+      sep();
+      o += "\"identifier\":{\"system\":";
+      quote(o, fmt::format("{}/Id/user", kUcr));
+      member(o, "value", e.user);
+      o += "}";
+    }
+    if (!e.user_display.empty() || first) {
+      sep();
+      o += "\"display\":";
+      quote(o, e.user_display.empty() ? std::string_view("unknown") : std::string_view(e.user_display));
+    }
   }
+  o += "},\"requestor\":true";
+  if (!e.address.empty()) {
+    o += ",\"network\":{\"address\":";
+    quote(o, e.address);
+    o += ",\"type\":\"2\"}";
+  }
+  o += "}";
   if (!e.organisation.empty()) {
-    json::object a;
-    a["type"] = json::object{{"coding", json::array{coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV",
-                                                           "healthcare provider")}}};
-    a["who"] = json::object{{"reference", e.organisation}};
-    a["requestor"] = false;
-    agents.push_back(std::move(a));
+    o += ",{\"type\":{\"coding\":[";
+    coding_of(o, "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider");
+    o += "]},\"who\":{\"reference\":";
+    quote(o, e.organisation);
+    o += "},\"requestor\":false}";
   }
   if (!e.client_id.empty()) {
-    json::object a;
-    a["type"] = json::object{
-        {"coding", json::array{coding("http://dicom.nema.org/resources/ontology/DCM", "110150", "Application")}}};
-    a["who"] = json::object{
-        {"identifier", json::object{{"system", fmt::format("{}/Id/client", kUcr)}, {"value", e.client_id}}}};
-    a["requestor"] = false;
-    agents.push_back(std::move(a));
+    o += ",{\"type\":{\"coding\":[";
+    coding_of(o, "http://dicom.nema.org/resources/ontology/DCM", "110150", "Application");
+    o += "]},\"who\":{\"identifier\":{\"system\":";
+    quote(o, fmt::format("{}/Id/client", kUcr));
+    member(o, "value", e.client_id);
+    o += "}},\"requestor\":false}";
   }
-  r["agent"] = std::move(agents);
-  r["source"] = json::object{{"observer", json::object{{"display", "ucr"}}},
-                             {"type", json::array{coding("http://terminology.hl7.org/CodeSystem/security-source-type",
-                                                         "4", "Application Server")}}};
-  json::array entities;
-  if (!e.patient.empty()) {
-    entities.push_back(
-        json::object{{"what", json::object{{"reference", "Patient/" + e.patient}}},
-                     {"type", coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person")},
-                     {"role", coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient")}});
+  o += "],\"source\":{\"observer\":{\"display\":\"ucr\"},\"type\":[";
+  coding_of(o, "http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server");
+  o += "]}";
+  const bool has_entity = !e.entity.empty() || !e.query.empty();
+  if (!e.patient.empty() || has_entity) {
+    o += ",\"entity\":[";
+    if (!e.patient.empty()) {
+      o += "{\"what\":{\"reference\":";
+      quote(o, "Patient/" + e.patient);
+      o += "},\"type\":";
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person");
+      o += ",\"role\":";
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient");
+      o += "}";
+      if (has_entity) o += ",";
+    }
+    if (has_entity) {
+      o += "{";
+      if (!e.entity.empty()) {
+        o += "\"what\":{\"reference\":";
+        quote(o, e.entity);
+        o += "},";
+      }
+      o += "\"type\":";
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object");
+      if (!e.query.empty()) member(o, "query", base64(e.query));
+      o += "}";
+    }
+    o += "]";
   }
-  if (!e.entity.empty() || !e.query.empty()) {
-    json::object ent;
-    if (!e.entity.empty()) ent["what"] = json::object{{"reference", e.entity}};
-    ent["type"] = coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object");
-    if (!e.query.empty()) ent["query"] = base64(e.query);
-    entities.push_back(std::move(ent));
-  }
-  if (!entities.empty()) r["entity"] = std::move(entities);
-  return r;
+  Prepared p;
+  p.recorded = e.recorded;
+  p.patient = e.patient;
+  p.members = std::move(o);
+  return p;
+}
+
+json::object to_resource(const Event& e) {
+  return json::parse("{\"resourceType\":\"AuditEvent\"" + prepare(e).members + "}").as_object();
 }
 
 std::string link(std::string_view previous_hash, std::string_view json_text) {
@@ -162,27 +243,27 @@ std::string link(std::string_view previous_hash, std::string_view json_text) {
 }
 
 core::Result<void> append(store::Transaction& t, const std::vector<Event>& events) {
+  std::vector<Prepared> prepared;
+  prepared.reserve(events.size());
+  for (const auto& e : events) prepared.push_back(prepare(e));
+  return append(t, prepared);
+}
+
+core::Result<void> append(store::Transaction& t, const std::vector<Prepared>& events) {
   if (events.empty()) return core::ok();
   auto stored = t.get_meta(kHeadKey);
   if (!stored) return stored.error();
   auto head = parse_head(*stored);
   if (!head) return head.error();
   for (const auto& e : events) {
-    json::object r = to_resource(e);
     const std::int64_t seq = head->seq + 1;
     // The id and meta come first so that every entry reads the same way.
-    json::object doc;
-    doc["resourceType"] = "AuditEvent";
-    doc["id"] = std::to_string(seq);
-    doc["meta"] = json::object{{"versionId", "1"}, {"lastUpdated", core::format_instant(e.recorded)}};
-    for (auto& kv : r) {
-      if (kv.key() != "resourceType") doc[kv.key()] = std::move(kv.value());
-    }
     store::AuditRecord rec;
     rec.seq = seq;
     rec.recorded = e.recorded;
     rec.patient = e.patient;
-    rec.json = json::serialize(doc);
+    rec.json = fmt::format(R"({{"resourceType":"AuditEvent","id":"{}","meta":{{"versionId":"1","lastUpdated":"{}"}}{}}})",
+                           seq, core::format_instant(e.recorded), e.members);
     rec.hash = link(head->hash, rec.json);
     if (auto w = t.append_audit(rec); !w) return w;
     head->seq = seq;
@@ -256,9 +337,10 @@ Recorder::~Recorder() {
 }
 
 void Recorder::record(Event event) {
+  Prepared p = prepare(event);  // on the caller's thread, so the writer only chains and stores
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });
-  queue_.push_back(std::move(event));
+  queue_.push_back(std::move(p));
   ++enqueued_;
   if (queue_.size() == 1) cv_.notify_one();
 }
@@ -287,7 +369,7 @@ std::uint64_t Recorder::failures() const {
 
 void Recorder::loop() {
   for (;;) {
-    std::vector<Event> batch;
+    std::vector<Prepared> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -62,9 +62,18 @@ inline constexpr std::string_view kGenesis = "0000000000000000000000000000000000
 /// The chain link of one entry: hex SHA-256 of the previous hash, a newline and the entry's JSON.
 [[nodiscard]] std::string link(std::string_view previous_hash, std::string_view json);
 
+/// An event serialised ahead of its place in the chain (CPU work kept off the writer thread).
+struct Prepared {
+  core::Micros recorded = 0;
+  std::string patient;
+  std::string members;  ///< the AuditEvent's JSON members after resourceType, id and meta: `,"type":...`
+};
+[[nodiscard]] Prepared prepare(const Event& event);
+
 /// Appends events to the chain inside a write transaction (reads and moves the chain head kept in
 /// the store's bookkeeping, so it is safe when the work runs more than once).
 [[nodiscard]] core::Result<void> append(store::Transaction& t, const std::vector<Event>& events);
+[[nodiscard]] core::Result<void> append(store::Transaction& t, const std::vector<Prepared>& events);
 
 /// What verify() found.
 struct VerifyReport {
@@ -111,7 +120,7 @@ class Recorder {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
-  std::deque<Event> queue_;
+  std::deque<Prepared> queue_;
   std::uint64_t enqueued_ = 0;  // events ever queued
   std::uint64_t written_ = 0;   // events ever written (or given up on)
   std::uint64_t batches_ = 0;

@@ -1,6 +1,7 @@
 // The audit trail's hash chain: intact trails verify; a changed, removed or reordered entry, or a
 // cut-off end, is found and reported with its place.
 #include "audit/audit.hpp"
+#include "fhir/validator.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
@@ -94,6 +95,36 @@ TEST_F(AuditTest, AnEntryIsValidFhir) {
   EXPECT_EQ(doc.at("action"), "R");
   EXPECT_EQ(doc.at("outcome"), "0");
   EXPECT_EQ(doc.at("entity").as_array()[0].at("what").at("reference"), "Patient/p0");
+}
+
+TEST_F(AuditTest, EveryShapeOfEventIsValidR4) {
+  Event full = event(1);
+  full.type = "110113";
+  full.subtype = "break-glass";
+  full.action = 'E';
+  full.outcome = 4;
+  full.outcome_text = "refused \"now\"";
+  full.purpose = "ETREAT";
+  full.reason = "line one\nline \"two\" \\ back\tslash, caf\u00e9";
+  full.user_display = "Dr \"Quote\"";
+  full.fhir_user = "Practitioner/p1";
+  full.organisation = "Organization/o1";
+  full.client_id = "web";
+  full.address = "127.0.0.1";
+  full.query = "name=smi&birthdate=ge1950";
+  Event bare;
+  bare.recorded = 1;
+  bare.subtype = "search-type";
+  for (const Event& e : {full, bare, event(2)}) {
+    const auto doc = to_resource(e);
+    const auto issues = fhir::validate_resource(doc);
+    for (const auto& i : issues) {
+      EXPECT_NE(i.severity, "error") << i.diagnostics << " in " << boost::json::serialize(doc);
+    }
+  }
+  const auto doc = to_resource(full);
+  EXPECT_EQ(doc.at("purposeOfEvent").as_array()[0].at("text").as_string(), full.reason);
+  EXPECT_EQ(doc.at("agent").as_array()[0].at("who").at("display").as_string(), full.user_display);
 }
 
 TEST_F(AuditTest, AChangedEntryIsFound) {

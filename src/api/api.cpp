@@ -953,7 +953,7 @@ Started Api::begin(const Request& request) {
       e.purpose = "ETREAT";
       e.reason = "emergency access";
     }
-    options_.audit->record(std::move(e));
+    options_.audit->record(e);
   }
   response.compartment.clear();
   return started;

@@ -17,7 +17,6 @@ namespace json = boost::json;
 constexpr const char* kHeadKey = "audit:head";
 constexpr const char* kUcr = "https://ucr.nhs.example/fhir";
 
-
 std::string_view type_display(std::string_view type) {
   if (type == "rest") return "RESTful Operation";
   if (type == "110114") return "User Authentication";
@@ -60,17 +59,20 @@ namespace {
 /// A JSON string literal (quotes and escapes; UTF-8 passes through).
 void quote(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
+  std::size_t run = 0;  // start of the characters not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c != '"' && c != '\\' && c >= 0x20) continue;
+    out.append(s, run, i - run);
+    if (c < 0x20) {
       out += fmt::format("\\u{:04x}", c);
     } else {
-      out.push_back(ch);
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
     }
+    run = i + 1;
   }
+  out.append(s, run, s.size() - run);
   out.push_back('"');
 }
 
@@ -262,8 +264,9 @@ core::Result<void> append(store::Transaction& t, const std::vector<Prepared>& ev
     rec.seq = seq;
     rec.recorded = e.recorded;
     rec.patient = e.patient;
-    rec.json = fmt::format(R"({{"resourceType":"AuditEvent","id":"{}","meta":{{"versionId":"1","lastUpdated":"{}"}}{}}})",
-                           seq, core::format_instant(e.recorded), e.members);
+    rec.json =
+        fmt::format(R"({{"resourceType":"AuditEvent","id":"{}","meta":{{"versionId":"1","lastUpdated":"{}"}}{}}})", seq,
+                    core::format_instant(e.recorded), e.members);
     rec.hash = link(head->hash, rec.json);
     if (auto w = t.append_audit(rec); !w) return w;
     head->seq = seq;
@@ -336,7 +339,7 @@ Recorder::~Recorder() {
   thread_.join();
 }
 
-void Recorder::record(Event event) {
+void Recorder::record(const Event& event) {
   Prepared p = prepare(event);  // on the caller's thread, so the writer only chains and stores
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });

@@ -104,7 +104,7 @@ class Recorder {
   ~Recorder();
 
   /// Queues an event. Returns at once unless the queue is full.
-  void record(Event event);
+  void record(const Event& event);
   /// Blocks until every event queued before the call is durable.
   void flush();
 

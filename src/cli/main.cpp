@@ -455,7 +455,7 @@ int main(int argc, char** argv) {
       ev.client_id = e.client_id;
       if (e.role_known) ev.role = std::string(auth::role_code(e.role));
       ev.address = e.address;
-      recorder->record(std::move(ev));
+      recorder->record(ev);
     });
   }
   http::Server server(sopts, api, store);

@@ -1033,7 +1033,7 @@ Response audit_search(store::Store& store, const auth::Principal* who, const Req
 namespace ucr::api::detail {
 
 Response break_glass(store::Store& store, const auth::Principal* who, const Request& req, const std::string& patient_id,
-                     CareRelationships& care, std::shared_ptr<const AuditContext> audit_who) {
+                     CareRelationships& care, const std::shared_ptr<const AuditContext>& audit_who) {
   if (req.method != "POST") {
     return error_response(core::Error::make(405, "not-supported", "$break-glass is POSTed with a reason"), req);
   }

@@ -89,7 +89,7 @@ class CareRelationships {
   void forget(const std::string& subject, const std::string& patient_id);
 
   /// How long emergency access lasts.
-  static constexpr std::int64_t kEmergencySeconds = 4 * 3600;
+  static constexpr std::int64_t kEmergencySeconds = std::int64_t{4} * 3600;
 
  private:
   [[nodiscard]] Decision compute(const auth::Principal& who, const std::string& patient_id);
@@ -121,7 +121,7 @@ void enforce(const auth::Principal& principal, Gate& gate, const Route& route, c
 /// officer written in the same transaction.
 [[nodiscard]] Response break_glass(store::Store& store, const auth::Principal* principal, const Request& request,
                                    const std::string& patient_id, CareRelationships& care,
-                                   std::shared_ptr<const AuditContext> who);
+                                   const std::shared_ptr<const AuditContext>& who);
 
 /// An audit event for a finished read-side request (read, search, history, operation).
 [[nodiscard]] audit::Event read_event(const AuditContext& who, const Route& route, const Request& request,

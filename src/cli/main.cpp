@@ -253,6 +253,10 @@ int main(int argc, char** argv) {
   serve->add_option("--audit", audit_mode, "on: every access is recorded in the tamper-evident audit trail")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
+  std::vector<std::string> trusted_issuers;
+  serve->add_option("--trust-issuer", trusted_issuers,
+                    "Accept tokens of an external identity provider: 'ISSUER|JWKS_FILE|ROLE' (ES256 or RS256 keys; "
+                    "ROLE is the ucr role of its users unless their token has a ucr_role claim); repeatable");
   serve->add_option("--issuer", issuer,
                     "The sign-in service's URL as clients see it (tokens' issuer); default --public-base, else "
                     "http://HOST:PORT of --listen");
@@ -467,6 +471,23 @@ int main(int argc, char** argv) {
     provider->set_issuer(issuer);
     if (auto w = store.write([&issuer](store::Transaction& t) { return t.set_meta("auth:issuer", issuer); }); !w) {
       return fail(w.error().message());
+    }
+    for (const auto& t : trusted_issuers) {
+      const auto bar1 = t.find('|');
+      const auto bar2 = bar1 == std::string::npos ? bar1 : t.find('|', bar1 + 1);
+      if (bar2 == std::string::npos) return fail("--trust-issuer takes 'ISSUER|JWKS_FILE|ROLE'");
+      const std::string iss = t.substr(0, bar1);
+      const std::string file = t.substr(bar1 + 1, bar2 - bar1 - 1);
+      const auto role = auth::parse_role(t.substr(bar2 + 1));
+      if (!role) return fail(fmt::format("--trust-issuer: unknown role '{}'", t.substr(bar2 + 1)));
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return fail(fmt::format("--trust-issuer: cannot read the JWKS file {}", file));
+      std::stringstream jwks;
+      jwks << in.rdbuf();
+      if (auto r = provider->trust_issuer(iss, jwks.str(), issuer + "/fhir", *role); !r) {
+        return fail(fmt::format("--trust-issuer {}: {}", iss, r.error().message()));
+      }
+      core::log_info(fmt::format("trusting tokens from {} (role {} by default)", iss, auth::role_code(*role)));
     }
     if (demo_people > 0) {
       if (auto r = cli::seed_demo_accounts(*provider, store, issuer); !r) return fail(r.error().message());

@@ -569,6 +569,96 @@ TEST_F(SecurityTest, APatientsDissentIsHonoured) {
   EXPECT_NE(r.body.find("not to be shared"), std::string::npos) << r.body;
 }
 
+TEST_F(SecurityTest, TokensFromATrustedExternalIdentityProvider) {
+  // An external provider (as NHS login would be) with its own keys, trusted by issuer and JWKS.
+  auto idp = auth::KeyRing::ephemeral();
+  ASSERT_TRUE(
+      provider_->trust_issuer("https://login.example", json::serialize(idp->jwks()), kAudience, auth::Role::patient));
+  const auto claims = [&](const std::string& aud) {
+    return json::object{{"iss", "https://login.example"},
+                        {"aud", aud},
+                        {"sub", "nhs-login-123"},
+                        {"iat", now_s()},
+                        {"nbf", now_s()},
+                        {"exp", now_s() + 300},
+                        {"scope", "patient/*.rs"},
+                        {"patient", patient_a_}};
+  };
+  const std::string t = idp->sign(claims(kAudience));
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + obs_b_).status, 403) << "the patient claim scopes it";
+  EXPECT_EQ(as(idp->sign(claims("https://other.example/fhir")), "GET", "/fhir/Observation/" + obs_a_).status, 401);
+  // The same claims signed by a key the issuer never published.
+  EXPECT_EQ(as(auth::KeyRing::ephemeral()->sign(claims(kAudience)), "GET", "/fhir/Observation/" + obs_a_).status, 401);
+}
+
+// Hostile input in every search parameter and path segment: answered with a 4xx (or an empty
+// result), never a 5xx, never a change, never another patient's data.
+TEST_F(SecurityTest, InjectionAndTraversalAttemptsChangeNothing) {
+  const std::vector<std::string> payloads{"' OR 1=1 --",
+                                          "\"; DROP TABLE resource_version; --",
+                                          "Robert'); DELETE FROM ucr_meta;--",
+                                          "../../etc/passwd",
+                                          "..%2F..%2Fetc%2Fpasswd",
+                                          "<script>alert(1)</script>",
+                                          std::string("nul\0byte", 8),
+                                          "%",
+                                          "\\",
+                                          "Patient/../AuditEvent",
+                                          std::string(5000, 'a'),
+                                          "gt1900-01-01' --",
+                                          "*",
+                                          "$everything",
+                                          "_history"};
+  const std::vector<std::string> params{"name",
+                                        "family",
+                                        "identifier",
+                                        "_id",
+                                        "_sort",
+                                        "_count",
+                                        "birthdate",
+                                        "_include",
+                                        "gender",
+                                        "_has:Observation:subject:code",
+                                        "general-practitioner"};
+  add_user("int", auth::Role::integration, {});
+  const std::string integration = token("int");
+  const std::string pat = token("pat-a");
+  const std::size_t before = version_count();
+  int answered = 0;
+  for (const auto& p : payloads) {
+    const std::string enc = form_encode(p);
+    for (const auto& param : params) {
+      for (const auto* t : {&integration, &pat}) {
+        auto r = as(*t, "GET", "/fhir/Patient?" + param + "=" + enc);
+        EXPECT_LT(r.status, 500) << param << "=" << p << ": " << r.body;
+        if (t == &pat) {
+          EXPECT_EQ(r.body.find("Bravo"), std::string::npos) << param << "=" << p;
+        }
+        ++answered;
+      }
+    }
+    auto named = as(integration, "GET", "/fhir/Patient?" + enc + "=1");
+    EXPECT_LT(named.status, 500) << p << ": " << named.body;
+    for (const std::string& path :
+         {"/fhir/" + enc, "/fhir/Patient/" + enc, "/fhir/Patient/" + patient_a_ + "/" + enc,
+          "/fhir/Patient/" + enc + "/_history/" + enc, "/fhir/Patient/" + enc + "/$everything"}) {
+      for (const char* method : {"GET", "DELETE"}) {
+        auto r = as(integration, method, path);
+        EXPECT_LT(r.status, 500) << method << " " << path << ": " << r.body;
+        auto q = as(pat, method, path);
+        EXPECT_LT(q.status, 500) << method << " " << path << ": " << q.body;
+        EXPECT_EQ(q.body.find("Bravo"), std::string::npos) << path;
+        answered += 2;
+      }
+    }
+  }
+  EXPECT_GT(answered, 300);
+  EXPECT_EQ(version_count(), before) << "hostile input changed the record";
+  EXPECT_TRUE(store_->check_integrity());
+  EXPECT_EQ(as(integration, "GET", "/fhir/Patient/" + patient_b_).status, 200) << "the record is still there";
+}
+
 // Every role against a resource of each class: read, search and $everything give exactly what the
 // documented policy (docs/security.md) allows, and nothing of a refused class appears anywhere.
 TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {

@@ -252,6 +252,60 @@ std::string_view resource_class_name(ResourceClass c) {
   return "other";
 }
 
+const std::vector<LabelCoding>& sensitivity_labels() {
+  static const std::vector<LabelCoding> kLabels{
+      {"https://ucr.nhs.example/fhir/CodeSystem/sensitivity", "mental-health", Sensitivity::mental_health},
+      {"https://ucr.nhs.example/fhir/CodeSystem/sensitivity", "sexual-health", Sensitivity::sexual_health},
+      {"https://ucr.nhs.example/fhir/CodeSystem/sensitivity", "safeguarding", Sensitivity::safeguarding},
+      {"https://ucr.nhs.example/fhir/CodeSystem/sensitivity", "gender-reassignment", Sensitivity::gender_reassignment},
+      // HL7 v3 ActCode information sensitivity codes (terminology.hl7.org).
+      {"http://terminology.hl7.org/CodeSystem/v3-ActCode", "PSY", Sensitivity::mental_health},
+      {"http://terminology.hl7.org/CodeSystem/v3-ActCode", "STD", Sensitivity::sexual_health},
+      {"http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV", Sensitivity::sexual_health},
+      {"http://terminology.hl7.org/CodeSystem/v3-ActCode", "SEX", Sensitivity::sexual_health},
+      {"http://terminology.hl7.org/CodeSystem/v3-ActCode", "SDV", Sensitivity::safeguarding},
+  };
+  return kLabels;
+}
+
+std::optional<Sensitivity> sensitivity_of(std::string_view system, std::string_view code) {
+  for (const auto& l : sensitivity_labels()) {
+    if (l.system == system && l.code == code) return l.sensitivity;
+  }
+  return std::nullopt;
+}
+
+std::string_view sensitivity_name(Sensitivity s) {
+  switch (s) {
+    case Sensitivity::mental_health:
+      return "mental health";
+    case Sensitivity::sexual_health:
+      return "sexual health";
+    case Sensitivity::safeguarding:
+      return "safeguarding";
+    case Sensitivity::gender_reassignment:
+      return "gender reassignment";
+  }
+  return "sensitive";
+}
+
+bool role_sees(Role role, Sensitivity s) {
+  if (role == Role::integration) return true;
+  switch (s) {
+    case Sensitivity::mental_health:
+      return role == Role::gp || role == Role::mental_health_clinician || role == Role::patient;
+    case Sensitivity::sexual_health:
+      return role == Role::gp || role == Role::hospital_clinician || role == Role::patient;
+    case Sensitivity::safeguarding:
+      // Safeguarding notes are withheld from patients and proxies: sharing them can put someone at risk.
+      return role == Role::gp || role == Role::hospital_clinician || role == Role::community_nurse ||
+             role == Role::paramedic || role == Role::childrens_social_worker || role == Role::adult_social_worker;
+    case Sensitivity::gender_reassignment:
+      return role == Role::gp || role == Role::patient;
+  }
+  return false;
+}
+
 bool role_permits(Role role, std::string_view type, Permission p) {
   return (grants(role, type) & static_cast<unsigned>(p)) != 0;
 }

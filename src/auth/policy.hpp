@@ -66,6 +66,23 @@ enum class ResourceClass {
 /// Professionals who need a care relationship with the patient (or emergency access) to see a record.
 [[nodiscard]] bool needs_relationship(Role role);
 
+/// Sensitive categories of record, carried as security labels (`meta.security`) and shown only to
+/// the roles whose work needs them (docs/security.md).
+enum class Sensitivity { mental_health, sexual_health, safeguarding, gender_reassignment };
+
+/// The security-label codings that mark each category: ucr's own code system
+/// (https://ucr.nhs.example/fhir/CodeSystem/sensitivity) and the HL7 v3 ActCode equivalents.
+struct LabelCoding {
+  std::string_view system;
+  std::string_view code;
+  Sensitivity sensitivity;
+};
+[[nodiscard]] const std::vector<LabelCoding>& sensitivity_labels();
+[[nodiscard]] std::optional<Sensitivity> sensitivity_of(std::string_view system, std::string_view code);
+[[nodiscard]] std::string_view sensitivity_name(Sensitivity s);
+/// May the role see records in this category (given a relationship with the patient)?
+[[nodiscard]] bool role_sees(Role role, Sensitivity s);
+
 /// Who is making a request, from a verified access token.
 struct Principal {
   std::string subject;  ///< user name, or client id for a system client

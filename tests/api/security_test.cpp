@@ -592,6 +592,42 @@ TEST_F(SecurityTest, TokensFromATrustedExternalIdentityProvider) {
   EXPECT_EQ(as(auth::KeyRing::ephemeral()->sign(claims(kAudience)), "GET", "/fhir/Observation/" + obs_a_).status, 401);
 }
 
+TEST_F(SecurityTest, SensitiveRecordsAreShownOnlyToRolesThatNeedThem) {
+  const auto labelled = [&](const std::string& code) {
+    auto o = json::parse(observation(patient_a_, "72166-2")).as_object();
+    o["meta"] = json::object{
+        {"security",
+         json::array{json::object{{"system", "https://ucr.nhs.example/fhir/CodeSystem/sensitivity"}, {"code", code}}}}};
+    return seed("Observation", json::serialize(o));
+  };
+  const std::string mental = labelled("mental-health");
+  const std::string safeguarding = labelled("safeguarding");
+  add_user("pharm", auth::Role::community_pharmacist, {});
+  add_user("sw", auth::Role::childrens_social_worker, {});
+  struct Case {
+    std::string user;
+    bool sees_mental;
+    bool sees_safeguarding;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"dr-who", true, true}, {"pharm", false, false}, {"pat-a", true, false}, {"sw", false, true}}) {
+    const std::string t = token(c.user);
+    EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + mental).status, c.sees_mental ? 200 : 403) << c.user;
+    EXPECT_EQ(as(t, "GET", "/fhir/Observation/" + safeguarding).status, c.sees_safeguarding ? 200 : 403) << c.user;
+    auto found = as(t, "GET", "/fhir/Observation?patient=" + patient_a_ + "&_total=accurate");
+    ASSERT_EQ(found.status, 200) << c.user << ": " << found.body;
+    const auto ids = ids_in(found);
+    EXPECT_EQ(ids.count("Observation/" + mental), c.sees_mental ? 1U : 0U) << c.user;
+    EXPECT_EQ(ids.count("Observation/" + safeguarding), c.sees_safeguarding ? 1U : 0U) << c.user;
+    EXPECT_EQ(str(body_of(found), {"total"}), std::to_string(ids.size())) << c.user << ": totals leak nothing";
+    auto all = as(t, "GET", "/fhir/Patient/" + patient_a_ + "/$everything");
+    if (all.status == 200) {
+      EXPECT_EQ(ids_in(all).count("Observation/" + mental), c.sees_mental ? 1U : 0U) << c.user;
+      EXPECT_EQ(ids_in(all).count("Observation/" + safeguarding), c.sees_safeguarding ? 1U : 0U) << c.user;
+    }
+  }
+}
+
 // Hostile input in every search parameter and path segment: answered with a 4xx (or an empty
 // result), never a 5xx, never a change, never another patient's data.
 TEST_F(SecurityTest, InjectionAndTraversalAttemptsChangeNothing) {

@@ -114,6 +114,36 @@ bool patient_may_see(const Principal& who, const json::object& res) {
   return std::any_of(comps.begin(), comps.end(), [&](const std::string& c) { return allowed_patient(who, c); });
 }
 
+/// Does the caller's role see every sensitive category this resource is labelled with?
+bool labels_allow(const Principal& who, const json::object& res) {
+  const auto* meta = res.if_contains("meta");
+  if (meta == nullptr || !meta->is_object()) return true;
+  const auto* labels = meta->get_object().if_contains("security");
+  if (labels == nullptr || !labels->is_array()) return true;
+  for (const auto& l : labels->get_array()) {
+    if (!l.is_object()) continue;
+    const auto* sys = l.get_object().if_contains("system");
+    const auto* code = l.get_object().if_contains("code");
+    if (sys == nullptr || code == nullptr || !sys->is_string() || !code->is_string()) continue;
+    if (auto s = auth::sensitivity_of(sys->get_string(), code->get_string()); s && !auth::role_sees(who.role, *s)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Adds `_security:not=` for every label the caller may not see, so hidden records are absent
+/// from results and totals alike. True when it added any.
+bool exclude_hidden_labels(const Principal& who, Request& r) {
+  bool added = false;
+  for (const auto& l : auth::sensitivity_labels()) {
+    if (auth::role_sees(who.role, l.sensitivity)) continue;
+    r.query.emplace_back("_security:not", fmt::format("{}|{}", l.system, l.code));
+    added = true;
+  }
+  return added;
+}
+
 /// Which of the caller's patients a search is about: the `patient`/`subject` parameter when it
 /// names one of them, else the only one they have.
 core::Result<std::string> chosen_patient(const Principal& who, const Request& req, std::string_view type) {
@@ -556,6 +586,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         auto pid = chosen_patient(who, narrowed, route.type);
         if (!pid) return pid.error();
         narrowed.path = fmt::format("/fhir/Patient/{}/{}", *pid, route.type);
+        exclude_hidden_labels(who, narrowed);
         gate.narrowed = std::move(narrowed);
         gate.patient = *pid;
         gate.filter_entries = true;
@@ -571,6 +602,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         }
         if (auto r = need_care(gate.patient); !r) return r.error();
       }
+      if (Request narrowed = req; exclude_hidden_labels(who, narrowed)) gate.narrowed = std::move(narrowed);
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
     }
@@ -618,7 +650,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
     case K::instance_history:
       if (auto r = need(route.type, Permission::read); !r) return r.error();
       gate.check_compartment = patient_facing || (professional && route.type != "Patient");
-      gate.filter_entries = route.kind == K::instance_history && patient_facing;
+      gate.filter_entries = route.kind == K::instance_history;
       if (route.type == "Patient") gate.patient = route.id;
       return gate;
     case K::update:
@@ -694,6 +726,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       }
       if (auto r = need_care(route.id); !r) return r.error();
       gate.patient = route.id;
+      if (Request narrowed = req; exclude_hidden_labels(who, narrowed)) gate.narrowed = std::move(narrowed);
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
   }
@@ -725,6 +758,16 @@ void enforce(const Principal& who, Gate& gate, const Route& route, const Request
       gate.patient = pid;
     }
   }
+  if (response.status == 200 && route.kind != Route::Kind::instance_history &&
+      (route.kind == Route::Kind::read || route.kind == Route::Kind::vread) &&
+      response.body.find("\"security\"") != std::string::npos) {
+    boost::system::error_code pec;
+    const json::value one = json::parse(response.body, pec);
+    if (!pec && one.is_object() && !labels_allow(who, one.get_object())) {
+      response = error_response(forbidden("this entry is restricted and your role cannot see it"), req);
+      return;
+    }
+  }
   if (!gate.filter_entries || response.status != 200) return;
   boost::system::error_code ec;
   json::value doc = json::parse(response.body, ec);
@@ -747,6 +790,7 @@ void enforce(const Principal& who, Gate& gate, const Route& route, const Request
       }
       if (type != "OperationOutcome" && type != "Bundle") {
         keep = auth::role_permits(who.role, type, Permission::read) && who.scopes.permits(type, Permission::read);
+        if (keep) keep = labels_allow(who, *res);
         if (keep && patient_facing) keep = patient_may_see(who, *res);
         if (keep && professional && type != "Patient" && in_compartment_types(type)) {
           std::string id;

@@ -4,6 +4,7 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -864,6 +865,48 @@ TEST_F(ApiTest, DecimalsAreStoredAndReturnedInPlainNotation) {
   EXPECT_NE(read.body.find(R"("value":72.4)"), std::string::npos) << read.body;
   EXPECT_NE(read.body.find(R"("value":0.001)"), std::string::npos) << read.body;
   EXPECT_EQ(read.body.find("E1"), std::string::npos) << read.body;
+}
+
+}  // namespace
+}  // namespace ucr::api::testing
+
+namespace ucr::api::testing {
+namespace {
+
+// A weak filter matching most of a type (here a one-word family prefix shared by 2,100 Patients)
+// is answered by walking the type in id order; the pages must be exactly those of the plain plan.
+TEST_F(ApiTest, WeakFiltersPageExactlyWhenTheTypeIsWalkedInIdOrder) {
+  json::array entries;
+  std::set<std::string> males;
+  for (int i = 0; i < 2100; ++i) {
+    entries.push_back(json::object{
+        {"fullUrl", fmt::format("urn:uuid:00000000-0000-4000-8000-{:012d}", i)},
+        {"resource", json::object{{"resourceType", "Patient"},
+                                  {"name", json::array{json::object{{"family", fmt::format("Fam{}", i % 7)}}}},
+                                  {"gender", i % 2 == 0 ? "male" : "female"}}},
+        {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}});
+  }
+  auto r = call("POST", "/fhir",
+                json::serialize(json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}}));
+  ASSERT_EQ(r.status, 200);
+  const auto b = body_of(r);
+  for (std::size_t i = 0; i < 2100; i += 2) {
+    const std::string loc(b.at("entry").as_array()[i].at("response").at("location").as_string());
+    males.insert(loc.substr(8, loc.find('/', 8) - 8));
+  }
+  std::vector<std::string> seen;
+  std::string next = "/fhir/Patient?family=Fam&gender=male&_count=100";
+  for (int pages = 0; !next.empty() && pages < 50; ++pages) {
+    auto page = body_of(call("GET", next));
+    for (const auto& e : page.at("entry").as_array()) seen.emplace_back(e.at("resource").at("id").as_string());
+    auto n = link(page, "next");
+    next = n ? *n : std::string();
+  }
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "id order";
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), males);
+  EXPECT_EQ(seen.size(), males.size()) << "each once";
+  auto total = body_of(call("GET", "/fhir/Patient?family=Fam&gender=male&_summary=count"));
+  EXPECT_EQ(str(total, {"total"}), "1050");
 }
 
 }  // namespace

@@ -170,7 +170,22 @@ TokenValue parse_token(const std::string& v) {
 core::Result<std::vector<std::string>> search_on(Connection& c, const search::Plan& plan, std::size_t limit,
                                                  std::size_t offset,
                                                  std::vector<std::vector<search::SortValue>>* keys = nullptr) {
-  const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, false, limit, offset);
+  // A weak driver (say gender=male, or a one-letter name prefix) can match most of a type; then
+  // walking the type in id order and stopping at the page's end beats collecting and sorting
+  // every match. A capped count of the driver's rows tells which plan to use.
+  constexpr std::size_t kProbeCap = 2000;
+  bool scan_by_id = false;
+  if (limit + offset <= 1001) {
+    if (auto probe = sqlite_detail::driver_probe_sql(plan, kProbeCap)) {
+      auto pp = c.prepare_once(probe->text);
+      if (!pp) return pp.error();
+      Stmt ps(c.db(), *pp);
+      bind_all(ps, probe->binds);
+      if (ps.step() != SQLITE_ROW) return db_error(c.db(), "search");
+      scan_by_id = static_cast<std::size_t>(ps.i64(0)) >= kProbeCap;
+    }
+  }
+  const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, false, limit, offset, scan_by_id);
   auto p = c.prepare_once(sql.text);
   if (!p) return p.error();
   Stmt s(c.db(), *p);

@@ -441,13 +441,11 @@ class Builder {
 
 }  // namespace
 
-Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset) {
-  Sql sql;
-  Builder b(sql);
-  // Drive the search from its most selective positive filter (or the patient compartment), read
-  // from an index key, and check the other filters per candidate. A positive _id test uses the
-  // primary key instead.
-  const bool by_id = std::any_of(plan.filters.begin(), plan.filters.end(), [](const Filter& f) {
+namespace {
+
+/// The index of the filter that would drive the plan, or -1.
+int choose_driver(const search::Plan& plan, bool& by_id) {
+  by_id = std::any_of(plan.filters.begin(), plan.filters.end(), [](const Filter& f) {
     return f.any_of.size() == 1 && f.any_of[0].param == "_id" && f.any_of[0].modifier.empty();
   });
   int driver = -1;
@@ -460,6 +458,38 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
       }
     }
   }
+  return driver;
+}
+
+}  // namespace
+
+std::optional<Sql> driver_probe_sql(const search::Plan& plan, std::size_t cap) {
+  if (!plan.sort.empty()) return std::nullopt;
+  bool by_id = false;
+  const int driver = choose_driver(plan, by_id);
+  if (driver < 0 || Builder::selectivity(plan.filters[static_cast<std::size_t>(driver)]) < 5) return std::nullopt;
+  // Only when the other filters are codes with few values too: a selective second filter (an exact
+  // birth date, say) is better checked against the driver's rows than found by a walk of the type.
+  for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+    if (static_cast<int>(i) != driver && Builder::selectivity(plan.filters[i]) < 8) return std::nullopt;
+  }
+  Sql sql;
+  Builder b(sql);
+  const std::string rows = b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type);
+  sql.binds.emplace_back(static_cast<std::int64_t>(cap));
+  sql.text = "SELECT COUNT(*) FROM (" + rows + " LIMIT ?)";
+  return sql;
+}
+
+Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset, bool scan_by_id) {
+  Sql sql;
+  Builder b(sql);
+  // Drive the search from its most selective positive filter (or the patient compartment), read
+  // from an index key, and check the other filters per candidate. A positive _id test uses the
+  // primary key instead.
+  bool by_id = false;
+  int driver = choose_driver(plan, by_id);
+  if (scan_by_id && !count_only && plan.sort.empty()) driver = -1;
   std::string from = "resource_current c0";
   if (plan.compartment && !by_id) {
     b.bind(*plan.compartment);

@@ -5,6 +5,7 @@
 #include "search/query.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ struct Sql {
 };
 
 /// SELECT c0.id ... for one page (limit/offset) of the plan, or SELECT COUNT(*) when count_only.
-[[nodiscard]] Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset);
+/// `scan_by_id`: walk the type's resources in id order and test every filter on each, stopping at
+/// the page's end, instead of collecting the driving filter's matches and sorting them (better
+/// when the driver matches a large share of the type).
+[[nodiscard]] Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset,
+                             bool scan_by_id = false);
+
+/// For an unsorted plan whose best driving filter is a weak one (a string prefix, a code with few
+/// values, a date range) and whose other filters are codes with few values: SELECT COUNT(*) of at
+/// most `cap` of the driver's rows, to tell whether scan_by_id is the better plan. Empty otherwise.
+[[nodiscard]] std::optional<Sql> driver_probe_sql(const search::Plan& plan, std::size_t cap);
 
 }  // namespace ucr::store::sqlite_detail

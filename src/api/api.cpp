@@ -858,6 +858,22 @@ Started Api::begin(const Request& request) {
       return r;
     }
     principal = std::move(*p);
+    // A proxy who is a RelatedPerson sees the records their relationship and consent allow now.
+    if (principal->role == auth::Role::proxy && principal->fhir_user.starts_with("RelatedPerson/")) {
+      principal->patients = care_->proxy_patients(principal->fhir_user.substr(14));
+      if (principal->patients.empty()) {
+        Response r = error_response(
+            core::Error::make(403, "forbidden",
+                              "no record is shared with you yet: the person must be under 11 with you as their parent "
+                              "or guardian, or must have consented to your access"),
+            request);
+        r.interaction = "auth";
+        if (options_.audit != nullptr) {
+          options_.audit->record(refused_event(detail::audit_context(&*principal, request), route, request, r));
+        }
+        return r;
+      }
+    }
   }
   const bool auditing = options_.audit != nullptr && route.kind != detail::Route::Kind::capabilities;
   if (auditing) {

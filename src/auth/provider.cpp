@@ -178,9 +178,12 @@ core::Result<void> Provider::add_user(const UserSpec& spec) {
         "fhirUser must be a reference such as Practitioner/123 and organisation one such as "
         "Organization/456");
   }
-  if (is_patient_facing(spec.role) && spec.patients.empty()) {
+  if (is_patient_facing(spec.role) && spec.patients.empty() &&
+      !(spec.role == Role::proxy && spec.fhir_user.starts_with("RelatedPerson/"))) {
     return core::Error::invalid(
-        fmt::format("a {} account needs the Patient records it may see (--patient)", role_code(spec.role)));
+        fmt::format("a {} account needs the Patient records it may see (--patient), or for a proxy their RelatedPerson "
+                    "(--fhir-user RelatedPerson/...)",
+                    role_code(spec.role)));
   }
   auto hash = hash_password(spec.password);
   if (!hash) return hash.error();
@@ -555,7 +558,9 @@ LoginOutcome Provider::login(const AuthorizeRequest& request, const std::string&
   });
   if (!w) return fail("the sign-in could not be recorded", true, u.role);
   if (!ok) return fail(password_ok ? "wrong second factor" : "wrong password", true, u.role);
-  if (is_patient_facing(u.role) && u.patients.empty()) return fail("no patient record linked", true, u.role);
+  if (is_patient_facing(u.role) && u.patients.empty() && !u.fhir_user.starts_with("RelatedPerson/")) {
+    return fail("no patient record linked", true, u.role);
+  }
 
   const std::string code = random_token(32);
   json::object c{{"client", request.client_id},         {"user", u.name},
@@ -809,7 +814,7 @@ core::Result<Principal> Provider::verify_token(std::string_view token, std::int6
     if (auto one = str(*claims, "patient"); !one.empty()) p.patients.push_back(std::move(one));
   }
   if (p.subject.empty()) return core::Error::make(401, "login", "the token has no subject");
-  if (is_patient_facing(p.role) && p.patients.empty()) {
+  if (is_patient_facing(p.role) && p.patients.empty() && !p.fhir_user.starts_with("RelatedPerson/")) {
     return core::Error::make(401, "login", "a patient-facing token must name the patient record (patient claim)");
   }
   return p;

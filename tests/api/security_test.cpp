@@ -628,6 +628,63 @@ TEST_F(SecurityTest, SensitiveRecordsAreShownOnlyToRolesThatNeedThem) {
   }
 }
 
+TEST_F(SecurityTest, ProxyAccessFollowsTheRelationshipAndTheChildsConsent) {
+  const int year = std::stoi(core::format_instant(core::now_micros()).substr(0, 4));
+  const auto person = [&](const std::string& family, int age) {
+    return seed("Patient", json::serialize(json::object{{"resourceType", "Patient"},
+                                                        {"name", json::array{json::object{{"family", family}}}},
+                                                        {"birthDate", fmt::format("{}-01-01", year - age - 1)}}));
+  };
+  const auto related = [&](const std::string& pid, const std::string& code) {
+    return seed(
+        "RelatedPerson",
+        json::serialize(json::object{
+            {"resourceType", "RelatedPerson"},
+            {"patient", json::object{{"reference", "Patient/" + pid}}},
+            {"relationship",
+             json::array{json::object{
+                 {"coding", json::array{json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-RoleCode"},
+                                                     {"code", code}}}}}}}}));
+  };
+  const auto proxy = [&](const std::string& name, const std::string& rp) {
+    auth::UserSpec u;
+    u.name = name;
+    u.role = auth::Role::proxy;
+    u.password = "correct horse battery";
+    u.fhir_user = "RelatedPerson/" + rp;
+    EXPECT_TRUE(provider_->add_user(u));
+    return token(name);
+  };
+  const std::string child = person("Small", 6);
+  const std::string teen = person("Teen", 14);
+  const std::string consenting = person("Agreed", 14);
+  const std::string mum = proxy("mum", related(child, "MTH"));
+  const std::string dad = proxy("dad", related(teen, "FTH"));
+  const std::string rp = related(consenting, "FTH");
+  seed("Consent",
+       json::serialize(json::object{
+           {"resourceType", "Consent"},
+           {"status", "active"},
+           {"scope", json::object{{"coding", json::array{json::object{
+                                                 {"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                                 {"code", "patient-privacy"}}}}}},
+           {"category", json::array{json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"},
+                                                                                     {"code", "59284-0"}}}}}}},
+           {"patient", json::object{{"reference", "Patient/" + consenting}}},
+           {"provision",
+            json::object{{"type", "permit"},
+                         {"actor", json::array{json::object{
+                                       {"role", json::object{{"coding", json::array{json::object{{"code", "proxy"}}}}}},
+                                       {"reference", json::object{{"reference", "RelatedPerson/" + rp}}}}}}}}}));
+  const std::string agreed = proxy("dad2", rp);
+  EXPECT_EQ(as(mum, "GET", "/fhir/Patient/" + child).status, 200) << "a parent of a child under 11";
+  EXPECT_EQ(as(mum, "GET", "/fhir/Patient/" + teen).status, 403);
+  auto refused = as(dad, "GET", "/fhir/Patient/" + teen);
+  EXPECT_EQ(refused.status, 403) << "a child of 14 has not consented";
+  EXPECT_NE(refused.body.find("consented"), std::string::npos) << refused.body;
+  EXPECT_EQ(as(agreed, "GET", "/fhir/Patient/" + consenting).status, 200) << "the child consented";
+}
+
 // Hostile input in every search parameter and path segment: answered with a 4xx (or an empty
 // result), never a 5xx, never a change, never another patient's data.
 TEST_F(SecurityTest, InjectionAndTraversalAttemptsChangeNothing) {

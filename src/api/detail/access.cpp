@@ -294,6 +294,93 @@ void CareRelationships::forget(const std::string& subject, const std::string& pa
   }
 }
 
+namespace {
+
+/// Whole years between a FHIR date (YYYY-MM-DD) and now; empty when the date is partial.
+std::optional<int> age_in_years(std::string_view birth) {
+  if (birth.size() < 10) return std::nullopt;
+  int y = 0;
+  int m = 0;
+  int d = 0;
+  if (std::from_chars(birth.data(), birth.data() + 4, y).ec != std::errc{} ||
+      std::from_chars(birth.data() + 5, birth.data() + 7, m).ec != std::errc{} ||
+      std::from_chars(birth.data() + 8, birth.data() + 10, d).ec != std::errc{}) {
+    return std::nullopt;
+  }
+  const std::string today = core::format_instant(core::now_micros());  // YYYY-MM-DDThh:mm:ss...
+  const int ty = std::stoi(today.substr(0, 4));
+  const int tm = std::stoi(today.substr(5, 2));
+  const int td = std::stoi(today.substr(8, 2));
+  int age = ty - y;
+  if (tm < m || (tm == m && td < d)) --age;
+  return age;
+}
+
+bool is_parental(const json::object& related) {
+  static constexpr std::array<std::string_view, 6> kParental{"PRN", "MTH", "FTH", "GUARD", "STPPRN", "PRNFOST"};
+  const auto* rels = related.if_contains("relationship");
+  if (rels == nullptr || !rels->is_array()) return false;
+  for (const auto& r : rels->get_array()) {
+    const auto* codings = r.is_object() ? r.get_object().if_contains("coding") : nullptr;
+    if (codings == nullptr || !codings->is_array()) continue;
+    for (const auto& c : codings->get_array()) {
+      const auto* code = c.is_object() ? c.get_object().if_contains("code") : nullptr;
+      if (code != nullptr && code->is_string() &&
+          std::find(kParental.begin(), kParental.end(), std::string_view(code->get_string())) != kParental.end()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> CareRelationships::proxy_patients(const std::string& related_person_id) {
+  const std::int64_t now = core::now_micros() / 1'000'000;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = proxies_.find(related_person_id); it != proxies_.end() && it->second.second > now) {
+      return it->second.first;
+    }
+  }
+  std::vector<std::string> out;
+  if (auto related = read_object(store_, "RelatedPerson", related_person_id)) {
+    const auto* active = related->if_contains("active");
+    const bool is_active = active == nullptr || !active->is_bool() || active->get_bool();
+    const auto* pat = related->if_contains("patient");
+    const std::string pid = is_active && pat != nullptr ? patient_id_of(reference_of(*pat)) : std::string();
+    if (!pid.empty()) {
+      std::optional<int> age;
+      if (auto patient = read_object(store_, "Patient", pid)) {
+        if (const auto* b = patient->if_contains("birthDate"); b != nullptr && b->is_string()) {
+          age = age_in_years(b->get_string());
+        }
+      }
+      bool consented = false;
+      for (const auto& id : matching(store_, "Consent", {{"patient", pid}, {"status", "active"}}, 50)) {
+        auto consent = read_object(store_, "Consent", id);
+        const auto* prov = consent ? consent->if_contains("provision") : nullptr;
+        if (prov == nullptr || !prov->is_object()) continue;
+        const auto* type = prov->get_object().if_contains("type");
+        if (type == nullptr || !type->is_string() || type->get_string() != "permit") continue;
+        const auto* actors = prov->get_object().if_contains("actor");
+        if (actors == nullptr || !actors->is_array()) continue;
+        for (const auto& a : actors->get_array()) {
+          const auto* ref = a.is_object() ? a.get_object().if_contains("reference") : nullptr;
+          if (ref != nullptr && reference_of(*ref) == "RelatedPerson/" + related_person_id) consented = true;
+        }
+      }
+      const bool young_child = age && *age < 11;
+      if (consented || (young_child && is_parental(*related))) out.push_back(pid);
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (proxies_.size() > 100000) proxies_.clear();
+  proxies_[related_person_id] = {out, now + 60};
+  return out;
+}
+
 CareRelationships::Decision CareRelationships::compute(const Principal& who, const std::string& patient_id) {
   Decision d;
   const std::string& org = who.organisation;

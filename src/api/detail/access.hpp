@@ -88,6 +88,12 @@ class CareRelationships {
   /// Drops the kept decision (after emergency access is granted).
   void forget(const std::string& subject, const std::string& patient_id);
 
+  /// The Patients a proxy (a RelatedPerson: parent or carer) may see: the RelatedPerson must be
+  /// active; a parent or guardian of a child under 11 needs nothing more; a child of 11 to 15, or
+  /// anyone 16 or over, must have given consent (an active Consent with provision type permit
+  /// naming the RelatedPerson as actor). A carer who is not a parent always needs consent.
+  [[nodiscard]] std::vector<std::string> proxy_patients(const std::string& related_person_id);
+
   /// How long emergency access lasts.
   static constexpr std::int64_t kEmergencySeconds = std::int64_t{4} * 3600;
 
@@ -96,6 +102,7 @@ class CareRelationships {
   store::Store& store_;
   std::mutex mu_;
   std::unordered_map<std::string, std::pair<Decision, std::int64_t>> kept_;
+  std::unordered_map<std::string, std::pair<std::vector<std::string>, std::int64_t>> proxies_;
 };
 
 /// The outcome of admit().

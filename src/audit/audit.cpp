@@ -131,7 +131,7 @@ Prepared prepare(const Event& e) {
     o += "}]";
   }
   o += ",\"agent\":[{\"type\":{\"coding\":[";
-  coding_of(o, "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user");
+  coding_of(o, "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser");
   o += "]}";
   if (!e.role.empty()) {
     o += ",\"role\":[{\"coding\":[";
@@ -172,22 +172,20 @@ Prepared prepare(const Event& e) {
   o += "}";
   if (!e.organisation.empty()) {
     o += ",{\"type\":{\"coding\":[";
-    coding_of(o, "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider");
+    coding_of(o, "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV");
     o += "]},\"who\":{\"reference\":";
     quote(o, e.organisation);
     o += "},\"requestor\":false}";
   }
   if (!e.client_id.empty()) {
     o += ",{\"type\":{\"coding\":[";
-    coding_of(o, "http://dicom.nema.org/resources/ontology/DCM", "110150", "Application");
+    coding_of(o, "http://dicom.nema.org/resources/ontology/DCM", "110150");
     o += "]},\"who\":{\"identifier\":{\"system\":";
     quote(o, fmt::format("{}/Id/client", kUcr));
     member(o, "value", e.client_id);
     o += "}},\"requestor\":false}";
   }
-  o += "],\"source\":{\"observer\":{\"display\":\"ucr\"},\"type\":[";
-  coding_of(o, "http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server");
-  o += "]}";
+  o += "],\"source\":{\"observer\":{\"display\":\"ucr\"}}";
   const bool has_entity = !e.entity.empty() || !e.query.empty();
   if (!e.patient.empty() || has_entity) {
     o += ",\"entity\":[";
@@ -195,9 +193,9 @@ Prepared prepare(const Event& e) {
       o += "{\"what\":{\"reference\":";
       quote(o, "Patient/" + e.patient);
       o += "},\"type\":";
-      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person");
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "1");
       o += ",\"role\":";
-      coding_of(o, "http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient");
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/object-role", "1");
       o += "}";
       if (has_entity) o += ",";
     }
@@ -209,7 +207,7 @@ Prepared prepare(const Event& e) {
         o += "},";
       }
       o += "\"type\":";
-      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object");
+      coding_of(o, "http://terminology.hl7.org/CodeSystem/audit-entity-type", "2");
       if (!e.query.empty()) member(o, "query", base64(e.query));
       o += "}";
     }

@@ -860,7 +860,9 @@ Started Api::begin(const Request& request) {
     principal = std::move(*p);
     // A proxy who is a RelatedPerson sees the records their relationship and consent allow now.
     if (principal->role == auth::Role::proxy && principal->fhir_user.starts_with("RelatedPerson/")) {
-      principal->patients = care_->proxy_patients(principal->fhir_user.substr(14));
+      auto grant = care_->proxy_patients(principal->fhir_user.substr(14));
+      principal->patients = std::move(grant.patients);
+      principal->patient_types = std::move(grant.types);
       if (principal->patients.empty()) {
         Response r = error_response(
             core::Error::make(403, "forbidden",

@@ -171,6 +171,10 @@ unsigned grants(Role role, std::string_view type) {
         return kRead;
       return common_read ? kRead : 0;
     case Role::analyst:
+      // De-identified (the api removes identifiers from everything an analyst is shown).
+      if (c == ResourceClass::clinical || c == ResourceClass::social_care || c == ResourceClass::workflow ||
+          c == ResourceClass::demographics || c == ResourceClass::consent)
+        return kRead;
       return common_read ? kRead : 0;
     case Role::administrator:
       if (c == ResourceClass::directory || c == ResourceClass::definitional || c == ResourceClass::identity ||

@@ -7,6 +7,7 @@
 #include "auth/scopes.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,9 +94,12 @@ struct Principal {
   std::string client_id;     ///< the OAuth client the token was issued to
   Scopes scopes;
   std::vector<std::string> patients;  ///< for patient-facing roles: the Patient ids they may see
-  std::string jti;                    ///< token id (revocation)
-  std::int64_t expires = 0;           ///< unix seconds
-  std::string issuer;                 ///< who issued the token
+  /// For a proxy whose access rests on a consent that names resource types (`provision.class`):
+  /// the only types they may see of that patient's record. A patient not listed here: no limit.
+  std::map<std::string, std::vector<std::string>> patient_types;
+  std::string jti;           ///< token id (revocation)
+  std::int64_t expires = 0;  ///< unix seconds
+  std::string issuer;        ///< who issued the token
 };
 
 }  // namespace ucr::auth

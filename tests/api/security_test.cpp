@@ -244,7 +244,7 @@ TEST_F(SecurityTest, ForgedAndStaleTokensAreRefused) {
 }
 
 TEST_F(SecurityTest, RolePolicyAndScopesLimitWhatACallerMayDo) {
-  auto r = as(token("analyst"), "GET", "/fhir/Patient/" + patient_a_);
+  auto r = as(token("analyst"), "GET", "/fhir/AuditEvent?patient=" + patient_a_);
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("Analyst"), std::string::npos) << r.body;
   EXPECT_EQ(as(token("analyst"), "GET", "/fhir/Organization/" + org_).status, 200);
@@ -683,6 +683,73 @@ TEST_F(SecurityTest, ProxyAccessFollowsTheRelationshipAndTheChildsConsent) {
   EXPECT_EQ(refused.status, 403) << "a child of 14 has not consented";
   EXPECT_NE(refused.body.find("consented"), std::string::npos) << refused.body;
   EXPECT_EQ(as(agreed, "GET", "/fhir/Patient/" + consenting).status, 200) << "the child consented";
+
+  // A consent that shares only some of the record: immunisations and appointments, for a period.
+  const auto consent = [&](const std::string& pid, const std::string& rp_id, const std::string& start,
+                           const std::string& end, const json::array& classes) {
+    json::object prov{{"type", "permit"},
+                      {"period", json::object{{"start", start}, {"end", end}}},
+                      {"actor", json::array{json::object{
+                                    {"role", json::object{{"coding", json::array{json::object{{"code", "proxy"}}}}}},
+                                    {"reference", json::object{{"reference", "RelatedPerson/" + rp_id}}}}}}};
+    if (!classes.empty()) prov["class"] = classes;
+    seed("Consent",
+         json::serialize(json::object{
+             {"resourceType", "Consent"},
+             {"status", "active"},
+             {"scope", json::object{{"coding", json::array{json::object{
+                                                   {"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                                   {"code", "patient-privacy"}}}}}},
+             {"category", json::array{json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"},
+                                                                                       {"code", "59284-0"}}}}}}},
+             {"patient", json::object{{"reference", "Patient/" + pid}}},
+             {"provision", prov}}));
+  };
+  const auto type_class = [](const char* t) {
+    return json::object{{"system", "http://hl7.org/fhir/resource-types"}, {"code", t}};
+  };
+  const std::string limited_child = person("Limited", 13);
+  const std::string limited_rp = related(limited_child, "MTH");
+  consent(limited_child, limited_rp, "2020-01-01", "2999-12-31",
+          json::array{type_class("Immunization"), type_class("Appointment")});
+  const std::string limited = proxy("mum2", limited_rp);
+  const std::string jab = seed(
+      "Immunization", json::serialize(json::object{{"resourceType", "Immunization"},
+                                                   {"status", "completed"},
+                                                   {"vaccineCode", json::object{{"text", "MMR"}}},
+                                                   {"patient", json::object{{"reference", "Patient/" + limited_child}}},
+                                                   {"occurrenceDateTime", "2020-06-01"}}));
+  const std::string problem = seed(
+      "Condition", json::serialize(json::object{{"resourceType", "Condition"},
+                                                {"code", json::object{{"text", "Sexual health consultation"}}},
+                                                {"subject", json::object{{"reference", "Patient/" + limited_child}}}}));
+  EXPECT_EQ(as(limited, "GET", "/fhir/Patient/" + limited_child).status, 200) << "the banner is always shared";
+  EXPECT_EQ(as(limited, "GET", "/fhir/Immunization/" + jab).status, 200);
+  auto hidden = as(limited, "GET", "/fhir/Condition/" + problem);
+  EXPECT_EQ(hidden.status, 403) << "the consent does not share problems";
+  EXPECT_NE(hidden.body.find("does not include Condition"), std::string::npos) << hidden.body;
+  EXPECT_EQ(as(limited, "GET", "/fhir/Condition?patient=" + limited_child).status, 403);
+  EXPECT_EQ(as(limited, "GET", "/fhir/Patient/" + limited_child + "/Condition").status, 403);
+  auto jabs = as(limited, "GET", "/fhir/Immunization?patient=" + limited_child);
+  ASSERT_EQ(jabs.status, 200) << jabs.body;
+  EXPECT_EQ(ids_in(jabs).count("Immunization/" + jab), 1U);
+  auto all = as(limited, "GET", "/fhir/Patient/" + limited_child + "/$everything");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(ids_in(all).count("Immunization/" + jab), 1U);
+  EXPECT_EQ(ids_in(all).count("Condition/" + problem), 0U) << "$everything keeps to what is shared";
+  EXPECT_EQ(ids_in(all).count("Patient/" + limited_child), 1U);
+  auto write = as(limited, "POST", "/fhir/Condition",
+                  json::serialize(json::object{{"resourceType", "Condition"},
+                                               {"code", json::object{{"text", "x"}}},
+                                               {"subject", json::object{{"reference", "Patient/" + limited_child}}}}));
+  EXPECT_EQ(write.status, 403) << "nor can they add what is not shared";
+
+  // A consent whose period has ended shares nothing.
+  const std::string lapsed_child = person("Lapsed", 12);
+  const std::string lapsed_rp = related(lapsed_child, "FTH");
+  consent(lapsed_child, lapsed_rp, "2019-01-01", "2020-01-01", json::array{});
+  const std::string lapsed = proxy("dad3", lapsed_rp);
+  EXPECT_EQ(as(lapsed, "GET", "/fhir/Patient/" + lapsed_child).status, 403) << "the consent has ended";
 }
 
 // Hostile input in every search parameter and path segment: answered with a 4xx (or an empty
@@ -754,6 +821,73 @@ TEST_F(SecurityTest, InjectionAndTraversalAttemptsChangeNothing) {
 
 // Every role against a resource of each class: read, search and $everything give exactly what the
 // documented policy (docs/security.md) allows, and nothing of a refused class appears anywhere.
+TEST_F(SecurityTest, AnalystsSeeDeIdentifiedDataOnly) {
+  const std::string person = seed(
+      "Patient",
+      R"({"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],
+          "name":[{"family":"Quill","given":["Petra"]}],"telecom":[{"system":"phone","value":"01634 000000"}],
+          "gender":"female","birthDate":"1961-04-17",
+          "address":[{"line":["1 High Street"],"city":"Gillingham","postalCode":"ME7 1AA","country":"GB"}],
+          "generalPractitioner":[{"reference":"Organization/)" +
+          org_ + R"("}]})");
+  const std::string obs = seed(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},
+          "subject":{"reference":"Patient/)" +
+          person + R"(","display":"Petra Quill"},"note":[{"text":"Petra said her neighbour Jo helps"}],
+          "valueQuantity":{"value":80,"unit":"/min"}})");
+  const std::string t = token("analyst");
+  auto read = as(t, "GET", "/fhir/Patient/" + person);
+  ASSERT_EQ(read.status, 200) << read.body;
+  for (const char* gone : {"Quill", "Petra", "9434765919", "01634", "High Street", "Gillingham", "1961-04-17"}) {
+    EXPECT_EQ(read.body.find(gone), std::string::npos) << gone << " in " << read.body;
+  }
+  const auto p = body_of(read);
+  EXPECT_EQ(str(p, {"birthDate"}), "1961");
+  EXPECT_EQ(str(p, {"gender"}), "female");
+  EXPECT_NE(read.body.find("\"postalCode\":\"ME7\""), std::string::npos) << read.body;
+  EXPECT_NE(read.body.find("PSEUDED"), std::string::npos) << read.body;
+  EXPECT_NE(read.body.find("Organization/" + org_), std::string::npos) << "the practice stays";
+
+  auto found = as(t, "GET", "/fhir/Observation?code=8867-4&_include=Observation:subject&_total=accurate");
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(ids_in(found).count("Observation/" + obs), 1U);
+  EXPECT_EQ(ids_in(found).count("Patient/" + person), 1U) << "records of one person can still be joined";
+  for (const char* gone : {"Quill", "Petra", "neighbour", "9434765919"}) {
+    EXPECT_EQ(found.body.find(gone), std::string::npos) << gone << " in " << found.body;
+  }
+  auto count = as(t, "GET", "/fhir/Observation?code=8867-4&_summary=count");
+  ASSERT_EQ(count.status, 200) << count.body;
+  EXPECT_EQ(str(body_of(count), {"total"}), "3") << "aggregates";
+  auto all = as(t, "GET", "/fhir/Patient/" + person + "/$everything");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.body.find("Quill"), std::string::npos);
+  // Searches that would re-identify someone are refused, and say why.
+  for (const std::string q :
+       {"/fhir/Patient?name=Quill", "/fhir/Patient?family=Quill", "/fhir/Patient?identifier=9434765919",
+        "/fhir/Patient?birthdate=1961-04-17", "/fhir/Patient?address-postalcode=ME71AA",
+        "/fhir/Observation?subject.name=Quill", "/fhir/Patient?_sort=family", "/fhir/Patient?phone=01634000000",
+        "/fhir/Observation?patient.identifier=9434765919", "/fhir/Patient?_content=Quill"}) {
+    auto refused = as(t, "GET", q);
+    EXPECT_EQ(refused.status, 403) << q << ": " << refused.body;
+    EXPECT_NE(refused.body.find("de-identified"), std::string::npos) << q << ": " << refused.body;
+  }
+  EXPECT_EQ(call("POST", "/fhir/Patient/_search", "name=Quill",
+                 HeaderList{{"Authorization", "Bearer " + t}, {"Content-Type", "application/x-www-form-urlencoded"}})
+                .status,
+            403);
+  auto by_year = as(t, "GET", "/fhir/Patient?birthdate=ge1960&birthdate=le1962&address-postalcode=ME7");
+  ASSERT_EQ(by_year.status, 200) << by_year.body;
+  EXPECT_EQ(ids_in(by_year).count("Patient/" + person), 1U);
+  EXPECT_EQ(
+      as(t, "POST", "/fhir/Patient/$match",
+         R"({"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"Quill"}]}}]})")
+          .status,
+      403);
+  // Read only.
+  EXPECT_EQ(as(t, "POST", "/fhir/Observation", observation(person, "8867-4")).status, 403);
+}
+
 TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
   struct Item {
     std::string type;
@@ -805,7 +939,7 @@ TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
       {auth::Role::childrens_social_worker, "YYYYYn"},
       {auth::Role::patient, "YYYYYY"},
       {auth::Role::proxy, "YYYYYY"},
-      {auth::Role::analyst, "nnnYnn"},
+      {auth::Role::analyst, "YYYYYY"},  // de-identified: see AnalystsSeeDeIdentifiedDataOnly
       {auth::Role::administrator, "nYYYnn"},
       {auth::Role::integration, "YYYYYY"},
   };

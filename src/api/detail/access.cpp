@@ -6,6 +6,7 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "fhir/definitions.hpp"
+#include "fhir/deidentify.hpp"
 #include "search/index.hpp"
 #include "search/registry.hpp"
 
@@ -13,6 +14,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 
 namespace ucr::api::detail {
@@ -81,6 +84,19 @@ bool allowed_patient(const Principal& who, std::string_view id) {
   return std::find(who.patients.begin(), who.patients.end(), id) != who.patients.end();
 }
 
+/// May a patient-facing caller see resources of `type` in this patient's record? (A proxy's
+/// consent may share only some types; the Patient resource itself is always shared with them.)
+bool allowed_type(const Principal& who, const std::string& patient, std::string_view type) {
+  const auto it = who.patient_types.find(patient);
+  if (it == who.patient_types.end() || type == "Patient") return true;
+  return std::find(it->second.begin(), it->second.end(), type) != it->second.end();
+}
+
+core::Error not_shared(std::string_view type) {
+  return core::Error::make(
+      403, "forbidden", fmt::format("the consent that shares this record with you does not include {} records", type));
+}
+
 /// "Patient/123" (or a full URL ending so) to "123".
 std::string patient_id_of(std::string_view ref) {
   const auto pos = ref.rfind("Patient/");
@@ -111,7 +127,8 @@ bool patient_may_see(const Principal& who, const json::object& res) {
   std::string id;
   if (const auto* v = res.if_contains("id"); v != nullptr && v->is_string()) id = std::string(v->get_string());
   const auto comps = compartments_of(res, type, id);
-  return std::any_of(comps.begin(), comps.end(), [&](const std::string& c) { return allowed_patient(who, c); });
+  return std::any_of(comps.begin(), comps.end(),
+                     [&](const std::string& c) { return allowed_patient(who, c) && allowed_type(who, c, type); });
 }
 
 /// Does the caller's role see every sensitive category this resource is labelled with?
@@ -160,11 +177,14 @@ core::Result<std::string> chosen_patient(const Principal& who, const Request& re
   return forbidden("you have access to more than one person's record: say which with patient=<id>");
 }
 
-/// Types the caller may read (for $everything's _type), from the compartment types.
-std::string readable_compartment_types(const Principal& who, const std::vector<std::string>& asked) {
+/// Types the caller may read in one patient's record (for $everything's _type), from the
+/// compartment types.
+std::string readable_compartment_types(const Principal& who, const std::string& patient,
+                                       const std::vector<std::string>& asked) {
   std::string out;
   const auto consider = [&](const std::string& t) {
-    if (auth::role_permits(who.role, t, Permission::read) && who.scopes.permits(t, Permission::read)) {
+    if (auth::role_permits(who.role, t, Permission::read) && who.scopes.permits(t, Permission::read) &&
+        allowed_type(who, patient, t)) {
       if (!out.empty()) out += ',';
       out += t;
     }
@@ -216,6 +236,67 @@ core::Result<std::vector<std::pair<std::string, std::string>>> bundle_targets(co
     out.emplace_back(method, type);
   }
   return out;
+}
+
+/// Analysts may not search by what identifies a person (names, identifiers, contact details,
+/// street addresses, exact birth dates, free text): otherwise a search could re-identify someone
+/// even though every result is de-identified. Returns the reason when the query does.
+std::optional<core::Error> identifying_query(const std::vector<std::pair<std::string, std::string>>& query) {
+  static constexpr std::array<std::string_view, 16> kIdentifying{
+      "name",    "family",       "given",        "phonetic", "identifier", "telecom", "phone",  "email",
+      "address", "address-line", "address-city", "_text",    "_content",   "_filter", "_query", "link"};
+  const auto refused = [](std::string_view what) {
+    return forbidden(fmt::format("analysts see de-identified data only, so they cannot search by '{}'", what));
+  };
+  const auto identifying_name = [&](std::string_view name) {
+    std::size_t start = 0;
+    while (start <= name.size()) {
+      const auto end = name.find_first_of(".:", start);
+      const auto piece = name.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+      if (std::find(kIdentifying.begin(), kIdentifying.end(), piece) != kIdentifying.end()) return true;
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+    return false;
+  };
+  for (const auto& [name, value] : query) {
+    if (identifying_name(name)) return refused(name);
+    const std::string_view base = std::string_view(name).substr(0, name.find(':'));
+    if (base == "_sort") {
+      std::string_view s = value;
+      while (!s.empty()) {
+        const auto comma = s.find(',');
+        std::string_view key = s.substr(0, comma);
+        if (key.starts_with('-')) key.remove_prefix(1);
+        if (identifying_name(key) || key == "birthdate") return refused(fmt::format("_sort={}", key));
+        s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+      }
+    }
+    if (base == "birthdate" || base == "death-date") {
+      // Year precision only (a range of years is fine): an exact date narrows to a handful of people.
+      std::string_view s = value;
+      while (!s.empty()) {
+        const auto comma = s.find(',');
+        std::string_view v = s.substr(0, comma);
+        if (v.size() > 2 && std::isalpha(static_cast<unsigned char>(v[0])) != 0) v.remove_prefix(2);
+        if (v.size() > 4) {
+          return forbidden(fmt::format(
+              "analysts see de-identified data only, so they search {} by year only (e.g. {}=ge1950)", base, base));
+        }
+        s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+      }
+    }
+    if (base == "address-postalcode") {
+      std::size_t chars = 0;
+      for (const char c : value) chars += std::isalnum(static_cast<unsigned char>(c)) != 0 ? 1 : 0;
+      if (chars > 4) {
+        return forbidden(
+            "analysts see de-identified data only, so they search by postcode district only (e.g. "
+            "address-postalcode=ME7)");
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 Permission permission_for_method(std::string_view method) {
@@ -336,7 +417,45 @@ bool is_parental(const json::object& related) {
 
 }  // namespace
 
-std::vector<std::string> CareRelationships::proxy_patients(const std::string& related_person_id) {
+namespace {
+
+/// The resource types a provision's `class` codings name (system resource-types, or no system).
+std::vector<std::string> provision_classes(const json::object& prov) {
+  std::vector<std::string> out;
+  const auto* classes = prov.if_contains("class");
+  if (classes == nullptr || !classes->is_array()) return out;
+  for (const auto& c : classes->get_array()) {
+    if (!c.is_object()) continue;
+    const auto* sys = c.get_object().if_contains("system");
+    const auto* code = c.get_object().if_contains("code");
+    if (code == nullptr || !code->is_string()) continue;
+    if (sys != nullptr && (!sys->is_string() || sys->get_string() != "http://hl7.org/fhir/resource-types")) continue;
+    out.emplace_back(code->get_string());
+  }
+  return out;
+}
+
+/// Is `now` (an instant's text, same format as FHIR dateTimes) within the provision's period?
+bool within_period(const json::object& prov, const std::string& now) {
+  const auto* period = prov.if_contains("period");
+  if (period == nullptr || !period->is_object()) return true;
+  const auto* start = period->get_object().if_contains("start");
+  const auto* end = period->get_object().if_contains("end");
+  // Plain text comparison is right for the prefix the two share (dates and instants sort as text).
+  if (start != nullptr && start->is_string()) {
+    const std::string_view s = start->get_string();
+    if (std::string_view(now).substr(0, s.size()) < s.substr(0, std::min(s.size(), now.size()))) return false;
+  }
+  if (end != nullptr && end->is_string()) {
+    const std::string_view e = end->get_string();
+    if (std::string_view(now).substr(0, e.size()) > e.substr(0, std::min(e.size(), now.size()))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+CareRelationships::ProxyGrant CareRelationships::proxy_patients(const std::string& related_person_id) {
   const std::int64_t now = core::now_micros() / 1'000'000;
   {
     std::lock_guard lock(mu_);
@@ -344,7 +463,7 @@ std::vector<std::string> CareRelationships::proxy_patients(const std::string& re
       return it->second.first;
     }
   }
-  std::vector<std::string> out;
+  ProxyGrant out;
   if (auto related = read_object(store_, "RelatedPerson", related_person_id)) {
     const auto* active = related->if_contains("active");
     const bool is_active = active == nullptr || !active->is_bool() || active->get_bool();
@@ -357,22 +476,59 @@ std::vector<std::string> CareRelationships::proxy_patients(const std::string& re
           age = age_in_years(b->get_string());
         }
       }
+      const std::string today = core::format_instant(core::now_micros());
       bool consented = false;
+      bool unlimited = age && *age < 11 && is_parental(*related);
+      std::vector<std::string> shared;  // the union of what limited consents share
       for (const auto& id : matching(store_, "Consent", {{"patient", pid}, {"status", "active"}}, 50)) {
         auto consent = read_object(store_, "Consent", id);
         const auto* prov = consent ? consent->if_contains("provision") : nullptr;
         if (prov == nullptr || !prov->is_object()) continue;
-        const auto* type = prov->get_object().if_contains("type");
+        const auto& p = prov->get_object();
+        const auto* type = p.if_contains("type");
         if (type == nullptr || !type->is_string() || type->get_string() != "permit") continue;
-        const auto* actors = prov->get_object().if_contains("actor");
+        if (!within_period(p, today)) continue;
+        const auto* actors = p.if_contains("actor");
         if (actors == nullptr || !actors->is_array()) continue;
-        for (const auto& a : actors->get_array()) {
+        const bool names_them = std::any_of(actors->get_array().begin(), actors->get_array().end(), [&](const auto& a) {
           const auto* ref = a.is_object() ? a.get_object().if_contains("reference") : nullptr;
-          if (ref != nullptr && reference_of(*ref) == "RelatedPerson/" + related_person_id) consented = true;
+          return ref != nullptr && reference_of(*ref) == "RelatedPerson/" + related_person_id;
+        });
+        if (!names_them) continue;
+        consented = true;
+        std::vector<std::string> types = provision_classes(p);
+        std::vector<std::string> denied;
+        if (const auto* nested = p.if_contains("provision"); nested != nullptr && nested->is_array()) {
+          for (const auto& n : nested->get_array()) {
+            if (!n.is_object()) continue;
+            const auto* nt = n.get_object().if_contains("type");
+            if (nt == nullptr || !nt->is_string() || nt->get_string() != "deny") continue;
+            if (!within_period(n.get_object(), today)) continue;
+            for (auto& t : provision_classes(n.get_object())) denied.push_back(std::move(t));
+          }
+        }
+        if (types.empty() && denied.empty()) {
+          unlimited = true;
+          continue;
+        }
+        if (types.empty()) {
+          // Everything in the record except what is denied.
+          auto all = search::Registry::r4().patient_compartment_types();
+          types.assign(all.begin(), all.end());
+          types.emplace_back("Patient");
+        }
+        for (auto& t : types) {
+          if (std::find(denied.begin(), denied.end(), t) == denied.end()) shared.push_back(std::move(t));
         }
       }
-      const bool young_child = age && *age < 11;
-      if (consented || (young_child && is_parental(*related))) out.push_back(pid);
+      if (consented || unlimited) {
+        out.patients.push_back(pid);
+        if (!unlimited) {
+          std::sort(shared.begin(), shared.end());
+          shared.erase(std::unique(shared.begin(), shared.end()), shared.end());
+          out.types[pid] = std::move(shared);
+        }
+      }
     }
   }
   std::lock_guard lock(mu_);
@@ -586,6 +742,17 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
     return core::ok();
   };
   using K = Route::Kind;
+  if (who.role == auth::Role::analyst) {
+    if (route.kind == K::match || route.kind == K::merge) {
+      return forbidden("matching and linking people's records is identity work, not open to analysts");
+    }
+    auto params = req.query;
+    if (req.method == "POST" && !req.body.empty() && req.path.ends_with("/_search")) {
+      if (auto form = decode_query(req.body)) params.insert(params.end(), form->begin(), form->end());
+    }
+    if (auto e = identifying_query(params)) return *e;
+    gate.deidentify = true;
+  }
   const auto need = [&](std::string_view type, Permission p) -> core::Result<void> {
     if (auto e = check_permission(who, type, p)) return *e;
     return core::ok();
@@ -672,6 +839,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         narrowed.method = "GET";
         auto pid = chosen_patient(who, narrowed, route.type);
         if (!pid) return pid.error();
+        if (!allowed_type(who, *pid, route.type)) return not_shared(route.type);
         narrowed.path = fmt::format("/fhir/Patient/{}/{}", *pid, route.type);
         exclude_hidden_labels(who, narrowed);
         gate.narrowed = std::move(narrowed);
@@ -798,7 +966,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
           narrowed.query.emplace_back(n, v);
         }
       }
-      const std::string types = readable_compartment_types(who, asked);
+      const std::string types = readable_compartment_types(who, route.id, asked);
       if (types.empty()) return forbidden("none of the record's resource types is open to your role");
       narrowed.query.emplace_back("_type", types);
       gate.narrowed = std::move(narrowed);
@@ -811,6 +979,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (patient_facing && (route.type != "Patient" || !allowed_patient(who, route.id))) {
         return forbidden("you can search only the records you have access to");
       }
+      if (patient_facing && !allowed_type(who, route.id, route.member)) return not_shared(route.member);
       if (auto r = need_care(route.id); !r) return r.error();
       gate.patient = route.id;
       if (Request narrowed = req; exclude_hidden_labels(who, narrowed)) gate.narrowed = std::move(narrowed);
@@ -820,8 +989,9 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
   return gate;
 }
 
-void enforce(const Principal& who, Gate& gate, const Route& route, const Request& req, Response& response,
-             CareRelationships& care) {
+namespace {
+void enforce_access(const Principal& who, Gate& gate, const Route& route, const Request& req, Response& response,
+                    CareRelationships& care) {
   if (response.status >= 300 && response.status != 304) return;
   const bool patient_facing = auth::is_patient_facing(who.role);
   const bool professional = auth::needs_relationship(who.role);
@@ -832,6 +1002,10 @@ void enforce(const Principal& who, Gate& gate, const Route& route, const Request
                           : !response.compartment.empty() && allowed_patient(who, patient_id_of(response.compartment));
       if (!ok) {
         response = error_response(forbidden("this record is not one you have access to"), req);
+        return;
+      }
+      if (route.type != "Patient" && !allowed_type(who, patient_id_of(response.compartment), route.type)) {
+        response = error_response(not_shared(route.type), req);
         return;
       }
     } else if (professional && !response.compartment.empty()) {
@@ -896,6 +1070,18 @@ void enforce(const Principal& who, Gate& gate, const Route& route, const Request
   }
   if (!removed) return;
   doc.get_object()["entry"] = std::move(kept);
+  response.body = format_body(json::serialize(doc), req);
+}
+}  // namespace
+
+void enforce(const Principal& who, Gate& gate, const Route& route, const Request& req, Response& response,
+             CareRelationships& care) {
+  enforce_access(who, gate, route, req, response, care);
+  if (!gate.deidentify || response.status != 200 || response.body.empty()) return;
+  boost::system::error_code ec;
+  json::value doc = json::parse(response.body, ec);
+  if (ec || !doc.is_object()) return;
+  fhir::deidentify(doc.get_object());
   response.body = format_body(json::serialize(doc), req);
 }
 
@@ -1116,7 +1302,7 @@ Response audit_search(store::Store& store, const auth::Principal* who, const Req
   }
   if (patient_facing) {
     if (q.patient.empty() && who->patients.size() == 1) q.patient = who->patients.front();
-    if (q.patient.empty() || !allowed_patient(*who, q.patient)) {
+    if (q.patient.empty() || !allowed_patient(*who, q.patient) || !allowed_type(*who, q.patient, "AuditEvent")) {
       return error_response(forbidden("you can see who accessed only the records you have access to"), req);
     }
   }

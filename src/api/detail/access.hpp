@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "store/store.hpp"
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,11 +89,18 @@ class CareRelationships {
   /// Drops the kept decision (after emergency access is granted).
   void forget(const std::string& subject, const std::string& patient_id);
 
-  /// The Patients a proxy (a RelatedPerson: parent or carer) may see: the RelatedPerson must be
+  /// What a proxy may see: the Patients, and for some of them only certain resource types.
+  struct ProxyGrant {
+    std::vector<std::string> patients;
+    std::map<std::string, std::vector<std::string>> types;  ///< patient id -> the only types shared
+  };
+  /// The records a proxy (a RelatedPerson: parent or carer) may see: the RelatedPerson must be
   /// active; a parent or guardian of a child under 11 needs nothing more; a child of 11 to 15, or
   /// anyone 16 or over, must have given consent (an active Consent with provision type permit
-  /// naming the RelatedPerson as actor). A carer who is not a parent always needs consent.
-  [[nodiscard]] std::vector<std::string> proxy_patients(const std::string& related_person_id);
+  /// naming the RelatedPerson as actor, within its period). A consent that lists resource types
+  /// (`provision.class`) shares only those; nested `deny` provisions with classes take types away.
+  /// A carer who is not a parent always needs consent.
+  [[nodiscard]] ProxyGrant proxy_patients(const std::string& related_person_id);
 
   /// How long emergency access lasts.
   static constexpr std::int64_t kEmergencySeconds = std::int64_t{4} * 3600;
@@ -102,7 +110,7 @@ class CareRelationships {
   store::Store& store_;
   std::mutex mu_;
   std::unordered_map<std::string, std::pair<Decision, std::int64_t>> kept_;
-  std::unordered_map<std::string, std::pair<std::vector<std::string>, std::int64_t>> proxies_;
+  std::unordered_map<std::string, std::pair<ProxyGrant, std::int64_t>> proxies_;
 };
 
 /// The outcome of admit().
@@ -112,6 +120,7 @@ struct Gate {
   bool filter_entries = false;      ///< the response Bundle's entries must be checked one by one
   bool check_compartment = false;   ///< the resource read must be in the caller's patients
   bool emergency = false;           ///< access rests on break-glass (audited as emergency treatment)
+  bool deidentify = false;          ///< the caller sees de-identified data only (analysts)
 };
 
 /// Decides whether `principal` may make `request` at all, and how it must be narrowed.

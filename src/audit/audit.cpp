@@ -95,8 +95,11 @@ void coding_of(std::string& out, std::string_view system, std::string_view code,
 
 }  // namespace
 
-Prepared prepare(const Event& e) {
-  // Written directly (not through a JSON tree): every read of the record makes one of these.
+namespace {
+
+/// The AuditEvent's members after resourceType, id and meta (`,"type":...`), written directly
+/// rather than through a JSON tree.
+std::string members_of(const Event& e) {
   std::string o;
   o.reserve(1024);
   o += ",\"type\":";
@@ -213,15 +216,77 @@ Prepared prepare(const Event& e) {
     }
     o += "]";
   }
+  return o;
+}
+
+/// The stored form's format number (the first element of its array).
+constexpr int kCompactFormat = 2;
+
+}  // namespace
+
+Prepared prepare(const Event& e) {
+  // Every read of the record makes one of these: a compact array of the facts (about a sixth of
+  // the AuditEvent's size), from which the AuditEvent is rendered when someone looks.
   Prepared p;
   p.recorded = e.recorded;
   p.patient = e.patient;
-  p.members = std::move(o);
+  std::string& o = p.fields;
+  o.reserve(256);
+  for (const std::string_view f :
+       {std::string_view(e.type), std::string_view(e.subtype), std::string_view(&e.action, 1)}) {
+    o.push_back(',');
+    quote(o, f);
+  }
+  o.push_back(',');
+  o += std::to_string(e.outcome);
+  for (const std::string* f : {&e.outcome_text, &e.user, &e.user_display, &e.fhir_user, &e.role, &e.organisation,
+                               &e.client_id, &e.address, &e.patient, &e.entity, &e.query, &e.purpose, &e.reason}) {
+    o.push_back(',');
+    quote(o, *f);
+  }
   return p;
 }
 
 json::object to_resource(const Event& e) {
-  return json::parse("{\"resourceType\":\"AuditEvent\"" + prepare(e).members + "}").as_object();
+  return json::parse("{\"resourceType\":\"AuditEvent\"" + members_of(e) + "}").as_object();
+}
+
+core::Result<Event> decode(const store::AuditRecord& record) {
+  const auto bad = [&] { return core::Error::internal(fmt::format("audit entry {} is unreadable", record.seq)); };
+  boost::system::error_code ec;
+  const json::value doc = json::parse(record.json, ec);
+  if (ec || !doc.is_array()) return bad();
+  const auto& a = doc.get_array();
+  constexpr std::size_t kFields = 20;
+  if (a.size() != kFields || !a[0].is_int64() || a[0].get_int64() != kCompactFormat || !a[1].is_int64() ||
+      !a[2].is_int64() || !a[6].is_int64()) {
+    return bad();
+  }
+  const auto text = [&](std::size_t i, std::string& out) {
+    if (!a[i].is_string()) return false;
+    out = std::string(a[i].get_string());
+    return true;
+  };
+  Event e;
+  e.recorded = a[2].get_int64();
+  std::string action;
+  if (!text(3, e.type) || !text(4, e.subtype) || !text(5, action) || action.size() != 1) return bad();
+  e.action = action[0];
+  e.outcome = static_cast<int>(a[6].get_int64());
+  std::size_t i = 7;
+  for (std::string* f : {&e.outcome_text, &e.user, &e.user_display, &e.fhir_user, &e.role, &e.organisation,
+                         &e.client_id, &e.address, &e.patient, &e.entity, &e.query, &e.purpose, &e.reason}) {
+    if (!text(i++, *f)) return bad();
+  }
+  return e;
+}
+
+core::Result<std::string> render(const store::AuditRecord& record) {
+  if (record.json.starts_with('{')) return record.json;  // written whole by an earlier version
+  auto e = decode(record);
+  if (!e) return e.error();
+  return fmt::format(R"({{"resourceType":"AuditEvent","id":"{}","meta":{{"versionId":"1","lastUpdated":"{}"}}{}}})",
+                     record.seq, core::format_instant(e->recorded), members_of(*e));
 }
 
 std::string link(std::string_view previous_hash, std::string_view json_text) {
@@ -236,9 +301,13 @@ std::string link(std::string_view previous_hash, std::string_view json_text) {
       EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) {
     return {};  // cannot happen with the default provider; an empty link never verifies
   }
+  static constexpr std::string_view kHex = "0123456789abcdef";
   std::string hex;
   hex.reserve(std::size_t{2} * len);
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[md[i] >> 4U]);
+    hex.push_back(kHex[md[i] & 0xfU]);
+  }
   return hex;
 }
 
@@ -257,14 +326,20 @@ core::Result<void> append(store::Transaction& t, const std::vector<Prepared>& ev
   if (!head) return head.error();
   for (const auto& e : events) {
     const std::int64_t seq = head->seq + 1;
-    // The id and meta come first so that every entry reads the same way.
+    // The format, the entry's number and its time come first, so they are chained with it.
     store::AuditRecord rec;
     rec.seq = seq;
     rec.recorded = e.recorded;
     rec.patient = e.patient;
-    rec.json =
-        fmt::format(R"({{"resourceType":"AuditEvent","id":"{}","meta":{{"versionId":"1","lastUpdated":"{}"}}{}}})", seq,
-                    core::format_instant(e.recorded), e.members);
+    rec.json.reserve(e.fields.size() + 40);
+    rec.json += '[';
+    rec.json += std::to_string(kCompactFormat);
+    rec.json += ',';
+    rec.json += std::to_string(seq);
+    rec.json += ',';
+    rec.json += std::to_string(e.recorded);
+    rec.json += e.fields;
+    rec.json += ']';
     rec.hash = link(head->hash, rec.json);
     if (auto w = t.append_audit(rec); !w) return w;
     head->seq = seq;
@@ -295,8 +370,12 @@ core::Result<VerifyReport> verify(store::Store& store, const std::function<void(
       }
       boost::system::error_code ec;
       const json::value doc = json::parse(rec.json, ec);
-      if (ec || !doc.is_object() || doc.get_object().if_contains("id") == nullptr ||
-          *doc.get_object().if_contains("id") != json::value(std::to_string(rec.seq))) {
+      const bool numbered =
+          !ec && ((doc.is_object() && doc.get_object().if_contains("id") != nullptr &&
+                   *doc.get_object().if_contains("id") == json::value(std::to_string(rec.seq))) ||
+                  (doc.is_array() && doc.get_array().size() > 2 && doc.get_array()[1] == json::value(rec.seq) &&
+                   doc.get_array()[2] == json::value(rec.recorded)));
+      if (!numbered) {
         report.bad_seq = rec.seq;
         report.problem = fmt::format("entry {} carries another entry's number", rec.seq);
         return report;

@@ -63,12 +63,24 @@ inline constexpr std::string_view kGenesis = "0000000000000000000000000000000000
 [[nodiscard]] std::string link(std::string_view previous_hash, std::string_view json);
 
 /// An event serialised ahead of its place in the chain (CPU work kept off the writer thread).
+///
+/// The trail stores each entry in a compact form, a JSON array of the event's facts:
+/// `[2, seq, recorded (µs since the epoch), type, subtype, action, outcome, outcomeText, user,
+/// userDisplay, fhirUser, role, organisation, client, address, patient, entity, query, purpose,
+/// reason]`; the hash chains that text. render() turns it into the FHIR AuditEvent.
 struct Prepared {
   core::Micros recorded = 0;
   std::string patient;
-  std::string members;  ///< the AuditEvent's JSON members after resourceType, id and meta: `,"type":...`
+  std::string fields;  ///< the array's elements from `type` on, each preceded by a comma
 };
 [[nodiscard]] Prepared prepare(const Event& event);
+
+/// The event an entry of the trail records (its compact form read back).
+[[nodiscard]] core::Result<Event> decode(const store::AuditRecord& record);
+
+/// The FHIR R4 AuditEvent of an entry of the trail (id = its number in the chain). Entries an
+/// earlier version stored whole are returned as they are.
+[[nodiscard]] core::Result<std::string> render(const store::AuditRecord& record);
 
 /// Appends events to the chain inside a write transaction (reads and moves the chain head kept in
 /// the store's bookkeeping, so it is safe when the work runs more than once).

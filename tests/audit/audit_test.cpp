@@ -89,7 +89,10 @@ TEST_F(AuditTest, AnEntryIsValidFhir) {
   auto rows = store_->audit_scan(0, 10);
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1U);
-  auto doc = boost::json::parse(rows->front().json).as_object();
+  EXPECT_TRUE(rows->front().json.starts_with("[2,1,")) << "stored compactly: " << rows->front().json;
+  auto text = render(rows->front());
+  ASSERT_TRUE(text) << text.error().message();
+  auto doc = boost::json::parse(*text).as_object();
   EXPECT_EQ(doc.at("resourceType"), "AuditEvent");
   EXPECT_EQ(doc.at("id"), "1");
   EXPECT_EQ(doc.at("action"), "R");
@@ -125,6 +128,63 @@ TEST_F(AuditTest, EveryShapeOfEventIsValidR4) {
   const auto doc = to_resource(full);
   EXPECT_EQ(doc.at("purposeOfEvent").as_array()[0].at("text").as_string(), full.reason);
   EXPECT_EQ(doc.at("agent").as_array()[0].at("who").at("display").as_string(), full.user_display);
+}
+
+TEST_F(AuditTest, TheCompactFormKeepsEveryFact) {
+  Event full = event(1);
+  full.type = "110113";
+  full.subtype = "break-glass";
+  full.action = 'E';
+  full.outcome = 4;
+  full.outcome_text = "refused \"now\"";
+  full.purpose = "ETREAT";
+  full.reason = "line one\nline \"two\" \\ back\tslash, caf\u00e9 \x01";
+  full.user_display = "Dr \"Quote\"";
+  full.fhir_user = "Practitioner/p1";
+  full.organisation = "Organization/o1";
+  full.client_id = "web";
+  full.address = "127.0.0.1";
+  full.query = "name=smi&birthdate=ge1950";
+  full.entity = "Observation/o9/_history/2";
+  ASSERT_TRUE(store_->write([&](store::Transaction& t) { return append(t, std::vector<Event>{full}); }));
+  auto rows = store_->audit_scan(0, 10);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1U);
+  auto back = decode(rows->front());
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->recorded, full.recorded);
+  EXPECT_EQ(back->type, full.type);
+  EXPECT_EQ(back->subtype, full.subtype);
+  EXPECT_EQ(back->action, full.action);
+  EXPECT_EQ(back->outcome, full.outcome);
+  EXPECT_EQ(back->outcome_text, full.outcome_text);
+  EXPECT_EQ(back->user, full.user);
+  EXPECT_EQ(back->user_display, full.user_display);
+  EXPECT_EQ(back->fhir_user, full.fhir_user);
+  EXPECT_EQ(back->role, full.role);
+  EXPECT_EQ(back->organisation, full.organisation);
+  EXPECT_EQ(back->client_id, full.client_id);
+  EXPECT_EQ(back->address, full.address);
+  EXPECT_EQ(back->patient, full.patient);
+  EXPECT_EQ(back->entity, full.entity);
+  EXPECT_EQ(back->query, full.query);
+  EXPECT_EQ(back->purpose, full.purpose);
+  EXPECT_EQ(back->reason, full.reason);
+  auto text = render(rows->front());
+  ASSERT_TRUE(text);
+  auto expected = to_resource(full);
+  auto rendered = boost::json::parse(*text).as_object();
+  EXPECT_EQ(rendered.at("id"), "1");
+  rendered.erase("id");
+  rendered.erase("meta");
+  EXPECT_TRUE(rendered == expected) << boost::json::serialize(rendered) << "\n" << boost::json::serialize(expected);
+  // An entry an earlier version stored whole reads as it was.
+  store::AuditRecord old;
+  old.seq = 7;
+  old.json = R"({"resourceType":"AuditEvent","id":"7"})";
+  EXPECT_EQ(*render(old), old.json);
+  old.json = "[2,7]";
+  EXPECT_FALSE(decode(old)) << "a damaged entry is reported, not guessed at";
 }
 
 TEST_F(AuditTest, AChangedEntryIsFound) {

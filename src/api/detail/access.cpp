@@ -1329,8 +1329,10 @@ Response audit_search(store::Store& store, const auth::Principal* who, const Req
   bundle["link"] = std::move(links);
   json::array entries;
   for (const auto& row : *rows) {
+    auto text = audit::render(row);
+    if (!text) continue;
     boost::system::error_code ec;
-    json::value ev = json::parse(row.json, ec);
+    json::value ev = json::parse(*text, ec);
     if (ec || !ev.is_object()) continue;
     if (patient_facing) redact_for_patient(ev.get_object());
     entries.push_back(json::object{{"fullUrl", fmt::format("{}/AuditEvent/{}", req.base_url, row.seq)},

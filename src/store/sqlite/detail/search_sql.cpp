@@ -501,6 +501,30 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     from = "(" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type) +
            ") d JOIN resource_current c0 ON c0.rid = d.rid";
   }
+  // Unsorted, driven, with more filters to check: put the driver's candidates in id order first
+  // (from the index alone), then check the other filters on them in that order only until the page
+  // is full, rather than checking every candidate and sorting the survivors.
+  const bool lazy = !count_only && plan.sort.empty() && driver >= 0 && !plan.compartment && plan.filters.size() > 1;
+  if (lazy) {
+    b.bind(plan.type);
+    std::string inner = "SELECT c0.rid AS rid, c0.id AS id FROM " + from + " WHERE c0.type = ? AND c0.deleted = 0";
+    if (plan.after) {
+      b.bind(*plan.after);
+      inner += " AND c0.id > ?";
+    }
+    // LIMIT -1 keeps the ordered subquery from being flattened; CROSS JOIN keeps it the outer loop,
+    // so rows come out in its order.
+    std::string where;
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (static_cast<int>(i) == driver) continue;
+      where += (where.empty() ? "" : " AND ") + b.filter(plan.filters[i], "c0", plan.type);
+    }
+    sql.binds.emplace_back(static_cast<std::int64_t>(limit));
+    sql.binds.emplace_back(static_cast<std::int64_t>(offset));
+    sql.text = "SELECT c0.id FROM (" + inner + " ORDER BY c0.id LIMIT -1) cand CROSS JOIN resource_current c0 ON " +
+               "c0.rid = cand.rid WHERE " + where + " LIMIT ? OFFSET ?";
+    return sql;
+  }
   std::string where = "c0.type = ? AND c0.deleted = 0";
   b.bind(plan.type);
   if (plan.compartment && by_id) {

@@ -79,10 +79,24 @@ int family_level(std::string_view a, std::string_view b) {
   return 3;
 }
 
+/// One keying slip apart: a letter added or dropped, or two neighbours swapped. (Not a letter
+/// changed: in short names that makes another name too often, as Tom and Tim, twins' names.)
+bool one_keying_slip(std::string_view a, std::string_view b) {
+  if (a.size() > b.size()) std::swap(a, b);
+  if (b.size() - a.size() > 1) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  if (a.size() == b.size()) {
+    return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+  }
+  return a.substr(i) == b.substr(i + 1);
+}
+
 int given_level(std::string_view a, std::string_view b) {
   if (a == b) return 0;
   if (are_name_variants(a, b)) return 1;
-  if (jaro_winkler(a, b) >= 0.88) return 2;
+  // Short names fall below the Jaro-Winkler threshold after a single slip ("amy" / "ammy").
+  if (jaro_winkler(a, b) >= 0.88 || (std::min(a.size(), b.size()) >= 3 && one_keying_slip(a, b))) return 2;
   if ((a.size() == 1 || b.size() == 1) && a.front() == b.front()) return 3;
   return 4;
 }
@@ -432,8 +446,13 @@ MatchScore Matcher::score(const ComparisonVector& v) const {
     const int birth = at(Field::kBirthDate);
     const int postcode = at(Field::kPostcode);
     // A full postcode, not a sector: namesakes born the same day in one sector of ~3,000 homes exist.
-    const bool corroborated =
-        postcode == 0 || at(Field::kPhone) == 0 || at(Field::kEmail) == 0 || at(Field::kLocalId) == 0;
+    // Not a middle name: middle names come from a small pool, and namesakes share them too often.
+    s.corroboration = postcode == 0              ? "postcode"
+                      : at(Field::kPhone) == 0   ? "phone"
+                      : at(Field::kEmail) == 0   ? "email"
+                      : at(Field::kLocalId) == 0 ? "local id"
+                                                 : std::string_view();
+    const bool corroborated = !s.corroboration.empty();
     if (given == 4) {
       cap(Grade::kPossible, "no NHS number match and given names disagree");
     } else if (birth == 4) {
@@ -484,6 +503,7 @@ json::value Explanation::to_json() const {
                  {"weight", std::round(result.weight * 1000.0) / 1000.0},
                  {"grade", grade_code(result.grade)}};
   if (!result.cap.empty()) o["cap"] = result.cap;
+  if (!result.corroboration.empty()) o["corroboration"] = result.corroboration;
   o["fields"] = std::move(fs);
   return o;
 }

@@ -87,6 +87,9 @@ struct MatchScore {
   double score = 0;   ///< posterior match probability in [0, 1], lowered below a grade when capped
   Grade grade = Grade::kCertainlyNot;
   std::string_view cap;  ///< why the grade was capped by a rule (static text), empty when not
+  /// Without an agreeing NHS number: what corroborated the identity besides name, birth date and
+  /// gender ("postcode", "phone", "email", "local id"), empty when nothing did.
+  std::string_view corroboration;
 };
 
 /// One field's part in a score, for people to read.
@@ -101,7 +104,7 @@ struct FieldExplanation {
 struct Explanation {
   MatchScore result;
   std::vector<FieldExplanation> fields;  ///< one per Field, in Field order
-  /// {"score", "weight", "grade", "cap"?, "fields": [{"field", "level", "a", "b", "weight"}]}
+  /// {"score", "weight", "grade", "cap"?, "corroboration"?, "fields": [{"field", "level", "a", "b", "weight"}]}
   [[nodiscard]] boost::json::value to_json() const;
 };
 

@@ -60,6 +60,19 @@ TEST(Matcher, FieldLevelsAreGraded) {
   EXPECT_EQ(level(v, Field::kPhone), kMissing);
 }
 
+TEST(Matcher, OneKeyingSlipInAShortGivenNameIsClose) {
+  const auto given = [](const char* a, const char* b) {
+    const auto text = [](const char* g) {
+      return std::string(R"({"name": [{"family": "Hale", "given": [")") + g + R"("]}], "birthDate": "1980-01-02"})";
+    };
+    return level(compare(record(text(a)), record(text(b))), Field::kGivenName);
+  };
+  EXPECT_EQ(given("Amy", "Ammy"), 2);  // a letter added
+  EXPECT_EQ(given("Ian", "Ina"), 2);   // neighbours swapped
+  EXPECT_EQ(given("Tom", "Tim"), 4);   // a letter changed: another name (twins are named so)
+  EXPECT_EQ(given("Amy", "Ava"), 4);   // two changes: another name
+}
+
 TEST(Matcher, MaidenNameMatchesAfterMarriage) {
   const auto v = compare(record(R"({"name": [{"family": "Brown", "given": ["Kate"]}]})"),
                          record(R"({"name": [{"use": "official", "family": "Green", "given": ["Katherine"]},

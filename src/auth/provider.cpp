@@ -3,10 +3,12 @@
 #include "auth/crypto.hpp"
 #include "auth/password.hpp"
 #include "auth/totp.hpp"
+#include "core/log.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <mutex>
 
 namespace ucr::auth {
@@ -783,8 +785,10 @@ core::Result<Principal> Provider::verify_token(std::string_view token, std::int6
     auto r = parse_role(str(*claims, "ucr_role"));
     if (!r) return core::Error::make(401, "login", "the token names no ucr role");
     role = *r;
-  } else if (external_.knows(iss)) {
-    claims = external_.verify(token, now);
+  } else if (auto ext = external(); ext->knows(iss)) {
+    if (refresh_jwks(iss, now, false)) ext = external();
+    claims = ext->verify(token, now);
+    if (!claims && refresh_jwks(iss, now, true)) claims = external()->verify(token, now);
     if (!claims) return claims.error();
     const auto it = external_roles_.find(iss);
     role = parse_role(str(*claims, "ucr_role")).value_or(it != external_roles_.end() ? it->second : Role::patient);
@@ -822,9 +826,61 @@ core::Result<Principal> Provider::verify_token(std::string_view token, std::int6
 
 core::Result<void> Provider::trust_issuer(const std::string& issuer, std::string_view jwks_json,
                                           const std::string& audience, Role default_role) {
-  if (auto r = external_.add(issuer, jwks_json, audience); !r) return r;
+  std::lock_guard lock(external_mu_);
+  auto next = std::make_shared<TrustedIssuers>(*external_);
+  if (auto r = next->add(issuer, jwks_json, audience); !r) return r;
+  external_ = std::move(next);
   external_roles_[issuer] = default_role;
   return core::ok();
+}
+
+namespace {
+std::optional<std::string> read_small_file(const std::string& path) {
+  constexpr std::streamsize kMax = std::streamsize{1} << 20;  // a JWKS is a few KiB
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string out(static_cast<std::size_t>(kMax) + 1, '\0');
+  in.read(out.data(), kMax + 1);
+  if (in.bad() || in.gcount() > kMax) return std::nullopt;
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
+}
+}  // namespace
+
+core::Result<void> Provider::trust_issuer_file(const std::string& issuer, const std::string& jwks_path,
+                                               const std::string& audience, Role default_role) {
+  auto content = read_small_file(jwks_path);
+  if (!content) return core::Error::invalid(fmt::format("cannot read the JWKS file {} (at most 1 MiB)", jwks_path));
+  if (auto r = trust_issuer(issuer, *content, audience, default_role); !r) return r;
+  std::lock_guard lock(external_mu_);
+  jwks_sources_[issuer] = JwksSource{jwks_path, audience, std::move(*content), 0};
+  return core::ok();
+}
+
+bool Provider::refresh_jwks(const std::string& issuer, std::int64_t now, bool after_failure) const {
+  std::lock_guard lock(external_mu_);
+  const auto it = jwks_sources_.find(issuer);
+  if (it == jwks_sources_.end()) return false;
+  JwksSource& src = it->second;
+  const std::int64_t interval = after_failure ? options_.jwks_retry_seconds : options_.jwks_recheck_seconds;
+  if (src.checked != 0 && now - src.checked < interval) return false;
+  src.checked = now;
+  auto content = read_small_file(src.path);
+  if (!content) {
+    core::log_warn(fmt::format("the JWKS file of {} cannot be read; keeping the keys last read", issuer));
+    return false;
+  }
+  if (*content == src.content) return false;
+  auto next = std::make_shared<TrustedIssuers>(*external_);
+  if (auto r = next->add(issuer, *content, src.audience); !r) {
+    core::log_warn(
+        fmt::format("the JWKS file of {} is not valid ({}); keeping the keys last read", issuer, r.error().message()));
+    return false;
+  }
+  external_ = std::move(next);
+  src.content = std::move(*content);
+  core::log_info(fmt::format("the JWKS of {} changed: its new keys are in use", issuer));
+  return true;
 }
 
 json::object Provider::openid_configuration() const {

@@ -76,6 +76,11 @@ struct ProviderOptions {
   int max_failed_logins = 5;  ///< then locked, for lockout_seconds doubling per further failure
   std::int64_t lockout_seconds = 60;
   std::int64_t max_lockout_seconds = 3600;
+  /// A trusted issuer's JWKS file is read again at most this often, so that its key rotations
+  /// are picked up without a restart ...
+  std::int64_t jwks_recheck_seconds = 60;
+  /// ... and at most this often when a token names a key the file did not have.
+  std::int64_t jwks_retry_seconds = 5;
 };
 
 /// A validated authorization request (response_type=code).
@@ -171,6 +176,11 @@ class Provider {
   /// gives the role; "fhirUser", "organisation" and "patient" claims carry the rest.
   [[nodiscard]] core::Result<void> trust_issuer(const std::string& issuer, std::string_view jwks_json,
                                                 const std::string& audience, Role default_role);
+  /// As trust_issuer, with the JWKS read from a file that is read again while serving (see
+  /// ProviderOptions::jwks_recheck_seconds): when it changes, the new keys replace the old; a file
+  /// that has become unreadable or invalid keeps the keys last read (and says so in the log).
+  [[nodiscard]] core::Result<void> trust_issuer_file(const std::string& issuer, const std::string& jwks_path,
+                                                     const std::string& audience, Role default_role);
 
   [[nodiscard]] boost::json::object openid_configuration() const;
   [[nodiscard]] boost::json::object smart_configuration() const;
@@ -207,7 +217,21 @@ class Provider {
   store::Store& store_;
   std::shared_ptr<KeyRing> keys_;
   ProviderOptions options_;
-  TrustedIssuers external_;
+  /// Reads a trusted issuer's JWKS file again when it is due; true when new keys were taken.
+  bool refresh_jwks(const std::string& issuer, std::int64_t now, bool after_failure) const;
+  [[nodiscard]] std::shared_ptr<const TrustedIssuers> external() const {
+    std::lock_guard lock(external_mu_);
+    return external_;
+  }
+  struct JwksSource {
+    std::string path;
+    std::string audience;
+    std::string content;
+    std::int64_t checked = 0;
+  };
+  mutable std::mutex external_mu_;  // guards external_ and jwks_sources_
+  mutable std::shared_ptr<const TrustedIssuers> external_ = std::make_shared<const TrustedIssuers>();
+  mutable std::map<std::string, JwksSource, std::less<>> jwks_sources_;
   std::map<std::string, Role, std::less<>> external_roles_;
   mutable std::shared_mutex mu_;
   std::set<std::string, std::less<>> revoked_;   // access-token ids

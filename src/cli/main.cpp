@@ -480,11 +480,7 @@ int main(int argc, char** argv) {
       const std::string file = t.substr(bar1 + 1, bar2 - bar1 - 1);
       const auto role = auth::parse_role(t.substr(bar2 + 1));
       if (!role) return fail(fmt::format("--trust-issuer: unknown role '{}'", t.substr(bar2 + 1)));
-      std::ifstream in(file, std::ios::binary);
-      if (!in) return fail(fmt::format("--trust-issuer: cannot read the JWKS file {}", file));
-      std::stringstream jwks;
-      jwks << in.rdbuf();
-      if (auto r = provider->trust_issuer(iss, jwks.str(), issuer + "/fhir", *role); !r) {
+      if (auto r = provider->trust_issuer_file(iss, file, issuer + "/fhir", *role); !r) {
         return fail(fmt::format("--trust-issuer {}: {}", iss, r.error().message()));
       }
       core::log_info(fmt::format("trusting tokens from {} (role {} by default)", iss, auth::role_code(*role)));

@@ -10,6 +10,9 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <array>
 #include <cctype>
 #include <set>
@@ -598,6 +601,46 @@ TEST_F(SecurityTest, TokensFromATrustedExternalIdentityProvider) {
   EXPECT_EQ(as(idp->sign(claims("https://other.example/fhir")), "GET", "/fhir/Observation/" + obs_a_).status, 401);
   // The same claims signed by a key the issuer never published.
   EXPECT_EQ(as(auth::KeyRing::ephemeral()->sign(claims(kAudience)), "GET", "/fhir/Observation/" + obs_a_).status, 401);
+}
+
+TEST_F(SecurityTest, AnExternalProvidersRotatedKeysArePickedUpFromItsJwksFile) {
+  auth::ProviderOptions po;
+  po.issuer = kIssuer;
+  po.audience = kAudience;
+  po.jwks_recheck_seconds = 0;  // read the file on every token (the default is a minute)
+  po.jwks_retry_seconds = 0;
+  auto provider = std::make_unique<auth::Provider>(*store_, ring_, po);
+  ASSERT_TRUE(provider->load());
+  ApiOptions o = ApiTest::api_options();
+  o.auth = provider.get();
+  Api api(*store_, o);
+  const auto path = dir_ / "idp-jwks.json";
+  const auto publish = [&](const auth::KeyRing& ring) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << json::serialize(ring.jwks());
+  };
+  auto first = auth::KeyRing::ephemeral();
+  auto second = auth::KeyRing::ephemeral();
+  publish(*first);
+  ASSERT_TRUE(provider->trust_issuer_file("https://login.example", path.string(), kAudience, auth::Role::patient));
+  const auto claims = json::object{{"iss", "https://login.example"},
+                                   {"aud", kAudience},
+                                   {"sub", "nhs-login-9"},
+                                   {"iat", now_s()},
+                                   {"nbf", now_s()},
+                                   {"exp", now_s() + 300},
+                                   {"scope", "patient/*.rs"},
+                                   {"patient", patient_a_}};
+  const auto get = [&](const std::string& t) {
+    return api.handle(make_request("GET", "/fhir/Observation/" + obs_a_, {}, {{"Authorization", "Bearer " + t}}))
+        .status;
+  };
+  EXPECT_EQ(get(first->sign(claims)), 200);
+  EXPECT_EQ(get(second->sign(claims)), 401) << "not yet published";
+  publish(*second);  // the provider rotates its keys
+  EXPECT_EQ(get(second->sign(claims)), 200) << "the new key is read from the file";
+  EXPECT_EQ(get(first->sign(claims)), 401) << "the old key is gone from the file";
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "{not json";
+  EXPECT_EQ(get(second->sign(claims)), 200) << "a broken file keeps the keys last read";
 }
 
 TEST_F(SecurityTest, SensitiveRecordsAreShownOnlyToRolesThatNeedThem) {

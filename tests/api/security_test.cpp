@@ -268,12 +268,53 @@ TEST_F(SecurityTest, RolePolicyAndScopesLimitWhatACallerMayDo) {
   EXPECT_NE(w.body.find("scopes"), std::string::npos) << w.body;
   EXPECT_EQ(as(ro, "GET", "/fhir/Patient/" + patient_a_).status, 403);
   EXPECT_EQ(version_count(), before) << "a refused write changes nothing";
-  // A grant restricted by a query (SMART v2 granular scope) is refused rather than widened.
+  // A grant restricted by a query (SMART v2 granular scope) does not reach what it does not match.
   const std::string granular = token("dr-who", "user/Observation.rs?category=laboratory");
   auto g = as(granular, "GET", "/fhir/Observation/" + obs_a_);
   EXPECT_EQ(g.status, 403) << g.body;
   // The audit trail is never written by clients.
   EXPECT_EQ(as(token("dr-who"), "POST", "/fhir/AuditEvent", R"({"resourceType":"AuditEvent"})").status, 405);
+}
+
+// SMART v2 granular scopes: a grant that holds only for resources matching a query narrows reads
+// and searches (and what $everything and includes return); other uses are refused, never widened.
+TEST_F(SecurityTest, GranularScopesNarrowReadsAndSearches) {
+  const std::string temperature = seed("Observation", observation(patient_a_, "8310-5"));
+  const std::string pulse_only = token("dr-who", "user/Observation.rs?code=http://loinc.org|8867-4 user/Patient.rs");
+  EXPECT_EQ(as(pulse_only, "GET", "/fhir/Observation/" + obs_a_).status, 200);
+  auto outside = as(pulse_only, "GET", "/fhir/Observation/" + temperature);
+  EXPECT_EQ(outside.status, 403) << outside.body;
+  EXPECT_NE(outside.body.find("granular"), std::string::npos) << outside.body;
+  auto found = as(pulse_only, "GET", "/fhir/Observation?patient=" + patient_a_ + "&_total=accurate");
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(ids_in(found), std::set<std::string>{"Observation/" + obs_a_});
+  EXPECT_EQ(str(body_of(found), {"total"}), "1") << "the total keeps to the grant too";
+  auto in_record = as(pulse_only, "GET", "/fhir/Patient/" + patient_a_ + "/Observation");
+  ASSERT_EQ(in_record.status, 200) << in_record.body;
+  EXPECT_EQ(ids_in(in_record), std::set<std::string>{"Observation/" + obs_a_});
+  auto all = as(pulse_only, "GET", "/fhir/Patient/" + patient_a_ + "/$everything");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(ids_in(all).count("Observation/" + obs_a_), 1U);
+  EXPECT_EQ(ids_in(all).count("Observation/" + temperature), 0U);
+  auto included = as(pulse_only, "GET", "/fhir/Patient?_id=" + patient_a_ + "&_revinclude=Observation:subject");
+  ASSERT_EQ(included.status, 200) << included.body;
+  EXPECT_EQ(ids_in(included).count("Observation/" + temperature), 0U);
+  EXPECT_EQ(ids_in(included).count("Observation/" + obs_a_), 1U);
+  EXPECT_EQ(as(pulse_only, "GET", "/fhir/Observation/" + obs_a_ + "/_history/1").status, 403)
+      << "an older version cannot be checked against the grant";
+  // Two grants on the same parameter: either code.
+  const std::string two = token("dr-who",
+                                "user/Observation.rs?code=http://loinc.org|8867-4 "
+                                "user/Observation.rs?code=http://loinc.org|8310-5");
+  auto both = as(two, "GET", "/fhir/Observation?patient=" + patient_a_);
+  ASSERT_EQ(both.status, 200) << both.body;
+  EXPECT_EQ(ids_in(both), (std::set<std::string>{"Observation/" + obs_a_, "Observation/" + temperature}));
+  // A write under a granular grant is refused.
+  const std::size_t before = version_count();
+  auto w = as(token("dr-who", "user/Observation.cruds?code=http://loinc.org|8867-4"), "POST", "/fhir/Observation",
+              observation(patient_a_, "8867-4"));
+  EXPECT_EQ(w.status, 403) << w.body;
+  EXPECT_EQ(version_count(), before);
 }
 
 TEST_F(SecurityTest, APatientSeesOnlyTheirOwnRecord) {

@@ -55,8 +55,10 @@ std::string_view permission_word(Permission p) {
   return "use";
 }
 
-/// Role policy and SMART scopes both allow `p` on `type`.
-std::optional<core::Error> check_permission(const Principal& who, std::string_view type, Permission p) {
+/// Role policy and SMART scopes both allow `p` on `type`. `restricted_ok`: a grant that holds only
+/// for resources matching a query (SMART v2 granular scopes) is accepted, and the caller applies it.
+std::optional<core::Error> check_permission(const Principal& who, std::string_view type, Permission p,
+                                            bool restricted_ok = false) {
   if (!auth::role_permits(who.role, type, p)) {
     return forbidden(fmt::format("the {} role may not {} {} resources ({})", auth::role_title(who.role),
                                  permission_word(p), type, auth::resource_class_name(auth::resource_class(type))));
@@ -65,15 +67,49 @@ std::optional<core::Error> check_permission(const Principal& who, std::string_vi
     return forbidden(fmt::format("the access token's scopes do not allow {} on {} (granted: {})", permission_word(p),
                                  type, who.scopes.to_string()));
   }
-  // A grant that holds only for resources matching a query (SMART v2 granular scopes) is not yet
-  // applied as a filter, so it is refused rather than widened.
-  if (!who.scopes.restrictions(type, p).empty()) {
+  // A grant that holds only for resources matching a query (SMART v2 granular scopes) is applied
+  // to reads and searches; for anything else it is refused rather than widened.
+  if (!restricted_ok && !who.scopes.restrictions(type, p).empty()) {
     return forbidden(
-        fmt::format("the access token grants {} on {} only with a query restriction, which this server "
-                    "does not apply yet; ask for the scope without '?...'",
+        fmt::format("the access token grants {} on {} only for resources matching a query, which this server "
+                    "applies to reads and searches only; ask for the scope without '?...'",
                     permission_word(p), type));
   }
   return std::nullopt;
+}
+
+/// The restrictions of the caller's grant of `p` on `type`, each decoded into search parameters
+/// (empty: unrestricted).
+std::vector<std::vector<std::pair<std::string, std::string>>> restriction_params(const Principal& who,
+                                                                                 std::string_view type, Permission p) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> out;
+  for (const auto& q : who.scopes.restrictions(type, p)) {
+    auto params = decode_query(q);
+    out.push_back(params ? std::move(*params) : std::vector<std::pair<std::string, std::string>>{{"_id", ""}});
+  }
+  return out;
+}
+
+/// The restrictions as parameters to add to one search (AND): one restriction as it is; several
+/// that each name the same single parameter as one parameter with their values joined (OR). Other
+/// mixtures cannot be said in one R4 search: an error.
+core::Result<std::vector<std::pair<std::string, std::string>>> restriction_search(const Principal& who,
+                                                                                  std::string_view type) {
+  auto all = restriction_params(who, type, Permission::search);
+  if (all.empty()) return std::vector<std::pair<std::string, std::string>>{};
+  if (all.size() == 1) return std::move(all.front());
+  std::pair<std::string, std::string> joined;
+  for (const auto& r : all) {
+    if (r.size() != 1 || (!joined.first.empty() && r.front().first != joined.first)) {
+      return forbidden(fmt::format(
+          "the access token's granular scopes on {} cannot be combined into one search; search with a token "
+          "that holds one of them",
+          type));
+    }
+    joined.first = r.front().first;
+    joined.second += (joined.second.empty() ? "" : ",") + r.front().second;
+  }
+  return std::vector<std::pair<std::string, std::string>>{std::move(joined)};
 }
 
 bool in_compartment_types(std::string_view type) {
@@ -325,6 +361,18 @@ std::vector<std::string> matching(store::Store& store, const std::string& type,
   auto page = store.search(*plan, false);
   if (!page) return {};
   return page->ids;
+}
+
+/// Does the current version of type/id match one of the caller's granular read restrictions (or
+/// is the grant unrestricted)?
+bool within_grant(store::Store& store, const Principal& who, const std::string& type, const std::string& id) {
+  const auto all = restriction_params(who, type, Permission::read);
+  if (all.empty()) return true;
+  return std::any_of(all.begin(), all.end(), [&](const auto& r) {
+    auto params = r;
+    params.emplace_back("_id", id);
+    return !matching(store, type, params, 1).empty();
+  });
 }
 
 std::optional<json::object> read_object(store::Store& store, const std::string& type, const std::string& id) {
@@ -753,8 +801,8 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
     if (auto e = identifying_query(params)) return *e;
     gate.deidentify = true;
   }
-  const auto need = [&](std::string_view type, Permission p) -> core::Result<void> {
-    if (auto e = check_permission(who, type, p)) return *e;
+  const auto need = [&](std::string_view type, Permission p, bool restricted_ok = false) -> core::Result<void> {
+    if (auto e = check_permission(who, type, p, restricted_ok)) return *e;
     return core::ok();
   };
   switch (route.kind) {
@@ -826,7 +874,9 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       return gate;
     }
     case K::type_search: {
-      if (auto r = need(route.type, Permission::search); !r) return r.error();
+      if (auto r = need(route.type, Permission::search, true); !r) return r.error();
+      auto granted = restriction_search(who, route.type);
+      if (!granted) return granted.error();
       if (patient_facing && in_compartment_types(route.type)) {
         Request narrowed = req;
         if (req.method == "POST" && !req.body.empty()) {
@@ -840,6 +890,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         auto pid = chosen_patient(who, narrowed, route.type);
         if (!pid) return pid.error();
         if (!allowed_type(who, *pid, route.type)) return not_shared(route.type);
+        for (auto& p : *granted) narrowed.query.push_back(std::move(p));
         narrowed.path = fmt::format("/fhir/Patient/{}/{}", *pid, route.type);
         exclude_hidden_labels(who, narrowed);
         gate.narrowed = std::move(narrowed);
@@ -857,7 +908,10 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         }
         if (auto r = need_care(gate.patient); !r) return r.error();
       }
-      if (Request narrowed = req; exclude_hidden_labels(who, narrowed)) gate.narrowed = std::move(narrowed);
+      if (Request narrowed = req; exclude_hidden_labels(who, narrowed) || !granted->empty()) {
+        for (auto& p : *granted) narrowed.query.push_back(std::move(p));
+        gate.narrowed = std::move(narrowed);
+      }
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
     }
@@ -903,7 +957,12 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
     case K::read:
     case K::vread:
     case K::instance_history:
-      if (auto r = need(route.type, Permission::read); !r) return r.error();
+      // A granular grant is checked against the current version: a read only.
+      if (auto r = need(route.type, Permission::read, route.kind == K::read); !r) return r.error();
+      if (route.kind == K::read && !within_grant(store, who, route.type, route.id)) {
+        return forbidden(fmt::format("this {} is outside what the access token's granular scope allows ({})",
+                                     route.type, who.scopes.to_string()));
+      }
       gate.check_compartment = patient_facing || (professional && route.type != "Patient");
       gate.filter_entries = route.kind == K::instance_history;
       if (route.type == "Patient") gate.patient = route.id;
@@ -974,17 +1033,23 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       gate.filter_entries = true;
       return gate;
     }
-    case K::compartment_search:
-      if (auto r = need(route.member, Permission::search); !r) return r.error();
+    case K::compartment_search: {
+      if (auto r = need(route.member, Permission::search, true); !r) return r.error();
+      auto granted = restriction_search(who, route.member);
+      if (!granted) return granted.error();
       if (patient_facing && (route.type != "Patient" || !allowed_patient(who, route.id))) {
         return forbidden("you can search only the records you have access to");
       }
       if (patient_facing && !allowed_type(who, route.id, route.member)) return not_shared(route.member);
       if (auto r = need_care(route.id); !r) return r.error();
       gate.patient = route.id;
-      if (Request narrowed = req; exclude_hidden_labels(who, narrowed)) gate.narrowed = std::move(narrowed);
+      if (Request narrowed = req; exclude_hidden_labels(who, narrowed) || !granted->empty()) {
+        for (auto& p : *granted) narrowed.query.push_back(std::move(p));
+        gate.narrowed = std::move(narrowed);
+      }
       gate.filter_entries = patient_facing || has_include(req);
       return gate;
+    }
   }
   return gate;
 }
@@ -1051,6 +1116,10 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
       }
       if (type != "OperationOutcome" && type != "Bundle") {
         keep = auth::role_permits(who.role, type, Permission::read) && who.scopes.permits(type, Permission::read);
+        if (keep && !who.scopes.restrictions(type, Permission::read).empty()) {
+          const auto* v = res->if_contains("id");
+          keep = v != nullptr && v->is_string() && within_grant(care.store(), who, type, std::string(v->get_string()));
+        }
         if (keep) keep = labels_allow(who, *res);
         if (keep && patient_facing) keep = patient_may_see(who, *res);
         if (keep && professional && type != "Patient" && in_compartment_types(type)) {

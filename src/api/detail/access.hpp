@@ -102,6 +102,9 @@ class CareRelationships {
   /// A carer who is not a parent always needs consent.
   [[nodiscard]] ProxyGrant proxy_patients(const std::string& related_person_id);
 
+  /// The store decisions are read from.
+  [[nodiscard]] store::Store& store() { return store_; }
+
   /// How long emergency access lasts.
   static constexpr std::int64_t kEmergencySeconds = std::int64_t{4} * 3600;
 

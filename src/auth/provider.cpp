@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <mutex>
 
@@ -136,13 +137,35 @@ struct Provider::ClientRecord {
 Provider::Provider(store::Store& store, std::shared_ptr<KeyRing> keys, ProviderOptions options)
     : store_(store), keys_(std::move(keys)), options_(std::move(options)) {}
 
-core::Result<void> Provider::load() {
-  std::unique_lock lock(mu_);
+core::Result<void> Provider::load() { return refresh_shared_state(0); }
+
+core::Result<void> Provider::refresh_shared_state(std::int64_t now) const {
+  // Built apart and swapped in, so requests are never held up by the reading. A revocation or
+  // disabling made here meanwhile means the reading may have missed it: read again.
+  for (int attempt = 0;; ++attempt) {
+    std::uint64_t changes = 0;
+    {
+      std::shared_lock lock(mu_);
+      changes = local_changes_;
+    }
+    auto r = read_shared_state(now, changes);
+    if (!r) return r.error();
+    if (*r || attempt == 3) return core::ok();
+  }
+}
+
+core::Result<bool> Provider::read_shared_state(std::int64_t now, std::uint64_t changes) const {
+  std::set<std::string, std::less<>> revoked;
+  std::set<std::string, std::less<>> disabled;
   std::string after;
   for (;;) {
     auto page = store_.list_meta(std::string(kRevokedKey), after, 1000);
     if (!page) return page.error();
-    for (const auto& [k, v] : *page) revoked_.insert(k.substr(kRevokedKey.size()));
+    for (const auto& [k, v] : *page) {
+      std::int64_t exp = 0;
+      const bool dated = std::from_chars(v.data(), v.data() + v.size(), exp).ec == std::errc{};
+      if (!dated || exp >= now) revoked.insert(k.substr(kRevokedKey.size()));  // expired ones cannot be used anyway
+    }
     if (page->size() < 1000) break;
     after = page->back().first;
   }
@@ -153,12 +176,16 @@ core::Result<void> Provider::load() {
     for (const auto& [k, v] : *page) {
       boost::system::error_code ec;
       auto doc = json::parse(v, ec);
-      if (!ec && doc.is_object() && user_from(doc.get_object()).disabled) disabled_.insert(k.substr(kUserKey.size()));
+      if (!ec && doc.is_object() && user_from(doc.get_object()).disabled) disabled.insert(k.substr(kUserKey.size()));
     }
     if (page->size() < 1000) break;
     after = page->back().first;
   }
-  return core::ok();
+  std::unique_lock lock(mu_);
+  if (local_changes_ != changes) return false;
+  revoked_ = std::move(revoked);
+  disabled_ = std::move(disabled);
+  return true;
 }
 
 core::Result<std::optional<json::object>> Provider::read_json(const std::string& key) const {
@@ -260,6 +287,7 @@ core::Result<void> Provider::set_disabled(const std::string& name, bool disabled
   });
   if (!r) return r;
   std::unique_lock lock(mu_);
+  ++local_changes_;
   if (disabled) {
     disabled_.insert(name);
   } else {
@@ -705,6 +733,7 @@ OAuthResponse Provider::revoke(const std::vector<std::pair<std::string, std::str
       if (!w) return oauth_error(503, "temporarily_unavailable", "try again");
       std::unique_lock lock(mu_);
       revoked_.insert(jti);
+      ++local_changes_;
     }
   } else {
     // A refresh token: forget it (RFC 7009: unknown tokens are not an error).
@@ -731,6 +760,13 @@ core::Result<Principal> Provider::authenticate(std::string_view authorization, s
   }
   const std::string_view token = authorization.substr(7);
   if (token.size() > 8192) return core::Error::make(401, "login", "the access token is too long");
+  // Revocations and disabled accounts from other nodes: one request in the interval reads them.
+  if (auto last = refreshed_at_.load();
+      now - last >= options_.shared_state_refresh_seconds && refreshed_at_.compare_exchange_strong(last, now)) {
+    if (auto r = refresh_shared_state(now); !r) {
+      core::log_warn("revoked tokens and disabled accounts could not be read again: " + r.error().message());
+    }
+  }
   // A token verified before is not verified again (an ES256 verify costs far more than the rest of
   // a read); it still expires, and revocation and disabled accounts are checked on every request.
   {

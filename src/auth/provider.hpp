@@ -17,6 +17,7 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -81,6 +82,9 @@ struct ProviderOptions {
   std::int64_t jwks_recheck_seconds = 60;
   /// ... and at most this often when a token names a key the file did not have.
   std::int64_t jwks_retry_seconds = 5;
+  /// Revocations and disabled accounts recorded by another ucr node on the same database (or by
+  /// `ucr admin` while serving) take effect here within this many seconds. 0: on every request.
+  std::int64_t shared_state_refresh_seconds = 15;
 };
 
 /// A validated authorization request (response_type=code).
@@ -141,6 +145,9 @@ class Provider {
 
   /// Loads revocations and disabled accounts (call once after construction).
   [[nodiscard]] core::Result<void> load();
+  /// Reads the revoked tokens and disabled accounts again from the store (as load()); done by
+  /// authenticate() when ProviderOptions::shared_state_refresh_seconds have passed.
+  [[nodiscard]] core::Result<void> refresh_shared_state(std::int64_t now) const;
 
   // Accounts.
   [[nodiscard]] core::Result<void> add_user(const UserSpec& spec);
@@ -234,8 +241,12 @@ class Provider {
   mutable std::map<std::string, JwksSource, std::less<>> jwks_sources_;
   std::map<std::string, Role, std::less<>> external_roles_;
   mutable std::shared_mutex mu_;
-  std::set<std::string, std::less<>> revoked_;   // access-token ids
-  std::set<std::string, std::less<>> disabled_;  // user names
+  mutable std::set<std::string, std::less<>> revoked_;   // access-token ids
+  mutable std::set<std::string, std::less<>> disabled_;  // user names
+  mutable std::atomic<std::int64_t> refreshed_at_{0};
+  std::uint64_t local_changes_ = 0;  // revocations and disablings made here (guarded by mu_)
+  /// One reading for refresh_shared_state: false when a local change came in meanwhile.
+  [[nodiscard]] core::Result<bool> read_shared_state(std::int64_t now, std::uint64_t changes) const;
   std::function<void(const AuthEvent&)> listener_;
   static constexpr std::size_t kMaxCachedTokens = 10000;
   mutable std::shared_mutex cache_mu_;

@@ -520,6 +520,31 @@ TEST_F(SecurityTest, ClientCredentialsForSystemsAndRevocation) {
   EXPECT_EQ(as(access, "GET", "/fhir/Patient/" + patient_b_).status, 401);
 }
 
+// Two ucr nodes on one database: an account disabled through one is refused by the other within
+// the refresh interval (0 here: on the next request), and enabled again likewise.
+TEST_F(SecurityTest, AnotherNodeLearnsOfDisabledAccounts) {
+  auth::ProviderOptions po;
+  po.issuer = kIssuer;
+  po.audience = kAudience;
+  po.shared_state_refresh_seconds = 0;
+  auth::Provider node2(*store_, ring_, po);
+  ASSERT_TRUE(node2.load());
+  ApiOptions o = ApiTest::api_options();
+  o.auth = &node2;
+  Api api2(*store_, o);
+  const std::string t = token("dr-who");
+  const auto get = [&] {
+    return api2.handle(make_request("GET", "/fhir/Patient/" + patient_a_, {}, {{"Authorization", "Bearer " + t}}));
+  };
+  EXPECT_EQ(get().status, 200);
+  ASSERT_TRUE(provider_->set_disabled("dr-who", true));  // on the first node
+  auto refused = get();
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.body.find("disabled"), std::string::npos) << refused.body;
+  ASSERT_TRUE(provider_->set_disabled("dr-who", false));
+  EXPECT_EQ(get().status, 200);
+}
+
 TEST_F(SecurityTest, AProfessionalNeedsACareRelationship) {
   // Patient C has an open encounter at the GP's organisation: a relationship, though not registered.
   const std::string patient_c = seed("Patient", patient({}, "Charlie"));

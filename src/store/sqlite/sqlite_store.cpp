@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "store/sqlite/detail/connection.hpp"
 #include "store/sqlite/detail/search_sql.hpp"
@@ -556,6 +557,12 @@ class SqliteStore final : public Store {
     }
     sync_cv_.notify_all();
     if (syncer_.joinable()) syncer_.join();
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
     if (wal_fd_ >= 0) ::close(wal_fd_);
   }
 
@@ -589,6 +596,14 @@ class SqliteStore final : public Store {
       if (wal_fd_ >= 0) {
         if (auto r = writer_conn_->exec("PRAGMA synchronous=NORMAL"); !r) return r;
         syncer_ = std::thread([this] { syncer_loop(); });
+        // Checkpoints (copying the WAL back into the database, with their own flushes) on a
+        // connection and thread of their own too, rather than inside the writer's commits.
+        checkpoint_conn_ = std::make_unique<Connection>();
+        if (auto r = checkpoint_conn_->open(path_, false); !r) return r;
+        if (auto r = checkpoint_conn_->exec("PRAGMA synchronous=NORMAL"); !r) return r;
+        if (auto r = writer_conn_->exec("PRAGMA wal_autocheckpoint=0"); !r) return r;
+        sqlite3_wal_hook(writer_conn_->db(), &SqliteStore::on_wal_commit, this);
+        checkpointer_ = std::thread([this] { checkpoint_loop(); });
       }
     }
     writer_ = std::thread([this] { writer_loop(); });
@@ -951,6 +966,9 @@ class SqliteStore final : public Store {
     out += "# HELP ucr_store_syncs_total WAL flushes (each may make many commits durable).\n";
     out += "# TYPE ucr_store_syncs_total counter\n";
     out += fmt::format("ucr_store_syncs_total{{backend=\"sqlite\"}} {}\n", syncs_.load());
+    out += "# HELP ucr_store_checkpoints_total WAL checkpoints run by the checkpointer thread.\n";
+    out += "# TYPE ucr_store_checkpoints_total counter\n";
+    out += fmt::format("ucr_store_checkpoints_total{{backend=\"sqlite\"}} {}\n", checkpoints_.load());
     out += "# HELP ucr_store_commits_total Database commits (each may hold many writes).\n";
     out += "# TYPE ucr_store_commits_total counter\n";
     out += fmt::format("ucr_store_commits_total{{backend=\"sqlite\"}} {}\n", commits_.load());
@@ -1076,6 +1094,47 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
+  /// After each commit of the writer: asks for a checkpoint once the WAL holds enough pages. The
+  /// checkpointer copies in the background while the writer goes on; but it can only finish, and
+  /// let the writer start the WAL over, when the writer pauses. So past four times as many pages
+  /// the writer checkpoints itself (most pages are copied by then), which keeps the WAL bounded.
+  static int on_wal_commit(void* self, sqlite3* db, const char* /*name*/, int pages) {
+    constexpr int kCheckpointPages = 1000;  // SQLite's own automatic threshold
+    if (pages >= 4 * kCheckpointPages) {
+      (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      return SQLITE_OK;
+    }
+    if (pages >= kCheckpointPages) {
+      auto* store = static_cast<SqliteStore*>(self);
+      {
+        std::lock_guard lock(store->checkpoint_mu_);
+        store->checkpoint_wanted_ = true;
+      }
+      store->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  /// Copies committed WAL frames back into the database (PASSIVE: never blocks the writer or
+  /// readers), so the writer can start the WAL over.
+  void checkpoint_loop() {
+    for (;;) {
+      {
+        std::unique_lock lock(checkpoint_mu_);
+        checkpoint_cv_.wait(lock, [this] { return checkpoint_stopping_ || checkpoint_wanted_; });
+        if (checkpoint_stopping_) return;
+        checkpoint_wanted_ = false;
+      }
+      int log = 0;
+      int done = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(checkpoint_conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        core::log_warn(fmt::format("WAL checkpoint failed: {}", sqlite3_errmsg(checkpoint_conn_->db())));
+      }
+      checkpoints_.fetch_add(1);
+    }
+  }
+
   /// Flushes the WAL for every group committed so far, then acknowledges their writes.
   void syncer_loop() {
     std::deque<Synced> groups;
@@ -1115,6 +1174,13 @@ class SqliteStore final : public Store {
     std::vector<core::Result<void>> results;
   };
   int wal_fd_ = -1;  // the WAL, for the syncer (pipelined_sync); -1: SQLite syncs each commit
+  std::unique_ptr<Connection> checkpoint_conn_;  // used only by the checkpointer thread
+  std::thread checkpointer_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;    // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
+  std::atomic<std::uint64_t> checkpoints_{0};
   std::thread syncer_;
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

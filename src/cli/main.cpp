@@ -13,6 +13,7 @@
 #include "mpi/evaluation.hpp"
 #include "mpi/matcher.hpp"
 #include "mpi/population.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <fmt/format.h>
@@ -205,6 +206,25 @@ int load_demo(store::Store& store, const demo::Options& options, const demo::Loa
   return 0;
 }
 
+/// The embedded database in `data_dir`, or the PostgreSQL database `database` when given.
+core::Result<std::unique_ptr<store::Store>> open_store(const std::string& data_dir, const std::string& database,
+                                                       std::size_t pool_size) {
+  if (database.empty()) return store::open_sqlite_store(store::SqliteOptions{data_dir});
+  if (!store::is_postgres_url(database)) {
+    return core::Error::invalid(fmt::format("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB; got '{}'",
+                                            store::redact_postgres_url(database)));
+  }
+  store::PostgresOptions options;
+  options.url = database;
+  options.pool_size = pool_size;
+  return store::open_postgres_store(options);
+}
+
+/// Where the data lives, for log lines (a URL without its password).
+std::string data_location(const std::string& data_dir, const std::string& database) {
+  return database.empty() ? data_dir : store::redact_postgres_url(database);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,8 +245,14 @@ int main(int argc, char** argv) {
   std::size_t demo_people = 0;
   bool no_access_log = false;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
-  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing)")
+  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing) and of the signing keys")
       ->capture_default_str();
+  std::string database;
+  std::size_t pool_size = 16;
+  cli::add_database_option(*serve, database);
+  serve->add_option("--pool-size", pool_size, "Most connections to the PostgreSQL database (--database)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
   serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
       ->capture_default_str()
@@ -267,6 +293,7 @@ int main(int argc, char** argv) {
   demo::Options demo_options;
   demo::LoadOptions demo_load;
   demo_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  cli::add_database_option(*demo_cmd, database);
   demo_cmd->add_option("--patients,--people", demo_options.people, "How many people to create")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
@@ -280,11 +307,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 200));
 
   cli::SecurityArgs security;
-  cli::add_security_commands(app, security, data_dir);
+  cli::add_security_commands(app, security, data_dir, database);
+  auto* migrate = security.admin->add_subcommand(
+      "migrate",
+      "Create or upgrade the PostgreSQL schema to this ucr's version (ucr serve also does this when it starts); "
+      "a database upgraded by a newer ucr is refused.");
+  cli::add_database_option(*migrate, database)->required();
 
   // check
   auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
   check->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  cli::add_database_option(*check, database);
 
   // validate
   auto* validate = app.add_subcommand("validate", "Validate a FHIR R4 JSON resource file; prints an OperationOutcome.");
@@ -405,7 +438,19 @@ int main(int argc, char** argv) {
     return bad ? 2 : 0;
   }
 
-  auto opened = store::open_sqlite_store(store::SqliteOptions{data_dir});
+  if (*migrate) {
+    if (!store::is_postgres_url(database)) return fail("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB");
+    auto report = store::migrate_postgres(store::PostgresOptions{.url = database});
+    if (!report) return fail(report.error().message());
+    if (report->from == report->to) {
+      std::cout << fmt::format("schema version {}: up to date\n", report->to);
+    } else {
+      std::cout << fmt::format("schema version {} -> {}\n", report->from, report->to);
+    }
+    return 0;
+  }
+
+  auto opened = open_store(data_dir, database, pool_size);
   if (!opened) return fail(opened.error().message());
   auto& store = **opened;
 
@@ -494,7 +539,8 @@ int main(int argc, char** argv) {
     }
   }
   core::log_info(
-      fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
+      fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(),
+                  data_location(data_dir, database)));
   std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
   server.run();
   if (recorder) recorder->flush();

@@ -28,6 +28,7 @@ command -v python3 >/dev/null || { echo "with-postgres: python3 is required (to 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ucr-pg.XXXXXX")
 chmod 755 "$WORK"
 AS=()
+RUNAS=""
 if [[ $(id -u) -eq 0 ]]; then
   RUNAS=postgres
   id -u postgres >/dev/null 2>&1 || RUNAS=nobody
@@ -71,6 +72,8 @@ done
 export UCR_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$PORT/ucr_test"
 export UCR_TEST_POSTGRES_SOCKET_DIR="$WORK"
 export UCR_TEST_POSTGRES_BIN="$PGBIN"
+export UCR_TEST_POSTGRES_DATA="$WORK/data"
+export UCR_TEST_POSTGRES_RUNAS="${RUNAS:-}"
 set +e
 "$@"
 status=$?

@@ -211,8 +211,9 @@ core::Result<std::unique_ptr<store::Store>> open_store(const std::string& data_d
                                                        std::size_t pool_size) {
   if (database.empty()) return store::open_sqlite_store(store::SqliteOptions{data_dir});
   if (!store::is_postgres_url(database)) {
-    return core::Error::invalid(fmt::format("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB; got '{}'",
-                                            store::redact_postgres_url(database)));
+    return core::Error::invalid(
+        fmt::format("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB; got '{}'",
+                    store::redact_postgres_url(database)));
   }
   store::PostgresOptions options;
   options.url = database;
@@ -245,7 +246,9 @@ int main(int argc, char** argv) {
   std::size_t demo_people = 0;
   bool no_access_log = false;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
-  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing) and of the signing keys")
+  serve
+      ->add_option("--data", data_dir,
+                   "Directory of the embedded database (created if missing) and of the signing keys")
       ->capture_default_str();
   std::string database;
   std::size_t pool_size = 16;
@@ -439,7 +442,8 @@ int main(int argc, char** argv) {
   }
 
   if (*migrate) {
-    if (!store::is_postgres_url(database)) return fail("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB");
+    if (!store::is_postgres_url(database))
+      return fail("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB");
     auto report = store::migrate_postgres(store::PostgresOptions{.url = database});
     if (!report) return fail(report.error().message());
     if (report->from == report->to) {
@@ -538,9 +542,8 @@ int main(int argc, char** argv) {
       if (auto r = cli::seed_demo_accounts(*provider, store, issuer); !r) return fail(r.error().message());
     }
   }
-  core::log_info(
-      fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(),
-                  data_location(data_dir, database)));
+  core::log_info(fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(),
+                             data_location(data_dir, database)));
   std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
   server.run();
   if (recorder) recorder->flush();

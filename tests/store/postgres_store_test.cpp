@@ -129,7 +129,8 @@ TEST_F(PostgresStore, AnUnreachableDatabaseIsAServiceUnavailableError) {
 }
 
 TEST_F(PostgresStore, PasswordsNeverAppearInMessages) {
-  EXPECT_EQ(redact_postgres_url("postgresql://ucr:s3cret@db.example:5432/ucr"), "postgresql://ucr:***@db.example:5432/ucr");
+  EXPECT_EQ(redact_postgres_url("postgresql://ucr:s3cret@db.example:5432/ucr"),
+            "postgresql://ucr:***@db.example:5432/ucr");
   EXPECT_EQ(redact_postgres_url("postgresql://ucr@db.example/ucr?password=s3cret&sslmode=require"),
             "postgresql://ucr@db.example/ucr?password=***&sslmode=require");
   options_.url = "postgresql://ucr:s3cret@127.0.0.1:1/nothing?connect_timeout=2";
@@ -167,8 +168,8 @@ TEST_F(PostgresStore, TwoNodesWritingOneResourceNeverDuplicateOrSkipAVersion) {
           auto cur = txn.current_info("Basic", "shared");
           if (!cur) return cur.error();
           NewVersion v;
-          v.info = VersionInfo{"Basic", "shared", cur->has_value() ? (*cur)->version + 1 : 1, core::now_micros(),
-                               false};
+          v.info =
+              VersionInfo{"Basic", "shared", cur->has_value() ? (*cur)->version + 1 : 1, core::now_micros(), false};
           v.method = "PUT";
           v.json = "{}";
           return txn.put(v);

@@ -2,8 +2,8 @@
 // runs the same suite. Each test gets a fresh, empty store. The PostgreSQL cases need a server:
 // ctest runs them as store_tests_postgres through tests/pg/with-postgres.sh, which starts one and
 // sets UCR_TEST_POSTGRES to its URL.
-#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>

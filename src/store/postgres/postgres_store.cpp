@@ -139,9 +139,10 @@ class PgTransaction final : public Transaction {
     Params p;
     p.text(type);
     p.text(id);
-    auto rows = note(c_.run("SELECT version, last_updated, deleted FROM resource_current WHERE type = $1 AND id = $2 "
-                            "FOR UPDATE",
-                            p, "read"));
+    auto rows =
+        note(c_.run("SELECT version, last_updated, deleted FROM resource_current WHERE type = $1 AND id = $2 "
+                    "FOR UPDATE",
+                    p, "read"));
     if (!rows) return rows.error();
     if (rows->size() == 0) return std::optional<VersionInfo>{};
     return std::optional<VersionInfo>{VersionInfo{type, id, rows->i64(0, 0), rows->i64(0, 1), rows->i64(0, 2) != 0}};
@@ -211,10 +212,10 @@ class PgTransaction final : public Transaction {
     } else {
       p.text(v.json);
     }
-    auto ins = note(c_.run(
-        "INSERT INTO resource_version(type, id, version, last_updated, deleted, method, compartment, json) "
-        "VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
-        p, "insert version"));
+    auto ins =
+        note(c_.run("INSERT INTO resource_version(type, id, version, last_updated, deleted, method, compartment, json) "
+                    "VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                    p, "insert version"));
     if (!ins) {
       if (c_.last_failure().sqlstate == "23505") {
         return core::Error::conflict(
@@ -270,8 +271,8 @@ class PgTransaction final : public Transaction {
     Params p;
     p.text(key);
     p.text(value);
-    auto r = note(c_.run("INSERT INTO ucr_meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET value = $2",
-                         p, "meta"));
+    auto r = note(
+        c_.run("INSERT INTO ucr_meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET value = $2", p, "meta"));
     if (!r) return r.error();
     return core::ok();
   }
@@ -307,8 +308,8 @@ class PgTransaction final : public Transaction {
     }
     p.text(record.json);
     p.text(record.hash);
-    auto r = note(c_.run("INSERT INTO audit_event(seq, recorded, patient, json, hash) VALUES($1, $2, $3, $4, $5)", p,
-                         "audit"));
+    auto r = note(
+        c_.run("INSERT INTO audit_event(seq, recorded, patient, json, hash) VALUES($1, $2, $3, $4, $5)", p, "audit"));
     if (!r) return r.error();
     return core::ok();
   }
@@ -335,13 +336,13 @@ class PgTransaction final : public Transaction {
   core::Result<void> clear_index(std::int64_t rid) {
     Params p;
     p.i64(rid);
-    auto r = note(c_.run(
-        "WITH a AS (DELETE FROM idx_string WHERE rid = $1), b AS (DELETE FROM idx_token WHERE rid = $1), "
-        "c AS (DELETE FROM idx_reference WHERE rid = $1), d AS (DELETE FROM idx_date WHERE rid = $1), "
-        "e AS (DELETE FROM idx_number WHERE rid = $1), f AS (DELETE FROM idx_quantity WHERE rid = $1), "
-        "g AS (DELETE FROM idx_uri WHERE rid = $1), h AS (DELETE FROM idx_composite WHERE rid = $1), "
-        "i AS (DELETE FROM compartment WHERE rid = $1) SELECT 1",
-        p, "clear index"));
+    auto r =
+        note(c_.run("WITH a AS (DELETE FROM idx_string WHERE rid = $1), b AS (DELETE FROM idx_token WHERE rid = $1), "
+                    "c AS (DELETE FROM idx_reference WHERE rid = $1), d AS (DELETE FROM idx_date WHERE rid = $1), "
+                    "e AS (DELETE FROM idx_number WHERE rid = $1), f AS (DELETE FROM idx_quantity WHERE rid = $1), "
+                    "g AS (DELETE FROM idx_uri WHERE rid = $1), h AS (DELETE FROM idx_composite WHERE rid = $1), "
+                    "i AS (DELETE FROM compartment WHERE rid = $1) SELECT 1",
+                    p, "clear index"));
     if (!r) return r.error();
     return core::ok();
   }
@@ -741,8 +742,7 @@ class PostgresStore final : public Store {
       p.text(prefix + "\xF4\x8F\xBF\xBF");
       p.i64(static_cast<std::int64_t>(limit));
       auto rows = c.run(
-          "SELECT key, value FROM ucr_meta WHERE key >= $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4", p,
-          "meta");
+          "SELECT key, value FROM ucr_meta WHERE key >= $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4", p, "meta");
       if (!rows) return rows.error();
       std::vector<std::pair<std::string, std::string>> out;
       for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->text(i, 0), rows->text(i, 1));
@@ -758,12 +758,14 @@ class PostgresStore final : public Store {
       p.i64(q.since.value_or(std::numeric_limits<std::int64_t>::min()));
       p.i64(static_cast<std::int64_t>(q.count));
       auto rows = q.patient.empty()
-                      ? c.run("SELECT seq, recorded, patient, json, hash FROM audit_event WHERE $1 = '' AND seq < $2 "
-                              "AND recorded >= $3 ORDER BY seq DESC LIMIT $4",
-                              p, "audit")
-                      : c.run("SELECT seq, recorded, patient, json, hash FROM audit_event WHERE patient = $1 AND "
-                              "seq < $2 AND recorded >= $3 ORDER BY seq DESC LIMIT $4",
-                              p, "audit");
+                      ? c.run(
+                            "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE $1 = '' AND seq < $2 "
+                            "AND recorded >= $3 ORDER BY seq DESC LIMIT $4",
+                            p, "audit")
+                      : c.run(
+                            "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE patient = $1 AND "
+                            "seq < $2 AND recorded >= $3 ORDER BY seq DESC LIMIT $4",
+                            p, "audit");
       if (!rows) return rows.error();
       return audit_rows(*rows);
     });
@@ -774,9 +776,9 @@ class PostgresStore final : public Store {
       Params p;
       p.i64(after_seq);
       p.i64(static_cast<std::int64_t>(limit));
-      auto rows = c.run(
-          "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2", p,
-          "audit");
+      auto rows =
+          c.run("SELECT seq, recorded, patient, json, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2", p,
+                "audit");
       if (!rows) return rows.error();
       return audit_rows(*rows);
     });
@@ -952,8 +954,9 @@ class PostgresStore final : public Store {
           continue;
         }
         if (conn.broken()) {
-          return unavailable("the connection was lost while committing, so the write may or may not have been "
-                             "kept; read the resource before writing it again");
+          return unavailable(
+              "the connection was lost while committing, so the write may or may not have been "
+              "kept; read the resource before writing it again");
         }
         return commit.error();
       }
@@ -1027,8 +1030,8 @@ class PostgresStore final : public Store {
 
 core::Result<void> check_options(const PostgresOptions& options) {
   if (!is_postgres_url(options.url) && options.url.find('=') == std::string::npos) {
-    return core::Error::invalid(
-        fmt::format("'{}' is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)", redact_postgres_url(options.url)));
+    return core::Error::invalid(fmt::format("'{}' is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)",
+                                            redact_postgres_url(options.url)));
   }
   if (!options.schema.empty() && !valid_schema_name(options.schema)) {
     return core::Error::invalid(
@@ -1105,9 +1108,9 @@ core::Result<MigrationReport> migrate_postgres(const PostgresOptions& options, i
     if (!step) {
       (void)c.exec("ROLLBACK", "migrate");
       unlock();
-      return core::Error::make(step.error().status, step.error().issues.front().code,
-                               fmt::format("migration to schema version {} failed: {}", m.version,
-                                           step.error().message()));
+      return core::Error::make(
+          step.error().status, step.error().issues.front().code,
+          fmt::format("migration to schema version {} failed: {}", m.version, step.error().message()));
     }
     core::log_info(fmt::format("database schema migrated to version {} ({})", m.version, m.what));
     report.to = m.version;

@@ -1,8 +1,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include "core/metrics.hpp"
-#include "store/sqlite/detail/connection.hpp"
 #include "store/sql/search_sql.hpp"
+#include "store/sqlite/detail/connection.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

@@ -140,11 +140,11 @@ core::Result<void> Connection::open(const std::string& url, const std::string& s
     std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     failure_ = Failure{};
-    return core::Error::make(503, "transient",
-                             fmt::format("the database {} is unavailable: {}", redact(url), why));
+    return core::Error::make(503, "transient", fmt::format("the database {} is unavailable: {}", redact(url), why));
   }
   // Server notices ("already exists, skipping") are not errors; libpq would print them on stderr.
-  PQsetNoticeProcessor(conn_, [](void* /*arg*/, const char* /*message*/) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_, [](void* /*arg*/, const char* /*message*/) {}, nullptr);
   // Fixed session settings: UTC, and (for tests and tenants) a schema of our own.
   if (auto r = exec("SET TIME ZONE 'UTC'", "session setup"); !r) return r;
   if (!schema.empty()) {
@@ -197,9 +197,8 @@ core::Result<Rows> Connection::run(const char* sql, const Params& params, const 
 
 core::Result<Rows> Connection::run_once(const std::string& sql, const Params& params, const char* what) {
   const auto values = params.pointers();
-  return check(PQexecParams(conn_, sql.c_str(), params.size(), params.types().data(), values.data(), nullptr,
-                            nullptr, 0),
-               what);
+  return check(
+      PQexecParams(conn_, sql.c_str(), params.size(), params.types().data(), values.data(), nullptr, nullptr, 0), what);
 }
 
 core::Result<void> Connection::exec(const char* sql, const char* what) {

@@ -7,7 +7,8 @@
 # by the Debian package) or nobody.
 #
 # Usage: tests/pg/with-postgres.sh COMMAND [ARGS...]
-# The server runs with fsync off: the tests check ucr's behaviour, not the disk's.
+# The server runs with fsync off: the tests check ucr's behaviour, not the disk's. UCR_PG_DURABLE=1
+# keeps PostgreSQL's durable defaults (for measurements).
 set -euo pipefail
 
 [[ $# -ge 1 ]] || { echo "with-postgres: usage: with-postgres.sh COMMAND [ARGS...]" >&2; exit 2; }
@@ -54,12 +55,14 @@ trap 'exit 130' INT TERM
 "${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
   >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; echo "with-postgres: initdb failed" >&2; exit 1; }
 
+FAST="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[[ "${UCR_PG_DURABLE:-0}" == 1 ]] && FAST=""
 started=0
 for attempt in 1 2 3 4 5; do
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   if "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK -c fsync=off -c synchronous_commit=off \
-          -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" start >/dev/null; then
+      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK $FAST -c max_connections=300 -c shared_buffers=128MB" \
+      start >/dev/null; then
     started=1
     break
   fi

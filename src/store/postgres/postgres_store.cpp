@@ -715,6 +715,7 @@ class PostgresStore final : public Store {
           p, "compartment");
       if (!rows) return rows.error();
       std::vector<std::pair<std::string, std::string>> out;
+      out.reserve(static_cast<std::size_t>(rows->size()));
       for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->text(i, 0), rows->text(i, 1));
       return out;
     });
@@ -745,6 +746,7 @@ class PostgresStore final : public Store {
           "SELECT key, value FROM ucr_meta WHERE key >= $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4", p, "meta");
       if (!rows) return rows.error();
       std::vector<std::pair<std::string, std::string>> out;
+      out.reserve(static_cast<std::size_t>(rows->size()));
       for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->text(i, 0), rows->text(i, 1));
       return out;
     });

@@ -248,6 +248,28 @@ TEST_F(PostgresStore, AfterTheServerDropsEveryConnectionTheStoreReconnectsByItse
   EXPECT_TRUE(store->read("Patient", "after"));
 }
 
+TEST_F(PostgresStore, IndexValuesLongerThanAnIndexEntryAreStoredAndTheResourceStaysSearchable) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  std::string long_text;
+  for (int i = 0; i < 900; ++i) long_text += "\xC3\xA9" + std::to_string(i * 7919 % 1000);  // multi-byte, varied
+  auto w = store->write([&](Transaction& t) -> core::Result<void> {
+    NewVersion v;
+    v.info = VersionInfo{"Patient", "long", 1, core::now_micros(), false};
+    v.method = "POST";
+    v.json = "{}";
+    v.index.strings = {{"family", long_text, long_text}};
+    v.index.tokens = {{"identifier", long_text, long_text, long_text}, {"identifier", "urn:test", "short", ""}};
+    v.index.uris = {{"url", "http://example.org/" + long_text}};
+    v.index.references = {{"general-practitioner", "Practitioner", long_text, long_text}};
+    return t.put(v);
+  });
+  ASSERT_TRUE(w) << w.error().message();
+  auto ids = store->find_ids("Patient", {{"identifier", {"urn:test|short"}}}, 10);
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(*ids, std::vector<std::string>{"long"});
+}
+
 TEST_F(PostgresStore, TheDataOfOneNodeIsTheDataOfTheOther) {
   auto a = open();
   auto b = open();

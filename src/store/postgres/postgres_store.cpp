@@ -115,6 +115,18 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   return ids;
 }
 
+/// A value that is part of a btree search key, cut to at most kKeyBytes at a UTF-8 character
+/// boundary: PostgreSQL refuses an index entry over about 2.7 kB, and a value that long (a pasted
+/// document in a name, a code, a URI) is not something anyone searches by. The full value stays in
+/// the resource; only searches by more than its first kKeyBytes bytes can miss it.
+constexpr std::size_t kKeyBytes = 1000;
+std::string_view key_part(std::string_view s) {
+  if (s.size() <= kKeyBytes) return s;
+  std::size_t n = kKeyBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0U) == 0x80U) --n;  // not inside a character
+  return s.substr(0, n);
+}
+
 /// Index rows of one table as column arrays, inserted by one statement (unnest) whatever their
 /// number: the statement text is fixed, so it is prepared once per connection.
 struct Columns {
@@ -369,7 +381,7 @@ class PgTransaction final : public Transaction {
       Columns c(3, 0, 0);
       for (const auto& r : x.strings) {
         c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(r.normalized);
+        c.text[1].emplace_back(key_part(r.normalized));
         c.text[2].emplace_back(r.exact);
       }
       if (auto r = insert_columns("INSERT INTO idx_string(type, rid, compartment, param, normalized, exact) "
@@ -383,8 +395,8 @@ class PgTransaction final : public Transaction {
       Columns c(4, 0, 0);
       for (const auto& r : x.tokens) {
         c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(r.system);
-        c.text[2].emplace_back(r.code);
+        c.text[1].emplace_back(key_part(r.system));
+        c.text[2].emplace_back(key_part(r.code));
         c.text[3].emplace_back(r.text);
       }
       if (auto r = insert_columns(
@@ -399,8 +411,8 @@ class PgTransaction final : public Transaction {
       Columns c(4, 0, 0);
       for (const auto& r : x.references) {
         c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(r.target_type);
-        c.text[2].emplace_back(r.target_id);
+        c.text[1].emplace_back(key_part(r.target_type));
+        c.text[2].emplace_back(key_part(r.target_id));
         c.text[3].emplace_back(r.url);
       }
       if (auto r = insert_columns(
@@ -465,7 +477,7 @@ class PgTransaction final : public Transaction {
       Columns c(2, 0, 0);
       for (const auto& r : x.uris) {
         c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(r.uri);
+        c.text[1].emplace_back(key_part(r.uri));
       }
       if (auto r = insert_columns("INSERT INTO idx_uri(type, rid, compartment, param, uri) "
                                   "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[])",
@@ -480,7 +492,9 @@ class PgTransaction final : public Transaction {
         std::size_t i = 0;
         for (const std::string* s : {&r.param, &r.system1, &r.code1, &r.system, &r.code, &r.unit, &r.normalized,
                                      &r.exact, &r.uri, &r.target_type, &r.target_id, &r.url}) {
-          c.text[i++].emplace_back(*s);
+          // system1 and code1 are the composite index's key.
+          c.text[i].emplace_back(i == 1 || i == 2 ? key_part(*s) : std::string_view(*s));
+          ++i;
         }
         c.real[0].push_back(r.value);
         c.integer[0].push_back(r.low);
@@ -507,7 +521,7 @@ class PgTransaction final : public Transaction {
     }
     if (patients.empty()) return core::ok();
     Columns c(1, 0, 0);
-    for (const auto& patient : patients) c.text[0].emplace_back(patient);
+    for (const auto& patient : patients) c.text[0].emplace_back(key_part(patient));
     return insert_columns(
         "INSERT INTO compartment(type, rid, compartment, patient) SELECT DISTINCT $1, $2, $3, * "
         "FROM unnest($4::text[]) ON CONFLICT DO NOTHING",

@@ -96,13 +96,13 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   bool scan_by_id = false;
   if (limit + offset <= 1001) {
     if (auto probe = sql::driver_probe_sql(plan, kProbeCap)) {
-      auto rows = c.run_once(sql::numbered_placeholders(probe->text), params_of(probe->binds), "search");
+      auto rows = c.run_shape(sql::numbered_placeholders(probe->text), params_of(probe->binds), "search");
       if (!rows) return rows.error();
       scan_by_id = rows->size() > 0 && static_cast<std::size_t>(rows->i64(0, 0)) >= kProbeCap;
     }
   }
   const sql::Sql query = sql::search_sql(plan, false, limit, offset, scan_by_id);
-  auto rows = c.run_once(sql::numbered_placeholders(query.text), params_of(query.binds), "search");
+  auto rows = c.run_shape(sql::numbered_placeholders(query.text), params_of(query.binds), "search");
   if (!rows) return rows.error();
   std::vector<std::string> ids;
   ids.reserve(static_cast<std::size_t>(rows->size()));
@@ -645,7 +645,7 @@ class PostgresStore final : public Store {
       }
       text += " ORDER BY v.seq DESC LIMIT ?";
       p.i64(static_cast<std::int64_t>(q.count + 1));
-      auto rows = c.run_once(sql::numbered_placeholders(text), p, "history");
+      auto rows = c.run_shape(sql::numbered_placeholders(text), p, "history");
       if (!rows) return rows.error();
       HistoryPage page;
       std::int64_t last_seq = 0;
@@ -680,7 +680,7 @@ class PostgresStore final : public Store {
           return page;
         }
         const sql::Sql count = sql::search_sql(plan, true, 0, 0);
-        auto rows = c.run_once(sql::numbered_placeholders(count.text), params_of(count.binds), "count");
+        auto rows = c.run_shape(sql::numbered_placeholders(count.text), params_of(count.binds), "count");
         if (!rows) return rows.error();
         page.total = static_cast<std::size_t>(rows->i64(0, 0));
       }

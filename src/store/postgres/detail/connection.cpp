@@ -185,11 +185,35 @@ core::Result<Rows> Connection::check(PGresult* r, const char* what) {
 core::Result<Rows> Connection::run(const char* sql, const Params& params, const char* what) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = fmt::format("s{}", prepared_.size() + 1);
+    std::string name = fmt::format("s{}", ++next_name_);
     PGresult* prep = PQprepare(conn_, name.c_str(), sql, params.size(), params.types().data());
     auto checked = check(prep, what);
     if (!checked) return checked.error();
     it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  const auto values = params.pointers();
+  return check(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), nullptr, nullptr, 0), what);
+}
+
+core::Result<Rows> Connection::run_shape(const std::string& sql, const Params& params, const char* what) {
+  // The parameter types are part of the shape (a cursor's sort value may be text or a number).
+  std::string key = sql;
+  key.push_back('\0');
+  for (const Oid t : params.types()) key += std::to_string(t) + ",";
+  auto it = shapes_.find(key);
+  if (it == shapes_.end()) {
+    if (shapes_.size() >= kMaxShapes) {
+      for (const auto& [text, name] : shapes_) {
+        const std::string deallocate = "DEALLOCATE " + name;
+        PQclear(PQexec(conn_, deallocate.c_str()));
+      }
+      shapes_.clear();
+    }
+    std::string name = fmt::format("q{}", ++next_name_);
+    PGresult* prep = PQprepare(conn_, name.c_str(), sql.c_str(), params.size(), params.types().data());
+    auto checked = check(prep, what);
+    if (!checked) return checked.error();
+    it = shapes_.emplace(std::move(key), std::move(name)).first;
   }
   const auto values = params.pointers();
   return check(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), nullptr, nullptr, 0), what);

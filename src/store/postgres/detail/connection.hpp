@@ -87,6 +87,10 @@ class Connection {
   [[nodiscard]] core::Result<Rows> run(const char* sql, const Params& params, const char* what);
   /// Runs a statement whose text varies (search shapes), parsed each time.
   [[nodiscard]] core::Result<Rows> run_once(const std::string& sql, const Params& params, const char* what);
+  /// Runs a statement whose text varies but repeats (one text per search shape): prepared once per
+  /// connection and reused, so that a repeated search is not planned again; the cache is emptied
+  /// when it holds kMaxShapes texts.
+  [[nodiscard]] core::Result<Rows> run_shape(const std::string& sql, const Params& params, const char* what);
   /// Runs a statement without parameters (BEGIN, COMMIT, DDL).
   [[nodiscard]] core::Result<void> exec(const char* sql, const char* what);
 
@@ -99,7 +103,10 @@ class Connection {
   core::Result<Rows> check(PGresult* r, const char* what);
 
   PGconn* conn_ = nullptr;
+  static constexpr std::size_t kMaxShapes = 256;
   std::unordered_map<const char*, std::string> prepared_;  // statement literal -> prepared name
+  std::unordered_map<std::string, std::string> shapes_;    // statement text -> prepared name
+  std::size_t next_name_ = 0;
   Failure failure_;
 };
 

@@ -564,7 +564,7 @@ class PostgresStore final : public Store {
 
   core::Result<void> open() {
     // Fail fast (and clearly) when the database cannot be reached, before serving anything.
-    auto c = acquire();
+    auto c = acquire(true);
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     Params none;
@@ -881,7 +881,7 @@ class PostgresStore final : public Store {
 
   /// A pooled connection, or a new one while fewer than pool_size are open; waits for one to come
   /// back otherwise. 503 when the database cannot be reached or no connection frees up in time.
-  core::Result<std::unique_ptr<Connection>> acquire() {
+  core::Result<std::unique_ptr<Connection>> acquire(bool detailed = false) {
     {
       std::unique_lock lock(pool_mu_);
       const bool got = pool_cv_.wait_for(lock, std::chrono::seconds(30),
@@ -901,7 +901,15 @@ class PostgresStore final : public Store {
         --open_;
       }
       pool_cv_.notify_one();
-      return r.error();
+      if (detailed) return r.error();
+      // While serving, clients learn only that the database is unavailable; where it is and why
+      // goes to the operators' log (at most every 5 s during an outage).
+      const auto now = core::now_micros();
+      auto last = last_warning_.load();
+      if (now - last > 5'000'000 && last_warning_.compare_exchange_strong(last, now)) {
+        core::log_warn(r.error().message());
+      }
+      return unavailable("cannot connect to the database");
     }
     return c;
   }
@@ -1041,6 +1049,7 @@ class PostgresStore final : public Store {
   std::atomic<std::uint64_t> jobs_{0};
   std::atomic<std::uint64_t> failed_jobs_{0};
   std::atomic<std::uint64_t> retries_{0};
+  std::atomic<std::int64_t> last_warning_{0};
   core::Histogram commit_latency_;
 };
 

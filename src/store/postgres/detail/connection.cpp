@@ -138,7 +138,11 @@ core::Result<void> Connection::open(const std::string& url, const std::string& s
   conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    // libpq's message spans lines ("...\n\tIs the server running..."): one line for logs.
+    for (auto& ch : why) {
+      if (ch == '\n' || ch == '\t') ch = ' ';
+    }
+    while (!why.empty() && why.back() == ' ') why.pop_back();
     failure_ = Failure{};
     return core::Error::make(503, "transient", fmt::format("the database {} is unavailable: {}", redact(url), why));
   }

@@ -1,14 +1,17 @@
-// Benchmarks of the embedded SQLite Store: read by id from a preloaded database, and creates either
-// grouped into one Store::write (N puts per transaction) or submitted concurrently one per write, which
-// the store's writer thread commits in groups (one fsync per group).
+// Benchmarks of a Store: read by id from a preloaded database, and creates either grouped into one
+// Store::write (N puts per transaction) or submitted concurrently one per write. The embedded SQLite
+// store commits concurrent writes in groups (one fsync per group); with UCR_BENCH_POSTGRES set to a
+// PostgreSQL URL the same benchmarks run on the PostgreSQL store (one transaction per write).
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -63,7 +66,11 @@ class Fixture {
  private:
   Fixture() {
     dir_ = fs::temp_directory_path() / fmt::format("ucr-store-bench-{}", std::random_device{}());
-    auto opened = store::open_sqlite_store(store::SqliteOptions{dir_});
+    const char* pg = std::getenv("UCR_BENCH_POSTGRES");
+    auto opened = pg != nullptr && *pg != '\0'
+                      ? store::open_postgres_store(store::PostgresOptions{
+                            .url = pg, .schema = fmt::format("bench_{}", std::random_device{}()), .pool_size = 16})
+                      : store::open_sqlite_store(store::SqliteOptions{dir_});
     if (!opened) throw std::runtime_error(opened.error().message());
     store_ = std::move(*opened);
     for (std::size_t i = 0; i < kPreloaded; ++i) ids_.push_back(core::new_uuid());

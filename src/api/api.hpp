@@ -88,6 +88,9 @@ class Api {
   /// Blocks until no reindex is queued or running (for tests, tools and orderly shutdown).
   void wait_for_reindex();
 
+  /// The search parameters in force now (R4 plus the stored SearchParameter resources).
+  [[nodiscard]] std::shared_ptr<const search::Registry> search_parameters() const { return catalog_.current(); }
+
   /// Resources reindexed since start, and reindex jobs still queued or running (for /metrics).
   [[nodiscard]] std::size_t reindexed_resources() const;
   [[nodiscard]] std::size_t pending_reindex_jobs() const;

@@ -1,5 +1,6 @@
 // cli: the `ucr` program and its subcommands. The only place executables are defined.
 #include "api/api.hpp"
+#include "api/copy.hpp"
 #include "api/request.hpp"
 #include "audit/audit.hpp"
 #include "auth/provider.hpp"
@@ -13,6 +14,7 @@
 #include "mpi/evaluation.hpp"
 #include "mpi/matcher.hpp"
 #include "mpi/population.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <fmt/format.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -205,6 +208,74 @@ int load_demo(store::Store& store, const demo::Options& options, const demo::Loa
   return 0;
 }
 
+/// The embedded database in `data_dir`, or the PostgreSQL database `database` when given.
+core::Result<std::unique_ptr<store::Store>> open_store(const std::string& data_dir, const std::string& database,
+                                                       std::size_t pool_size) {
+  if (database.empty()) return store::open_sqlite_store(store::SqliteOptions{data_dir});
+  if (!store::is_postgres_url(database)) {
+    return core::Error::invalid(
+        fmt::format("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB; got '{}'",
+                    store::redact_postgres_url(database)));
+  }
+  store::PostgresOptions options;
+  options.url = database;
+  options.pool_size = pool_size;
+  return store::open_postgres_store(options);
+}
+
+/// `ucr admin copy`: the embedded database in `from_dir` into the PostgreSQL database `to_url`.
+int copy_store(const std::string& from_dir, const std::string& to_url) {
+  if (!store::is_postgres_url(to_url)) return fail("--to must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB");
+  if (!std::filesystem::exists(std::filesystem::path(from_dir) / "ucr.db")) {
+    return fail(fmt::format("{} holds no embedded database (no ucr.db)", from_dir));
+  }
+  auto from = store::open_sqlite_store(store::SqliteOptions{from_dir});
+  if (!from) return fail(from.error().message());
+  auto to = store::open_postgres_store(store::PostgresOptions{.url = to_url});
+  if (!to) return fail(to.error().message());
+  // The search parameters in force in the source (R4 plus its SearchParameter resources).
+  api::ApiOptions options;
+  options.link_patients = false;
+  api::Api source_api(**from, options);
+  const auto registry = source_api.search_parameters();
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  std::string last_stage;
+  std::size_t next = 0;
+  auto report =
+      api::copy_store(**from, **to, *registry, [&](std::string_view stage, std::size_t done, std::size_t total) {
+        if (stage != last_stage) {
+          if (tty && !last_stage.empty()) std::cerr << "\n";
+          last_stage = stage;
+          next = 0;
+        }
+        const std::size_t percent = total == 0 ? 100 : done * 100 / total;
+        if (tty) {
+          std::cerr << fmt::format("\rcopy: {} {}/{} ({}%)   ", stage, done, total, percent) << std::flush;
+        } else if (done >= next || done == total) {
+          std::cerr << fmt::format("copy: {} {}/{} ({}%)\n", stage, done, total, percent);
+          next = done + std::max<std::size_t>(1, total / 10);
+        }
+      });
+  if (tty) std::cerr << "\n";
+  if (!report) return fail("copy failed: " + report.error().message());
+  const auto line = [](const char* what, std::size_t a, std::size_t b) {
+    return fmt::format("  {:<20} {:>12} {:>12}  {}\n", what, a, b, a == b ? "ok" : "DIFFERENT");
+  };
+  std::cout << fmt::format("  {:<20} {:>12} {:>12}\n", "", "source", "target")
+            << line("versions", report->source.versions, report->target.versions)
+            << line("resources", report->source.resources, report->target.resources)
+            << line("audit entries", report->source.audit_entries, report->target.audit_entries)
+            << line("bookkeeping values", report->source.meta_entries, report->target.meta_entries);
+  if (!report->verified()) return fail("the counts differ: the copy is not complete");
+  std::cout << "copy verified\n";
+  return 0;
+}
+
+/// Where the data lives, for log lines (a URL without its password).
+std::string data_location(const std::string& data_dir, const std::string& database) {
+  return database.empty() ? data_dir : store::redact_postgres_url(database);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,8 +296,16 @@ int main(int argc, char** argv) {
   std::size_t demo_people = 0;
   bool no_access_log = false;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
-  serve->add_option("--data", data_dir, "Directory of the embedded database (created if missing)")
+  serve
+      ->add_option("--data", data_dir,
+                   "Directory of the embedded database (created if missing) and of the signing keys")
       ->capture_default_str();
+  std::string database;
+  std::size_t pool_size = 16;
+  cli::add_database_option(*serve, database);
+  serve->add_option("--pool-size", pool_size, "Most connections to the PostgreSQL database (--database)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
   serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
       ->capture_default_str()
@@ -267,6 +346,7 @@ int main(int argc, char** argv) {
   demo::Options demo_options;
   demo::LoadOptions demo_load;
   demo_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  cli::add_database_option(*demo_cmd, database);
   demo_cmd->add_option("--patients,--people", demo_options.people, "How many people to create")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
@@ -280,11 +360,27 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 200));
 
   cli::SecurityArgs security;
-  cli::add_security_commands(app, security, data_dir);
+  cli::add_security_commands(app, security, data_dir, database);
+  auto* migrate = security.admin->add_subcommand(
+      "migrate",
+      "Create or upgrade the PostgreSQL schema to this ucr's version (ucr serve also does this when it starts); "
+      "a database upgraded by a newer ucr is refused.");
+  cli::add_database_option(*migrate, database)->required();
+  auto* copy = security.admin->add_subcommand(
+      "copy",
+      "Copy an embedded database into an empty PostgreSQL database: every version, the search index, accounts "
+      "and clients, and the audit trail; then count both and compare. Stop the servers of both first.");
+  std::string copy_from;
+  std::string copy_to;
+  copy->add_option("--from", copy_from, "Directory of the embedded database to copy")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  copy->add_option("--to", copy_to, "PostgreSQL URL of the (empty) target database")->required();
 
   // check
   auto* check = app.add_subcommand("check", "Check the embedded database's integrity (exit 0 when sound).");
   check->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  cli::add_database_option(*check, database);
 
   // validate
   auto* validate = app.add_subcommand("validate", "Validate a FHIR R4 JSON resource file; prints an OperationOutcome.");
@@ -405,7 +501,22 @@ int main(int argc, char** argv) {
     return bad ? 2 : 0;
   }
 
-  auto opened = store::open_sqlite_store(store::SqliteOptions{data_dir});
+  if (*migrate) {
+    if (!store::is_postgres_url(database))
+      return fail("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB");
+    auto report = store::migrate_postgres(store::PostgresOptions{.url = database});
+    if (!report) return fail(report.error().message());
+    if (report->from == report->to) {
+      std::cout << fmt::format("schema version {}: up to date\n", report->to);
+    } else {
+      std::cout << fmt::format("schema version {} -> {}\n", report->from, report->to);
+    }
+    return 0;
+  }
+
+  if (*copy) return copy_store(copy_from, copy_to);
+
+  auto opened = open_store(data_dir, database, pool_size);
   if (!opened) return fail(opened.error().message());
   auto& store = **opened;
 
@@ -489,8 +600,8 @@ int main(int argc, char** argv) {
       if (auto r = cli::seed_demo_accounts(*provider, store, issuer); !r) return fail(r.error().message());
     }
   }
-  core::log_info(
-      fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(), data_dir));
+  core::log_info(fmt::format("ucr serving FHIR R4 at http://{}:{}/fhir (data in {})", sopts.host, server.port(),
+                             data_location(data_dir, database)));
   std::cout << fmt::format("listening on {}:{}", sopts.host, server.port()) << std::endl;
   server.run();
   if (recorder) recorder->flush();

@@ -47,7 +47,15 @@ core::Result<std::string> read_password(bool from_stdin) {
 
 }  // namespace
 
-void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir) {
+CLI::Option* add_database_option(CLI::App& command, std::string& database) {
+  return command
+      .add_option("--database", database,
+                  "PostgreSQL database instead of the embedded one: postgresql://USER@HOST:PORT/DB (password from "
+                  "PGPASSWORD or ~/.pgpass; never put it on the command line)")
+      ->envname("UCR_DATABASE");
+}
+
+void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir, std::string& database) {
   a.admin = app.add_subcommand("admin", "Accounts, OAuth clients and access tokens of the built-in sign-in service.");
   a.admin->require_subcommand(1);
   auto* user = a.admin->add_subcommand("user", "Staff, patient and proxy accounts.");
@@ -92,7 +100,9 @@ void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir
   a.token->add_option("--minutes", a.token_minutes, "Lifetime")->capture_default_str()->check(CLI::Range(1, 1440));
   for (auto* leaf :
        {a.user_add, a.user_list, a.user_disable, a.user_enable, a.user_password, a.user_totp, a.client_add, a.token}) {
-    leaf->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+    leaf->add_option("--data", data_dir, "Directory of the embedded database (and of the signing keys)")
+        ->capture_default_str();
+    add_database_option(*leaf, database);
   }
 
   a.audit = app.add_subcommand("audit", "The tamper-evident audit trail.");
@@ -100,6 +110,7 @@ void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir
   a.audit_verify = a.audit->add_subcommand(
       "verify", "Recompute the hash chain of every audit entry; exit 0 when intact, 1 with the first broken entry.");
   a.audit_verify->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  add_database_option(*a.audit_verify, database);
   a.audit_verify->add_flag("--quiet", a.quiet, "No progress on standard error");
 }
 

@@ -47,8 +47,12 @@ struct SecurityArgs {
   bool quiet = false;
 };
 
-/// Registers `ucr admin ...` and `ucr audit ...` on the app; `data_dir` receives --data.
-void add_security_commands(CLI::App& app, SecurityArgs& args, std::string& data_dir);
+/// Adds --database (also read from UCR_DATABASE) to a command.
+CLI::Option* add_database_option(CLI::App& command, std::string& database);
+
+/// Registers `ucr admin ...` and `ucr audit ...` on the app; `data_dir` receives --data and
+/// `database` --database (a PostgreSQL URL, used instead of the embedded database when given).
+void add_security_commands(CLI::App& app, SecurityArgs& args, std::string& data_dir, std::string& database);
 
 /// True when one of those commands was chosen.
 [[nodiscard]] bool security_command_chosen(const SecurityArgs& args);

@@ -1,7 +1,10 @@
-// Test support for driving ucr::api::Api in-process over a real SQLite store in a temp dir.
+// Test support for driving ucr::api::Api in-process over a real store: SQLite in a temp dir, or,
+// when UCR_TEST_POSTGRES names a server (tests/pg/with-postgres.sh sets it), a fresh schema of
+// that PostgreSQL database, so that the same tests run on both backends.
 #pragma once
 
 #include "api/api.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
@@ -38,6 +41,25 @@ inline std::string percent_decode(std::string_view s) {
 }
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+/// The store of one test: PostgreSQL (a schema named after `dir`) when UCR_TEST_POSTGRES is set,
+/// else SQLite in `dir`.
+inline core::Result<std::unique_ptr<store::Store>> open_test_store(const std::filesystem::path& dir) {
+  const char* url = std::getenv("UCR_TEST_POSTGRES");
+  if (url != nullptr && *url != '\0') {
+    store::PostgresOptions options;
+    options.url = url;
+    options.schema = dir.filename().string();
+    for (auto& ch : options.schema) {
+      if (ch == '-') ch = '_';
+    }
+    options.pool_size = 8;
+    return store::open_postgres_store(options);
+  }
+  store::SqliteOptions options;
+  options.directory = dir;
+  return store::open_sqlite_store(options);
+}
 
 /// A Request for `target` ("/fhir/Patient?x=1" or an absolute URL under kBase).
 inline Request make_request(std::string method, std::string_view target, std::string body = {},
@@ -131,9 +153,7 @@ class ApiTest : public ::testing::Test {
     const char* made = ::mkdtemp(tmpl.data());
     ASSERT_NE(made, nullptr);
     dir_ = made;
-    store::SqliteOptions options;
-    options.directory = dir_;
-    auto s = store::open_sqlite_store(options);
+    auto s = open_test_store(dir_);
     ASSERT_TRUE(s) << s.error().message();
     store_ = std::move(*s);
     api_ = std::make_unique<Api>(*store_, api_options());

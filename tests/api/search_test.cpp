@@ -410,9 +410,7 @@ class SearchTest : public ::testing::Test {
     const char* made = ::mkdtemp(tmpl.data());
     ASSERT_NE(made, nullptr);
     dir_ = new std::filesystem::path(made);
-    store::SqliteOptions options;
-    options.directory = *dir_;
-    auto s = store::open_sqlite_store(options);
+    auto s = open_test_store(*dir_);
     ASSERT_TRUE(s) << s.error().message();
     store_ = s->release();
     api_ = new Api(*store_, ApiOptions{});

@@ -1,6 +1,9 @@
-// The Store contract, written once over a backend factory so every backend (SQLite now,
-// PostgreSQL later) runs the same suite. Each test gets a fresh, empty store.
+// The Store contract, written once over a backend factory so every backend (SQLite and PostgreSQL)
+// runs the same suite. Each test gets a fresh, empty store. The PostgreSQL cases need a server:
+// ctest runs them as store_tests_postgres through tests/pg/with-postgres.sh, which starts one and
+// sets UCR_TEST_POSTGRES to its URL.
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
@@ -51,6 +54,35 @@ struct SqliteBackend {
     SqliteOptions options;
     options.directory = dir;
     return open_sqlite_store(options);
+  }
+};
+
+/// The test server's URL (UCR_TEST_POSTGRES), or empty.
+std::string postgres_url() {
+  const char* url = std::getenv("UCR_TEST_POSTGRES");
+  return url == nullptr ? std::string() : std::string(url);
+}
+
+/// A schema of its own per test directory: a fresh, empty database for each test, and the same
+/// one again when the test reopens the store.
+PostgresOptions postgres_options(const fs::path& dir) {
+  PostgresOptions options;
+  options.url = postgres_url();
+  options.schema = dir.filename().string();
+  for (auto& ch : options.schema) {
+    if (ch == '-') ch = '_';
+  }
+  options.pool_size = 12;
+  return options;
+}
+
+struct PostgresBackend {
+  static core::Result<std::unique_ptr<Store>> open(const fs::path& dir) {
+    if (postgres_url().empty()) {
+      return core::Error::invalid(
+          "UCR_TEST_POSTGRES is not set: run the PostgreSQL cases through tests/pg/with-postgres.sh (ctest does)");
+    }
+    return open_postgres_store(postgres_options(dir));
   }
 };
 
@@ -110,8 +142,15 @@ class StoreContract : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using Backends = ::testing::Types<SqliteBackend>;
-TYPED_TEST_SUITE(StoreContract, Backends);
+using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
+/// Test names say the backend: StoreContract/Sqlite.*, StoreContract/Postgres.*
+struct BackendName {
+  template <class T>
+  static std::string GetName(int /*index*/) {  // NOLINT(readability-identifier-naming): gtest's name
+    return std::is_same_v<T, SqliteBackend> ? "Sqlite" : "Postgres";
+  }
+};
+TYPED_TEST_SUITE(StoreContract, Backends, BackendName);
 
 std::vector<std::int64_t> versions_of(const std::vector<StoredResource>& entries) {
   std::vector<std::int64_t> out;

@@ -2,8 +2,8 @@
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "store/sql/search_sql.hpp"
 #include "store/sqlite/detail/connection.hpp"
-#include "store/sqlite/detail/search_sql.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -135,39 +135,21 @@ core::Result<std::optional<StoredResource>> read_current(Connection& c, const st
   return std::optional<StoredResource>{row_to_resource(s, type, id, 0)};
 }
 
-void bind_all(Stmt& s, const std::vector<sqlite_detail::Bind>& binds) {
+void bind_all(Stmt& s, const std::vector<sql::Bind>& binds) {
   int i = 1;
   for (const auto& b : binds) {
     switch (b.kind) {
-      case sqlite_detail::Bind::Kind::kText:
+      case sql::Bind::Kind::kText:
         s.bind(i++, b.text);
         break;
-      case sqlite_detail::Bind::Kind::kInteger:
+      case sql::Bind::Kind::kInteger:
         s.bind(i++, b.integer);
         break;
-      case sqlite_detail::Bind::Kind::kReal:
+      case sql::Bind::Kind::kReal:
         s.bind(i++, b.real);
         break;
     }
   }
-}
-
-/// Splits a token search value into (system, code, has_system).
-struct TokenValue {
-  std::optional<std::string> system;  // empty optional: any system; "" : no system
-  std::optional<std::string> code;    // empty optional: any code
-};
-
-TokenValue parse_token(const std::string& v) {
-  TokenValue t;
-  const auto bar = v.find('|');
-  if (bar == std::string::npos) {
-    t.code = v;
-  } else {
-    t.system = v.substr(0, bar);
-    if (bar + 1 < v.size()) t.code = v.substr(bar + 1);
-  }
-  return t;
 }
 
 /// Ids matching `plan`; with _sort, `keys` (when given) receives each row's sort values.
@@ -180,7 +162,7 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   constexpr std::size_t kProbeCap = 2000;
   bool scan_by_id = false;
   if (limit + offset <= 1001) {
-    if (auto probe = sqlite_detail::driver_probe_sql(plan, kProbeCap)) {
+    if (auto probe = sql::driver_probe_sql(plan, kProbeCap)) {
       auto pp = c.prepare_once(probe->text);
       if (!pp) return pp.error();
       Stmt ps(c.db(), *pp);
@@ -189,7 +171,7 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
       scan_by_id = static_cast<std::size_t>(ps.i64(0)) >= kProbeCap;
     }
   }
-  const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, false, limit, offset, scan_by_id);
+  const sql::Sql sql = sql::search_sql(plan, false, limit, offset, scan_by_id);
   auto p = c.prepare_once(sql.text);
   if (!p) return p.error();
   Stmt s(c.db(), *p);
@@ -206,34 +188,9 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   return ids;
 }
 
-/// The simple id/token criteria of find_ids as a search plan.
-search::Plan plan_of(const std::string& type, const std::vector<Criterion>& criteria) {
-  search::Plan plan;
-  plan.type = type;
-  for (const auto& crit : criteria) {
-    if (crit.values.empty()) continue;
-    search::Filter f;
-    for (const auto& v : crit.values) {
-      search::Condition cond;
-      cond.type = search::ParamType::kToken;
-      cond.param = crit.param;
-      const TokenValue tv = parse_token(v);
-      if (crit.param == "_id") {
-        cond.code = v;
-      } else {
-        cond.system = tv.system;
-        cond.code = tv.code;
-      }
-      f.any_of.push_back(std::move(cond));
-    }
-    plan.filters.push_back(std::move(f));
-  }
-  return plan;
-}
-
 core::Result<std::vector<std::string>> find_ids_on(Connection& c, const std::string& type,
                                                    const std::vector<Criterion>& criteria, std::size_t limit) {
-  return search_on(c, plan_of(type, criteria), limit, 0);
+  return search_on(c, sql::plan_of(type, criteria), limit, 0);
 }
 
 class SqliteTransaction final : public Transaction {
@@ -842,7 +799,7 @@ class SqliteStore final : public Store {
         page.total = plan.offset + page.ids.size();
         return page;
       }
-      const sqlite_detail::Sql sql = sqlite_detail::search_sql(plan, true, 0, 0);
+      const sql::Sql sql = sql::search_sql(plan, true, 0, 0);
       auto p = lease.conn->prepare_once(sql.text);
       if (!p) return p.error();
       Stmt s(lease.conn->db(), *p);
@@ -884,7 +841,7 @@ class SqliteStore final : public Store {
     std::string sql =
         "SELECT DISTINCT c.type, c.id FROM compartment k JOIN resource_current c ON c.rid = k.rid AND "
         "c.deleted = 0 WHERE k.patient IN (?";
-    std::vector<sqlite_detail::Bind> binds{q.patient_id};
+    std::vector<sql::Bind> binds{q.patient_id};
     for (const auto& other : q.also) {
       sql += ",?";
       binds.emplace_back(other);

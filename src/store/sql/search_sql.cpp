@@ -1,4 +1,4 @@
-#include "store/sqlite/detail/search_sql.hpp"
+#include "store/sql/search_sql.hpp"
 
 #include "core/time.hpp"
 
@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 
-namespace ucr::store::sqlite_detail {
+namespace ucr::store::sql {
 namespace {
 
 using search::Condition;
@@ -72,7 +72,7 @@ class Builder {
 
   /// `column` starts with `prefix`, as a key range the index can seek (LIKE cannot use it here).
   std::string prefix_test(const std::string& column, const std::string& prefix) {
-    if (prefix.empty()) return "1";
+    if (prefix.empty()) return "TRUE";
     std::string upper = prefix;
     while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xFF) upper.pop_back();
     if (upper.empty()) {
@@ -128,7 +128,7 @@ class Builder {
         return fmt::format("({} <= ? AND {} >= ?)", lo, hi);
       }
     }
-    return "1";
+    return "TRUE";
   }
 
   std::string number_test(const Condition& c, const std::string& v) {
@@ -162,7 +162,7 @@ class Builder {
         return fmt::format("({0} >= ? AND {0} <= ?)", v);
       }
     }
-    return "1";
+    return "TRUE";
   }
 
   /// The test on one index row alias `r` for a value condition.
@@ -182,7 +182,7 @@ class Builder {
         if (c.modifier == "text") {
           return prefix_test(r + ".text", c.text);
         }
-        std::string out = "1";
+        std::string out = "TRUE";
         if (c.system) {
           bind(*c.system);
           out += " AND " + r + ".system = ?";
@@ -241,14 +241,14 @@ class Builder {
         bind(c.text);
         return r + ".uri = ?";
       default:
-        return "0";
+        return "FALSE";
     }
   }
 
   /// The row test of one alternative, with reference:identifier and token:of-type read as tokens.
   std::string value_test(const Condition& c, const std::string& r) {
     if (c.type == ParamType::kComposite && c.components.size() == 2) {
-      std::string out = "(1";
+      std::string out = "(TRUE";
       const Condition& first = c.components[0];
       if (first.system) {
         bind(*first.system);
@@ -477,7 +477,7 @@ std::optional<Sql> driver_probe_sql(const search::Plan& plan, std::size_t cap) {
   Builder b(sql);
   const std::string rows = b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type);
   sql.binds.emplace_back(static_cast<std::int64_t>(cap));
-  sql.text = "SELECT COUNT(*) FROM (" + rows + " LIMIT ?)";
+  sql.text = "SELECT COUNT(*) FROM (" + rows + " LIMIT ?) AS probe";
   return sql;
 }
 
@@ -598,9 +598,69 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   }
   sql.binds.emplace_back(static_cast<std::int64_t>(limit));
   sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-  sql.text = "SELECT * FROM (SELECT " + select + " FROM " + from + " WHERE " + where + ")" + outer_where +
+  sql.text = "SELECT * FROM (SELECT " + select + " FROM " + from + " WHERE " + where + ") AS m" + outer_where +
              " ORDER BY " + order + " LIMIT ? OFFSET ?";
   return sql;
 }
 
-}  // namespace ucr::store::sqlite_detail
+namespace {
+
+/// A token search value split into system and code: `code`, `system|code`, `system|`, `|code`.
+struct TokenValue {
+  std::optional<std::string> system;  // empty optional: any system; "": no system
+  std::optional<std::string> code;    // empty optional: any code
+};
+
+TokenValue parse_token(const std::string& v) {
+  TokenValue t;
+  const auto bar = v.find('|');
+  if (bar == std::string::npos) {
+    t.code = v;
+  } else {
+    t.system = v.substr(0, bar);
+    if (bar + 1 < v.size()) t.code = v.substr(bar + 1);
+  }
+  return t;
+}
+
+}  // namespace
+
+search::Plan plan_of(const std::string& type, const std::vector<Criterion>& criteria) {
+  search::Plan plan;
+  plan.type = type;
+  for (const auto& crit : criteria) {
+    if (crit.values.empty()) continue;
+    search::Filter f;
+    for (const auto& v : crit.values) {
+      search::Condition cond;
+      cond.type = search::ParamType::kToken;
+      cond.param = crit.param;
+      if (crit.param == "_id") {
+        cond.code = v;
+      } else {
+        TokenValue tv = parse_token(v);
+        cond.system = std::move(tv.system);
+        cond.code = std::move(tv.code);
+      }
+      f.any_of.push_back(std::move(cond));
+    }
+    plan.filters.push_back(std::move(f));
+  }
+  return plan;
+}
+
+std::string numbered_placeholders(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  int n = 0;
+  for (const char ch : text) {
+    if (ch == '?') {
+      out += fmt::format("${}", ++n);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace ucr::store::sql

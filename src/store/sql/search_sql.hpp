@@ -1,15 +1,17 @@
-// store/sqlite/detail/search_sql: a search Plan turned into SQLite SQL over the index tables, with
-// every value bound as a parameter (never spliced into the text). Pure; thread-safe.
+// store/sql/search_sql: a search Plan turned into SQL over the index tables that both backends
+// (SQLite and PostgreSQL) share, with every value bound as a `?` parameter (never spliced into the
+// text; PostgreSQL numbers them with `numbered_placeholders`). Pure; thread-safe.
 #pragma once
 
 #include "search/query.hpp"
+#include "store/store.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace ucr::store::sqlite_detail {
+namespace ucr::store::sql {
 
 /// One bound value (a plain struct: GCC 12 warns spuriously about std::variant<std::string, ...>).
 struct Bind {
@@ -41,4 +43,11 @@ struct Sql {
 /// most `cap` of the driver's rows, to tell whether scan_by_id is the better plan. Empty otherwise.
 [[nodiscard]] std::optional<Sql> driver_probe_sql(const search::Plan& plan, std::size_t cap);
 
-}  // namespace ucr::store::sqlite_detail
+/// The simple id/token criteria of Store::find_ids as a search plan.
+[[nodiscard]] search::Plan plan_of(const std::string& type, const std::vector<Criterion>& criteria);
+
+/// `?` placeholders renumbered `$1`, `$2`, ... (PostgreSQL's form). The generated SQL holds no
+/// quoted text with a question mark in it, so every `?` is a placeholder.
+[[nodiscard]] std::string numbered_placeholders(const std::string& text);
+
+}  // namespace ucr::store::sql

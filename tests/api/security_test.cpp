@@ -549,6 +549,19 @@ TEST_F(SecurityTest, AProfessionalNeedsACareRelationship) {
   // Patient C has an open encounter at the GP's organisation: a relationship, though not registered.
   const std::string patient_c = seed("Patient", patient({}, "Charlie"));
   const std::string obs_c = seed("Observation", observation(patient_c, "8867-4"));
+  // An advance care directive (a DNACPR decision: Consent scope adr, provision deny) is not a wish
+  // about sharing: it must not close the record.
+  seed("Consent",
+       json::serialize(json::object{
+           {"resourceType", "Consent"},
+           {"status", "active"},
+           {"scope", json::object{{"coding", json::array{json::object{
+                                                 {"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                                 {"code", "adr"}}}}}},
+           {"category", json::array{json::object{{"coding", json::array{json::object{{"system", "http://loinc.org"},
+                                                                                     {"code", "59284-0"}}}}}}},
+           {"patient", json::object{{"reference", "Patient/" + patient_c}}},
+           {"provision", json::object{{"type", "deny"}}}}));
   seed("Encounter",
        json::serialize(json::object{
            {"resourceType", "Encounter"},
@@ -558,7 +571,8 @@ TEST_F(SecurityTest, AProfessionalNeedsACareRelationship) {
            {"serviceProvider", json::object{{"reference", "Organization/" + org_}}}}));
   const std::string gp = token("dr-who");
   EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_a_).status, 200) << "registered practice";
-  EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_c).status, 200) << "open encounter";
+  EXPECT_EQ(as(gp, "GET", "/fhir/Observation/" + obs_c).status, 200)
+      << "open encounter (a DNACPR decision, Consent scope adr, is not dissent from sharing)";
   auto refused = as(gp, "GET", "/fhir/Observation/" + obs_b_);
   EXPECT_EQ(refused.status, 403);
   EXPECT_NE(refused.body.find("care relationship"), std::string::npos) << refused.body;

@@ -392,6 +392,9 @@ std::string reference_of(const json::value& v) {
   return {};
 }
 
+/// The Consent scope of consents about sharing the record (HL7 consentscope).
+constexpr const char* kPrivacyScope = "http://terminology.hl7.org/CodeSystem/consentscope|patient-privacy";
+
 std::string btg_key(const std::string& subject, const std::string& patient) {
   return fmt::format("btg:{}:{}", subject, patient);
 }
@@ -528,7 +531,8 @@ CareRelationships::ProxyGrant CareRelationships::proxy_patients(const std::strin
       bool consented = false;
       bool unlimited = age && *age < 11 && is_parental(*related);
       std::vector<std::string> shared;  // the union of what limited consents share
-      for (const auto& id : matching(store_, "Consent", {{"patient", pid}, {"status", "active"}}, 50)) {
+      for (const auto& id :
+           matching(store_, "Consent", {{"patient", pid}, {"status", "active"}, {"scope", kPrivacyScope}}, 50)) {
         auto consent = read_object(store_, "Consent", id);
         const auto* prov = consent ? consent->if_contains("provision") : nullptr;
         if (prov == nullptr || !prov->is_object()) continue;
@@ -630,7 +634,10 @@ CareRelationships::Decision CareRelationships::compute(const Principal& who, con
   }
   // The patient's recorded wishes (R4 Consent, scope patient-privacy, provision type deny).
   bool dissent = false;
-  for (const auto& id : matching(store_, "Consent", {{"patient", patient_id}, {"status", "active"}}, 50)) {
+  // Only privacy consents (scope patient-privacy) say who may see the record; an advance care
+  // directive (scope adr, e.g. a DNACPR decision) or a treatment consent says nothing about sharing.
+  for (const auto& id :
+       matching(store_, "Consent", {{"patient", patient_id}, {"status", "active"}, {"scope", kPrivacyScope}}, 50)) {
     auto consent = read_object(store_, "Consent", id);
     if (!consent) continue;
     const auto* prov = consent->if_contains("provision");

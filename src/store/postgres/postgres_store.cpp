@@ -101,7 +101,7 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
       scan_by_id = rows->size() > 0 && static_cast<std::size_t>(rows->i64(0, 0)) >= kProbeCap;
     }
   }
-  const sql::Sql query = sql::search_sql(plan, false, limit, offset, scan_by_id);
+  const sql::Sql query = sql::search_sql(plan, false, limit, offset, scan_by_id, sql::Dialect::kPostgres);
   auto rows = c.run_shape(sql::numbered_placeholders(query.text), params_of(query.binds), "search");
   if (!rows) return rows.error();
   std::vector<std::string> ids;
@@ -679,7 +679,7 @@ class PostgresStore final : public Store {
           page.total = plan.offset + page.ids.size();
           return page;
         }
-        const sql::Sql count = sql::search_sql(plan, true, 0, 0);
+        const sql::Sql count = sql::search_sql(plan, true, 0, 0, false, sql::Dialect::kPostgres);
         auto rows = c.run_shape(sql::numbered_placeholders(count.text), params_of(count.binds), "count");
         if (!rows) return rows.error();
         page.total = static_cast<std::size_t>(rows->i64(0, 0));

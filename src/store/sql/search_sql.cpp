@@ -481,7 +481,8 @@ std::optional<Sql> driver_probe_sql(const search::Plan& plan, std::size_t cap) {
   return sql;
 }
 
-Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset, bool scan_by_id) {
+Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset, bool scan_by_id,
+               Dialect dialect) {
   Sql sql;
   Builder b(sql);
   // Drive the search from its most selective positive filter (or the patient compartment), read
@@ -512,8 +513,9 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
       b.bind(*plan.after);
       inner += " AND c0.id > ?";
     }
-    // LIMIT -1 keeps the ordered subquery from being flattened; CROSS JOIN keeps it the outer loop,
-    // so rows come out in its order.
+    // SQLite: LIMIT -1 keeps the ordered subquery from being flattened and CROSS JOIN keeps it the
+    // outer loop, so rows come out in its order. PostgreSQL: OFFSET 0 keeps the subquery apart, and
+    // the outer ORDER BY is met by its order.
     std::string where;
     for (std::size_t i = 0; i < plan.filters.size(); ++i) {
       if (static_cast<int>(i) == driver) continue;
@@ -521,8 +523,11 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     }
     sql.binds.emplace_back(static_cast<std::int64_t>(limit));
     sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-    sql.text = "SELECT c0.id FROM (" + inner + " ORDER BY c0.id LIMIT -1) cand CROSS JOIN resource_current c0 ON " +
-               "c0.rid = cand.rid WHERE " + where + " LIMIT ? OFFSET ?";
+    sql.text = dialect == Dialect::kSqlite
+                   ? "SELECT c0.id FROM (" + inner + " ORDER BY c0.id LIMIT -1) cand CROSS JOIN resource_current c0 " +
+                         "ON c0.rid = cand.rid WHERE " + where + " LIMIT ? OFFSET ?"
+                   : "SELECT c0.id FROM (" + inner + " ORDER BY c0.id OFFSET 0) cand JOIN resource_current c0 ON " +
+                         "c0.rid = cand.rid WHERE " + where + " ORDER BY cand.id LIMIT ? OFFSET ?";
     return sql;
   }
   std::string where = "c0.type = ? AND c0.deleted = 0";

@@ -35,8 +35,11 @@ struct Sql {
 /// `scan_by_id`: walk the type's resources in id order and test every filter on each, stopping at
 /// the page's end, instead of collecting the driving filter's matches and sorting them (better
 /// when the driver matches a large share of the type).
+/// The SQL engines the text is written for, where they differ.
+enum class Dialect { kSqlite, kPostgres };
+
 [[nodiscard]] Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset,
-                             bool scan_by_id = false);
+                             bool scan_by_id = false, Dialect dialect = Dialect::kSqlite);
 
 /// For an unsorted plan whose best driving filter is a weak one (a string prefix, a code with few
 /// values, a date range) and whose other filters are codes with few values: SELECT COUNT(*) of at

@@ -1,0 +1,143 @@
+import type { Resource } from '../lib/fhir';
+import { formatDate } from '../lib/dates';
+import type { ClinicalSummary } from '../lib/load';
+import {
+  conceptCodes,
+  conceptText,
+  dosageText,
+  medicationName,
+  provenanceOf,
+  sortProblems,
+} from '../lib/record';
+
+function ProvenanceLine({ r, known }: { r: Resource; known: Map<string, Resource> }) {
+  const p = provenanceOf(r, known);
+  const parts: string[] = [];
+  if (p.recordedBy) parts.push(`Recorded by ${p.recordedBy}`);
+  if (p.source) parts.push(`source ${p.source}`);
+  if (p.lastUpdated) parts.push(`last updated ${formatDate(p.lastUpdated)}`);
+  if (parts.length === 0) return null;
+  return <span className="ucr-provenance">{parts.join('; ')}</span>;
+}
+
+function statusTag(r: Resource) {
+  const codes = conceptCodes(r.clinicalStatus as { coding?: { code?: string }[] } | undefined);
+  if (codes.includes('active')) return <strong className="nhsuk-tag nhsuk-tag--blue">Active</strong>;
+  if (codes.includes('resolved')) return <strong className="nhsuk-tag nhsuk-tag--grey">Resolved</strong>;
+  if (codes.length > 0) return <strong className="nhsuk-tag nhsuk-tag--grey">{codes[0]}</strong>;
+  return null;
+}
+
+function EmptyRow({ cols, text }: { cols: number; text: string }) {
+  return (
+    <tr className="nhsuk-table__row">
+      <td className="nhsuk-table__cell" colSpan={cols}>
+        {text}
+      </td>
+    </tr>
+  );
+}
+
+export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
+  const problems = sortProblems(summary.conditions);
+  return (
+    <table className="nhsuk-table ucr-stack" data-testid="problems">
+      <caption className="nhsuk-table__caption">Problems</caption>
+      <thead className="nhsuk-table__head">
+        <tr className="nhsuk-table__row">
+          <th className="nhsuk-table__header" scope="col">Problem</th>
+          <th className="nhsuk-table__header" scope="col">Status</th>
+          <th className="nhsuk-table__header" scope="col">Since</th>
+        </tr>
+      </thead>
+      <tbody className="nhsuk-table__body">
+        {problems.length === 0 && <EmptyRow cols={3} text="No problems recorded." />}
+        {problems.map((c) => (
+          <tr className="nhsuk-table__row" key={c.id}>
+            <td className="nhsuk-table__cell" data-label="Problem">
+              {conceptText(c.code as never)}
+              <ProvenanceLine r={c} known={summary.known} />
+            </td>
+            <td className="nhsuk-table__cell" data-label="Status">
+              {statusTag(c)}
+            </td>
+            <td className="nhsuk-table__cell" data-label="Since">
+              {formatDate((c.onsetDateTime ?? c.recordedDate) as string | undefined)}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
+  const meds = summary.medications;
+  return (
+    <table className="nhsuk-table ucr-stack" data-testid="medications">
+      <caption className="nhsuk-table__caption">Current medicines</caption>
+      <thead className="nhsuk-table__head">
+        <tr className="nhsuk-table__row">
+          <th className="nhsuk-table__header" scope="col">Medicine</th>
+          <th className="nhsuk-table__header" scope="col">How to take it</th>
+          <th className="nhsuk-table__header" scope="col">Started</th>
+        </tr>
+      </thead>
+      <tbody className="nhsuk-table__body">
+        {meds.length === 0 && <EmptyRow cols={3} text="No current medicines recorded." />}
+        {meds.map((m) => (
+          <tr className="nhsuk-table__row" key={`${m.resourceType}/${m.id}`}>
+            <td className="nhsuk-table__cell" data-label="Medicine">
+              {medicationName(m)}
+              {m.resourceType === 'MedicationStatement' && ' (reported)'}
+              <ProvenanceLine r={m} known={summary.known} />
+            </td>
+            <td className="nhsuk-table__cell" data-label="How to take it">
+              {dosageText(m) || 'Not recorded'}
+            </td>
+            <td className="nhsuk-table__cell" data-label="Started">
+              {formatDate((m.authoredOn ?? (m.effectivePeriod as { start?: string } | undefined)?.start) as string | undefined)}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function AllergiesTable({ summary }: { summary: ClinicalSummary }) {
+  const list = summary.allergies;
+  return (
+    <table className="nhsuk-table ucr-stack" data-testid="allergies">
+      <caption className="nhsuk-table__caption">Allergies and adverse reactions</caption>
+      <thead className="nhsuk-table__head">
+        <tr className="nhsuk-table__row">
+          <th className="nhsuk-table__header" scope="col">Allergy</th>
+          <th className="nhsuk-table__header" scope="col">Reaction</th>
+          <th className="nhsuk-table__header" scope="col">Recorded</th>
+        </tr>
+      </thead>
+      <tbody className="nhsuk-table__body">
+        {list.length === 0 && <EmptyRow cols={3} text="No allergies recorded." />}
+        {list.map((a) => {
+          const reaction = (a.reaction as { manifestation?: never[]; severity?: string }[] | undefined)?.[0];
+          return (
+            <tr className="nhsuk-table__row" key={a.id}>
+              <td className="nhsuk-table__cell" data-label="Allergy">
+                {conceptText(a.code as never)}
+                <ProvenanceLine r={a} known={summary.known} />
+              </td>
+              <td className="nhsuk-table__cell" data-label="Reaction">
+                {conceptText(reaction?.manifestation?.[0]) || 'Not recorded'}
+                {reaction?.severity ? ` (${reaction.severity})` : ''}
+              </td>
+              <td className="nhsuk-table__cell" data-label="Recorded">
+                {formatDate(a.recordedDate as string | undefined)}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}

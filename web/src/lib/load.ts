@@ -1,0 +1,107 @@
+// Loading one patient's record through the public FHIR API: demographics (readable without a care
+// relationship) and the clinical summary (which answers 403, with the reason, without one).
+import { type Bundle, type FhirClient, type Resource, resourcesOf } from './fhir';
+import { practiceReference, referenceKey } from './record';
+
+export interface Demographics {
+  patient: Resource;
+  practice?: Resource;
+}
+
+export interface ClinicalSummary {
+  allergies: Resource[];
+  flags: Resource[];
+  conditions: Resource[];
+  medications: Resource[]; // MedicationRequest and MedicationStatement
+  observations: Resource[];
+  known: Map<string, Resource>; // Practitioner/Organization by "Type/id", for provenance
+}
+
+export async function loadDemographics(client: FhirClient, id: string): Promise<Demographics> {
+  const patient = await client.request<Resource>(`Patient/${encodeURIComponent(id)}`);
+  const key = referenceKey(practiceReference(patient)?.reference);
+  const out: Demographics = { patient };
+  if (key) {
+    try {
+      out.practice = await client.request<Resource>(key);
+    } catch {
+      // The practice name is helpful, not essential: the banner says "Not known" without it.
+    }
+  }
+  return out;
+}
+
+const kRefFields = ['recorder', 'asserter', 'requester', 'informationSource', 'author', 'performer'];
+
+function referencedKeys(resources: Resource[]): Set<string> {
+  const keys = new Set<string>();
+  for (const r of resources) {
+    for (const f of kRefFields) {
+      const v = r[f];
+      const list = (Array.isArray(v) ? v : [v]) as ({ reference?: string; actor?: { reference?: string } } | undefined)[];
+      for (const ref of list) {
+        const key = referenceKey(ref?.reference ?? ref?.actor?.reference);
+        if (key && /^(Practitioner|Organization)\//.test(key)) keys.add(key);
+      }
+    }
+  }
+  return keys;
+}
+
+async function byIds(client: FhirClient, type: string, ids: string[]): Promise<Resource[]> {
+  if (ids.length === 0) return [];
+  const found: Resource[] = [];
+  for (let i = 0; i < ids.length; i += 50) {
+    const slice = ids.slice(i, i + 50);
+    const b = await client.search(type, { _id: slice.join(','), _count: String(slice.length) });
+    found.push(...resourcesOf(b));
+  }
+  return found;
+}
+
+/** Loads the summary; a 403 (no care relationship, dissent) is thrown as a FhirError for the caller. */
+export async function loadClinicalSummary(client: FhirClient, id: string): Promise<ClinicalSummary> {
+  const p = { patient: id, _count: '200' };
+  // The first search is made alone: if it is refused, the others would be too.
+  const allergies = await client.search('AllergyIntolerance', p);
+  const [flags, conditions, requests, statements, observations] = await Promise.all<Bundle>([
+    client.search('Flag', p),
+    client.search('Condition', { ...p, _sort: '-recorded-date' }),
+    client.search('MedicationRequest', { ...p, status: 'active', _sort: '-authoredon' }),
+    client.search('MedicationStatement', { ...p, status: 'active' }),
+    client.search('Observation', { ...p, category: 'laboratory', _sort: '-date', _count: '50' }),
+  ]);
+  const summary: ClinicalSummary = {
+    allergies: resourcesOf(allergies),
+    flags: resourcesOf(flags),
+    conditions: resourcesOf(conditions),
+    medications: [...resourcesOf(requests), ...resourcesOf(statements)],
+    observations: resourcesOf(observations),
+    known: new Map(),
+  };
+  const keys = referencedKeys([
+    ...summary.allergies,
+    ...summary.flags,
+    ...summary.conditions,
+    ...summary.medications,
+    ...summary.observations,
+  ]);
+  const ids = (type: string) => [...keys].filter((k) => k.startsWith(`${type}/`)).map((k) => k.split('/')[1] ?? '');
+  const [practitioners, organisations] = await Promise.all([
+    byIds(client, 'Practitioner', ids('Practitioner')),
+    byIds(client, 'Organization', ids('Organization')),
+  ]);
+  for (const r of [...practitioners, ...organisations]) summary.known.set(`${r.resourceType}/${r.id ?? ''}`, r);
+  return summary;
+}
+
+/** Emergency access (POST Patient/{id}/$break-glass with a reason); see docs/api.md. */
+export async function breakGlass(client: FhirClient, id: string, reason: string): Promise<void> {
+  await client.request(`Patient/${encodeURIComponent(id)}/$break-glass`, {
+    method: 'POST',
+    body: JSON.stringify({
+      resourceType: 'Parameters',
+      parameter: [{ name: 'reason', valueString: reason }],
+    }),
+  });
+}

@@ -1,0 +1,136 @@
+import { useEffect, useState } from 'react';
+import { CriticalFlags, PatientBanner } from '../components/Banner';
+import type { FhirClient, Resource } from '../lib/fhir';
+import { formatDate } from '../lib/dates';
+import { explain } from '../lib/glossary';
+import { type ClinicalSummary, type Demographics, loadClinicalSummary, loadDemographics } from '../lib/load';
+import { conceptText, criticalFlags, dosageText, medicationName, sortProblems } from '../lib/record';
+
+function Explained({ text }: { text: string }) {
+  const found = explain(text);
+  return (
+    <>
+      <span className="nhsuk-body nhsuk-u-font-weight-bold">{text}</span>
+      {found.map((e) => (
+        <span className="ucr-provenance" key={e.term}>
+          <span className="nhsuk-u-visually-hidden">Meaning: </span>
+          {e.plain}
+        </span>
+      ))}
+    </>
+  );
+}
+
+function valueText(o: Resource): string {
+  const q = o.valueQuantity as { value?: number; unit?: string } | undefined;
+  if (q?.value !== undefined) return `${q.value} ${q.unit ?? ''}`.trim();
+  if (typeof o.valueString === 'string') return o.valueString;
+  return conceptText(o.valueCodeableConcept as never);
+}
+
+/** The latest result for each test, newest first. */
+function latestResults(observations: Resource[]): Resource[] {
+  const seen = new Set<string>();
+  const out: Resource[] = [];
+  for (const o of observations) {
+    const name = conceptText(o.code as never);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    out.push(o);
+  }
+  return out;
+}
+
+/** The patient app: my own record, explained in plain English. */
+export function MyRecord({ client, patientId }: { client: FhirClient; patientId: string | undefined }) {
+  const [demo, setDemo] = useState<Demographics | null>(null);
+  const [summary, setSummary] = useState<ClinicalSummary | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    document.title = 'My record - Universal Care Record';
+    if (!patientId) return;
+    let live = true;
+    Promise.all([loadDemographics(client, patientId), loadClinicalSummary(client, patientId)])
+      .then(([d, s]) => {
+        if (!live) return;
+        setDemo(d);
+        setSummary(s);
+      })
+      .catch((e: unknown) => {
+        if (live) setError(e instanceof Error ? e.message : String(e));
+      });
+    return () => {
+      live = false;
+    };
+  }, [client, patientId]);
+
+  if (!patientId) {
+    return (
+      <>
+        <h1 className="nhsuk-heading-l">My record</h1>
+        <p>Your account is not linked to a record yet.</p>
+      </>
+    );
+  }
+  if (error) {
+    return (
+      <>
+        <h1 className="nhsuk-heading-l">My record</h1>
+        <p role="alert">{error}</p>
+      </>
+    );
+  }
+  if (!demo || !summary) return <p role="status">Loading your record…</p>;
+  const problems = sortProblems(summary.conditions);
+  const results = latestResults(summary.observations);
+  return (
+    <>
+      <PatientBanner patient={demo.patient} practice={demo.practice} />
+      <CriticalFlags flags={criticalFlags(summary.allergies, summary.flags)} />
+      <h2 className="nhsuk-heading-m">My medicines</h2>
+      <ul className="nhsuk-list nhsuk-list--border" data-testid="my-medicines">
+        {summary.medications.length === 0 && <li>No current medicines.</li>}
+        {summary.medications.map((m) => (
+          <li key={`${m.resourceType}/${m.id}`}>
+            <Explained text={medicationName(m)} />
+            {dosageText(m) && <span className="ucr-provenance">How to take it: {dosageText(m)}</span>}
+          </li>
+        ))}
+      </ul>
+      <h2 className="nhsuk-heading-m">My health problems</h2>
+      <ul className="nhsuk-list nhsuk-list--border" data-testid="my-problems">
+        {problems.length === 0 && <li>No health problems recorded.</li>}
+        {problems.map((c) => (
+          <li key={c.id}>
+            <Explained text={conceptText(c.code as never)} />
+            <span className="ucr-provenance">
+              Since {formatDate((c.onsetDateTime ?? c.recordedDate) as string | undefined)}
+            </span>
+          </li>
+        ))}
+      </ul>
+      <h2 className="nhsuk-heading-m">My allergies</h2>
+      <ul className="nhsuk-list nhsuk-list--border" data-testid="my-allergies">
+        {summary.allergies.length === 0 && <li>No allergies recorded.</li>}
+        {summary.allergies.map((a) => (
+          <li key={a.id}>
+            <Explained text={conceptText(a.code as never)} />
+          </li>
+        ))}
+      </ul>
+      <h2 className="nhsuk-heading-m">My latest test results</h2>
+      <ul className="nhsuk-list nhsuk-list--border" data-testid="my-results">
+        {results.length === 0 && <li>No test results.</li>}
+        {results.map((o) => (
+          <li key={o.id}>
+            <Explained text={conceptText(o.code as never)} />
+            <span className="ucr-provenance">
+              {valueText(o)} on {formatDate((o.effectiveDateTime ?? o.issued) as string | undefined)}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}

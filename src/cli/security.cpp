@@ -5,6 +5,7 @@
 #include "core/time.hpp"
 
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <unistd.h>
 
@@ -131,11 +132,27 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
     auto ids = store.find_ids(type, {}, 1);
     return ids && !ids->empty() ? type + "/" + ids->front() : std::string();
   };
-  const std::string practitioner = first("Practitioner");
-  const std::string organisation = first("Organization");
+  std::string practitioner = first("Practitioner");
+  std::string organisation = first("Organization");
   auto patients = store.find_ids("Patient", {}, 2);
   const std::string patient = patients && !patients->empty() ? patients->front() : std::string();
   const std::string child = patients && patients->size() > 1 ? patients->back() : patient;
+  // Staff accounts work at the demo patient's registered practice, as that patient's usual GP, so
+  // that practice's patients can be opened (a care relationship) and everyone else's cannot.
+  if (!patient.empty()) {
+    if (auto stored = store.read("Patient", patient)) {
+      boost::system::error_code ec;
+      const auto parsed = boost::json::parse(stored->json, ec);
+      const auto* gps = !ec && parsed.is_object() ? parsed.as_object().if_contains("generalPractitioner") : nullptr;
+      for (const auto& g : gps != nullptr && gps->is_array() ? gps->as_array() : boost::json::array{}) {
+        const auto* ref = g.is_object() ? g.as_object().if_contains("reference") : nullptr;
+        if (ref == nullptr || !ref->is_string()) continue;
+        const std::string reference(ref->as_string());
+        if (reference.starts_with("Organization/")) organisation = reference;
+        if (reference.starts_with("Practitioner/")) practitioner = reference;
+      }
+    }
+  }
   for (const auto role : auth::all_roles()) {
     auth::UserSpec u;
     u.name = std::string(auth::role_code(role));

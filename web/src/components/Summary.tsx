@@ -10,8 +10,8 @@ import {
   sortProblems,
 } from '../lib/record';
 
-function ProvenanceLine({ r, known }: { r: Resource; known: Map<string, Resource> }) {
-  const p = provenanceOf(r, known);
+function ProvenanceLine({ r, summary }: { r: Resource; summary: ClinicalSummary }) {
+  const p = provenanceOf(r, summary.known, summary.organisationOf);
   const parts: string[] = [];
   if (p.recordedBy) parts.push(`Recorded by ${p.recordedBy}`);
   if (p.source) parts.push(`source ${p.source}`);
@@ -56,7 +56,7 @@ export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
           <tr className="nhsuk-table__row" key={c.id}>
             <td className="nhsuk-table__cell" data-label="Problem">
               {conceptText(c.code as never)}
-              <ProvenanceLine r={c} known={summary.known} />
+              <ProvenanceLine r={c} summary={summary} />
             </td>
             <td className="nhsuk-table__cell" data-label="Status">
               {statusTag(c)}
@@ -90,7 +90,7 @@ export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
             <td className="nhsuk-table__cell" data-label="Medicine">
               {medicationName(m)}
               {m.resourceType === 'MedicationStatement' && ' (reported)'}
-              <ProvenanceLine r={m} known={summary.known} />
+              <ProvenanceLine r={m} summary={summary} />
             </td>
             <td className="nhsuk-table__cell" data-label="How to take it">
               {dosageText(m) || 'Not recorded'}
@@ -125,7 +125,7 @@ export function AllergiesTable({ summary }: { summary: ClinicalSummary }) {
             <tr className="nhsuk-table__row" key={a.id}>
               <td className="nhsuk-table__cell" data-label="Allergy">
                 {conceptText(a.code as never)}
-                <ProvenanceLine r={a} known={summary.known} />
+                <ProvenanceLine r={a} summary={summary} />
               </td>
               <td className="nhsuk-table__cell" data-label="Reaction">
                 {conceptText(reaction?.manifestation?.[0]) || 'Not recorded'}

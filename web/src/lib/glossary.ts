@@ -55,7 +55,13 @@ export const kGlossary: readonly GlossaryEntry[] = [
   { term: 'systolic', plain: 'The higher blood pressure number: the pressure when the heart beats.' },
   { term: 'diastolic', plain: 'The lower blood pressure number: the pressure between heartbeats.' },
   { term: 'hba1c', plain: 'A blood test showing the average blood sugar over the last 2 to 3 months.' },
+  { term: 'hemoglobin a1c', plain: 'HbA1c: a blood test showing the average blood sugar over the last 2 to 3 months.' },
   { term: 'egfr', plain: 'A blood test showing how well the kidneys filter the blood.' },
+  { term: 'glomerular filtration rate', plain: 'eGFR: a blood test showing how well the kidneys filter the blood.' },
+  { term: 'creatinine', plain: 'A waste product in the blood; a high level can mean the kidneys are not working well.' },
+  { term: 'cholesterol', plain: 'A fatty substance in the blood; too much can raise the risk of heart disease and stroke.' },
+  { term: 'potassium', plain: 'A salt in the blood that the heart and muscles need; too much or too little can be harmful.' },
+  { term: 'sodium', plain: 'A salt in the blood that keeps the body\'s water in balance.' },
 ];
 
 function escapeRegExp(s: string): string {

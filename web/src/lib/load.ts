@@ -13,8 +13,10 @@ export interface ClinicalSummary {
   flags: Resource[];
   conditions: Resource[];
   medications: Resource[]; // MedicationRequest and MedicationStatement
-  observations: Resource[];
+  observations: Resource[]; // laboratory results, newest first
+  vitals: Resource[]; // blood pressure readings, newest first
   known: Map<string, Resource>; // Practitioner/Organization by "Type/id", for provenance
+  organisationOf: Map<string, string>; // "Practitioner/id" → the name of their organisation
 }
 
 export async function loadDemographics(client: FhirClient, id: string): Promise<Demographics> {
@@ -64,12 +66,13 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
   const p = { patient: id, _count: '200' };
   // The first search is made alone: if it is refused, the others would be too.
   const allergies = await client.search('AllergyIntolerance', p);
-  const [flags, conditions, requests, statements, observations] = await Promise.all<Bundle>([
+  const [flags, conditions, requests, statements, observations, vitals] = await Promise.all<Bundle>([
     client.search('Flag', p),
     client.search('Condition', { ...p, _sort: '-recorded-date' }),
     client.search('MedicationRequest', { ...p, status: 'active', _sort: '-authoredon' }),
     client.search('MedicationStatement', { ...p, status: 'active' }),
     client.search('Observation', { ...p, category: 'laboratory', _sort: '-date', _count: '50' }),
+    client.search('Observation', { ...p, code: 'http://loinc.org|85354-9', _sort: '-date', _count: '20' }),
   ]);
   const summary: ClinicalSummary = {
     allergies: resourcesOf(allergies),
@@ -77,7 +80,9 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     conditions: resourcesOf(conditions),
     medications: [...resourcesOf(requests), ...resourcesOf(statements)],
     observations: resourcesOf(observations),
+    vitals: resourcesOf(vitals),
     known: new Map(),
+    organisationOf: new Map(),
   };
   const keys = referencedKeys([
     ...summary.allergies,
@@ -87,11 +92,28 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     ...summary.observations,
   ]);
   const ids = (type: string) => [...keys].filter((k) => k.startsWith(`${type}/`)).map((k) => k.split('/')[1] ?? '');
-  const [practitioners, organisations] = await Promise.all([
-    byIds(client, 'Practitioner', ids('Practitioner')),
+  const practitionerIds = ids('Practitioner');
+  const [practitioners, organisations, roles] = await Promise.all([
+    byIds(client, 'Practitioner', practitionerIds),
     byIds(client, 'Organization', ids('Organization')),
+    practitionerIds.length === 0
+      ? Promise.resolve([])
+      : client
+          .search('PractitionerRole', {
+            practitioner: practitionerIds.map((id) => `Practitioner/${id}`).join(','),
+            _include: 'PractitionerRole:organization',
+            _count: '200',
+          })
+          .then(resourcesOf),
   ]);
-  for (const r of [...practitioners, ...organisations]) summary.known.set(`${r.resourceType}/${r.id ?? ''}`, r);
+  for (const r of [...practitioners, ...organisations, ...roles]) {
+    if (r.resourceType !== 'PractitionerRole') summary.known.set(`${r.resourceType}/${r.id ?? ''}`, r);
+  }
+  for (const role of roles.filter((r) => r.resourceType === 'PractitionerRole')) {
+    const who = referenceKey((role.practitioner as { reference?: string } | undefined)?.reference);
+    const org = summary.known.get(referenceKey((role.organization as { reference?: string } | undefined)?.reference) ?? '');
+    if (who && typeof org?.name === 'string' && !summary.organisationOf.has(who)) summary.organisationOf.set(who, org.name);
+  }
   return summary;
 }
 

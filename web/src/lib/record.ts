@@ -126,7 +126,16 @@ export interface Provenance {
 
 const kAuthorFields = ['recorder', 'asserter', 'requester', 'informationSource', 'author', 'performer'];
 
-export function provenanceOf(r: Resource, known: Map<string, Resource>): Provenance {
+/**
+ * Where an item came from. `organisationOf` maps a practitioner ("Practitioner/id") to the name of
+ * the organisation they work for (from their PractitionerRole), so a person is shown with their
+ * organisation: "Dr Sam Jones, Chatham Health Centre".
+ */
+export function provenanceOf(
+  r: Resource,
+  known: Map<string, Resource>,
+  organisationOf: Map<string, string> = new Map(),
+): Provenance {
   const out: Provenance = {};
   for (const field of kAuthorFields) {
     const v = r[field];
@@ -134,7 +143,9 @@ export function provenanceOf(r: Resource, known: Map<string, Resource>): Provena
     const actual = ref && 'actor' in ref ? ref.actor : (ref as Reference | undefined);
     const name = referenceName(actual, known);
     if (name) {
-      out.recordedBy = name;
+      const key = referenceKey(actual?.reference);
+      const organisation = key ? organisationOf.get(key) : undefined;
+      out.recordedBy = organisation && organisation !== name ? `${name}, ${organisation}` : name;
       break;
     }
   }

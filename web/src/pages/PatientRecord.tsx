@@ -1,7 +1,8 @@
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { ErrorSummary, Link } from '../components/Layout';
 import { AllergiesTable, MedicationsTable, ProblemsTable } from '../components/Summary';
+import { Trends } from '../components/Trends';
 import { FhirError, type FhirClient } from '../lib/fhir';
 import {
   breakGlass,
@@ -11,6 +12,7 @@ import {
   loadDemographics,
 } from '../lib/load';
 import { criticalFlags } from '../lib/record';
+import { trendsOf } from '../lib/trends';
 
 type Clinical =
   | { state: 'loading' }
@@ -23,6 +25,10 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [demoError, setDemoError] = useState('');
   const [clinical, setClinical] = useState<Clinical>({ state: 'loading' });
+  const trends = useMemo(
+    () => (clinical.state === 'loaded' ? trendsOf([...clinical.summary.vitals, ...clinical.summary.observations]) : []),
+    [clinical],
+  );
 
   const loadClinical = useCallback(async () => {
     setClinical({ state: 'loading' });
@@ -70,11 +76,9 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
 
   return (
     <>
-      <div className="nhsuk-back-link">
-        <Link to="/app/" className="nhsuk-back-link">
-          Find another patient
-        </Link>
-      </div>
+      <Link to="/app/" className="nhsuk-back-link">
+        Find another patient
+      </Link>
       <PatientBanner patient={demo.patient} practice={demo.practice} />
       {clinical.state === 'loading' && <p role="status">Loading the clinical record…</p>}
       {clinical.state === 'failed' && (
@@ -95,6 +99,7 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
           <ProblemsTable summary={clinical.summary} />
           <MedicationsTable summary={clinical.summary} />
           <AllergiesTable summary={clinical.summary} />
+          <Trends trends={trends} />
         </>
       )}
     </>

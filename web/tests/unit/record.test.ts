@@ -59,6 +59,8 @@ describe('record display', () => {
       source: 'urn:system:gp',
       lastUpdated: '2026-01-02T03:04:05Z',
     });
+    const organisationOf = new Map([['Practitioner/p1', 'Chatham Health Centre']]);
+    expect(provenanceOf(condition, known, organisationOf).recordedBy).toBe('Dr Sam Jones, Chatham Health Centre');
   });
   it('lists active problems before resolved ones, newest first', () => {
     const c = (id: string, status: string, onset: string): Resource => ({

@@ -1,0 +1,341 @@
+// Browser tests: the web apps in Debian's Chromium (driven by playwright-core, which never downloads a
+// browser) against a real `ucr serve --demo` on a free 127.0.0.1 port, started and stopped here.
+// Each test asserts what the user sees; axe-core checks every page against WCAG 2.1 A and AA.
+//
+// Environment: UCR_BIN (default ../build/src/cli/ucr), CHROMIUM (default /usr/bin/chromium),
+// DEMO_PEOPLE (default 300), SCREENSHOTS=DIR to save a PNG of each page checked.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import axe from 'axe-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDir = resolve(here, '../..');
+const ucr = resolve(process.env.UCR_BIN ?? join(webDir, '../build/src/cli/ucr'));
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const people = process.env.DEMO_PEOPLE ?? '300';
+const shots = process.env.SCREENSHOTS ? resolve(process.env.SCREENSHOTS) : null;
+const kNhs = 'https://fhir.nhs.uk/Id/nhs-number';
+
+function fail(message) {
+  console.error(`browser tests: ${message}`);
+  process.exit(1);
+}
+
+if (!existsSync(ucr)) fail(`no ucr binary at ${ucr} (build it, or set UCR_BIN)`);
+if (!existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
+if (!existsSync(join(webDir, 'dist/index.html'))) fail('web/dist is not built (npm run build)');
+
+function freePort() {
+  return new Promise((ok, ko) => {
+    const s = createServer();
+    s.on('error', ko);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ucr-web-test-'));
+const port = await freePort();
+const origin = `http://127.0.0.1:${port}`;
+const server = spawn(
+  ucr,
+  ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--demo', people, '--web-root', join(webDir, 'dist'),
+    '--no-access-log', '--threads', '2'],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
+let serverLog = '';
+server.stdout.on('data', (d) => (serverLog += d));
+server.stderr.on('data', (d) => (serverLog += d));
+let browser;
+
+async function cleanUp() {
+  if (browser) await browser.close().catch(() => {});
+  if (server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((ok) => server.once('exit', ok));
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function waitForServer() {
+  for (let i = 0; i < 600; i++) {
+    if (server.exitCode !== null) throw new Error(`ucr serve exited (${server.exitCode}):\n${serverLog}`);
+    if (serverLog.includes('listening on')) {
+      try {
+        const r = await fetch(`${origin}/healthz`);
+        if (r.ok) return;
+      } catch {
+        // not yet
+      }
+    }
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  throw new Error(`ucr serve did not start:\n${serverLog}`);
+}
+
+function token(user) {
+  return execFileSync(ucr, ['admin', 'token', '--user', user, '--data', dataDir], { encoding: 'utf8' }).trim();
+}
+
+function claims(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+}
+
+async function fhir(jwt, path) {
+  const r = await fetch(`${origin}/fhir/${path}`, { headers: { Authorization: `Bearer ${jwt}` } });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+const nhsOf = (p) => p.identifier?.find((i) => i.system === kNhs)?.value;
+const familyOf = (p) => p.name?.[0]?.family;
+
+/** Patients the demo GP may open (one with an allergy) and one they may not (break-glass). */
+async function pickPatients() {
+  const system = token('integration');
+  const gp = token('gp');
+  const org = claims(gp).organisation; // "Organization/..."
+  if (!org) throw new Error('the demo gp account has no organisation');
+  const mine = await fhir(system, `Patient?general-practitioner=${org}&_has:AllergyIntolerance:patient:clinical-status=active&_has:Observation:patient:code=${encodeURIComponent("http://loinc.org|85354-9")}&birthdate=le1990&_count=20`);
+  const withAllergy = (mine.body?.entry ?? []).map((e) => e.resource).find((p) => nhsOf(p) && familyOf(p) && p.birthDate);
+  if (!withAllergy) throw new Error(`no patient with an allergy at ${org}: ${JSON.stringify(mine.body).slice(0, 300)}`);
+  const others = await fhir(system, `Patient?identifier=${encodeURIComponent(kNhs + '|')}&_count=200`);
+  let notMine;
+  for (const e of others.body?.entry ?? []) {
+    const p = e.resource;
+    if ((p.generalPractitioner ?? []).some((g) => g.reference === org)) continue;
+    const probe = await fhir(gp, `Condition?patient=${p.id}&_count=1`);
+    if (probe.status === 403) {
+      notMine = p;
+      break;
+    }
+  }
+  if (!notMine) throw new Error('no patient outside the demo GP practice to test emergency access with');
+  const practice = await fhir(system, org);
+  return { withAllergy, notMine, org: practice.body };
+}
+
+async function checkAccessibility(page, name) {
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  axeChecks.push({ name, violations: result.violations.length });
+  if (result.violations.length > 0) {
+    const lines = result.violations.map(
+      (v) => `  ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('\n    ')}`,
+    );
+    throw new Error(`axe found ${result.violations.length} WCAG 2.1 AA violation(s) on ${name}:\n${lines.join('\n')}`);
+  }
+}
+
+function expectText(actual, expected, what) {
+  if (!String(actual).includes(expected)) throw new Error(`${what}: expected to see "${expected}", saw "${actual}"`);
+}
+
+const formatNhs = (n) => `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
+const axeChecks = [];
+const results = [];
+
+async function test(name, fn) {
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').join('\n     ')}`);
+  }
+}
+
+async function signIn(page, user) {
+  await page.goto(`${origin}/app/`);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/oauth\/authorize/);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(`ucr-demo-${user}`);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+try {
+  await waitForServer();
+  const { withAllergy, notMine, org } = await pickPatients();
+  if (shots) mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  // bypassCSP lets the test inject axe-core into pages whose policy allows only the app's own scripts.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  await context.addInitScript({ content: axe.source });
+  const page = await context.newPage();
+
+  await test('start page offers sign-in and passes axe', async () => {
+    await page.goto(`${origin}/app/`);
+    await page.getByRole('heading', { name: 'Universal Care Record', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await checkAccessibility(page, 'start');
+  });
+
+  await test('the server sign-in page passes axe', async () => {
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/oauth\/authorize/);
+    await page.getByLabel('User name').waitFor();
+    await checkAccessibility(page, 'sign-in');
+  });
+
+  await test('a GP signs in with PKCE and lands on Find a patient', async () => {
+    await page.getByLabel('User name').fill('gp');
+    await page.getByLabel('Password').fill('ucr-demo-gp');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Find a patient' }).waitFor();
+    expectText(await page.getByRole('navigation', { name: 'Account' }).innerText(), 'Sign out', 'header');
+    const stored = await page.evaluate(() => Object.keys(window.sessionStorage));
+    if (stored.includes('ucr.signin')) throw new Error('the PKCE verifier was left in storage after sign-in');
+    await checkAccessibility(page, 'find-patient');
+  });
+
+  await test('an invalid NHS number is explained in an error summary', async () => {
+    await page.getByRole('textbox', { name: 'NHS number' }).fill('123 456 7890');
+    await page.getByRole('button', { name: 'Search by NHS number' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    expectText(await summary.innerText(), 'Enter a valid 10-digit NHS number', 'error summary');
+    await checkAccessibility(page, 'find-patient-error');
+  });
+
+  const nhs = nhsOf(withAllergy);
+  await test('finding a patient by NHS number shows them in a results table', async () => {
+    await page.getByRole('textbox', { name: 'NHS number' }).fill(formatNhs(nhs));
+    await page.getByRole('button', { name: 'Search by NHS number' }).click();
+    const table = page.getByTestId('search-results');
+    await table.waitFor();
+    expectText(await table.innerText(), formatNhs(nhs), 'results');
+    expectText(await table.innerText(), familyOf(withAllergy).toUpperCase(), 'results');
+    await checkAccessibility(page, 'search-results');
+  });
+
+  await test('finding a patient by last name and date of birth', async () => {
+    const [y, m, d] = withAllergy.birthDate.split('-');
+    await page.getByLabel('Last name').fill(familyOf(withAllergy));
+    await page.getByLabel('Day').fill(String(Number(d)));
+    await page.getByLabel('Month').fill(String(Number(m)));
+    await page.getByLabel('Year').fill(y);
+    await page.getByRole('button', { name: 'Search by name and date of birth' }).click();
+    await page.getByTestId('search-results').getByText(formatNhs(nhs)).waitFor();
+  });
+
+  await test('opening the record shows the banner, the allergy flag and the summary with provenance', async () => {
+    await page.getByTestId('search-results').getByRole('link').first().click();
+    const banner = page.getByTestId('patient-banner');
+    await banner.waitFor();
+    const text = await banner.innerText();
+    expectText(text, formatNhs(nhs), 'banner NHS number');
+    expectText(text, familyOf(withAllergy).toUpperCase(), 'banner name');
+    expectText(text, 'years)', 'banner age');
+    expectText(text, 'GP practice', 'banner practice');
+    const flags = page.getByTestId('critical-flags');
+    await flags.getByText('Allergies and alerts').waitFor();
+    expectText(await flags.innerText(), 'Allergy', 'flags');
+    await page.getByTestId('problems').waitFor();
+    await page.getByTestId('medications').waitFor();
+    const allergies = await page.getByTestId('allergies').innerText();
+    expectText(allergies, 'Recorded by', 'allergy provenance');
+    expectText(allergies, 'last updated', 'allergy provenance');
+    expectText(allergies, org.name, 'the recorder\'s organisation');
+    const trends = page.getByTestId('trends');
+    expectText(await trends.innerText(), 'Blood pressure', 'trends');
+    if ((await trends.locator('canvas[role="img"]').count()) === 0) throw new Error('no trend chart drawn');
+    await trends.getByText('Show the readings as a table').first().click();
+    expectText(await trends.locator('table').first().innerText(), 'Systolic blood pressure', 'readings table');
+    await checkAccessibility(page, 'patient-summary');
+  });
+
+  await test('the record fits a phone-sized screen', async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.reload();
+    await page.getByTestId('patient-banner').waitFor();
+    await page.getByTestId('problems').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) throw new Error(`the page is ${overflow}px wider than the phone screen`);
+    await checkAccessibility(page, 'patient-summary-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await test('without a care relationship the reason and emergency access are shown, then the record', async () => {
+    await page.goto(`${origin}/app/patient/${notMine.id}`);
+    const refused = page.getByTestId('access-refused');
+    await refused.waitFor();
+    expectText(await refused.innerText(), 'You cannot see this record yet', 'refusal');
+    expectText(await refused.innerText(), 'break-glass', 'server reason');
+    expectText(await page.getByTestId('patient-banner').innerText(), formatNhs(nhsOf(notMine)), 'banner');
+    await checkAccessibility(page, 'break-glass');
+    await page.getByRole('button', { name: 'Get emergency access' }).click();
+    expectText(await page.getByRole('alert').first().innerText(), 'Enter the reason', 'empty reason');
+    await page.getByLabel('Why do you need to see this record?').fill('Unconscious patient in ED, no GP record available');
+    await page.getByRole('button', { name: 'Get emergency access' }).click();
+    await page.getByTestId('problems').waitFor();
+    await page.getByTestId('critical-flags').waitFor();
+  });
+
+  await test('signing out forgets the session', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const stored = await page.evaluate(() => Object.keys(window.sessionStorage));
+    if (stored.length > 0) throw new Error(`sessionStorage still holds ${stored.join(', ')}`);
+    await page.goto(`${origin}/app/patient/${withAllergy.id}`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  });
+
+  await test('a patient signs in and sees their own record explained in plain English', async () => {
+    // The demo patient's record varies: give it a problem the glossary explains, through the API.
+    const ownId = claims(token('patient')).patient;
+    const written = await fetch(`${origin}/fhir/Condition`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token('integration')}`, 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify({
+        resourceType: 'Condition',
+        clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertensive disorder, systemic arterial' }] },
+        subject: { reference: `Patient/${ownId}` },
+        onsetDateTime: '2020-01-01',
+      }),
+    });
+    if (written.status !== 201) throw new Error(`could not record the test problem: ${written.status} ${await written.text()}`);
+    const patientPage = await context.newPage();
+    await signIn(patientPage, 'patient');
+    await patientPage.getByRole('heading', { name: 'My medicines' }).waitFor();
+    await patientPage.getByTestId('patient-banner').waitFor();
+    await patientPage.getByRole('heading', { name: 'My health problems' }).waitFor();
+    await patientPage.getByRole('heading', { name: 'My latest test results' }).waitFor();
+    const problems = await patientPage.getByTestId('my-problems').innerText();
+    expectText(problems, 'Hypertensive disorder, systemic arterial', 'the problem recorded for this test');
+    expectText(problems, 'High blood pressure.', 'plain-English explanation');
+    await checkAccessibility(patientPage, 'my-record');
+    await patientPage.close();
+  });
+
+  await test('an unknown app page says so', async () => {
+    await page.goto(`${origin}/app/no/such/page`);
+    await page.getByRole('heading', { name: /Page not found|Universal Care Record/ }).first().waitFor();
+  });
+} catch (e) {
+  console.error(String(e?.stack ?? e));
+  results.push({ name: 'set-up', ok: false });
+} finally {
+  await cleanUp();
+}
+
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+console.log(`axe: ${axeChecks.length} pages checked, ${axeChecks.reduce((n, c) => n + c.violations, 0)} violations`);
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

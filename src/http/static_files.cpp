@@ -153,7 +153,7 @@ fs::path find_web_root() {
       if (has_index(candidate)) return candidate;
     }
   }
-  const fs::path built(UCR_WEB_DIST);
+  fs::path built(UCR_WEB_DIST);
   if (has_index(built)) return built;
   return {};
 }

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorSummary, Link } from '../components/Layout';
-import { type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
+import { type Bundle, type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
+import { gradeText, type MatchInfo, matchInfo, matchParameters } from '../lib/match';
 import { dateFromParts, formatBirthDateAndAge } from '../lib/dates';
 import { formatNhsNumber, isValidNhsNumber, nhsNumberDigits } from '../lib/nhs-number';
 import { addressOf, genderText, kNhsNumberSystem, nhsNumberOf, patientName } from '../lib/record';
@@ -13,20 +14,21 @@ interface FieldError {
 export function FindPatient({ client }: { client: FhirClient }) {
   const [nhs, setNhs] = useState('');
   const [family, setFamily] = useState('');
+  const [given, setGiven] = useState('');
+  const [postcode, setPostcode] = useState('');
   const [day, setDay] = useState('');
   const [month, setMonth] = useState('');
   const [year, setYear] = useState('');
   const [errors, setErrors] = useState<FieldError[]>([]);
-  const [results, setResults] = useState<Resource[] | null>(null);
+  const [results, setResults] = useState<Found[] | null>(null);
   const [failure, setFailure] = useState('');
   const [busy, setBusy] = useState(false);
 
-  const run = async (params: Record<string, string>) => {
+  const run = async (find: () => Promise<Found[]>) => {
     setBusy(true);
     setFailure('');
     try {
-      const bundle = await client.search('Patient', { ...params, _count: '50' });
-      setResults(resourcesOf(bundle).filter((r) => r.resourceType === 'Patient'));
+      setResults(await find());
     } catch (e) {
       setFailure(e instanceof Error ? e.message : String(e));
       setResults(null);
@@ -42,7 +44,15 @@ export function FindPatient({ client }: { client: FhirClient }) {
       return;
     }
     setErrors([]);
-    void run({ identifier: `${kNhsNumberSystem}|${nhsNumberDigits(nhs) ?? ''}` });
+    void run(async () => {
+      const bundle = await client.search('Patient', {
+        identifier: `${kNhsNumberSystem}|${nhsNumberDigits(nhs) ?? ''}`,
+        _count: '50',
+      });
+      return resourcesOf(bundle)
+        .filter((r) => r.resourceType === 'Patient')
+        .map((patient) => ({ patient }));
+    });
   };
 
   const byNameAndBirthDate = (e: FormEvent) => {
@@ -53,7 +63,16 @@ export function FindPatient({ client }: { client: FhirClient }) {
     if (!birth) found.push({ field: 'birth-date-day', text: 'Enter a real date of birth, for example 15 3 1984' });
     setErrors(found);
     if (found.length > 0 || !birth) return;
-    void run({ family: family.trim(), birthdate: birth });
+    // The matcher tolerates typing slips, nicknames and moves, and says how each candidate matched.
+    void run(async () => {
+      const bundle = await client.request<Bundle>('Patient/$match', {
+        method: 'POST',
+        body: JSON.stringify(matchParameters({ family, given, birthDate: birth, postcode })),
+      });
+      return (bundle.entry ?? []).flatMap((e) =>
+        e.resource?.resourceType === 'Patient' ? [{ patient: e.resource, match: matchInfo(e) }] : [],
+      );
+    });
   };
 
   const errorFor = (field: string) => errors.find((x) => x.field === field || x.field.startsWith(`${field}-`));
@@ -105,6 +124,7 @@ export function FindPatient({ client }: { client: FhirClient }) {
             <h2 className="nhsuk-heading-m" id="by-name">
               By name and date of birth
             </h2>
+            <p className="nhsuk-body-s">Close matches are found too, and each result says how well it matches.</p>
             <div className={`nhsuk-form-group${errorFor('family-name') ? ' nhsuk-form-group--error' : ''}`}>
               <label className="nhsuk-label" htmlFor="family-name">
                 Last name
@@ -124,6 +144,21 @@ export function FindPatient({ client }: { client: FhirClient }) {
                 value={family}
                 onChange={(e) => setFamily(e.target.value)}
                 {...(errorFor('family-name') ? { 'aria-describedby': 'family-name-error' } : {})}
+              />
+            </div>
+            <div className="nhsuk-form-group">
+              <label className="nhsuk-label" htmlFor="given-name">
+                First name (optional)
+              </label>
+              <input
+                className="nhsuk-input nhsuk-u-width-two-thirds"
+                id="given-name"
+                name="given-name"
+                type="text"
+                autoComplete="off"
+                spellCheck={false}
+                value={given}
+                onChange={(e) => setGiven(e.target.value)}
               />
             </div>
             <div className={`nhsuk-form-group${errorFor('birth-date') ? ' nhsuk-form-group--error' : ''}`}>
@@ -169,6 +204,21 @@ export function FindPatient({ client }: { client: FhirClient }) {
                 </div>
               </fieldset>
             </div>
+            <div className="nhsuk-form-group">
+              <label className="nhsuk-label" htmlFor="postcode">
+                Postcode (optional)
+              </label>
+              <input
+                className="nhsuk-input nhsuk-input--width-10"
+                id="postcode"
+                name="postcode"
+                type="text"
+                autoComplete="off"
+                spellCheck={false}
+                value={postcode}
+                onChange={(e) => setPostcode(e.target.value)}
+              />
+            </div>
             <button className="nhsuk-button" type="submit" disabled={busy}>
               Search by name and date of birth
             </button>
@@ -188,7 +238,25 @@ export function FindPatient({ client }: { client: FhirClient }) {
   );
 }
 
-function Results({ results }: { results: Resource[] }) {
+interface Found {
+  patient: Resource;
+  match?: MatchInfo;
+}
+
+function MatchCell({ match }: { match: MatchInfo }) {
+  const colour = match.grade === 'certain' ? 'green' : match.grade === 'probable' ? 'blue' : 'grey';
+  return (
+    <>
+      <strong className={`nhsuk-tag nhsuk-tag--${colour}`}>{gradeText(match.grade)}</strong>
+      {match.fields.length > 0 && (
+        <span className="ucr-provenance">{match.fields.map((f) => `${f.field} ${f.verdict}`).join(', ')}</span>
+      )}
+    </>
+  );
+}
+
+function Results({ results }: { results: Found[] }) {
+  const matched = results.some((r) => r.match);
   if (results.length === 0) {
     return (
       <div className="nhsuk-inset-text" role="status">
@@ -209,10 +277,15 @@ function Results({ results }: { results: Resource[] }) {
           <th className="nhsuk-table__header" scope="col">Born</th>
           <th className="nhsuk-table__header" scope="col">Gender</th>
           <th className="nhsuk-table__header" scope="col">Address</th>
+          {matched && (
+            <th className="nhsuk-table__header" scope="col">
+              Match
+            </th>
+          )}
         </tr>
       </thead>
       <tbody className="nhsuk-table__body">
-        {results.map((p) => {
+        {results.map(({ patient: p, match }) => {
           const nhs = nhsNumberOf(p);
           return (
             <tr className="nhsuk-table__row" key={p.id}>
@@ -231,6 +304,11 @@ function Results({ results }: { results: Resource[] }) {
               <td className="nhsuk-table__cell" data-label="Address">
                 {addressOf(p)}
               </td>
+              {matched && (
+                <td className="nhsuk-table__cell" data-label="Match">
+                  {match && <MatchCell match={match} />}
+                </td>
+              )}
             </tr>
           );
         })}

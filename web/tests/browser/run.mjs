@@ -223,18 +223,26 @@ try {
     await checkAccessibility(page, 'search-results');
   });
 
-  await test('finding a patient by last name and date of birth', async () => {
+  await test('finding a patient by name, date of birth and postcode shows how each result matched', async () => {
     const [y, m, d] = withAllergy.birthDate.split('-');
-    await page.getByLabel('Last name').fill(familyOf(withAllergy));
+    // A keying slip in the last name: the matcher still finds the patient and says the name is close.
+    await page.getByLabel('Last name').fill(`${familyOf(withAllergy)}x`);
     await page.getByLabel('Day').fill(String(Number(d)));
     await page.getByLabel('Month').fill(String(Number(m)));
     await page.getByLabel('Year').fill(y);
+    await page.getByLabel('Postcode (optional)').fill(withAllergy.address?.[0]?.postalCode ?? '');
     await page.getByRole('button', { name: 'Search by name and date of birth' }).click();
-    await page.getByTestId('search-results').getByText(formatNhs(nhs)).waitFor();
+    const row = page.getByTestId('search-results').getByRole('row').filter({ hasText: formatNhs(nhs) });
+    await row.waitFor();
+    const text = await row.innerText();
+    if (!/(Certain|Probable|Possible) match/.test(text)) throw new Error(`no match grade in "${text}"`);
+    expectText(text, 'Last name close', 'match explanation');
+    expectText(text, 'Date of birth exact', 'match explanation');
+    await checkAccessibility(page, 'match-results');
   });
 
   await test('opening the record shows the banner, the allergy flag and the summary with provenance', async () => {
-    await page.getByTestId('search-results').getByRole('link').first().click();
+    await page.getByTestId('search-results').getByRole('row').filter({ hasText: formatNhs(nhs) }).getByRole('link').click();
     const banner = page.getByTestId('patient-banner');
     await banner.waitFor();
     const text = await banner.innerText();

@@ -58,3 +58,12 @@ export function dateFromParts(day: string, month: string, year: string): string 
   if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) return null;
   return `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
+
+/** An instant in the reader's local time: "14:05 on 26 November 2026". */
+export function formatTimeAndDate(instant: string): string {
+  const d = new Date(instant);
+  if (Number.isNaN(d.getTime())) return instant;
+  const hh = String(d.getHours()).padStart(2, '0');
+  const mm = String(d.getMinutes()).padStart(2, '0');
+  return `${hh}:${mm} on ${d.getDate()} ${kMonths[d.getMonth()] ?? ''} ${d.getFullYear()}`;
+}

@@ -117,13 +117,16 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
   return summary;
 }
 
-/** Emergency access (POST Patient/{id}/$break-glass with a reason); see docs/api.md. */
-export async function breakGlass(client: FhirClient, id: string, reason: string): Promise<void> {
-  await client.request(`Patient/${encodeURIComponent(id)}/$break-glass`, {
+/** Emergency access (POST Patient/{id}/$break-glass with a reason; see docs/api.md): when it ends. */
+export async function breakGlass(client: FhirClient, id: string, reason: string): Promise<string | undefined> {
+  const out = await client.request(`Patient/${encodeURIComponent(id)}/$break-glass`, {
     method: 'POST',
     body: JSON.stringify({
       resourceType: 'Parameters',
       parameter: [{ name: 'reason', valueString: reason }],
     }),
   });
+  const params = (out.parameter as { name?: string; valueInstant?: string; valueDateTime?: string }[] | undefined) ?? [];
+  const expires = params.find((p) => p.name === 'expires');
+  return expires?.valueInstant ?? expires?.valueDateTime;
 }

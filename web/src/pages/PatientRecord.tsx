@@ -11,6 +11,7 @@ import {
   loadClinicalSummary,
   loadDemographics,
 } from '../lib/load';
+import { formatTimeAndDate } from '../lib/dates';
 import { criticalFlags } from '../lib/record';
 import { trendsOf } from '../lib/trends';
 
@@ -25,6 +26,7 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [demoError, setDemoError] = useState('');
   const [clinical, setClinical] = useState<Clinical>({ state: 'loading' });
+  const [emergencyUntil, setEmergencyUntil] = useState<string | null>(null);
   const trends = useMemo(
     () => (clinical.state === 'loaded' ? trendsOf([...clinical.summary.vitals, ...clinical.summary.observations]) : []),
     [clinical],
@@ -90,7 +92,35 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
         </div>
       )}
       {clinical.state === 'refused' && (
-        <BreakGlass reason={clinical.reason} onDone={loadClinical} client={client} id={id} />
+        <BreakGlass
+          reason={clinical.reason}
+          onDone={async (until) => {
+            setEmergencyUntil(until ?? '');
+            await loadClinical();
+          }}
+          client={client}
+          id={id}
+        />
+      )}
+      {clinical.state === 'loaded' && emergencyUntil !== null && (
+        <div
+          className="nhsuk-notification-banner"
+          role="region"
+          aria-labelledby="emergency-title"
+          data-testid="emergency-access"
+        >
+          <div className="nhsuk-notification-banner__header">
+            <h2 className="nhsuk-notification-banner__title" id="emergency-title">
+              Emergency access
+            </h2>
+          </div>
+          <div className="nhsuk-notification-banner__content">
+            <p className="nhsuk-notification-banner__heading">
+              {emergencyUntil ? `You have emergency access until ${formatTimeAndDate(emergencyUntil)}.` : 'You have emergency access.'}
+            </p>
+            <p>Your reason is recorded in the audit trail, and this access will be reviewed.</p>
+          </div>
+        </div>
       )}
       {clinical.state === 'loaded' && (
         <>
@@ -113,7 +143,7 @@ function BreakGlass({
   id,
 }: {
   reason: string;
-  onDone: () => Promise<void>;
+  onDone: (until: string | undefined) => Promise<void>;
   client: FhirClient;
   id: string;
 }) {
@@ -130,8 +160,7 @@ function BreakGlass({
     setBusy(true);
     setError('');
     try {
-      await breakGlass(client, id, text.trim());
-      await onDone();
+      await onDone(await breakGlass(client, id, text.trim()));
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
     } finally {

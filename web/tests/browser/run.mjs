@@ -292,6 +292,10 @@ try {
     await page.getByRole('button', { name: 'Get emergency access' }).click();
     await page.getByTestId('problems').waitFor();
     await page.getByTestId('critical-flags').waitFor();
+    const notice = await page.getByTestId('emergency-access').innerText();
+    expectText(notice, 'You have emergency access until', 'time limit');
+    expectText(notice, 'recorded in the audit trail', 'audit notice');
+    await checkAccessibility(page, 'emergency-record');
   });
 
   await test('signing out forgets the session', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageInYears, dateFromParts, formatBirthDateAndAge, formatDate } from '../../src/lib/dates';
+import { ageInYears, dateFromParts, formatBirthDateAndAge, formatDate, formatTimeAndDate } from '../../src/lib/dates';
 
 describe('dates', () => {
   const on = new Date(2026, 10, 26); // 26 November 2026, local time
@@ -27,5 +27,9 @@ describe('dates', () => {
     expect(dateFromParts('31', '2', '1984')).toBeNull();
     expect(dateFromParts('', '3', '1984')).toBeNull();
     expect(dateFromParts('1', '1', '84')).toBeNull();
+  });
+  it('writes an instant as a time and date in local time', () => {
+    expect(formatTimeAndDate(new Date(2026, 10, 26, 14, 5).toISOString())).toBe('14:05 on 26 November 2026');
+    expect(formatTimeAndDate('not a time')).toBe('not a time');
   });
 });

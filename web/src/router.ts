@@ -7,6 +7,7 @@ export type Route =
   | { page: 'callback' }
   | { page: 'patient'; id: string }
   | { page: 'my-record' }
+  | { page: 'who-accessed' }
   | { page: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
@@ -14,6 +15,7 @@ export function parseRoute(pathname: string): Route {
   if (path === '/app' || path === '') return { page: 'home' };
   if (path === '/app/callback') return { page: 'callback' };
   if (path === '/app/my-record') return { page: 'my-record' };
+  if (path === '/app/my-record/who-accessed') return { page: 'who-accessed' };
   const m = /^\/app\/patient\/([A-Za-z0-9\-.]{1,64})$/.exec(path);
   if (m?.[1]) return { page: 'patient', id: m[1] };
   return { page: 'not-found' };

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
+import { Link } from '../components/Layout';
 import type { FhirClient, Resource } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
 import { explain } from '../lib/glossary';
@@ -88,6 +89,9 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
     <>
       <PatientBanner patient={demo.patient} practice={demo.practice} />
       <CriticalFlags flags={criticalFlags(summary.allergies, summary.flags)} />
+      <p>
+        <Link to="/app/my-record/who-accessed">See who has looked at my record</Link>
+      </p>
       <h2 className="nhsuk-heading-m">My medicines</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-medicines">
         {summary.medications.length === 0 && <li>No current medicines.</li>}

@@ -332,6 +332,13 @@ try {
     expectText(problems, 'Hypertensive disorder, systemic arterial', 'the problem recorded for this test');
     expectText(problems, 'High blood pressure.', 'plain-English explanation');
     await checkAccessibility(patientPage, 'my-record');
+    await patientPage.getByRole('link', { name: 'See who has looked at my record' }).click();
+    await patientPage.getByRole('heading', { name: 'Who has looked at my record' }).waitFor();
+    // The integration system wrote a problem to this record above: the write is in the audit trail.
+    const accesses = await patientPage.getByTestId('accesses').innerText();
+    expectText(accesses, 'A connected system', 'who');
+    expectText(accesses, 'Added to your health problems', 'what');
+    await checkAccessibility(patientPage, 'who-accessed');
     await patientPage.close();
   });
 

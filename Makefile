@@ -11,7 +11,7 @@ SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 't
 
 WEB_SOURCES = $(shell git ls-files -co --exclude-standard web/src web/public web/index.html web/vite.config.ts web/tsconfig.json 2>/dev/null)
 
-.PHONY: all bootstrap configure build web run test test-release test-asan test-web check-format check-modules check-tidy format tidy bench fuzz clean
+.PHONY: all bootstrap configure build web run screenshots test test-release test-asan test-web check-format check-modules check-tidy format tidy bench fuzz clean
 
 all: build
 
@@ -54,6 +54,13 @@ test-asan: bootstrap
 test-web: build web
 	cd web && npm run typecheck && npm test
 	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr npm run test:browser
+
+## Refreshes docs/screenshots (the main screens at desktop and phone widths) by running the browser tests
+SCREENSHOT_PAGES ?= find-patient,match-results,patient-summary,break-glass,emergency-record,my-record,who-accessed
+screenshots: build web
+	rm -f docs/screenshots/*.png
+	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr SCREENSHOTS=$(CURDIR)/docs/screenshots \
+	  SCREENSHOT_PAGES=$(SCREENSHOT_PAGES) npm run test:browser
 
 check-format: bootstrap
 	@clang-format --dry-run --Werror $(SOURCES) && echo "check-format: clean"

@@ -3,7 +3,8 @@
 // Each test asserts what the user sees; axe-core checks every page against WCAG 2.1 A and AA.
 //
 // Environment: UCR_BIN (default ../build/src/cli/ucr), CHROMIUM (default /usr/bin/chromium),
-// DEMO_PEOPLE (default 300), SCREENSHOTS=DIR to save a PNG of each page checked.
+// DEMO_PEOPLE (default 300), SCREENSHOTS=DIR to save PNGs of each page checked at desktop and phone
+// widths (SCREENSHOT_PAGES=a,b,... to keep only those pages).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +20,7 @@ const ucr = resolve(process.env.UCR_BIN ?? join(webDir, '../build/src/cli/ucr'))
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const people = process.env.DEMO_PEOPLE ?? '300';
 const shots = process.env.SCREENSHOTS ? resolve(process.env.SCREENSHOTS) : null;
+const shotPages = process.env.SCREENSHOT_PAGES ? new Set(process.env.SCREENSHOT_PAGES.split(',')) : null;
 const kNhs = 'https://fhir.nhs.uk/Id/nhs-number';
 
 function fail(message) {
@@ -121,12 +123,79 @@ async function pickPatients() {
   return { withAllergy, notMine, org: practice.body };
 }
 
+/** A patient of the demo GP's practice with `n` resources (problems, medicines, results), written in one transaction. */
+async function bigRecord(practiceId, n) {
+  const system = token('integration');
+  const entry = [
+    {
+      fullUrl: 'urn:uuid:7d1c1c9e-0000-4000-8000-000000000000',
+      resource: {
+        resourceType: 'Patient',
+        name: [{ use: 'official', family: 'Bigrecord', given: ['Test'] }],
+        birthDate: '1950-01-01',
+        gender: 'female',
+        generalPractitioner: [{ reference: `Organization/${practiceId}` }],
+      },
+      request: { method: 'POST', url: 'Patient' },
+    },
+  ];
+  const subject = { reference: 'urn:uuid:7d1c1c9e-0000-4000-8000-000000000000' };
+  const day = (i) => new Date(Date.UTC(2000, 0, 1) + i * 86_400_000 * 3).toISOString().slice(0, 10);
+  for (let i = 1; i < n; i++) {
+    let resource;
+    if (i % 10 === 0) {
+      resource = {
+        resourceType: 'Condition',
+        clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: i === 10 ? 'active' : 'resolved' }] },
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '195967001', display: 'Asthma' }] },
+        subject,
+        onsetDateTime: day(i),
+      };
+    } else if (i % 25 === 1) {
+      resource = {
+        resourceType: 'MedicationRequest',
+        status: 'completed',
+        intent: 'order',
+        medicationCodeableConcept: { text: 'Salbutamol 100micrograms/dose inhaler CFC free' },
+        subject,
+        authoredOn: day(i),
+      };
+    } else {
+      resource = {
+        resourceType: 'Observation',
+        status: 'final',
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+        code: { coding: [{ system: 'http://loinc.org', code: '4548-4', display: 'Hemoglobin A1c' }] },
+        subject,
+        effectiveDateTime: day(i),
+        valueQuantity: { value: 40 + (i % 30), unit: 'mmol/mol', system: 'http://unitsofmeasure.org', code: 'mmol/mol' },
+      };
+    }
+    entry.push({ resource, request: { method: 'POST', url: resource.resourceType } });
+  }
+  const r = await fetch(`${origin}/fhir`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${system}`, 'Content-Type': 'application/fhir+json' },
+    body: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry }),
+  });
+  const body = await r.json();
+  if (r.status !== 200) throw new Error(`the large record was not written: ${r.status} ${JSON.stringify(body).slice(0, 400)}`);
+  const location = body.entry?.[0]?.response?.location ?? '';
+  return /Patient\/([^/]+)/.exec(location)?.[1];
+}
+
 async function checkAccessibility(page, name) {
   const result = await page.evaluate(async () =>
     // eslint-disable-next-line no-undef
     window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
   );
-  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  if (shots && (!shotPages || shotPages.has(name))) {
+    const size = page.viewportSize();
+    await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
+    if (size) await page.setViewportSize(size);
+  }
   axeChecks.push({ name, violations: result.violations.length });
   if (result.violations.length > 0) {
     const lines = result.violations.map(
@@ -276,6 +345,20 @@ try {
     if (overflow > 0) throw new Error(`the page is ${overflow}px wider than the phone screen`);
     await checkAccessibility(page, 'patient-summary-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await test('a record of 2,000 resources opens (time measured and reported, not asserted)', async () => {
+    const id = await bigRecord(org.id, 2000);
+    const t0 = performance.now();
+    await page.goto(`${origin}/app/patient/${id}`);
+    await page.getByTestId('patient-banner').waitFor();
+    const banner = performance.now() - t0;
+    await page.getByTestId('problems').getByText('Asthma').first().waitFor();
+    await page.getByTestId('trends').waitFor();
+    const summary = performance.now() - t0;
+    console.log(
+      `     record of 2,000 resources: banner after ${banner.toFixed(0)} ms, summary and trends after ${summary.toFixed(0)} ms`,
+    );
   });
 
   await test('without a care relationship the reason and emergency access are shown, then the record', async () => {

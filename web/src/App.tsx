@@ -113,7 +113,7 @@ export function App() {
   } else if (route.page === 'who-accessed') {
     page = <WhoAccessed client={client} patientId={session.patient} />;
   } else if (route.page === 'patient') {
-    page = <PatientRecord client={client} id={route.id} />;
+    page = <PatientRecord client={client} id={route.id} fhirUser={session.fhirUser} />;
   } else {
     page = (
       <>

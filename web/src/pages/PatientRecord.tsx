@@ -2,6 +2,7 @@ import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react
 import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { ErrorSummary, Link } from '../components/Layout';
 import { AllergiesTable, MedicationsTable, ProblemsTable } from '../components/Summary';
+import { RecordAllergy } from '../components/RecordAllergy';
 import { Trends } from '../components/Trends';
 import { FhirError, type FhirClient } from '../lib/fhir';
 import {
@@ -22,11 +23,12 @@ type Clinical =
   | { state: 'failed'; reason: string };
 
 /** The clinician's view of one patient: banner, critical flags and the summary, or emergency access. */
-export function PatientRecord({ client, id }: { client: FhirClient; id: string }) {
+export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id: string; fhirUser?: string | undefined }) {
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [demoError, setDemoError] = useState('');
   const [clinical, setClinical] = useState<Clinical>({ state: 'loading' });
   const [emergencyUntil, setEmergencyUntil] = useState<string | null>(null);
+  const [saved, setSaved] = useState('');
   const trends = useMemo(
     () => (clinical.state === 'loaded' ? trendsOf([...clinical.summary.vitals, ...clinical.summary.observations]) : []),
     [clinical],
@@ -129,6 +131,20 @@ export function PatientRecord({ client, id }: { client: FhirClient; id: string }
           <ProblemsTable summary={clinical.summary} />
           <MedicationsTable summary={clinical.summary} />
           <AllergiesTable summary={clinical.summary} />
+          {saved && (
+            <p className="nhsuk-body" role="status" data-testid="saved">
+              Saved: {saved}. It is now in the shared record, recorded by you.
+            </p>
+          )}
+          <RecordAllergy
+            client={client}
+            patientId={id}
+            fhirUser={fhirUser}
+            onSaved={async (what) => {
+              setSaved(what);
+              await loadClinical();
+            }}
+          />
           <Trends trends={trends} />
         </>
       )}

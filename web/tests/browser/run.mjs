@@ -347,6 +347,22 @@ try {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  await test('a GP records an allergy: it is attributed to them and pushed to the top', async () => {
+    await page.getByText('Record an allergy').click();
+    await page.getByRole('button', { name: 'Save allergy' }).click();
+    expectText(await page.getByRole('alert').first().innerText(), 'Select what the person is allergic to', 'validation');
+    await checkAccessibility(page, 'record-allergy-error');
+    await page.getByLabel('Allergic to').selectOption({ label: 'Latex allergy' });
+    await page.getByLabel('Reaction').selectOption({ label: 'Wheal' });
+    await page.getByLabel('Moderate').check();
+    await page.getByRole('button', { name: 'Save allergy' }).click();
+    await page.getByTestId('saved').waitFor();
+    expectText(await page.getByTestId('critical-flags').innerText(), 'Latex allergy: Wheal (moderate)', 'flags');
+    const row = page.getByTestId('allergies').getByRole('row').filter({ hasText: 'Latex allergy' }).first();
+    expectText(await row.innerText(), `Recorded by`, 'provenance of the new allergy');
+    expectText(await row.innerText(), org.name, 'the recorder\'s organisation');
+  });
+
   await test('a record of 2,000 resources opens (time measured and reported, not asserted)', async () => {
     const id = await bigRecord(org.id, 2000);
     const t0 = performance.now();

@@ -141,3 +141,69 @@ export function AllergiesTable({ summary }: { summary: ClinicalSummary }) {
     </table>
   );
 }
+
+const kEncounterClass: Record<string, string> = {
+  AMB: 'Appointment',
+  EMER: 'Emergency department',
+  IMP: 'Hospital stay',
+  VR: 'Phone or video',
+  HH: 'Home visit',
+};
+
+export function EncountersTable({ summary }: { summary: ClinicalSummary }) {
+  const list = summary.encounters;
+  return (
+    <table className="nhsuk-table ucr-stack" data-testid="encounters">
+      <caption className="nhsuk-table__caption">Recent care</caption>
+      <thead className="nhsuk-table__head">
+        <tr className="nhsuk-table__row">
+          <th className="nhsuk-table__header" scope="col">Date</th>
+          <th className="nhsuk-table__header" scope="col">What</th>
+          <th className="nhsuk-table__header" scope="col">Where</th>
+        </tr>
+      </thead>
+      <tbody className="nhsuk-table__body">
+        {list.length === 0 && <EmptyRow cols={3} text="No encounters recorded." />}
+        {list.map((e) => {
+          const cls = (e.class as { code?: string; display?: string } | undefined) ?? {};
+          const provider = e.serviceProvider as { reference?: string } | undefined;
+          const org = summary.known.get(provider?.reference ?? '');
+          return (
+            <tr className="nhsuk-table__row" key={e.id}>
+              <td className="nhsuk-table__cell" data-label="Date">
+                {formatDate((e.period as { start?: string } | undefined)?.start)}
+              </td>
+              <td className="nhsuk-table__cell" data-label="What">
+                {conceptText((e.type as never[] | undefined)?.[0]) || 'Encounter'}
+                <span className="ucr-provenance">{kEncounterClass[cls.code ?? ''] ?? cls.display ?? ''}</span>
+              </td>
+              <td className="nhsuk-table__cell" data-label="Where">
+                {typeof org?.name === 'string' ? org.name : 'Not recorded'}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+export function CarePlans({ summary }: { summary: ClinicalSummary }) {
+  if (summary.carePlans.length === 0) return null;
+  return (
+    <section aria-labelledby="care-plans-heading" data-testid="care-plans">
+      <h2 className="nhsuk-heading-m" id="care-plans-heading">
+        Care plans
+      </h2>
+      {summary.carePlans.map((c) => (
+        <div className="nhsuk-card" key={c.id}>
+          <div className="nhsuk-card__content">
+            <h3 className="nhsuk-card__heading nhsuk-heading-s">{typeof c.title === 'string' ? c.title : 'Care plan'}</h3>
+            {typeof c.description === 'string' && <p className="nhsuk-card__description">{c.description}</p>}
+            <ProvenanceLine r={c} summary={summary} />
+          </div>
+        </div>
+      ))}
+    </section>
+  );
+}

@@ -15,6 +15,8 @@ export interface ClinicalSummary {
   medications: Resource[]; // MedicationRequest and MedicationStatement
   observations: Resource[]; // laboratory results, newest first
   vitals: Resource[]; // blood pressure readings, newest first
+  encounters: Resource[]; // newest first
+  carePlans: Resource[]; // active ones
   known: Map<string, Resource>; // Practitioner/Organization by "Type/id", for provenance
   organisationOf: Map<string, string>; // "Practitioner/id" → the name of their organisation
 }
@@ -33,7 +35,7 @@ export async function loadDemographics(client: FhirClient, id: string): Promise<
   return out;
 }
 
-const kRefFields = ['recorder', 'asserter', 'requester', 'informationSource', 'author', 'performer'];
+const kRefFields = ['recorder', 'asserter', 'requester', 'informationSource', 'author', 'performer', 'serviceProvider'];
 
 function referencedKeys(resources: Resource[]): Set<string> {
   const keys = new Set<string>();
@@ -66,13 +68,15 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
   const p = { patient: id, _count: '200' };
   // The first search is made alone: if it is refused, the others would be too.
   const allergies = await client.search('AllergyIntolerance', p);
-  const [flags, conditions, requests, statements, observations, vitals] = await Promise.all<Bundle>([
+  const [flags, conditions, requests, statements, observations, vitals, encounters, carePlans] = await Promise.all<Bundle>([
     client.search('Flag', p),
     client.search('Condition', { ...p, _sort: '-recorded-date' }),
     client.search('MedicationRequest', { ...p, status: 'active', _sort: '-authoredon' }),
     client.search('MedicationStatement', { ...p, status: 'active' }),
     client.search('Observation', { ...p, category: 'laboratory', _sort: '-date', _count: '50' }),
     client.search('Observation', { ...p, code: 'http://loinc.org|85354-9', _sort: '-date', _count: '20' }),
+    client.search('Encounter', { ...p, _sort: '-date', _count: '20' }),
+    client.search('CarePlan', { ...p, status: 'active' }),
   ]);
   const summary: ClinicalSummary = {
     allergies: resourcesOf(allergies),
@@ -81,6 +85,8 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     medications: [...resourcesOf(requests), ...resourcesOf(statements)],
     observations: resourcesOf(observations),
     vitals: resourcesOf(vitals),
+    encounters: resourcesOf(encounters),
+    carePlans: resourcesOf(carePlans),
     known: new Map(),
     organisationOf: new Map(),
   };
@@ -90,6 +96,8 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     ...summary.conditions,
     ...summary.medications,
     ...summary.observations,
+    ...summary.encounters,
+    ...summary.carePlans,
   ]);
   const ids = (type: string) => [...keys].filter((k) => k.startsWith(`${type}/`)).map((k) => k.split('/')[1] ?? '');
   const practitionerIds = ids('Practitioner');

@@ -1,7 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { ErrorSummary, Link } from '../components/Layout';
-import { AllergiesTable, MedicationsTable, ProblemsTable } from '../components/Summary';
+import { AllergiesTable, CarePlans, EncountersTable, MedicationsTable, ProblemsTable } from '../components/Summary';
 import { RecordAllergy } from '../components/RecordAllergy';
 import { Trends } from '../components/Trends';
 import { FhirError, type FhirClient } from '../lib/fhir';
@@ -127,6 +127,7 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
       {clinical.state === 'loaded' && (
         <>
           <CriticalFlags flags={criticalFlags(clinical.summary.allergies, clinical.summary.flags)} />
+          <CarePlans summary={clinical.summary} />
           <h2 className="nhsuk-heading-m">Summary</h2>
           <ProblemsTable summary={clinical.summary} />
           <MedicationsTable summary={clinical.summary} />
@@ -146,6 +147,7 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
             }}
           />
           <Trends trends={trends} />
+          <EncountersTable summary={clinical.summary} />
         </>
       )}
     </>

@@ -328,6 +328,7 @@ try {
     expectText(allergies, 'Recorded by', 'allergy provenance');
     expectText(allergies, 'last updated', 'allergy provenance');
     expectText(allergies, org.name, 'the recorder\'s organisation');
+    expectText(await page.getByTestId('encounters').innerText(), 'Recent care', 'encounters');
     const trends = page.getByTestId('trends');
     expectText(await trends.innerText(), 'Blood pressure', 'trends');
     if ((await trends.locator('canvas[role="img"]').count()) === 0) throw new Error('no trend chart drawn');

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import type { Resource } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
 import type { ClinicalSummary } from '../lib/load';
@@ -39,35 +40,58 @@ function EmptyRow({ cols, text }: { cols: number; text: string }) {
 }
 
 export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
-  const problems = sortProblems(summary.conditions);
+  const [activeOnly, setActiveOnly] = useState(false);
+  const all = sortProblems(summary.conditions);
+  const problems = activeOnly
+    ? all.filter((c) => conceptCodes(c.clinicalStatus as { coding?: { code?: string }[] } | undefined).includes('active'))
+    : all;
   return (
-    <table className="nhsuk-table ucr-stack" data-testid="problems">
-      <caption className="nhsuk-table__caption">Problems</caption>
-      <thead className="nhsuk-table__head">
-        <tr className="nhsuk-table__row">
-          <th className="nhsuk-table__header" scope="col">Problem</th>
-          <th className="nhsuk-table__header" scope="col">Status</th>
-          <th className="nhsuk-table__header" scope="col">Since</th>
-        </tr>
-      </thead>
-      <tbody className="nhsuk-table__body">
-        {problems.length === 0 && <EmptyRow cols={3} text="No problems recorded." />}
-        {problems.map((c) => (
-          <tr className="nhsuk-table__row" key={c.id}>
-            <td className="nhsuk-table__cell" data-label="Problem">
-              {conceptText(c.code as never)}
-              <ProvenanceLine r={c} summary={summary} />
-            </td>
-            <td className="nhsuk-table__cell" data-label="Status">
-              {statusTag(c)}
-            </td>
-            <td className="nhsuk-table__cell" data-label="Since">
-              {formatDate((c.onsetDateTime ?? c.recordedDate) as string | undefined)}
-            </td>
+    <>
+      <h3 className="nhsuk-heading-s nhsuk-u-margin-bottom-2">Problems</h3>
+      <div className="nhsuk-checkboxes nhsuk-checkboxes--small nhsuk-u-margin-bottom-2">
+        <div className="nhsuk-checkboxes__item">
+          <input
+            className="nhsuk-checkboxes__input"
+            id="problems-active-only"
+            type="checkbox"
+            checked={activeOnly}
+            onChange={(e) => setActiveOnly(e.target.checked)}
+          />
+          <label className="nhsuk-label nhsuk-checkboxes__label" htmlFor="problems-active-only">
+            Show only active problems
+          </label>
+        </div>
+      </div>
+      <table className="nhsuk-table ucr-stack" data-testid="problems">
+        <caption className="nhsuk-table__caption nhsuk-u-visually-hidden">Problems</caption>
+        <thead className="nhsuk-table__head">
+          <tr className="nhsuk-table__row">
+            <th className="nhsuk-table__header" scope="col">Problem</th>
+            <th className="nhsuk-table__header" scope="col">Status</th>
+            <th className="nhsuk-table__header" scope="col">Since</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody className="nhsuk-table__body">
+          {problems.length === 0 && (
+            <EmptyRow cols={3} text={activeOnly ? 'No active problems recorded.' : 'No problems recorded.'} />
+          )}
+          {problems.map((c) => (
+            <tr className="nhsuk-table__row" key={c.id}>
+              <td className="nhsuk-table__cell" data-label="Problem">
+                {conceptText(c.code as never)}
+                <ProvenanceLine r={c} summary={summary} />
+              </td>
+              <td className="nhsuk-table__cell" data-label="Status">
+                {statusTag(c)}
+              </td>
+              <td className="nhsuk-table__cell" data-label="Since">
+                {formatDate((c.onsetDateTime ?? c.recordedDate) as string | undefined)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 

@@ -17,6 +17,7 @@ export interface ClinicalSummary {
   vitals: Resource[]; // blood pressure readings, newest first
   encounters: Resource[]; // newest first
   carePlans: Resource[]; // active ones
+  immunisations: Resource[]; // newest first
   known: Map<string, Resource>; // Practitioner/Organization by "Type/id", for provenance
   organisationOf: Map<string, string>; // "Practitioner/id" → the name of their organisation
 }
@@ -68,7 +69,8 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
   const p = { patient: id, _count: '200' };
   // The first search is made alone: if it is refused, the others would be too.
   const allergies = await client.search('AllergyIntolerance', p);
-  const [flags, conditions, requests, statements, observations, vitals, encounters, carePlans] = await Promise.all<Bundle>([
+  const [flags, conditions, requests, statements, observations, vitals, encounters, carePlans, immunisations] =
+    await Promise.all<Bundle>([
     client.search('Flag', p),
     client.search('Condition', { ...p, _sort: '-recorded-date' }),
     client.search('MedicationRequest', { ...p, status: 'active', _sort: '-authoredon' }),
@@ -77,6 +79,7 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     client.search('Observation', { ...p, code: 'http://loinc.org|85354-9', _sort: '-date', _count: '20' }),
     client.search('Encounter', { ...p, _sort: '-date', _count: '20' }),
     client.search('CarePlan', { ...p, status: 'active' }),
+    client.search('Immunization', { ...p, _sort: '-date', _count: '50' }),
   ]);
   const summary: ClinicalSummary = {
     allergies: resourcesOf(allergies),
@@ -87,6 +90,7 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     vitals: resourcesOf(vitals),
     encounters: resourcesOf(encounters),
     carePlans: resourcesOf(carePlans),
+    immunisations: resourcesOf(immunisations),
     known: new Map(),
     organisationOf: new Map(),
   };

@@ -123,6 +123,16 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           </li>
         ))}
       </ul>
+      <h2 className="nhsuk-heading-m">My vaccinations</h2>
+      <ul className="nhsuk-list nhsuk-list--border" data-testid="my-vaccinations">
+        {summary.immunisations.length === 0 && <li>No vaccinations recorded.</li>}
+        {summary.immunisations.map((v) => (
+          <li key={v.id}>
+            <Explained text={conceptText(v.vaccineCode as never)} />
+            <span className="ucr-provenance">Given on {formatDate(v.occurrenceDateTime as string | undefined)}</span>
+          </li>
+        ))}
+      </ul>
       <h2 className="nhsuk-heading-m">My latest test results</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-results">
         {results.length === 0 && <li>No test results.</li>}

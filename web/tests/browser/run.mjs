@@ -329,6 +329,9 @@ try {
     expectText(allergies, 'last updated', 'allergy provenance');
     expectText(allergies, org.name, 'the recorder\'s organisation');
     expectText(await page.getByTestId('encounters').innerText(), 'Recent care', 'encounters');
+    await page.getByLabel('Show only active problems').check();
+    if ((await page.getByTestId('problems').innerText()).includes('Resolved')) throw new Error('resolved problems still shown');
+    await page.getByLabel('Show only active problems').uncheck();
     const trends = page.getByTestId('trends');
     expectText(await trends.innerText(), 'Blood pressure', 'trends');
     if ((await trends.locator('canvas[role="img"]').count()) === 0) throw new Error('no trend chart drawn');
@@ -428,6 +431,7 @@ try {
     await patientPage.getByTestId('patient-banner').waitFor();
     await patientPage.getByRole('heading', { name: 'My health problems' }).waitFor();
     await patientPage.getByRole('heading', { name: 'My latest test results' }).waitFor();
+    await patientPage.getByRole('heading', { name: 'My vaccinations' }).waitFor();
     const problems = await patientPage.getByTestId('my-problems').innerText();
     expectText(problems, 'Hypertensive disorder, systemic arterial', 'the problem recorded for this test');
     expectText(problems, 'High blood pressure.', 'plain-English explanation');

@@ -12,6 +12,7 @@ import { FhirClient } from './lib/fhir';
 import { FindPatient } from './pages/FindPatient';
 import { MyRecord } from './pages/MyRecord';
 import { PatientRecord } from './pages/PatientRecord';
+import { Sharing } from './pages/Sharing';
 import { WhoAccessed } from './pages/WhoAccessed';
 import { navigate, parseRoute, useLocation } from './router';
 
@@ -110,6 +111,8 @@ export function App() {
     page = isPatientRole(session.role) ? <MyRecord client={client} patientId={session.patient} /> : <FindPatient client={client} />;
   } else if (route.page === 'my-record') {
     page = <MyRecord client={client} patientId={session.patient} />;
+  } else if (route.page === 'sharing') {
+    page = <Sharing client={client} patientId={session.patient} />;
   } else if (route.page === 'who-accessed') {
     page = <WhoAccessed client={client} patientId={session.patient} />;
   } else if (route.page === 'patient') {

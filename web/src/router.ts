@@ -8,6 +8,7 @@ export type Route =
   | { page: 'patient'; id: string }
   | { page: 'my-record' }
   | { page: 'who-accessed' }
+  | { page: 'sharing' }
   | { page: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
@@ -16,6 +17,7 @@ export function parseRoute(pathname: string): Route {
   if (path === '/app/callback') return { page: 'callback' };
   if (path === '/app/my-record') return { page: 'my-record' };
   if (path === '/app/my-record/who-accessed') return { page: 'who-accessed' };
+  if (path === '/app/my-record/sharing') return { page: 'sharing' };
   const m = /^\/app\/patient\/([A-Za-z0-9\-.]{1,64})$/.exec(path);
   if (m?.[1]) return { page: 'patient', id: m[1] };
   return { page: 'not-found' };

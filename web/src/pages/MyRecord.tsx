@@ -89,9 +89,14 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
     <>
       <PatientBanner patient={demo.patient} practice={demo.practice} />
       <CriticalFlags flags={criticalFlags(summary.allergies, summary.flags)} />
-      <p>
-        <Link to="/app/my-record/who-accessed">See who has looked at my record</Link>
-      </p>
+      <ul className="nhsuk-list">
+        <li>
+          <Link to="/app/my-record/who-accessed">See who has looked at my record</Link>
+        </li>
+        <li>
+          <Link to="/app/my-record/sharing">Choose who my record is shared with</Link>
+        </li>
+      </ul>
       <h2 className="nhsuk-heading-m">My medicines</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-medicines">
         {summary.medications.length === 0 && <li>No current medicines.</li>}

@@ -446,6 +446,27 @@ try {
     await patientPage.close();
   });
 
+  await test('a patient chooses not to share with pharmacies, and the server then refuses a pharmacist', async () => {
+    const ownId = claims(token('patient')).patient;
+    const patientPage = await context.newPage(); // a new tab: sessionStorage is per tab, so sign in again
+    await signIn(patientPage, 'patient');
+    await patientPage.getByRole('link', { name: 'Choose who my record is shared with' }).click();
+    await patientPage.getByRole('heading', { name: 'Who my record is shared with' }).waitFor();
+    await checkAccessibility(patientPage, 'sharing');
+    await patientPage.getByLabel('Community pharmacies').check();
+    await patientPage.getByRole('button', { name: 'Save my choices' }).click();
+    await patientPage.getByTestId('sharing-saved').waitFor();
+    await patientPage.reload();
+    await patientPage.getByRole('button', { name: 'Save my choices' }).waitFor();
+    if (!(await patientPage.getByLabel('Community pharmacies').isChecked())) throw new Error('the choice was not kept');
+    // The demo pharmacist works at the patient's own practice, so only the patient's choice stops them.
+    // (They have not read this record before: the server keeps a decision for a minute per user.)
+    const after = await fhir(token('community-pharmacist'), `MedicationRequest?patient=${ownId}&_count=1`);
+    if (after.status !== 403) throw new Error(`the pharmacist still reads the record: ${after.status}`);
+    expectText(JSON.stringify(after.body), 'not to be shared', 'the server\'s reason');
+    await patientPage.close();
+  });
+
   await test('an unknown app page says so', async () => {
     await page.goto(`${origin}/app/no/such/page`);
     await page.getByRole('heading', { name: /Page not found|Universal Care Record/ }).first().waitFor();

@@ -71,3 +71,80 @@ export function allergyResource(patientId: string, a: NewAllergy, fhirUser: stri
   if (recorder) r.recorder = recorder;
   return r;
 }
+
+/** Long-term conditions as the demo population codes them (SNOMED CT). */
+export const kProblemChoices: readonly Choice[] = [
+  { code: '38341003', display: 'Hypertensive disorder, systemic arterial' },
+  { code: '44054006', display: 'Diabetes mellitus type 2' },
+  { code: '195967001', display: 'Asthma' },
+  { code: '13645005', display: 'Chronic obstructive lung disease' },
+  { code: '49436004', display: 'Atrial fibrillation' },
+  { code: '35489007', display: 'Depressive disorder' },
+  { code: '709044004', display: 'Chronic kidney disease' },
+];
+
+/** A Condition on the problem list, recorded by the signed-in professional. */
+export function problemResource(patientId: string, problem: Choice, onset: string, fhirUser: string | undefined, today: Date): Resource {
+  const r: Resource = {
+    resourceType: 'Condition',
+    clinicalStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active', display: 'Active' }],
+    },
+    verificationStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed', display: 'Confirmed' }],
+    },
+    category: [
+      {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item', display: 'Problem List Item' },
+        ],
+      },
+    ],
+    code: { coding: [{ system: kSnomed, code: problem.code, display: problem.display }] },
+    subject: { reference: `Patient/${patientId}` },
+    onsetDateTime: onset,
+    recordedDate: today.toISOString().slice(0, 10),
+  };
+  const recorder = recorderOf(fhirUser);
+  if (recorder) r.recorder = recorder;
+  return r;
+}
+
+/** A blood pressure reading (LOINC 85354-9 panel with systolic 8480-6 and diastolic 8462-4 components). */
+export function bloodPressureResource(
+  patientId: string,
+  systolic: number,
+  diastolic: number,
+  fhirUser: string | undefined,
+  now: Date,
+): Resource {
+  const loinc = (code: string, display: string) => ({ coding: [{ system: 'http://loinc.org', code, display }] });
+  const mmHg = (value: number) => ({ value, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' });
+  const r: Resource = {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] },
+    ],
+    code: loinc('85354-9', 'Blood pressure panel with all children optional'),
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: now.toISOString(),
+    component: [
+      { code: loinc('8480-6', 'Systolic blood pressure'), valueQuantity: mmHg(systolic) },
+      { code: loinc('8462-4', 'Diastolic blood pressure'), valueQuantity: mmHg(diastolic) },
+    ],
+  };
+  const performer = recorderOf(fhirUser);
+  if (performer) r.performer = [performer];
+  return r;
+}
+
+/** Whole mmHg within what a person can have; the first of systolic above diastolic. */
+export function checkBloodPressure(systolic: string, diastolic: string): string | null {
+  const s = Number(systolic);
+  const d = Number(diastolic);
+  if (!Number.isInteger(s) || s < 50 || s > 300) return 'Enter the systolic pressure as a whole number from 50 to 300';
+  if (!Number.isInteger(d) || d < 20 || d > 200) return 'Enter the diastolic pressure as a whole number from 20 to 200';
+  if (d >= s) return 'The diastolic pressure must be lower than the systolic pressure';
+  return null;
+}

@@ -3,6 +3,7 @@ import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { ErrorSummary, Link } from '../components/Layout';
 import { AllergiesTable, CarePlans, EncountersTable, MedicationsTable, ProblemsTable } from '../components/Summary';
 import { RecordAllergy } from '../components/RecordAllergy';
+import { RecordBloodPressure, RecordProblem } from '../components/RecordMore';
 import { Trends } from '../components/Trends';
 import { FhirError, type FhirClient } from '../lib/fhir';
 import {
@@ -34,8 +35,9 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
     [clinical],
   );
 
-  const loadClinical = useCallback(async () => {
-    setClinical({ state: 'loading' });
+  // `quiet`: keep showing the record while it is read again (after something was added to it).
+  const loadClinical = useCallback(async (quiet = false) => {
+    if (!quiet) setClinical({ state: 'loading' });
     try {
       setClinical({ state: 'loaded', summary: await loadClinicalSummary(client, id) });
     } catch (e) {
@@ -43,6 +45,14 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
       else setClinical({ state: 'failed', reason: e instanceof Error ? e.message : String(e) });
     }
   }, [client, id]);
+
+  const onSaved = useCallback(
+    async (what: string) => {
+      setSaved(what);
+      await loadClinical(true);
+    },
+    [loadClinical],
+  );
 
   useEffect(() => {
     let live = true;
@@ -137,15 +147,10 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
               Saved: {saved}. It is now in the shared record, recorded by you.
             </p>
           )}
-          <RecordAllergy
-            client={client}
-            patientId={id}
-            fhirUser={fhirUser}
-            onSaved={async (what) => {
-              setSaved(what);
-              await loadClinical();
-            }}
-          />
+          <h2 className="nhsuk-heading-m">Add to the record</h2>
+          <RecordAllergy client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
+          <RecordProblem client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
+          <RecordBloodPressure client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
           <Trends trends={trends} />
           <EncountersTable summary={clinical.summary} />
         </>

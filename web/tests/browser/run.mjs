@@ -367,6 +367,29 @@ try {
     expectText(await row.innerText(), org.name, 'the recorder\'s organisation');
   });
 
+  await test('a GP records a problem and a blood pressure; both appear in the record at once', async () => {
+    await page.getByText('Record a problem').click();
+    await page.getByRole('button', { name: 'Save problem' }).click();
+    expectText(await page.getByRole('alert').first().innerText(), 'Select the problem', 'validation');
+    await page.getByLabel('Problem', { exact: true }).selectOption({ label: 'Atrial fibrillation' });
+    await page.getByTestId('record-problem').getByLabel('Year').fill('2021');
+    await page.getByRole('button', { name: 'Save problem' }).click();
+    await page.getByTestId('problems').getByText('Atrial fibrillation').first().waitFor();
+    await page.getByText('Record a blood pressure').click();
+    await page.getByLabel('Systolic (mmHg)').fill('90');
+    await page.getByLabel('Diastolic (mmHg)').fill('95');
+    await page.getByRole('button', { name: 'Save blood pressure' }).click();
+    expectText(await page.getByRole('alert').first().innerText(), 'must be lower', 'validation');
+    await checkAccessibility(page, 'record-error');
+    await page.getByLabel('Systolic (mmHg)').fill('163');
+    await page.getByLabel('Diastolic (mmHg)').fill('97');
+    await page.getByRole('button', { name: 'Save blood pressure' }).click();
+    await page.getByTestId('saved').getByText('163/97').waitFor();
+    await page.getByTestId('trends').getByText('Show the readings as a table').first().click();
+    const table = await page.getByTestId('trends').locator('table').first().innerText();
+    expectText(table, '163', 'the new reading in the trend');
+  });
+
   await test('a record of 2,000 resources opens (time measured and reported, not asserted)', async () => {
     const id = await bigRecord(org.id, 2000);
     const t0 = performance.now();

@@ -48,8 +48,8 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
 
   const onSaved = useCallback(
     async (what: string) => {
-      setSaved(what);
       await loadClinical(true);
+      setSaved(what); // after the record shows it
     },
     [loadClinical],
   );

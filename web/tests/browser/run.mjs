@@ -211,6 +211,7 @@ function expectText(actual, expected, what) {
 
 const formatNhs = (n) => `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
 const axeChecks = [];
+const cspViolations = [];
 const results = [];
 
 async function test(name, fn) {
@@ -243,9 +244,14 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  // bypassCSP lets the test inject axe-core into pages whose policy allows only the app's own scripts.
-  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  // The pages run under their real Content-Security-Policy: axe-core is added by the browser's
+  // debugging protocol (init scripts are not subject to the page's policy), and any policy
+  // violation the browser reports fails the run.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript({ content: axe.source });
+  context.on('console', (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
+  });
   const page = await context.newPage();
 
   await test('start page offers sign-in and passes axe', async () => {
@@ -488,6 +494,10 @@ try {
     if (after.status !== 403) throw new Error(`the pharmacist still reads the record: ${after.status}`);
     expectText(JSON.stringify(after.body), 'not to be shared', 'the server\'s reason');
     await patientPage.close();
+  });
+
+  await test('no page broke its Content-Security-Policy', async () => {
+    if (cspViolations.length > 0) throw new Error(cspViolations.join('\n'));
   });
 
   await test('an unknown app page says so', async () => {

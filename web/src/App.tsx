@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Layout, Link } from './components/Layout';
 import {
+  actingFor,
   beginSignIn,
   clearSession,
   completeSignIn,
@@ -76,6 +77,14 @@ export function App() {
   const location = useLocation();
   const route = parseRoute(location.pathname);
   const [session, setSession] = useState<Session | null>(() => loadSession(window.sessionStorage));
+  const [chosen, setChosen] = useState<string | null>(() => window.sessionStorage.getItem('ucr.acting-for'));
+  const choose = (id: string) => {
+    window.sessionStorage.setItem('ucr.acting-for', id);
+    setChosen(id);
+    navigate('/app/my-record');
+  };
+  const patientId = session ? actingFor(session, chosen) : undefined;
+  const proxy = session?.role === 'proxy' ? { patients: session.patients ?? [], onChoose: choose } : undefined;
 
   const signOut = () => {
     if (session) {
@@ -108,13 +117,17 @@ export function App() {
   } else if (!session || !client) {
     page = <SignInPage returnTo={location.pathname} />;
   } else if (route.page === 'home') {
-    page = isPatientRole(session.role) ? <MyRecord client={client} patientId={session.patient} /> : <FindPatient client={client} />;
+    page = isPatientRole(session.role) ? (
+      <MyRecord client={client} patientId={patientId} proxy={proxy} />
+    ) : (
+      <FindPatient client={client} />
+    );
   } else if (route.page === 'my-record') {
-    page = <MyRecord client={client} patientId={session.patient} />;
+    page = <MyRecord client={client} patientId={patientId} proxy={proxy} />;
   } else if (route.page === 'sharing') {
-    page = <Sharing client={client} patientId={session.patient} />;
+    page = <Sharing client={client} patientId={patientId} />;
   } else if (route.page === 'who-accessed') {
-    page = <WhoAccessed client={client} patientId={session.patient} />;
+    page = <WhoAccessed client={client} patientId={patientId} />;
   } else if (route.page === 'patient') {
     page = <PatientRecord client={client} id={route.id} fhirUser={session.fhirUser} />;
   } else {

@@ -16,6 +16,7 @@ export interface Session {
   name: string;
   fhirUser?: string;
   patient?: string; // the patient's own record id (patients and proxies)
+  patients?: string[]; // every record a proxy may act for
 }
 
 interface Pending {
@@ -121,6 +122,9 @@ export async function completeSignIn(
   if (typeof json.fhirUser === 'string') session.fhirUser = json.fhirUser;
   const patient = typeof json.patient === 'string' ? json.patient : claims.patient;
   if (typeof patient === 'string') session.patient = patient;
+  if (Array.isArray(claims.patients)) {
+    session.patients = claims.patients.filter((p): p is string => typeof p === 'string');
+  }
   store.setItem(kSessionKey, JSON.stringify(session));
   const returnTo = pending.returnTo.startsWith('/app/') ? pending.returnTo : '/app/';
   return { session, returnTo };
@@ -146,9 +150,17 @@ export function loadSession(store: KeyValueStore, now: number = Date.now()): Ses
 export function clearSession(store: KeyValueStore): void {
   store.removeItem(kSessionKey);
   store.removeItem(kPendingKey);
+  store.removeItem('ucr.acting-for');
 }
 
 /** Patients and proxies use the patient app; every other role the clinician app. */
 export function isPatientRole(role: string): boolean {
   return role === 'patient' || role === 'proxy';
+}
+
+/** The record a patient or proxy is looking at: the one chosen (if they may act for it), else the first. */
+export function actingFor(session: Session, chosen: string | null): string | undefined {
+  const allowed = session.patients && session.patients.length > 0 ? session.patients : session.patient ? [session.patient] : [];
+  if (chosen && allowed.includes(chosen)) return chosen;
+  return session.patient ?? allowed[0];
 }

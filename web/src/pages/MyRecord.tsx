@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { Link } from '../components/Layout';
-import type { FhirClient, Resource } from '../lib/fhir';
+import { type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
 import { explain } from '../lib/glossary';
 import { type ClinicalSummary, type Demographics, loadClinicalSummary, loadDemographics } from '../lib/load';
-import { conceptText, criticalFlags, dosageText, medicationName, sortProblems } from '../lib/record';
+import { conceptText, criticalFlags, dosageText, medicationName, patientName, sortProblems } from '../lib/record';
 
 function Explained({ text }: { text: string }) {
   const found = explain(text);
@@ -43,7 +43,58 @@ function latestResults(observations: Resource[]): Resource[] {
 }
 
 /** The patient app: my own record, explained in plain English. */
-export function MyRecord({ client, patientId }: { client: FhirClient; patientId: string | undefined }) {
+export interface ProxyChoice {
+  patients: string[]; // every record the proxy may act for
+  onChoose: (id: string) => void;
+}
+
+/** For a proxy: whose record this is, and a way to switch when they act for several people. */
+function ActingFor({ client, proxy, current }: { client: FhirClient; proxy: ProxyChoice; current: string }) {
+  const [names, setNames] = useState<Map<string, string>>(new Map());
+  useEffect(() => {
+    if (proxy.patients.length < 2) return;
+    client
+      .search('Patient', { _id: proxy.patients.join(','), _count: String(proxy.patients.length) })
+      .then((b) => setNames(new Map(resourcesOf(b).map((p) => [p.id ?? '', patientName(p)]))))
+      .catch(() => undefined);
+  }, [client, proxy.patients]);
+  return (
+    <div className="nhsuk-inset-text" data-testid="acting-for">
+      <span className="nhsuk-u-visually-hidden">Information: </span>
+      <p>You are looking at the record of someone who has given you access, or whom you care for.</p>
+      {proxy.patients.length > 1 && (
+        <div className="nhsuk-form-group">
+          <label className="nhsuk-label" htmlFor="acting-for">
+            Whose record
+          </label>
+          <select
+            className="nhsuk-select"
+            id="acting-for"
+            value={current}
+            onChange={(e) => proxy.onChoose(e.target.value)}
+          >
+            {proxy.patients.map((id) => (
+              <option key={id} value={id}>
+                {names.get(id) ?? id}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function MyRecord({
+  client,
+  patientId,
+  proxy,
+}: {
+  client: FhirClient;
+  patientId: string | undefined;
+  proxy?: ProxyChoice | undefined;
+}) {
+  const my = proxy ? 'Their' : 'My';
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [summary, setSummary] = useState<ClinicalSummary | null>(null);
   const [error, setError] = useState('');
@@ -87,6 +138,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
   const results = latestResults(summary.observations);
   return (
     <>
+      {proxy && <ActingFor client={client} proxy={proxy} current={patientId} />}
       <PatientBanner patient={demo.patient} practice={demo.practice} />
       <CriticalFlags flags={criticalFlags(summary.allergies, summary.flags)} />
       <ul className="nhsuk-list">
@@ -97,7 +149,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           <Link to="/app/my-record/sharing">Choose who my record is shared with</Link>
         </li>
       </ul>
-      <h2 className="nhsuk-heading-m">My medicines</h2>
+      <h2 className="nhsuk-heading-m">{my} medicines</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-medicines">
         {summary.medications.length === 0 && <li>No current medicines.</li>}
         {summary.medications.map((m) => (
@@ -107,7 +159,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           </li>
         ))}
       </ul>
-      <h2 className="nhsuk-heading-m">My health problems</h2>
+      <h2 className="nhsuk-heading-m">{my} health problems</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-problems">
         {problems.length === 0 && <li>No health problems recorded.</li>}
         {problems.map((c) => (
@@ -119,7 +171,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           </li>
         ))}
       </ul>
-      <h2 className="nhsuk-heading-m">My allergies</h2>
+      <h2 className="nhsuk-heading-m">{my} allergies</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-allergies">
         {summary.allergies.length === 0 && <li>No allergies recorded.</li>}
         {summary.allergies.map((a) => (
@@ -128,7 +180,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           </li>
         ))}
       </ul>
-      <h2 className="nhsuk-heading-m">My vaccinations</h2>
+      <h2 className="nhsuk-heading-m">{my} vaccinations</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-vaccinations">
         {summary.immunisations.length === 0 && <li>No vaccinations recorded.</li>}
         {summary.immunisations.map((v) => (
@@ -138,7 +190,7 @@ export function MyRecord({ client, patientId }: { client: FhirClient; patientId:
           </li>
         ))}
       </ul>
-      <h2 className="nhsuk-heading-m">My latest test results</h2>
+      <h2 className="nhsuk-heading-m">{my} latest test results</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-results">
         {results.length === 0 && <li>No test results.</li>}
         {results.map((o) => (

@@ -496,6 +496,18 @@ try {
     await patientPage.close();
   });
 
+  await test('a carer signs in and sees the record of the person they look after, said to be theirs', async () => {
+    const child = claims(token('proxy')).patient;
+    const person = await fhir(token('integration'), `Patient/${child}`);
+    const proxyPage = await context.newPage();
+    await signIn(proxyPage, 'proxy');
+    await proxyPage.getByTestId('acting-for').waitFor();
+    expectText(await proxyPage.getByTestId('patient-banner').innerText(), familyOf(person.body).toUpperCase(), 'banner');
+    await proxyPage.getByRole('heading', { name: 'Their medicines' }).waitFor();
+    await checkAccessibility(proxyPage, 'proxy-record');
+    await proxyPage.close();
+  });
+
   await test('no page broke its Content-Security-Policy', async () => {
     if (cspViolations.length > 0) throw new Error(cspViolations.join('\n'));
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { beginSignIn, completeSignIn, type KeyValueStore, loadSession, SignInError } from '../../src/lib/auth';
+import {
+  actingFor,
+  beginSignIn,
+  completeSignIn,
+  type KeyValueStore,
+  loadSession,
+  SignInError,
+} from '../../src/lib/auth';
 import { base64url, codeChallengeS256 } from '../../src/lib/pkce';
 
 class MemoryStore implements KeyValueStore {
@@ -89,5 +96,19 @@ describe('sign-in', () => {
         async () => new Response('{}'),
       ),
     ).rejects.toThrow('the user cancelled');
+  });
+});
+
+describe('acting for someone', () => {
+  const base = { accessToken: 't', expiresAt: 1, role: 'proxy', name: 'Carer' };
+  it('is the chosen person when the proxy may act for them', () => {
+    expect(actingFor({ ...base, patient: 'a', patients: ['a', 'b'] }, 'b')).toBe('b');
+  });
+  it('falls back to the first person for a choice they may not make', () => {
+    expect(actingFor({ ...base, patient: 'a', patients: ['a', 'b'] }, 'z')).toBe('a');
+    expect(actingFor({ ...base, patients: ['b'] }, null)).toBe('b');
+  });
+  it('is the patient themself for a patient', () => {
+    expect(actingFor({ ...base, role: 'patient', patient: 'me' }, 'other')).toBe('me');
   });
 });

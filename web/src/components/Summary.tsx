@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Resource } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
+import { timelineOf } from '../lib/timeline';
 import type { ClinicalSummary } from '../lib/load';
 import {
   conceptCodes,
@@ -228,6 +229,60 @@ export function CarePlans({ summary }: { summary: ClinicalSummary }) {
           </div>
         </div>
       ))}
+    </section>
+  );
+}
+
+/** Everything in date order, newest first, with a filter by kind. */
+export function Timeline({ summary }: { summary: ClinicalSummary }) {
+  const [kind, setKind] = useState('');
+  const all = timelineOf(summary);
+  const kinds = [...new Set(all.map((e) => e.kind))].sort();
+  const shown = kind ? all.filter((e) => e.kind === kind) : all;
+  return (
+    <section aria-labelledby="timeline-heading" data-testid="timeline">
+      <h2 className="nhsuk-heading-m" id="timeline-heading">
+        Timeline
+      </h2>
+      <div className="nhsuk-form-group">
+        <label className="nhsuk-label" htmlFor="timeline-kind">
+          Show
+        </label>
+        <select className="nhsuk-select" id="timeline-kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+          <option value="">Everything</option>
+          {kinds.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+      </div>
+      <table className="nhsuk-table ucr-stack">
+        <caption className="nhsuk-table__caption nhsuk-u-visually-hidden">Timeline</caption>
+        <thead className="nhsuk-table__head">
+          <tr className="nhsuk-table__row">
+            <th className="nhsuk-table__header" scope="col">Date</th>
+            <th className="nhsuk-table__header" scope="col">Kind</th>
+            <th className="nhsuk-table__header" scope="col">What</th>
+          </tr>
+        </thead>
+        <tbody className="nhsuk-table__body">
+          {shown.length === 0 && <EmptyRow cols={3} text="Nothing recorded." />}
+          {shown.map((e) => (
+            <tr className="nhsuk-table__row" key={e.id}>
+              <td className="nhsuk-table__cell" data-label="Date">
+                {formatDate(e.date)}
+              </td>
+              <td className="nhsuk-table__cell" data-label="Kind">
+                {e.kind}
+              </td>
+              <td className="nhsuk-table__cell" data-label="What">
+                {e.text}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

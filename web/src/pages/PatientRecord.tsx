@@ -1,7 +1,14 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
 import { ErrorSummary, Link } from '../components/Layout';
-import { AllergiesTable, CarePlans, EncountersTable, MedicationsTable, ProblemsTable } from '../components/Summary';
+import {
+  AllergiesTable,
+  CarePlans,
+  EncountersTable,
+  MedicationsTable,
+  ProblemsTable,
+  Timeline,
+} from '../components/Summary';
 import { RecordAllergy } from '../components/RecordAllergy';
 import { RecordBloodPressure, RecordProblem } from '../components/RecordMore';
 import { Trends } from '../components/Trends';
@@ -153,6 +160,7 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
           <RecordBloodPressure client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
           <Trends trends={trends} />
           <EncountersTable summary={clinical.summary} />
+          <Timeline summary={clinical.summary} />
         </>
       )}
     </>

@@ -335,6 +335,12 @@ try {
     expectText(allergies, 'last updated', 'allergy provenance');
     expectText(allergies, org.name, 'the recorder\'s organisation');
     expectText(await page.getByTestId('encounters').innerText(), 'Recent care', 'encounters');
+    await page.getByLabel('Show', { exact: true }).selectOption('Allergy');
+    expectText(await page.getByTestId('timeline').locator('tbody').innerText(), 'Allergy', 'timeline filtered to allergies');
+    if ((await page.getByTestId('timeline').locator('tbody').innerText()).includes('Encounter')) {
+      throw new Error('the timeline filter let other kinds through');
+    }
+    await page.getByLabel('Show', { exact: true }).selectOption('');
     await page.getByLabel('Show only active problems').check();
     if ((await page.getByTestId('problems').innerText()).includes('Resolved')) throw new Error('resolved problems still shown');
     await page.getByLabel('Show only active problems').uncheck();

@@ -9,6 +9,8 @@ import {
   dosageText,
   medicationName,
   provenanceOf,
+  sortAllergies,
+  sortMedicines,
   sortProblems,
 } from '../lib/record';
 
@@ -97,7 +99,7 @@ export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
 }
 
 export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
-  const meds = summary.medications;
+  const meds = sortMedicines(summary.medications);
   return (
     <table className="nhsuk-table ucr-stack" data-testid="medications">
       <caption className="nhsuk-table__caption">Current medicines</caption>
@@ -131,7 +133,7 @@ export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
 }
 
 export function AllergiesTable({ summary }: { summary: ClinicalSummary }) {
-  const list = summary.allergies;
+  const list = sortAllergies(summary.allergies);
   return (
     <table className="nhsuk-table ucr-stack" data-testid="allergies">
       <caption className="nhsuk-table__caption">Allergies and adverse reactions</caption>

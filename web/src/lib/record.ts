@@ -180,7 +180,7 @@ function active(r: Resource): boolean {
 /** The critical flags of a record: active allergies first, then active Flag resources by kind. */
 export function criticalFlags(allergies: Resource[], flags: Resource[]): CriticalFlag[] {
   const out: CriticalFlag[] = [];
-  for (const a of allergies.filter(active)) {
+  for (const a of sortAllergies(allergies).filter(active)) {
     const reaction = (a.reaction as { manifestation?: CodeableConcept[]; severity?: string }[] | undefined)?.[0];
     const what = conceptText(reaction?.manifestation?.[0]);
     const severity = reaction?.severity ? ` (${reaction.severity})` : '';
@@ -229,4 +229,18 @@ export function medicationName(r: Resource): string {
 export function dosageText(r: Resource): string {
   const d = (r.dosageInstruction ?? r.dosage) as { text?: string }[] | undefined;
   return d?.[0]?.text ?? '';
+}
+
+/** Allergies by clinical importance: high criticality first, then the newest. */
+export function sortAllergies(allergies: Resource[]): Resource[] {
+  const rank = (a: Resource) => (a.criticality === 'high' ? 0 : a.criticality === 'unable-to-assess' ? 1 : 2);
+  return [...allergies].sort(
+    (a, b) => rank(a) - rank(b) || String(b.recordedDate ?? '').localeCompare(String(a.recordedDate ?? '')),
+  );
+}
+
+/** Medicines: prescribed ones before those only reported, then by name, so the list is read the same way every time. */
+export function sortMedicines(medicines: Resource[]): Resource[] {
+  const rank = (m: Resource) => (m.resourceType === 'MedicationRequest' ? 0 : 1);
+  return [...medicines].sort((a, b) => rank(a) - rank(b) || medicationName(a).localeCompare(medicationName(b)));
 }

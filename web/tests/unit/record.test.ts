@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/lib/fhir';
 import { outcomeText } from '../../src/lib/fhir';
-import { addressOf, criticalFlags, nhsNumberOf, patientName, provenanceOf, sortProblems } from '../../src/lib/record';
+import {
+  addressOf,
+  criticalFlags,
+  nhsNumberOf,
+  patientName,
+  provenanceOf,
+  sortAllergies,
+  sortMedicines,
+  sortProblems,
+} from '../../src/lib/record';
 
 const patient: Resource = {
   resourceType: 'Patient',
@@ -76,5 +85,23 @@ describe('record display', () => {
     expect(outcomeText({ resourceType: 'OperationOutcome', issue: [{ diagnostics: 'no care relationship' }] })).toBe(
       'no care relationship',
     );
+  });
+});
+
+describe('ordering by clinical relevance', () => {
+  it('puts high-criticality allergies first, then the newest', () => {
+    const a = (id: string, criticality: string, recordedDate: string): Resource => ({
+      resourceType: 'AllergyIntolerance',
+      id,
+      criticality,
+      recordedDate,
+    });
+    const sorted = sortAllergies([a('old-low', 'low', '2001-01-01'), a('new-low', 'low', '2020-01-01'), a('high', 'high', '1999-01-01')]);
+    expect(sorted.map((x) => x.id)).toEqual(['high', 'new-low', 'old-low']);
+  });
+  it('lists prescribed medicines before reported ones, by name', () => {
+    const m = (resourceType: string, text: string): Resource => ({ resourceType, medicationCodeableConcept: { text } });
+    const sorted = sortMedicines([m('MedicationStatement', 'Aspirin'), m('MedicationRequest', 'Ramipril'), m('MedicationRequest', 'Amlodipine')]);
+    expect(sorted.map((x) => (x.medicationCodeableConcept as { text: string }).text)).toEqual(['Amlodipine', 'Ramipril', 'Aspirin']);
   });
 });

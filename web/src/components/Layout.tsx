@@ -1,4 +1,4 @@
-import type { ReactNode, MouseEvent } from 'react';
+import { type MouseEvent, type ReactNode, useEffect, useId, useRef } from 'react';
 import { navigate } from '../router';
 
 /** An in-app link: a real <a href> (so it opens in a new tab too) that moves without reloading. */
@@ -73,15 +73,16 @@ export function Layout({
 
 /** The design system's error summary, focused when it appears so screen readers announce it. */
 export function ErrorSummary({ title, items }: { title: string; items: { text: string; href?: string }[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  const titleId = useId();
+  const key = items.map((i) => i.text).join('|');
+  // Focus moves to the summary when new errors appear, not on every keystroke that follows.
+  useEffect(() => {
+    box.current?.focus();
+  }, [key]);
   return (
-    <div
-      className="nhsuk-error-summary"
-      aria-labelledby="error-summary-title"
-      role="alert"
-      tabIndex={-1}
-      ref={(el) => el?.focus()}
-    >
-      <h2 className="nhsuk-error-summary__title" id="error-summary-title">
+    <div className="nhsuk-error-summary" aria-labelledby={titleId} role="alert" tabIndex={-1} ref={box}>
+      <h2 className="nhsuk-error-summary__title" id={titleId}>
         {title}
       </h2>
       <div className="nhsuk-error-summary__body">

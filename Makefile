@@ -56,9 +56,9 @@ test-web: build web
 	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr npm run test:browser
 
 ## Refreshes docs/screenshots (the main screens at desktop and phone widths) by running the browser tests
-SCREENSHOT_PAGES ?= find-patient,match-results,patient-summary,break-glass,emergency-record,my-record,who-accessed
+SCREENSHOT_PAGES ?= find-patient,match-results,patient-summary,break-glass,emergency-record,my-record,who-accessed,sharing
 screenshots: build web
-	rm -f docs/screenshots/*.png
+	rm -f docs/screenshots/*.jpg
 	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr SCREENSHOTS=$(CURDIR)/docs/screenshots \
 	  SCREENSHOT_PAGES=$(SCREENSHOT_PAGES) npm run test:browser
 

@@ -3,7 +3,7 @@
 // Each test asserts what the user sees; axe-core checks every page against WCAG 2.1 A and AA.
 //
 // Environment: UCR_BIN (default ../build/src/cli/ucr), CHROMIUM (default /usr/bin/chromium),
-// DEMO_PEOPLE (default 300), SCREENSHOTS=DIR to save PNGs of each page checked at desktop and phone
+// DEMO_PEOPLE (default 300), SCREENSHOTS=DIR to save JPEGs of each page checked at desktop and phone
 // widths (SCREENSHOT_PAGES=a,b,... to keep only those pages).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
@@ -191,9 +191,9 @@ async function checkAccessibility(page, name) {
   );
   if (shots && (!shotPages || shotPages.has(name))) {
     const size = page.viewportSize();
-    await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
+    await page.screenshot({ path: join(shots, `${name}-desktop.jpg`), fullPage: true, quality: 80 });
     await page.setViewportSize({ width: 375, height: 740 });
-    await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
+    await page.screenshot({ path: join(shots, `${name}-phone.jpg`), fullPage: true, quality: 80 });
     if (size) await page.setViewportSize(size);
   }
   axeChecks.push({ name, violations: result.violations.length });

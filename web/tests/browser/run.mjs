@@ -95,6 +95,16 @@ async function fhir(jwt, path) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
+async function write(jwt, resource) {
+  const r = await fetch(`${origin}/fhir/${resource.resourceType}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/fhir+json' },
+    body: JSON.stringify(resource),
+  });
+  if (r.status !== 201) throw new Error(`could not write a ${resource.resourceType}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
 const nhsOf = (p) => p.identifier?.find((i) => i.system === kNhs)?.value;
 const familyOf = (p) => p.name?.[0]?.family;
 
@@ -104,9 +114,35 @@ async function pickPatients() {
   const gp = token('gp');
   const org = claims(gp).organisation; // "Organization/..."
   if (!org) throw new Error('the demo gp account has no organisation');
-  const mine = await fhir(system, `Patient?general-practitioner=${org}&_has:AllergyIntolerance:patient:clinical-status=active&_has:Observation:patient:code=${encodeURIComponent("http://loinc.org|85354-9")}&birthdate=le1990&_count=20`);
+  // An adult of the practice with an NHS number; the demo data is random in which of them have an
+  // allergy or blood pressure readings, so the test gives this person both through the API.
+  const mine = await fhir(system, `Patient?general-practitioner=${org}&birthdate=le1990&identifier=${encodeURIComponent(kNhs + '|')}&_count=20`);
   const withAllergy = (mine.body?.entry ?? []).map((e) => e.resource).find((p) => nhsOf(p) && familyOf(p) && p.birthDate);
-  if (!withAllergy) throw new Error(`no patient with an allergy at ${org}: ${JSON.stringify(mine.body).slice(0, 300)}`);
+  if (!withAllergy) throw new Error(`no adult patient at ${org}: ${JSON.stringify(mine.body).slice(0, 300)}`);
+  await write(system, {
+    resourceType: 'AllergyIntolerance',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+    criticality: 'high',
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '91936005', display: 'Allergy to penicillin' }] },
+    patient: { reference: `Patient/${withAllergy.id}` },
+    recordedDate: '2015-06-01',
+    recorder: { reference: claims(gp).fhirUser.replace(/^.*\/fhir\//, '') },
+    reaction: [{ manifestation: [{ coding: [{ system: 'http://snomed.info/sct', code: '39579001', display: 'Anaphylaxis' }] }], severity: 'severe' }],
+  });
+  for (const [date, sys, dia] of [['2024-03-01', 152, 94], ['2025-03-01', 141, 88]]) {
+    await write(system, {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure panel with all children optional' }] },
+      subject: { reference: `Patient/${withAllergy.id}` },
+      effectiveDateTime: `${date}T10:00:00Z`,
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] }, valueQuantity: { value: sys, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4', display: 'Diastolic blood pressure' }] }, valueQuantity: { value: dia, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      ],
+    });
+  }
   const others = await fhir(system, `Patient?identifier=${encodeURIComponent(kNhs + '|')}&_count=200`);
   let notMine;
   for (const e of others.body?.entry ?? []) {

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Resource } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
+import { nextSort, type SortState, sortRows } from '../lib/sort';
 import { timelineOf } from '../lib/timeline';
 import type { ClinicalSummary } from '../lib/load';
 import {
@@ -24,6 +25,28 @@ function ProvenanceLine({ r, summary }: { r: Resource; summary: ClinicalSummary 
   return <span className="ucr-provenance">{parts.join('; ')}</span>;
 }
 
+/** A column header that sorts the table by that column (state told to screen readers by aria-sort). */
+function SortHeader({
+  label,
+  column,
+  sort,
+  onSort,
+}: {
+  label: string;
+  column: string;
+  sort: SortState | null;
+  onSort: (column: string) => void;
+}) {
+  const active = sort?.column === column;
+  return (
+    <th className="nhsuk-table__header" scope="col" aria-sort={active ? sort.direction : 'none'}>
+      <button type="button" className="ucr-sort" onClick={() => onSort(column)}>
+        {label}
+      </button>
+    </th>
+  );
+}
+
 function statusTag(r: Resource) {
   const codes = conceptCodes(r.clinicalStatus as { coding?: { code?: string }[] } | undefined);
   if (codes.includes('active')) return <strong className="nhsuk-tag nhsuk-tag--blue">Active</strong>;
@@ -44,10 +67,16 @@ function EmptyRow({ cols, text }: { cols: number; text: string }) {
 
 export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
   const [activeOnly, setActiveOnly] = useState(false);
+  const [sort, setSort] = useState<SortState | null>(null);
+  const onSort = (column: string) => setSort(nextSort(sort, column));
   const all = sortProblems(summary.conditions);
-  const problems = activeOnly
+  const shown = activeOnly
     ? all.filter((c) => conceptCodes(c.clinicalStatus as { coding?: { code?: string }[] } | undefined).includes('active'))
     : all;
+  const since = (c: Resource) => String(c.onsetDateTime ?? c.recordedDate ?? '');
+  const problems = sort
+    ? sortRows(shown, sort.column === 'since' ? since : (c) => conceptText(c.code as never), sort.direction)
+    : shown;
   return (
     <>
       <h3 className="nhsuk-heading-s nhsuk-u-margin-bottom-2">Problems</h3>
@@ -69,9 +98,9 @@ export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
         <caption className="nhsuk-table__caption nhsuk-u-visually-hidden">Problems</caption>
         <thead className="nhsuk-table__head">
           <tr className="nhsuk-table__row">
-            <th className="nhsuk-table__header" scope="col">Problem</th>
+            <SortHeader label="Problem" column="name" sort={sort} onSort={onSort} />
             <th className="nhsuk-table__header" scope="col">Status</th>
-            <th className="nhsuk-table__header" scope="col">Since</th>
+            <SortHeader label="Since" column="since" sort={sort} onSort={onSort} />
           </tr>
         </thead>
         <tbody className="nhsuk-table__body">
@@ -98,16 +127,24 @@ export function ProblemsTable({ summary }: { summary: ClinicalSummary }) {
   );
 }
 
+const started = (m: Resource) =>
+  String(m.authoredOn ?? (m.effectivePeriod as { start?: string } | undefined)?.start ?? '');
+
 export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
-  const meds = sortMedicines(summary.medications);
+  const [sort, setSort] = useState<SortState | null>(null);
+  const clinical = sortMedicines(summary.medications);
+  const meds = sort
+    ? sortRows(clinical, sort.column === 'started' ? started : medicationName, sort.direction)
+    : clinical;
+  const onSort = (column: string) => setSort(nextSort(sort, column));
   return (
     <table className="nhsuk-table ucr-stack" data-testid="medications">
       <caption className="nhsuk-table__caption">Current medicines</caption>
       <thead className="nhsuk-table__head">
         <tr className="nhsuk-table__row">
-          <th className="nhsuk-table__header" scope="col">Medicine</th>
+          <SortHeader label="Medicine" column="name" sort={sort} onSort={onSort} />
           <th className="nhsuk-table__header" scope="col">How to take it</th>
-          <th className="nhsuk-table__header" scope="col">Started</th>
+          <SortHeader label="Started" column="started" sort={sort} onSort={onSort} />
         </tr>
       </thead>
       <tbody className="nhsuk-table__body">
@@ -123,7 +160,7 @@ export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
               {dosageText(m) || 'Not recorded'}
             </td>
             <td className="nhsuk-table__cell" data-label="Started">
-              {formatDate((m.authoredOn ?? (m.effectivePeriod as { start?: string } | undefined)?.start) as string | undefined)}
+              {formatDate(started(m) || undefined)}
             </td>
           </tr>
         ))}

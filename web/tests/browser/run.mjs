@@ -377,6 +377,16 @@ try {
       throw new Error('the timeline filter let other kinds through');
     }
     await page.getByLabel('Show', { exact: true }).selectOption('');
+    const problemHeader = page.getByTestId('problems').getByRole('columnheader', { name: 'Problem' });
+    await problemHeader.getByRole('button').click();
+    if ((await problemHeader.getAttribute('aria-sort')) !== 'ascending') throw new Error('not sorted by problem');
+    const names = await page.getByTestId('problems').locator('tbody tr td:first-child').evaluateAll((cells) =>
+      cells.map((c) => c.childNodes[0]?.textContent ?? ''),
+    );
+    const sortedNames = [...names].sort((a, b) => a.localeCompare(b, 'en-GB', { sensitivity: 'base', numeric: true }));
+    if (JSON.stringify(names) !== JSON.stringify(sortedNames)) throw new Error(`problems not in name order: ${names.join(', ')}`);
+    await problemHeader.getByRole('button').click();
+    await problemHeader.getByRole('button').click(); // back to the clinical order
     await page.getByLabel('Show only active problems').check();
     if ((await page.getByTestId('problems').innerText()).includes('Resolved')) throw new Error('resolved problems still shown');
     await page.getByLabel('Show only active problems').uncheck();

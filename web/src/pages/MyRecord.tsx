@@ -1,10 +1,12 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
+import { Trends } from '../components/Trends';
 import { Link } from '../components/Layout';
 import { type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
 import { explain } from '../lib/glossary';
 import { type ClinicalSummary, type Demographics, loadClinicalSummary, loadDemographics } from '../lib/load';
+import { trendsOf } from '../lib/trends';
 import { conceptText, criticalFlags, dosageText, medicationName, patientName, sortProblems } from '../lib/record';
 
 function Explained({ text }: { text: string }) {
@@ -98,6 +100,7 @@ export function MyRecord({
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [summary, setSummary] = useState<ClinicalSummary | null>(null);
   const [error, setError] = useState('');
+  const trends = useMemo(() => (summary ? trendsOf([...summary.vitals, ...summary.observations]) : []), [summary]);
 
   useEffect(() => {
     document.title = 'My record - Universal Care Record';
@@ -202,6 +205,7 @@ export function MyRecord({
           </li>
         ))}
       </ul>
+      <Trends trends={trends} />
     </>
   );
 }

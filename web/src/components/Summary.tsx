@@ -275,9 +275,10 @@ export function CarePlans({ summary }: { summary: ClinicalSummary }) {
 /** Everything in date order, newest first, with a filter by kind. */
 export function Timeline({ summary }: { summary: ClinicalSummary }) {
   const [kind, setKind] = useState('');
-  const all = timelineOf(summary);
+  // Filtered first, then cut to the newest 40, so an older kind of entry can still be picked out.
+  const all = timelineOf(summary, Number.POSITIVE_INFINITY);
   const kinds = [...new Set(all.map((e) => e.kind))].sort();
-  const shown = kind ? all.filter((e) => e.kind === kind) : all;
+  const shown = (kind ? all.filter((e) => e.kind === kind) : all).slice(0, 40);
   return (
     <section aria-labelledby="timeline-heading" data-testid="timeline">
       <h2 className="nhsuk-heading-m" id="timeline-heading">

@@ -248,6 +248,7 @@ function expectText(actual, expected, what) {
 const formatNhs = (n) => `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
 const axeChecks = [];
 const cspViolations = [];
+const foreignRequests = [];
 const results = [];
 
 async function test(name, fn) {
@@ -285,6 +286,10 @@ try {
   // violation the browser reports fails the run.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript({ content: axe.source });
+  context.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('data:')) foreignRequests.push(url);
+  });
   context.on('console', (message) => {
     if (/Content.Security.Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
   });
@@ -558,6 +563,10 @@ try {
     await proxyPage.getByRole('heading', { name: 'Their medicines' }).waitFor();
     await checkAccessibility(proxyPage, 'proxy-record');
     await proxyPage.close();
+  });
+
+  await test('nothing was fetched from any other site (no fonts or scripts from a CDN)', async () => {
+    if (foreignRequests.length > 0) throw new Error(foreignRequests.join('\n'));
   });
 
   await test('no page broke its Content-Security-Policy', async () => {

@@ -9,7 +9,9 @@ DATA ?= ./ucr-data
 DEMO_PEOPLE ?= 1000
 SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
 
-.PHONY: all bootstrap configure build run test test-release test-asan check-format check-modules check-tidy format tidy bench fuzz clean
+WEB_SOURCES = $(shell git ls-files -co --exclude-standard web/src web/public web/index.html web/vite.config.ts web/tsconfig.json 2>/dev/null)
+
+.PHONY: all bootstrap configure build web run screenshots test test-release test-asan test-web check-format check-modules check-tidy format tidy bench fuzz clean
 
 all: build
 
@@ -22,12 +24,21 @@ configure: bootstrap
 build: configure
 	@ninja -C $(BUILD) -j $(JOBS)
 
-## Build, then serve the FHIR API with demo data on the embedded database at http://$(LISTEN)
-run: build
-	./$(BUILD)/src/cli/ucr serve --listen $(LISTEN) --data $(DATA) --demo $(DEMO_PEOPLE)
+## The web apps (web/): npm ci from the committed lockfile when it changed, then a Vite build into web/dist
+web: bootstrap web/dist/index.html
 
-## Every test: module and HTTP tests, system tests, the same under ASan+UBSan, format and module-graph checks
-test: build check-format check-modules test-release test-asan check-tidy
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+## Build, then serve the FHIR API and the web apps with demo data at http://$(LISTEN)/app/
+run: build web
+	./$(BUILD)/src/cli/ucr serve --listen $(LISTEN) --data $(DATA) --demo $(DEMO_PEOPLE) --web-root web/dist
+
+## Every test: module and HTTP tests, system tests, the same under ASan+UBSan, format and module-graph checks, web apps
+test: build check-format check-modules test-release test-asan check-tidy test-web
 	@echo "make test: all passed"
 
 test-release: build
@@ -38,6 +49,18 @@ test-asan: bootstrap
 	@ninja -C $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE slow
+
+## The web apps: strict type check, unit tests (Vitest), then browser tests in Debian's Chromium against a real server
+test-web: build web
+	cd web && npm run typecheck && npm test
+	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr npm run test:browser
+
+## Refreshes docs/screenshots (the main screens at desktop and phone widths) by running the browser tests
+SCREENSHOT_PAGES ?= find-patient,match-results,patient-summary,break-glass,emergency-record,my-record,who-accessed,sharing
+screenshots: build web
+	rm -f docs/screenshots/*.jpg
+	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr SCREENSHOTS=$(CURDIR)/docs/screenshots \
+	  SCREENSHOT_PAGES=$(SCREENSHOT_PAGES) npm run test:browser
 
 check-format: bootstrap
 	@clang-format --dry-run --Werror $(SOURCES) && echo "check-format: clean"
@@ -64,4 +87,4 @@ fuzz:
 	scripts/fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) web/dist

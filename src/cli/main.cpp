@@ -11,6 +11,7 @@
 #include "fhir/validator.hpp"
 #include "fhirpath/fhirpath.hpp"
 #include "http/server.hpp"
+#include "http/static_files.hpp"
 #include "mpi/evaluation.hpp"
 #include "mpi/matcher.hpp"
 #include "mpi/population.hpp"
@@ -315,7 +316,9 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-key", sopts.tls_key, "PEM private key")->check(CLI::ExistingFile);
   serve->add_option("--public-base", sopts.public_base,
                     "External base URL used in links, e.g. https://ucr.example.org");
-  serve->add_option("--web-root", sopts.web_root, "Directory of web app files served at /");
+  serve->add_option("--web-root", sopts.web_root,
+                    "Directory of the built web apps (web/dist), served at /app/; default: found beside the "
+                    "executable or in the source tree");
   serve->add_option("--demo", demo_people, "Load this many synthetic people first when the database is empty");
   std::uint64_t demo_seed = demo::kDefaultSeed;
   serve->add_option("--demo-seed", demo_seed, "Seed of the synthetic population (--demo)")->capture_default_str();
@@ -532,6 +535,7 @@ int main(int argc, char** argv) {
   // serve
   if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
   sopts.max_body_bytes = max_body_mib << 20U;
+  if (sopts.web_root.empty()) sopts.web_root = http::find_web_root();
   core::set_access_log(!no_access_log);
   if (demo_people > 0) {
     auto existing = store.find_ids("Patient", {}, 1);

@@ -5,6 +5,7 @@
 #include "core/time.hpp"
 
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <unistd.h>
 
@@ -142,11 +143,37 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
     auto ids = store.find_ids(type, {}, 1);
     return ids && !ids->empty() ? type + "/" + ids->front() : std::string();
   };
-  const std::string practitioner = first("Practitioner");
-  const std::string organisation = first("Organization");
-  auto patients = store.find_ids("Patient", {}, 2);
-  const std::string patient = patients && !patients->empty() ? patients->front() : std::string();
+  std::string practitioner = first("Practitioner");
+  std::string organisation = first("Organization");
+  auto patients = store.find_ids("Patient", {}, 200);
+  std::string patient = patients && !patients->empty() ? patients->front() : std::string();
   const std::string child = patients && patients->size() > 1 ? patients->back() : patient;
+  // The demo patient is the first one registered with a practice and a usual GP (not a hospital's
+  // or council's copy), and staff accounts work at that practice as that GP, so that practice's
+  // patients can be opened (a care relationship) and everyone else's need emergency access.
+  const std::vector<std::string> none;
+  for (const auto& id : patients ? *patients : none) {
+    auto stored = store.read("Patient", id);
+    if (!stored) continue;
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(stored->json, ec);
+    const auto* gps = !ec && parsed.is_object() ? parsed.as_object().if_contains("generalPractitioner") : nullptr;
+    std::string org;
+    std::string gp;
+    for (const auto& g : gps != nullptr && gps->is_array() ? gps->as_array() : boost::json::array{}) {
+      const auto* ref = g.is_object() ? g.as_object().if_contains("reference") : nullptr;
+      if (ref == nullptr || !ref->is_string()) continue;
+      const std::string reference(ref->as_string());
+      if (reference.starts_with("Organization/")) org = reference;
+      if (reference.starts_with("Practitioner/")) gp = reference;
+    }
+    if (!org.empty() && !gp.empty()) {
+      organisation = org;
+      practitioner = gp;
+      patient = id;
+      break;
+    }
+  }
   for (const auto role : auth::all_roles()) {
     auth::UserSpec u;
     u.name = std::string(auth::role_code(role));

@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "http/static_files.hpp"
+
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/time.hpp"
@@ -15,9 +17,7 @@
 
 #include <array>
 #include <atomic>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 namespace ucr::http {
@@ -79,19 +79,6 @@ std::string outcome_body(std::string_view code, std::string_view diagnostics) {
       diagnostics);
 }
 
-std::string content_type_for(const std::filesystem::path& p) {
-  const std::string ext = p.extension().string();
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".json") return "application/json";
-  if (ext == ".svg") return "image/svg+xml";
-  if (ext == ".png") return "image/png";
-  if (ext == ".ico") return "image/x-icon";
-  if (ext == ".woff2") return "font/woff2";
-  return "application/octet-stream";
-}
-
 bool safe_host(std::string_view h) {
   if (h.empty() || h.size() > 255) return false;
   return std::all_of(h.begin(), h.end(), [](char c) {
@@ -128,7 +115,8 @@ struct Server::Impl {
         io(static_cast<int>(threads())),
         acceptor(io),
         workers(options.worker_threads),
-        ssl(asio::ssl::context::tls_server) {}
+        ssl(asio::ssl::context::tls_server),
+        web(options.web_root) {}
 
   std::size_t threads() const {
     if (options.io_threads > 0) return options.io_threads;
@@ -147,6 +135,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> in_flight{0};
   Metrics metrics;
+  StaticFiles web;
   std::string scheme_host;  // e.g. http://127.0.0.1:8080
 
   core::Result<void> start() {
@@ -176,6 +165,11 @@ struct Server::Impl {
                       ? fmt::format("{}://{}:{}", tls ? "https" : "http",
                                     address.is_v6() ? "[" + options.host + "]" : options.host, bound)
                       : options.public_base;
+    if (web.serving()) {
+      core::log_info(fmt::format("web app at {}/app/ (files in {})", scheme_host, web.root().string()));
+    } else if (!options.web_root.empty()) {
+      core::log_warn(fmt::format("--web-root {} is not a directory: /app/ answers 404", options.web_root.string()));
+    }
     asio::co_spawn(io, accept_loop(), asio::detached);
     return core::ok();
   }
@@ -371,7 +365,7 @@ struct Server::Impl {
       co_return m;
     }
     if (r.path != "/fhir" && r.path.rfind("/fhir/", 0) != 0 && !api::Api::is_auth_path(r.path)) {
-      co_return static_file(r.path);
+      co_return web_page(r.method, r.path);
     }
     r.raw_query = url->encoded_query();
     for (const auto& p : url->params()) r.query.emplace_back(p.key, p.value);
@@ -414,27 +408,31 @@ struct Server::Impl {
 
   awaitable<api::Response> handle_on_worker(api::Request r) { co_return api.handle(r); }
 
-  api::Response static_file(const std::string& path) const {
+  /// The web apps at /app/ (client-side routes get index.html); / leads there when they are installed.
+  api::Response web_page(const std::string& method, const std::string& path) const {
+    const bool under_app = path.rfind("/app/", 0) == 0;
+    if (path == "/app" || (path == "/" && web.serving())) return moved_to("/app/");
+    if (!under_app) {
+      api::Response r;
+      r.status = 404;
+      r.body = outcome_body("not-found", "no such page");
+      return r;
+    }
+    if (method != "GET") {
+      api::Response r;
+      r.status = 405;
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      r.body = outcome_body("not-supported", "the web app's files are read-only");
+      return r;
+    }
+    return web.get(std::string_view(path).substr(5));
+  }
+
+  static api::Response moved_to(const std::string& location) {
     api::Response r;
-    r.interaction = "other";
-    if (options.web_root.empty() || path.find("..") != std::string::npos) {
-      r.status = 404;
-      r.body = outcome_body("not-found", "no such page");
-      return r;
-    }
-    std::filesystem::path file = options.web_root / (path == "/" ? std::string("index.html") : path.substr(1));
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) file = options.web_root / "index.html";
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      r.status = 404;
-      r.body = outcome_body("not-found", "no such page");
-      return r;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    r.body = ss.str();
-    r.content_type = content_type_for(file);
+    r.status = 302;
+    r.content_type = "text/plain; charset=utf-8";
+    r.headers.emplace_back("Location", location);
     return r;
   }
 

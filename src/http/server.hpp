@@ -28,7 +28,7 @@ struct ServerOptions {
   std::string tls_cert;  ///< PEM files; both set turns TLS on
   std::string tls_key;
   std::string public_base;         ///< e.g. https://ucr.example.nhs.uk; empty: derived from the listen address
-  std::filesystem::path web_root;  ///< static web app files served at /, if set
+  std::filesystem::path web_root;  ///< the web apps' built files, served at /app/ (see static_files.hpp)
   bool handle_signals = true;      ///< stop gracefully on SIGINT/SIGTERM
 };
 

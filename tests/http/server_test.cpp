@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <optional>
 #include <random>
@@ -517,3 +518,57 @@ TEST(HttpServer, BadTlsFilesAreAnErrorFromStart) {
   std::error_code ec;
   fs::remove_all(dir, ec);
 }
+
+namespace {
+
+TEST(HttpServer, WebAppIsServedUnderAppWithRoutesAnsweredByIndexAndNoTraversal) {
+  const fs::path web = make_temp_dir();
+  fs::create_directories(web / "dist" / "assets");
+  std::ofstream(web / "dist" / "index.html") << "<!DOCTYPE html><title>ucr app</title>";
+  std::ofstream(web / "dist" / "assets" / "index-abc.js") << "export{}";
+  std::ofstream(web / "secret.txt") << "SECRET";
+  ucr::http::ServerOptions options;
+  options.web_root = web / "dist";
+  {
+    TestServer server(options);
+    Client c(server.port());
+    auto app = c.request(bhttp::verb::get, "/app/");
+    EXPECT_EQ(app.result_int(), 200);
+    EXPECT_EQ(app[bhttp::field::content_type], "text/html; charset=utf-8");
+    EXPECT_EQ(app.body(), "<!DOCTYPE html><title>ucr app</title>");
+    EXPECT_EQ(app[bhttp::field::cache_control], "no-cache");
+    auto route = c.request(bhttp::verb::get, "/app/patient/123?tab=summary");
+    EXPECT_EQ(route.result_int(), 200);
+    EXPECT_EQ(route.body(), "<!DOCTYPE html><title>ucr app</title>");
+    auto js = c.request(bhttp::verb::get, "/app/assets/index-abc.js");
+    EXPECT_EQ(js.result_int(), 200);
+    EXPECT_EQ(js[bhttp::field::content_type], "text/javascript; charset=utf-8");
+    EXPECT_EQ(js[bhttp::field::cache_control], "public, max-age=31536000, immutable");
+    EXPECT_EQ(c.request(bhttp::verb::get, "/app/assets/missing.js").result_int(), 404);
+    auto bare = c.request(bhttp::verb::get, "/app");
+    EXPECT_EQ(bare.result_int(), 302);
+    EXPECT_EQ(bare[bhttp::field::location], "/app/");
+    EXPECT_EQ(c.request(bhttp::verb::get, "/").result_int(), 302);
+    EXPECT_EQ(c.request(bhttp::verb::post, "/app/", "x").result_int(), 405);
+    for (const char* target : {"/app/../secret.txt", "/app/%2e%2e/secret.txt", "/app/assets/..%2f..%2fsecret.txt",
+                               "/app/..%5csecret.txt", "/app/%2e%2e%2f%2e%2e%2fsecret.txt"}) {
+      Client fresh(server.port());
+      auto r = fresh.request(bhttp::verb::get, target);
+      EXPECT_NE(r.result_int(), 200) << target;
+      EXPECT_EQ(r.body().find("SECRET"), std::string::npos) << target;
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(web, ec);
+}
+
+TEST(HttpServer, WithoutWebAppFilesAppIs404AndTheRootIsNotRedirected) {
+  ucr::http::ServerOptions options;
+  options.web_root = "/nonexistent/ucr/web/dist";
+  TestServer server(options);
+  Client c(server.port());
+  EXPECT_EQ(c.request(bhttp::verb::get, "/app/").result_int(), 404);
+  EXPECT_EQ(c.request(bhttp::verb::get, "/").result_int(), 404);
+}
+
+}  // namespace

@@ -1,0 +1,91 @@
+// Finding a patient by demographics with the server's probabilistic matcher (R4
+// patient-operation-match, POST Patient/$match), and reading how each candidate matched.
+import type { BundleEntry, Resource } from './fhir';
+
+export interface MatchQuery {
+  family: string;
+  given?: string;
+  birthDate: string; // YYYY-MM-DD
+  postcode?: string;
+}
+
+/** The Parameters body of a $match request. */
+export function matchParameters(q: MatchQuery, count = 20): Resource {
+  const name: { family: string; given?: string[] } = { family: q.family.trim() };
+  if (q.given?.trim()) name.given = [q.given.trim()];
+  const patient: Resource = { resourceType: 'Patient', name: [name], birthDate: q.birthDate };
+  if (q.postcode?.trim()) patient.address = [{ postalCode: q.postcode.trim().toUpperCase() }];
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'resource', resource: patient },
+      { name: 'count', valueInteger: count },
+    ],
+  };
+}
+
+export type Grade = 'certain' | 'probable' | 'possible' | 'certainly-not' | 'unknown';
+
+export interface FieldVerdict {
+  field: string; // as people read it: "Last name"
+  verdict: string; // "exact", "close", "different", ...
+}
+
+export interface MatchInfo {
+  grade: Grade;
+  score?: number;
+  fields: FieldVerdict[]; // only the fields both sides had
+}
+
+const kGradeUrl = 'http://hl7.org/fhir/StructureDefinition/match-grade';
+const kFieldNames: Record<string, string> = {
+  nhs_number: 'NHS number',
+  family_name: 'Last name',
+  given_name: 'First name',
+  birth_date: 'Date of birth',
+  gender: 'Gender',
+  postcode: 'Postcode',
+  phone: 'Phone',
+  email: 'Email',
+};
+
+interface Extension {
+  url?: string;
+  valueCode?: string;
+  valueString?: string;
+  extension?: Extension[];
+}
+
+/** The grade, score and per-field verdicts the server gave a $match candidate. */
+export function matchInfo(entry: BundleEntry): MatchInfo {
+  const search = entry.search as (BundleEntry['search'] & { extension?: Extension[] }) | undefined;
+  const ext = search?.extension ?? [];
+  const grade = (ext.find((e) => e.url === kGradeUrl)?.valueCode ?? 'unknown') as Grade;
+  const fields: FieldVerdict[] = [];
+  for (const e of ext) {
+    for (const f of e.extension ?? []) {
+      const name = f.url ? kFieldNames[f.url] : undefined;
+      const verdict = /^([a-z-]+)/.exec(f.valueString ?? '')?.[1];
+      if (name && verdict && verdict !== 'missing') fields.push({ field: name, verdict });
+    }
+  }
+  const info: MatchInfo = { grade, fields };
+  if (typeof search?.score === 'number') info.score = search.score;
+  return info;
+}
+
+/** "Probable match" and the like, for a tag. */
+export function gradeText(grade: Grade): string {
+  switch (grade) {
+    case 'certain':
+      return 'Certain match';
+    case 'probable':
+      return 'Probable match';
+    case 'possible':
+      return 'Possible match';
+    case 'certainly-not':
+      return 'Not a match';
+    default:
+      return 'Match not graded';
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { gradeText, matchInfo, matchParameters } from '../../src/lib/match';
+
+describe('$match', () => {
+  it('sends the typed details as a Patient in Parameters, postcode in capitals', () => {
+    const p = matchParameters({ family: ' Davies ', given: 'Christine', birthDate: '1952-06-07', postcode: 'tn12 3ua' });
+    expect(p).toEqual({
+      resourceType: 'Parameters',
+      parameter: [
+        {
+          name: 'resource',
+          resource: {
+            resourceType: 'Patient',
+            name: [{ family: 'Davies', given: ['Christine'] }],
+            birthDate: '1952-06-07',
+            address: [{ postalCode: 'TN12 3UA' }],
+          },
+        },
+        { name: 'count', valueInteger: 20 },
+      ],
+    });
+  });
+  it('leaves out what was not typed', () => {
+    const p = matchParameters({ family: 'Davies', given: '', birthDate: '1952-06-07' });
+    const resource = (p.parameter as { resource?: { name: unknown; address?: unknown } }[])[0]?.resource;
+    expect(resource?.name).toEqual([{ family: 'Davies' }]);
+    expect(resource?.address).toBeUndefined();
+  });
+  it('reads the grade, score and the fields compared', () => {
+    const info = matchInfo({
+      search: {
+        mode: 'match',
+        score: 0.9964,
+        extension: [
+          { url: 'http://hl7.org/fhir/StructureDefinition/match-grade', valueCode: 'probable' },
+          {
+            url: 'https://ucr.nhs.example/fhir/StructureDefinition/match-explanation',
+            extension: [
+              { url: 'nhs_number', valueString: "missing (+0.00): '' / ''" },
+              { url: 'family_name', valueString: "close (+3.91): 'daviesx' / 'davies'" },
+              { url: 'birth_date', valueString: "exact (+14.18): '1952-06-07' / '1952-06-07'" },
+            ],
+          },
+        ],
+      } as never,
+    });
+    expect(info.grade).toBe('probable');
+    expect(info.score).toBe(0.9964);
+    expect(info.fields).toEqual([
+      { field: 'Last name', verdict: 'close' },
+      { field: 'Date of birth', verdict: 'exact' },
+    ]);
+    expect(gradeText(info.grade)).toBe('Probable match');
+  });
+});

@@ -1033,11 +1033,11 @@ Started Api::bulk_data(const detail::Route& route, const Request& request, const
   } else if (route.type == "Group" && !route.id.empty()) {
     level = ExportLevel::group;
   } else if (!route.type.empty()) {
-    return audited(error_response(
-        core::Error::make(404, "not-supported",
-                          "$export is offered at the system level ([base]/$export), for all patients "
-                          "(Patient/$export) and for a Group (Group/{id}/$export)"),
-        request));
+    return audited(
+        error_response(core::Error::make(404, "not-supported",
+                                         "$export is offered at the system level ([base]/$export), for all patients "
+                                         "(Patient/$export) and for a Group (Group/{id}/$export)"),
+                       request));
   }
   Started started = exports_->start(effective, level, route.id, owner);
   if (auto* pending = std::get_if<PendingWrite>(&started)) {

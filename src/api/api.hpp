@@ -18,7 +18,7 @@
 namespace ucr::auth {
 class Provider;
 struct Principal;
-}
+}  // namespace ucr::auth
 namespace ucr::audit {
 class Recorder;
 }
@@ -29,7 +29,7 @@ class CareRelationships;
 class ExportJobs;
 struct Route;
 struct AuditContext;
-}
+}  // namespace detail
 
 struct ApiOptions {
   std::size_t default_page_size = 50;

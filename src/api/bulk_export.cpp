@@ -42,8 +42,9 @@ core::Result<std::vector<std::pair<std::string, std::string>>> split_type_filter
       current = part;
     } else if (current.empty()) {
       return core::Error::invalid(
-          fmt::format("_typeFilter '{}' is not of the form Type?search-parameters, e.g. Observation?category=laboratory",
-                      value),
+          fmt::format(
+              "_typeFilter '{}' is not of the form Type?search-parameters, e.g. Observation?category=laboratory",
+              value),
           "_typeFilter");
     } else {
       current += ",";
@@ -125,12 +126,13 @@ core::Result<std::unordered_set<std::string>> group_members(store::Store& store,
   for (const auto& m : members->get_array()) {
     const auto* mo = m.if_object();
     if (mo == nullptr) continue;
-    if (const auto* inactive = mo->if_contains("inactive"); inactive != nullptr && inactive->is_bool() &&
-                                                            inactive->get_bool()) {
+    if (const auto* inactive = mo->if_contains("inactive");
+        inactive != nullptr && inactive->is_bool() && inactive->get_bool()) {
       continue;
     }
     const auto* entity = mo->if_contains("entity");
-    const auto* ref = entity != nullptr && entity->is_object() ? entity->get_object().if_contains("reference") : nullptr;
+    const auto* ref =
+        entity != nullptr && entity->is_object() ? entity->get_object().if_contains("reference") : nullptr;
     if (ref == nullptr || !ref->is_string()) continue;
     if (auto pid = patient_of_reference(ref->get_string()); !pid.empty()) out.insert(std::move(pid));
   }
@@ -216,9 +218,8 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
           return core::Error::invalid(fmt::format("_type '{}' is not an R4 resource type", t), "_type");
         }
         if (t == "AuditEvent") {
-          return core::Error::make(403, "forbidden",
-                                   "the audit trail is not exported; search it with GET AuditEvent?patient=...",
-                                   "_type");
+          return core::Error::make(
+              403, "forbidden", "the audit trail is not exported; search it with GET AuditEvent?patient=...", "_type");
         }
         if (types.insert(t).second) spec.types.push_back(t);
       }
@@ -226,15 +227,14 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
     } else if (name == "_since") {
       auto t = core::parse_fhir_datetime(value);
       if (!t || value.size() < 20) {
-        return core::Error::invalid(
-            fmt::format("_since '{}' is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)", value), "_since");
+        return core::Error::invalid(fmt::format("_since '{}' is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)", value),
+                                    "_since");
       }
       spec.since = *t;
     } else if (name == "_outputFormat") {
       if (!is_ndjson_format(value)) {
-        return core::Error::invalid(fmt::format("_outputFormat '{}' is not supported; use application/fhir+ndjson",
-                                                value),
-                                    "_outputFormat");
+        return core::Error::invalid(
+            fmt::format("_outputFormat '{}' is not supported; use application/fhir+ndjson", value), "_outputFormat");
       }
     } else if (name == "_typeFilter") {
       auto filters = split_type_filters(value);
@@ -271,8 +271,7 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
   return spec;
 }
 
-core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec,
-                                                   const ExportRun& run) {
+core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec, const ExportRun& run) {
   std::unordered_set<std::string> members;
   if (spec.level == ExportLevel::group) {
     auto m = group_members(store, spec.group_id);
@@ -282,8 +281,8 @@ core::Result<std::vector<ExportFile>> write_export(store::Store& store, const Ex
   std::error_code ec;
   std::filesystem::create_directories(run.directory, ec);
   if (ec) {
-    return core::Error::internal(fmt::format("cannot create the export directory {}: {}", run.directory.string(),
-                                             ec.message()));
+    return core::Error::internal(
+        fmt::format("cannot create the export directory {}: {}", run.directory.string(), ec.message()));
   }
   const std::vector<std::string> types = spec.types.empty() ? default_export_types(spec.level) : spec.types;
   ExportProgress progress;

@@ -51,8 +51,8 @@ std::string reason_of(const Response& r) {
       if (sev != "error" && sev != "fatal") continue;
       if (!out.empty()) out += "; ";
       out += str_at(*io, "diagnostics");
-      if (const auto* ex = io->if_contains("expression"); ex != nullptr && ex->is_array() && !ex->get_array().empty() &&
-                                                          ex->get_array()[0].is_string()) {
+      if (const auto* ex = io->if_contains("expression");
+          ex != nullptr && ex->is_array() && !ex->get_array().empty() && ex->get_array()[0].is_string()) {
         out += fmt::format(" (at {})", std::string_view(ex->get_array()[0].get_string()));
       }
     }
@@ -425,10 +425,8 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     json::array entries;
     for (const auto& l : lines) entries.emplace_back(l.entry);
     if (mark) marking_->mark_next(state.key, done_to_end().to_json());
-    Response r = api_->handle(
-        transaction_request(json::serialize(json::object{{"resourceType", "Bundle"},
-                                                          {"type", "transaction"},
-                                                          {"entry", std::move(entries)}})));
+    Response r = api_->handle(transaction_request(json::serialize(
+        json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}})));
     marking_->mark_next({}, {});
     return r;
   };

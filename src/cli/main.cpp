@@ -271,7 +271,8 @@ int run_import(store::Store& store, const ImportArgs& args) {
     if (!listed) return fail(listed.error().message());
     files.insert(files.end(), listed->begin(), listed->end());
   }
-  if (files.empty()) return fail("no .json or .ndjson files found in " + fmt::format("{}", fmt::join(args.paths, ", ")));
+  if (files.empty())
+    return fail("no .json or .ndjson files found in " + fmt::format("{}", fmt::join(args.paths, ", ")));
   const auto started = Clock::now();
   ProgressLine line("import: ");
   api::ImportOptions options;
@@ -302,8 +303,8 @@ int run_import(store::Store& store, const ImportArgs& args) {
     e.role = "operator";
     e.client_id = "ucr import";
     e.query = fmt::format("{}", fmt::join(args.paths, " "));
-    e.outcome_text = fmt::format("{} created, {} updated, {} rejected", summary->created, summary->updated,
-                                 summary->rejected);
+    e.outcome_text =
+        fmt::format("{} created, {} updated, {} rejected", summary->created, summary->updated, summary->rejected);
     recorder->record(e);
     recorder->flush();
   }
@@ -328,8 +329,8 @@ int run_export(store::Store& store, const ExportArgs& args) {
   if (!args.since.empty()) request.query.emplace_back("_since", args.since);
   for (const auto& f : args.type_filters) request.query.emplace_back("_typeFilter", f);
   const api::ExportLevel level = !args.group.empty() ? api::ExportLevel::group
-                                 : args.patients      ? api::ExportLevel::patient
-                                                      : api::ExportLevel::system;
+                                 : args.patients     ? api::ExportLevel::patient
+                                                     : api::ExportLevel::system;
   auto spec = api::parse_export_request(request, level, args.group, search::Registry::r4());
   if (!spec) return fail(spec.error().message());
   const auto started = Clock::now();
@@ -353,8 +354,8 @@ int run_export(store::Store& store, const ExportArgs& args) {
   for (const auto& f : *files) {
     resources += f.count;
     bytes += f.bytes;
-    output.emplace_back(boost::json::object{
-        {"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
+    output.emplace_back(
+        boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
   }
   const boost::json::object manifest{{"transactionTime", core::format_instant(run.transaction_time)},
                                      {"request", "ucr export"},
@@ -431,8 +432,9 @@ int main(int argc, char** argv) {
   serve->add_option("--max-exports", max_export_jobs, "Bulk exports queued or running at once (429 beyond)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  serve->add_option("--export-retention-hours", export_retention_hours,
-                    "Hours a finished bulk export's files stay downloadable (DATA/exports)")
+  serve
+      ->add_option("--export-retention-hours", export_retention_hours,
+                   "Hours a finished bulk export's files stay downloadable (DATA/exports)")
       ->capture_default_str()
       ->check(CLI::Range(1, 24 * 365));
   serve->add_option("--issuer", issuer,
@@ -475,9 +477,9 @@ int main(int argc, char** argv) {
   import_cmd->add_flag("!--no-audit", import_args.audit, "Do not record the import in the audit trail");
 
   // export
-  auto* export_cmd = app.add_subcommand(
-      "export",
-      "Write every resource (as it is now) as FHIR Bulk Data NDJSON files, one or more per type, with a manifest.json.");
+  auto* export_cmd = app.add_subcommand("export",
+                                        "Write every resource (as it is now) as FHIR Bulk Data NDJSON files, one or "
+                                        "more per type, with a manifest.json.");
   ExportArgs export_args;
   export_cmd->add_option("--to", export_args.to, "Directory for the NDJSON files (created if missing)")->required();
   export_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();

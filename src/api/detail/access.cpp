@@ -591,8 +591,7 @@ core::Result<Gate> admit_export(const Principal& who, const Route& route, const 
         "patients and proxies cannot export the region's records; your own record is at "
         "Patient/<id>/$everything");
   }
-  if (who.role != auth::Role::integration && who.role != auth::Role::analyst &&
-      who.role != auth::Role::administrator) {
+  if (who.role != auth::Role::integration && who.role != auth::Role::analyst && who.role != auth::Role::administrator) {
     return forbidden(fmt::format("bulk export is for integration systems, analysts and administrators, not the {} role",
                                  auth::role_title(who.role)));
   }
@@ -607,7 +606,7 @@ core::Result<Gate> admit_export(const Principal& who, const Route& route, const 
            who.scopes.permits(type, Permission::read, context) &&
            who.scopes.restrictions(type, Permission::read, context).empty();
   };
-  const ExportLevel level = route.type == "Group" ? ExportLevel::group
+  const ExportLevel level = route.type == "Group"     ? ExportLevel::group
                             : route.type == "Patient" ? ExportLevel::patient
                                                       : ExportLevel::system;
   bool asked = false;

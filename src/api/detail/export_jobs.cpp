@@ -292,9 +292,7 @@ Started ExportJobs::start(const Request& request, ExportLevel level, const std::
     jobs_[job->id] = job;
   }
   PendingWrite p;
-  p.work = [key = meta_key(job->id), value = job->to_json()](store::Transaction& t) {
-    return t.set_meta(key, value);
-  };
+  p.work = [key = meta_key(job->id), value = job->to_json()](store::Transaction& t) { return t.set_meta(key, value); };
   // The request given may be a narrowed copy that ends with the caller's frame: keep what is needed.
   p.finish = [this, job, request = std::make_shared<const Request>(request)](const core::Result<void>& w) {
     if (!w) {
@@ -311,8 +309,8 @@ Started ExportJobs::start(const Request& request, ExportLevel level, const std::
     r.status = 202;
     r.interaction = "operation";
     r.headers.emplace_back("Content-Location", request->base_url + "/$export-status/" + job->id);
-    r.body = json::serialize(information(
-        fmt::format("export {} accepted; poll the Content-Location URL for its progress", job->id)));
+    r.body = json::serialize(
+        information(fmt::format("export {} accepted; poll the Content-Location URL for its progress", job->id)));
     return r;
   };
   return p;
@@ -330,11 +328,11 @@ Response ExportJobs::status(const Request& request, const std::string& job_id, c
     r.status = 202;
     r.interaction = "operation";
     r.headers.emplace_back("Retry-After", std::string(kRetryAfterSeconds));
-    r.headers.emplace_back("X-Progress", job->status == "queued"
-                                             ? std::string("queued")
-                                             : fmt::format("{} resources written; {} of {} types done",
-                                                           job->resources.load(), job->types_done.load(),
-                                                           job->types_total.load()));
+    r.headers.emplace_back("X-Progress",
+                           job->status == "queued"
+                               ? std::string("queued")
+                               : fmt::format("{} resources written; {} of {} types done", job->resources.load(),
+                                             job->types_done.load(), job->types_total.load()));
     r.body.clear();
     return r;
   }
@@ -357,8 +355,7 @@ Response ExportJobs::status(const Request& request, const std::string& job_id, c
   r.status = 200;
   r.interaction = "operation";
   r.content_type = "application/json; charset=utf-8";
-  r.headers.emplace_back("Expires",
-                         core::format_http_date(job->finished + options_.retention_seconds * 1'000'000));
+  r.headers.emplace_back("Expires", core::format_http_date(job->finished + options_.retention_seconds * 1'000'000));
   r.body = format_body(json::serialize(manifest), request);
   return r;
 }
@@ -384,8 +381,7 @@ Response ExportJobs::cancel(const Request& request, const std::string& job_id, c
   Response r;
   r.status = 202;
   r.interaction = "operation";
-  r.body = json::serialize(
-      information(fmt::format("export {} cancelled; its files are being removed", job_id)));
+  r.body = json::serialize(information(fmt::format("export {} cancelled; its files are being removed", job_id)));
   return r;
 }
 
@@ -399,8 +395,8 @@ Response ExportJobs::file(const Request& request, const std::string& job_id, con
   bool listed = false;
   {
     std::lock_guard lock(mu_);
-    listed = job->status == "done" && std::any_of(job->output.begin(), job->output.end(),
-                                                  [&](const ExportFile& f) { return f.name == name; });
+    listed = job->status == "done" &&
+             std::any_of(job->output.begin(), job->output.end(), [&](const ExportFile& f) { return f.name == name; });
   }
   if (!listed) {
     return outcome(404, "not-found", fmt::format("export {} has no file '{}'", job_id, name), request);
@@ -463,12 +459,12 @@ void ExportJobs::loop() {
       }
     }
     if (job) run(job);
+    clean_up();
     {
       std::lock_guard lock(mu_);
       busy_ = false;
     }
     idle_cv_.notify_all();
-    clean_up();
   }
 }
 

@@ -151,7 +151,8 @@ class Handler {
       Response r;
       r.body = detail::format_body(
           detail::capability_statement(req_.base_url, options_.software_version,
-                                       options_.auth != nullptr ? options_.auth->options().issuer : std::string()),
+                                       options_.auth != nullptr ? options_.auth->options().issuer : std::string(),
+                                       !options_.export_directory.empty()),
           req_);
       r.interaction = "capabilities";
       return r;

@@ -8,8 +8,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 namespace ucr::api {
@@ -269,6 +271,13 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
     }
   }
   return spec;
+}
+
+core::Micros export_transaction_time() { return core::now_micros() / 1000 * 1000 + 999; }
+
+core::Result<void> settle_writes(store::Store& store, core::Micros transaction_time) {
+  while (core::now_micros() <= transaction_time) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return store.write([](store::Transaction& /*t*/) { return core::ok(); });
 }
 
 core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec, const ExportRun& run) {

@@ -76,6 +76,15 @@ struct ExportRun {
   const search::Registry* registry = nullptr;  ///< for _typeFilter; null: R4 only
 };
 
+/// The transaction time of an export started now: the last microsecond of the current
+/// millisecond, so that the manifest's `transactionTime` (in milliseconds) covers exactly the
+/// versions exported, and a client's next `_since` starts right after them.
+[[nodiscard]] core::Micros export_transaction_time();
+
+/// Waits until every write stamped at or before `transaction_time` is committed: the clock must
+/// have passed it, then one empty write goes through the store's single writer after them.
+[[nodiscard]] core::Result<void> settle_writes(store::Store& store, core::Micros transaction_time);
+
 /// Writes the export. A Group that does not exist is a 404; cancellation a 499-style error
 /// (status 409, code "processing"). Types with nothing to export get no file.
 [[nodiscard]] core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec,

@@ -105,11 +105,11 @@ Request transaction_request(std::string body) {
 
 /// A transaction entry that stores `resource` as it is: PUT to its id (so that importing again
 /// changes nothing new), or POST when it has none.
-json::object entry_for(json::object resource, std::string full_url) {
+json::object entry_for(json::object resource, const std::string& full_url) {
   const std::string type = str_at(resource, "resourceType");
   const std::string id = str_at(resource, "id");
   json::object entry;
-  if (!full_url.empty()) entry["fullUrl"] = std::move(full_url);
+  if (!full_url.empty()) entry["fullUrl"] = full_url;
   entry["request"] = id.empty() ? json::object{{"method", "POST"}, {"url", type}}
                                 : json::object{{"method", "PUT"}, {"url", type + "/" + id}};
   entry["resource"] = std::move(resource);

@@ -336,7 +336,10 @@ int run_export(store::Store& store, const ExportArgs& args) {
   const auto started = Clock::now();
   ProgressLine line("export: ");
   api::ExportRun run;
-  run.transaction_time = core::now_micros();
+  run.transaction_time = api::export_transaction_time();
+  if (auto settled = api::settle_writes(store, run.transaction_time); !settled) {
+    return fail("export failed: " + settled.error().message());
+  }
   run.directory = args.to;
   run.progress = [&](const api::ExportProgress& p) {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();

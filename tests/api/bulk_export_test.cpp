@@ -231,9 +231,11 @@ TEST_F(BulkExportTest, ExportHoldsTheVersionsCurrentAtTheTransactionTime) {
 TEST_F(BulkExportTest, SinceTypeAndTypeFilterNarrowTheExport) {
   const std::string a = create("Patient", patient({}, "Alpha"));
   create("Observation", observation(a, "vital-signs"));
-  const core::Micros t = core::now_micros();
-  while (core::now_micros() == t) {
+  // _since is an instant in milliseconds: start the later writes in a later millisecond.
+  core::Micros t = core::now_micros();
+  while (core::now_micros() / 1000 <= t / 1000) {
   }
+  t = core::now_micros();
   const std::string lab = create("Observation", observation(a, "laboratory"));
   const std::string vital = create("Observation", observation(a, "vital-signs"));
   auto since = download(export_and_wait("/fhir/$export?_type=Observation&_since=" + core::format_instant(t)));
@@ -314,9 +316,13 @@ TEST_F(BulkExportTest, FinishedExportsAreRemovedAfterTheRetentionTime) {
   EXPECT_FALSE(store_->get_meta("export:job:" + job)->has_value());
 }
 
-TEST_F(BulkExportTest, WithoutAnExportDirectoryExportIsNotOffered) {
+TEST_F(BulkExportTest, TheCapabilityStatementOffersExportOnlyWhenItIsOn) {
+  const auto on = call("GET", "/fhir/metadata").body;
+  EXPECT_NE(on.find("bulkdata/OperationDefinition/export"), std::string::npos);
+  EXPECT_NE(on.find("bulkdata/OperationDefinition/group-export"), std::string::npos);
   api_.reset();
   api_ = std::make_unique<Api>(*store_, ApiTest::api_options());
+  EXPECT_EQ(call("GET", "/fhir/metadata").body.find("bulkdata"), std::string::npos);
   EXPECT_EQ(call("GET", "/fhir/$export", {}, kAsync).status, 404);
 }
 

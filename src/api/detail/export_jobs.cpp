@@ -272,9 +272,9 @@ Started ExportJobs::start(const Request& request, ExportLevel level, const std::
   job->request_url = request.base_url + request.path.substr(std::min<std::size_t>(5, request.path.size())) +
                      (request.raw_query.empty() ? "" : "?" + request.raw_query);
   job->created = core::now_micros();
-  // Every write stamped at or before this instant is committed before the job's own write below
-  // (the store has one writer), so the export sees exactly the versions current at this instant.
-  job->transaction_time = job->created;
+  // The job waits (settle_writes) until every write stamped at or before this instant is committed,
+  // so the export holds exactly the versions current at it.
+  job->transaction_time = export_transaction_time();
   {
     std::lock_guard lock(mu_);
     const auto active = static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& kv) {
@@ -485,7 +485,8 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
     job->types_done = p.types_done;
     job->types_total = p.types_total;
   };
-  auto result = write_export(store_, job->spec, run);
+  auto settled = settle_writes(store_, job->transaction_time);
+  auto result = settled ? write_export(store_, job->spec, run) : core::Result<std::vector<ExportFile>>(settled.error());
   bool cancelled = false;
   {
     std::lock_guard lock(mu_);

@@ -316,6 +316,17 @@ TEST_F(BulkExportTest, FinishedExportsAreRemovedAfterTheRetentionTime) {
   EXPECT_FALSE(store_->get_meta("export:job:" + job)->has_value());
 }
 
+TEST_F(BulkExportTest, KickOffsBeyondTheLimitAreThrottled) {
+  api_.reset();
+  ApiOptions o = api_options();
+  o.max_export_jobs = 0;  // no slot free, as when the allowed number of jobs are queued or running
+  api_ = std::make_unique<Api>(*store_, o);
+  auto r = call("GET", "/fhir/$export", {}, kAsync);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(header(r, "Retry-After"), "60");
+  EXPECT_EQ(str(body_of(r), {"issue", "0", "code"}), "throttled");
+}
+
 TEST_F(BulkExportTest, TheCapabilityStatementOffersExportOnlyWhenItIsOn) {
   const auto on = call("GET", "/fhir/metadata").body;
   EXPECT_NE(on.find("bulkdata/OperationDefinition/export"), std::string::npos);

@@ -1017,9 +1017,18 @@ Started Api::bulk_data(const detail::Route& route, const Request& request, const
     owner.key = principal->subject + "\n" + principal->client_id;
     owner.role = std::string(auth::role_code(principal->role));
   }
+  const auto audited_started = [&audited](Started started) -> Started {
+    if (auto* pending = std::get_if<PendingWrite>(&started)) {
+      pending->finish = [audited, finish = std::move(pending->finish)](const core::Result<void>& w) {
+        return audited(finish(w));
+      };
+      return started;
+    }
+    return audited(std::get<Response>(std::move(started)));
+  };
   const std::string& m = request.method;
   if (route.kind == K::bulk_status) {
-    if (m == "DELETE") return audited(exports_->cancel(request, route.id, owner));
+    if (m == "DELETE") return audited_started(exports_->cancel(request, route.id, owner));
     if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
     return audited(exports_->status(request, route.id, owner));
   }
@@ -1040,14 +1049,7 @@ Started Api::bulk_data(const detail::Route& route, const Request& request, const
                                          "(Patient/$export) and for a Group (Group/{id}/$export)"),
                        request));
   }
-  Started started = exports_->start(effective, level, route.id, owner);
-  if (auto* pending = std::get_if<PendingWrite>(&started)) {
-    pending->finish = [audited, finish = std::move(pending->finish)](const core::Result<void>& w) {
-      return audited(finish(w));
-    };
-    return started;
-  }
-  return audited(std::get<Response>(std::move(started)));
+  return audited_started(exports_->start(effective, level, route.id, owner));
 }
 
 bool Api::is_auth_path(std::string_view path) { return detail::is_oauth_path(path); }

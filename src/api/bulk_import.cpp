@@ -380,6 +380,18 @@ core::Result<void> Importer::import_bundle(const std::filesystem::path& file, Fi
                              : fmt::format("'{}' is not an R4 resource type (at resourceType)", rt),
                   1);
   }
+  if (const auto* list = tx.if_contains("entry"); list != nullptr && list->is_array()) {
+    for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+      const auto* eo = list->get_array()[i].if_object();
+      const auto* res = eo != nullptr ? eo->if_contains("resource") : nullptr;
+      if (res != nullptr && res->is_object() && str_at(res->get_object(), "resourceType") == "AuditEvent") {
+        return reject(fmt::format("the audit trail is written by the server only; AuditEvents are not imported (at "
+                                  "Bundle.entry[{}].resource)",
+                                  i),
+                      entries);
+      }
+    }
+  }
   marking_->mark_next(state.key, state.to_json());
   const Response r = api_->handle(transaction_request(json::serialize(tx)));
   marking_->mark_next({}, {});
@@ -496,6 +508,10 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     if (!fhir::is_resource_type(rt)) {
       reject_line(line_no, rt.empty() ? "no resourceType (at resourceType)"
                                       : fmt::format("'{}' is not an R4 resource type (at resourceType)", rt));
+      continue;
+    }
+    if (rt == "AuditEvent") {
+      reject_line(line_no, "the audit trail is written by the server only; AuditEvents are not imported");
       continue;
     }
     if (rt == "Bundle" && str_at(o, "type") != "collection" && str_at(o, "type") != "document") {

@@ -102,6 +102,18 @@ TEST_F(BulkImportTest, ABundleWithOneBadEntryWritesNothing) {
   EXPECT_EQ(version_count(), before);
 }
 
+TEST_F(BulkImportTest, AuditEventsAreNeverImported) {
+  const std::string event =
+      R"({"resourceType":"AuditEvent","id":"a1","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z","agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}})";
+  const auto s = import(
+      {write("audit.ndjson", event + "\n"),
+       write("audit.json", R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + event + "}]}")});
+  EXPECT_EQ(s.created, 0U);
+  ASSERT_EQ(s.rejections.size(), 2U);
+  for (const auto& r : s.rejections) EXPECT_NE(r.reason.find("audit trail"), std::string::npos) << r.reason;
+  EXPECT_EQ(version_count(), 0U);
+}
+
 TEST_F(BulkImportTest, SyntheaBundlesResolveUuidAndConditionalReferences) {
   auto files = Importer::list_files(std::filesystem::path(UCR_TEST_DATA_DIR) / "bulk" / "synthea");
   ASSERT_TRUE(files);

@@ -360,7 +360,7 @@ Response ExportJobs::status(const Request& request, const std::string& job_id, c
   return r;
 }
 
-Response ExportJobs::cancel(const Request& request, const std::string& job_id, const ExportOwner& owner) {
+Started ExportJobs::cancel(const Request& request, const std::string& job_id, const ExportOwner& owner) {
   auto job = find(job_id);
   if (!job) return outcome(404, "not-found", fmt::format("there is no export job {}", job_id), request);
   if (job->owner.key != owner.key) {
@@ -374,15 +374,19 @@ Response ExportJobs::cancel(const Request& request, const std::string& job_id, c
     std::erase(queue_, job);
     jobs_.erase(job_id);
   }
-  auto w = store_.write([key = meta_key(job_id)](store::Transaction& t) { return t.delete_meta(key); });
-  if (!w) return error_response(w.error(), request);
-  if (!running) remove_files(job_id);  // a running job removes its own files when it stops
   idle_cv_.notify_all();
-  Response r;
-  r.status = 202;
-  r.interaction = "operation";
-  r.body = json::serialize(information(fmt::format("export {} cancelled; its files are being removed", job_id)));
-  return r;
+  if (!running) remove_files(job_id);  // a running job removes its own files when it stops
+  PendingWrite p;
+  p.work = [key = meta_key(job_id)](store::Transaction& t) { return t.delete_meta(key); };
+  p.finish = [job_id, &request](const core::Result<void>& w) {
+    if (!w) return error_response(w.error(), request);
+    Response r;
+    r.status = 202;
+    r.interaction = "operation";
+    r.body = json::serialize(information(fmt::format("export {} cancelled and its files removed", job_id)));
+    return r;
+  };
+  return p;
 }
 
 Response ExportJobs::file(const Request& request, const std::string& job_id, const std::string& name,

@@ -53,8 +53,9 @@ class ExportJobs {
                               const ExportOwner& owner);
   /// GET on the status URL.
   [[nodiscard]] Response status(const Request& request, const std::string& job_id, const ExportOwner& owner);
-  /// DELETE on the status URL: stops the job and removes its files (202).
-  [[nodiscard]] Response cancel(const Request& request, const std::string& job_id, const ExportOwner& owner);
+  /// DELETE on the status URL: stops the job and removes its files; the returned write removes its
+  /// record, then answers 202.
+  [[nodiscard]] Started cancel(const Request& request, const std::string& job_id, const ExportOwner& owner);
   /// GET of one output file.
   [[nodiscard]] Response file(const Request& request, const std::string& job_id, const std::string& name,
                               const ExportOwner& owner);

@@ -1,5 +1,6 @@
 #include "api/bulk_import.hpp"
 
+#include "core/ids.hpp"
 #include "fhir/definitions.hpp"
 
 #include <fmt/format.h>
@@ -308,12 +309,12 @@ core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::pat
       continue;
     }
     ++summary.files;
+    file_start_ = progress_.bytes_done;
     progress_.bytes_done += state.offset;
-    const std::uint64_t start_bytes = progress_.bytes_done - state.offset;
     auto r = file.extension() == ".ndjson" ? import_ndjson(file, state, summary) : import_bundle(file, state, summary);
     marking_->mark_next({}, {});
     if (!r) return r.error();
-    progress_.bytes_done = start_bytes + state.size;
+    progress_.bytes_done = file_start_ + state.size;
     ++progress_.files_done;
     report();
   }
@@ -411,8 +412,8 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
   in.seekg(static_cast<std::streamoff>(state.offset));
   struct Line {
     std::size_t number = 0;
-    std::string key;  ///< Type/id, or empty
-    json::object entry;
+    std::string key;    ///< Type/id, or empty
+    std::string entry;  ///< the transaction entry as JSON text, holding the line's own text
   };
   std::vector<Line> batch;
   std::set<std::string> keys;
@@ -434,11 +435,14 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
   };
   // Sends one transaction of `lines`; returns its response.
   const auto send = [&](const std::vector<Line>& lines, bool mark) {
-    json::array entries;
-    for (const auto& l : lines) entries.emplace_back(l.entry);
+    std::string body = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (i > 0) body += ',';
+      body += lines[i].entry;
+    }
+    body += "]}";
     if (mark) marking_->mark_next(state.key, done_to_end().to_json());
-    Response r = api_->handle(transaction_request(json::serialize(
-        json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}})));
+    Response r = api_->handle(transaction_request(std::move(body)));
     marking_->mark_next({}, {});
     return r;
   };
@@ -453,6 +457,7 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       if (r.status < 300) {
         count_results(r, summary, progress_);
         state = done_to_end();
+        progress_.bytes_done = file_start_ + state.offset;
         report();
         return core::ok();
       }
@@ -481,6 +486,7 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       if (auto w = record(done_to_end()); !w) return w;
     }
     state = done_to_end();
+    progress_.bytes_done = file_start_ + state.offset;
     report();
     return core::ok();
   };
@@ -519,13 +525,22 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       continue;
     }
     const std::string id = str_at(o, "id");
+    if (o.contains("id") && (id.empty() || !core::is_valid_id(id))) {
+      reject_line(line_no, "id is not a valid FHIR id (at id)");
+      continue;
+    }
     std::string key = id.empty() ? std::string() : rt + "/" + id;
     // The same resource twice in one transaction is not allowed: the earlier lines go first.
     if (!key.empty() && keys.count(key) != 0) {
       if (auto f = flush(line_start, previous_line); !f) return f;
     }
     if (!key.empty()) keys.insert(key);
-    batch.push_back(Line{line_no, std::move(key), entry_for(std::move(o), {})});
+    // The line's text goes into the Bundle as it is (it parsed as one JSON object above).
+    std::string entry = id.empty() ? R"({"request":{"method":"POST","url":")" + rt + R"("},"resource":)"
+                                   : R"({"request":{"method":"PUT","url":")" + rt + "/" + id + R"("},"resource":)";
+    entry += text;
+    entry += '}';
+    batch.push_back(Line{line_no, std::move(key), std::move(entry)});
     if (batch.size() >= options_.batch) {
       if (auto f = flush(offset, line_no); !f) return f;
     }

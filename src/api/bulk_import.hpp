@@ -81,6 +81,7 @@ class Importer {
   std::unique_ptr<Api> api_;
   ImportOptions options_;
   ImportProgress progress_;
+  std::uint64_t file_start_ = 0;  ///< progress_.bytes_done where the current file begins
 };
 
 }  // namespace ucr::api

@@ -264,7 +264,6 @@ Started ExportJobs::start(const Request& request, ExportLevel level, const std::
                             request);
     }
   }
-  clean_up();
   auto job = std::make_shared<Job>();
   job->id = core::new_uuid();
   job->owner = owner;

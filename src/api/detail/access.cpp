@@ -601,8 +601,15 @@ core::Result<Gate> admit_export(const Principal& who, const Route& route, const 
                      who.scopes.to_string());
   }
   const auto context = system_client ? std::optional<auth::ScopeContext>(auth::ScopeContext::system) : std::nullopt;
+  // Files are written as stored, never de-identified: an analyst exports only what identifies no
+  // one (the directory and definitions), whatever else the role may see through the API.
+  const auto shareable = [&](std::string_view type) {
+    if (who.role != auth::Role::analyst) return true;
+    const auto c = auth::resource_class(type);
+    return c == auth::ResourceClass::directory || c == auth::ResourceClass::definitional;
+  };
   const auto may_read = [&](std::string_view type) {
-    return auth::role_permits(who.role, type, Permission::read) &&
+    return shareable(type) && auth::role_permits(who.role, type, Permission::read) &&
            who.scopes.permits(type, Permission::read, context) &&
            who.scopes.restrictions(type, Permission::read, context).empty();
   };
@@ -620,6 +627,12 @@ core::Result<Gate> admit_export(const Principal& who, const Route& route, const 
       s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
       if (!fhir::is_resource_type(t)) continue;  // the export reports it with its parameter
       if (!may_read(t)) {
+        if (!shareable(t)) {
+          return forbidden(
+              fmt::format("analysts export directory and definitional resources only; {} resources "
+                          "identify people and exports are not de-identified",
+                          t));
+        }
         if (auto e = check_permission(who, t, Permission::read)) return *e;
         return forbidden(fmt::format("the access token's system scopes do not allow reading {}", t));
       }

@@ -68,6 +68,17 @@ TEST_F(BulkImportTest, NdjsonIsStoredUnderItsIdsAndBadLinesAreReportedByLine) {
   EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient?family=noid&_total=accurate")), {"total"}), "1");
 }
 
+TEST_F(BulkImportTest, TheSameResourceTwiceInAFileIsStoredInLineOrder) {
+  const auto f = write("twice.ndjson",
+                       patient("t1", "First") + "\n" + patient("t2", "Other") + "\n" + patient("t1", "Second") + "\n");
+  const auto s = import({f});
+  EXPECT_EQ(s.created, 2U);
+  EXPECT_EQ(s.updated, 1U);
+  EXPECT_TRUE(s.rejections.empty());
+  EXPECT_EQ(family_of("t1"), "Second");
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient/t1")), {"meta", "versionId"}), "2");
+}
+
 TEST_F(BulkImportTest, ManyBadLinesInOneBatchAreEachReported) {
   std::string text;
   for (int i = 0; i < 30; ++i) {

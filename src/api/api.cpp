@@ -1,8 +1,10 @@
 #include "api/api.hpp"
 
+#include "api/bulk_export.hpp"
 #include "api/detail/access.hpp"
 #include "api/detail/bundle.hpp"
 #include "api/detail/capability.hpp"
+#include "api/detail/export_jobs.hpp"
 #include "api/detail/format.hpp"
 #include "api/detail/identity.hpp"
 #include "api/detail/oauth.hpp"
@@ -149,7 +151,8 @@ class Handler {
       Response r;
       r.body = detail::format_body(
           detail::capability_statement(req_.base_url, options_.software_version,
-                                       options_.auth != nullptr ? options_.auth->options().issuer : std::string()),
+                                       options_.auth != nullptr ? options_.auth->options().issuer : std::string(),
+                                       !options_.export_directory.empty()),
           req_);
       r.interaction = "capabilities";
       return r;
@@ -755,6 +758,14 @@ Api::Api(store::Store& store, ApiOptions options)
   if (auto r = reload_search_parameters(); !r) {
     core::log_warn("the server's SearchParameter resources could not be loaded: " + r.error().message());
   }
+  if (!options_.export_directory.empty()) {
+    exports_ = std::make_unique<detail::ExportJobs>(
+        store_, catalog_,
+        detail::ExportJobsOptions{.directory = options_.export_directory,
+                                  .max_active = options_.max_export_jobs,
+                                  .retention_seconds = options_.export_retention_seconds,
+                                  .requires_token = options_.auth != nullptr});
+  }
 }
 
 Api::~Api() = default;
@@ -806,10 +817,19 @@ core::Result<void> Api::reload_search_parameters() {
 }
 
 void Api::wait_for_reindex() { reindexer_->wait_idle(); }
+void Api::wait_for_exports() {
+  if (exports_) exports_->wait_idle();
+}
 std::size_t Api::reindexed_resources() const { return reindexer_->done(); }
 std::size_t Api::pending_reindex_jobs() const { return reindexer_->pending(); }
 
 namespace {
+
+Response method_not_allowed_response(const Request& request) {
+  return error_response(
+      core::Error::make(405, "not-supported", fmt::format("{} is not supported on {}", request.method, request.path)),
+      request);
+}
 
 Response unauthorised(const core::Error& e, const Request& request) {
   Response r = error_response(e, request);
@@ -918,6 +938,11 @@ Started Api::begin(const Request& request) {
       who = std::move(emergency);
     }
   }
+  if (route.kind == detail::Route::Kind::bulk_export || route.kind == detail::Route::Kind::bulk_status ||
+      route.kind == detail::Route::Kind::bulk_file) {
+    return bulk_data(route, request, gate.narrowed ? *gate.narrowed : request, principal ? &*principal : nullptr,
+                     auditing ? who : nullptr);
+  }
   // A narrowed request is only ever a read, which completes inside this call.
   const Request& effective = gate.narrowed ? *gate.narrowed : request;
   const auto registry = catalog_.current();
@@ -977,6 +1002,58 @@ Started Api::begin(const Request& request) {
   return started;
 }
 
+Started Api::bulk_data(const detail::Route& route, const Request& request, const Request& effective,
+                       const auth::Principal* principal, const std::shared_ptr<const detail::AuditContext>& who) {
+  using K = detail::Route::Kind;
+  const auto audited = [this, who, route, &request](Response r) {
+    if (who) options_.audit->record(detail::read_event(*who, route, request, r, {}));
+    return r;
+  };
+  if (!exports_) {
+    return audited(error_response(
+        core::Error::make(404, "not-supported", "bulk export is not offered by this server (no export directory)"),
+        request));
+  }
+  detail::ExportOwner owner;
+  if (principal != nullptr) {
+    owner.key = principal->subject + "\n" + principal->client_id;
+    owner.role = std::string(auth::role_code(principal->role));
+  }
+  const auto audited_started = [&audited](Started started) -> Started {
+    if (auto* pending = std::get_if<PendingWrite>(&started)) {
+      pending->finish = [audited, finish = std::move(pending->finish)](const core::Result<void>& w) {
+        return audited(finish(w));
+      };
+      return started;
+    }
+    return audited(std::get<Response>(std::move(started)));
+  };
+  const std::string& m = request.method;
+  if (route.kind == K::bulk_status) {
+    if (m == "DELETE") return audited_started(exports_->cancel(request, route.id, owner));
+    if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
+    return audited(exports_->status(request, route.id, owner));
+  }
+  if (route.kind == K::bulk_file) {
+    if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
+    return audited(exports_->file(request, route.id, route.member, owner));
+  }
+  if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
+  ExportLevel level = ExportLevel::system;
+  if (route.type == "Patient" && route.id.empty()) {
+    level = ExportLevel::patient;
+  } else if (route.type == "Group" && !route.id.empty()) {
+    level = ExportLevel::group;
+  } else if (!route.type.empty()) {
+    return audited(
+        error_response(core::Error::make(404, "not-supported",
+                                         "$export is offered at the system level ([base]/$export), for all patients "
+                                         "(Patient/$export) and for a Group (Group/{id}/$export)"),
+                       request));
+  }
+  return audited_started(exports_->start(effective, level, route.id, owner));
+}
+
 bool Api::is_auth_path(std::string_view path) { return detail::is_oauth_path(path); }
 
 Response Api::handle(const Request& request) {
@@ -991,7 +1068,10 @@ Response Api::handle(const Request& request) {
   return r;
 }
 
-bool Api::may_write(const Request& request) { return request.method != "GET" && request.method != "HEAD"; }
+bool Api::may_write(const Request& request) {
+  // A Bulk Data kick-off records its job, so it is a write too.
+  return (request.method != "GET" && request.method != "HEAD") || request.path.ends_with("/$export");
+}
 
 bool Api::is_bundle(const Request& request) {
   return request.method == "POST" && (request.path == "/fhir" || request.path == "/fhir/");

@@ -9,6 +9,7 @@
 #include "store/store.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,8 @@
 
 namespace ucr::auth {
 class Provider;
-}
+struct Principal;
+}  // namespace ucr::auth
 namespace ucr::audit {
 class Recorder;
 }
@@ -24,7 +26,10 @@ class Recorder;
 namespace ucr::api {
 namespace detail {
 class CareRelationships;
-}
+class ExportJobs;
+struct Route;
+struct AuditContext;
+}  // namespace detail
 
 struct ApiOptions {
   std::size_t default_page_size = 50;
@@ -41,6 +46,13 @@ struct ApiOptions {
   /// Audit trail: writes are audited in their own transaction, reads and searches through this
   /// recorder. Null: no audit trail.
   audit::Recorder* audit = nullptr;
+  /// Bulk Data export ($export): where job files are written (DATA/exports). Empty: $export is
+  /// not offered.
+  std::string export_directory;
+  /// Exports queued or running at once; more kick-offs are answered 429 with Retry-After.
+  std::size_t max_export_jobs = 2;
+  /// How long a finished export's files stay downloadable.
+  std::int64_t export_retention_seconds = std::int64_t{24} * 3600;
 };
 
 /// A checked and prepared write: run `work` in a store transaction (Store::write or write_async),
@@ -90,6 +102,8 @@ class Api {
 
   /// The search parameters in force now (R4 plus the stored SearchParameter resources).
   [[nodiscard]] std::shared_ptr<const search::Registry> search_parameters() const { return catalog_.current(); }
+  /// Blocks until no bulk export is queued or running (for tests and tools).
+  void wait_for_exports();
 
   /// Resources reindexed since start, and reindex jobs still queued or running (for /metrics).
   [[nodiscard]] std::size_t reindexed_resources() const;
@@ -97,12 +111,16 @@ class Api {
 
  private:
   class Reindexer;
+  /// Bulk Data export: kick-off, status, cancel and file download, audited.
+  Started bulk_data(const detail::Route& route, const Request& request, const Request& effective,
+                    const auth::Principal* principal, const std::shared_ptr<const detail::AuditContext>& who);
   store::Store& store_;
   ApiOptions options_;
   search::Catalog catalog_;
   std::mutex reload_mu_;
   std::unique_ptr<Reindexer> reindexer_;
   std::unique_ptr<detail::CareRelationships> care_;
+  std::unique_ptr<detail::ExportJobs> exports_;
 };
 
 }  // namespace ucr::api

@@ -1,6 +1,8 @@
 // cli: the `ucr` program and its subcommands. The only place executables are defined.
 #include "api/api.hpp"
 #include "api/copy.hpp"
+#include "api/bulk_export.hpp"
+#include "api/bulk_import.hpp"
 #include "api/request.hpp"
 #include "audit/audit.hpp"
 #include "auth/provider.hpp"
@@ -25,11 +27,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -277,6 +281,175 @@ std::string data_location(const std::string& data_dir, const std::string& databa
   return database.empty() ? data_dir : store::redact_postgres_url(database);
 }
 
+/// Arguments of `ucr import`.
+struct ImportArgs {
+  std::vector<std::string> paths;
+  std::size_t batch = 500;
+  bool link = true;
+  bool audit = true;
+};
+
+/// Arguments of `ucr export`.
+struct ExportArgs {
+  std::string to;
+  std::vector<std::string> types;
+  std::string since;
+  std::vector<std::string> type_filters;
+  std::string group;
+  bool patients = false;
+};
+
+std::string thousands(std::uint64_t n) {
+  std::string s = std::to_string(n);
+  for (auto i = static_cast<std::ptrdiff_t>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+/// Reports long-running work on standard error: a rewritten line on a terminal, else a line every
+/// few seconds.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string prefix) : prefix_(std::move(prefix)), tty_(isatty(STDERR_FILENO) != 0) {}
+  void show(const std::string& text, bool last = false) {
+    const auto now = std::chrono::steady_clock::now();
+    if (tty_) {
+      if (!last && now - shown_ < std::chrono::milliseconds(100)) return;
+      std::cerr << "\r" << prefix_ << text << "\x1b[K" << (last ? "\n" : "") << std::flush;
+    } else {
+      if (!last && now - shown_ < std::chrono::seconds(5)) return;
+      std::cerr << prefix_ << text << "\n";
+    }
+    shown_ = now;
+  }
+
+ private:
+  std::string prefix_;
+  bool tty_;
+  std::chrono::steady_clock::time_point shown_{};
+};
+
+std::string bar(std::uint64_t done, std::uint64_t total) {
+  constexpr int kWidth = 24;
+  const int filled = total == 0 ? kWidth : static_cast<int>(done * kWidth / std::max<std::uint64_t>(total, 1));
+  return "[" + std::string(static_cast<std::size_t>(std::min(filled, kWidth)), '#') +
+         std::string(static_cast<std::size_t>(kWidth - std::min(filled, kWidth)), '.') + "]";
+}
+
+int run_import(store::Store& store, const ImportArgs& args) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::filesystem::path> files;
+  for (const auto& p : args.paths) {
+    auto listed = api::Importer::list_files(p);
+    if (!listed) return fail(listed.error().message());
+    files.insert(files.end(), listed->begin(), listed->end());
+  }
+  if (files.empty())
+    return fail("no .json or .ndjson files found in " + fmt::format("{}", fmt::join(args.paths, ", ")));
+  const auto started = Clock::now();
+  ProgressLine line("import: ");
+  api::ImportOptions options;
+  options.batch = args.batch;
+  options.progress = [&](const api::ImportProgress& p) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    const double rate = seconds > 0 ? static_cast<double>(p.resources) / seconds : 0.0;
+    const auto percent = p.bytes_total == 0 ? 100 : p.bytes_done * 100 / p.bytes_total;
+    line.show(fmt::format("{} {:3}% {}/{} files, {} resources, {:.0f}/s, {} rejected", bar(p.bytes_done, p.bytes_total),
+                          percent, p.files_done, p.files_total, thousands(p.resources), rate, p.rejected));
+  };
+  api::ApiOptions api_options;
+  api_options.link_patients = args.link;
+  std::optional<audit::Recorder> recorder;
+  if (args.audit) recorder.emplace(store);
+  api::Importer importer(store, api_options, options);
+  auto summary = importer.run(files);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (!summary) return fail("import stopped (run it again to resume): " + summary.error().message());
+  if (recorder) {
+    audit::Event e;
+    e.recorded = core::now_micros();
+    e.subtype = "import";
+    e.action = 'C';
+    e.outcome = summary->rejected == 0 && summary->rejections.empty() ? 0 : 4;
+    const char* user = std::getenv("USER");
+    e.user = user != nullptr ? user : "operator";
+    e.role = "operator";
+    e.client_id = "ucr import";
+    e.query = fmt::format("{}", fmt::join(args.paths, " "));
+    e.outcome_text =
+        fmt::format("{} created, {} updated, {} rejected", summary->created, summary->updated, summary->rejected);
+    recorder->record(e);
+    recorder->flush();
+  }
+  const std::size_t written = summary->created + summary->updated;
+  line.show(fmt::format("{} 100% done", bar(1, 1)), true);
+  std::cout << fmt::format(
+      "import: {} files read, {} skipped (done before); {} created, {} updated, {} rejected in {:.1f} s "
+      "({:.0f} resources/s)\n",
+      summary->files, summary->files_skipped, thousands(summary->created), thousands(summary->updated),
+      thousands(summary->rejected), seconds, seconds > 0 ? static_cast<double>(written) / seconds : 0.0);
+  for (const auto& r : summary->rejections) std::cout << "rejected: " << r.where << ": " << r.reason << "\n";
+  return summary->rejections.empty() ? 0 : 1;
+}
+
+int run_export(store::Store& store, const ExportArgs& args) {
+  using Clock = std::chrono::steady_clock;
+  api::Request request;
+  request.method = "GET";
+  request.path = "/fhir/$export";
+  request.base_url = "file:";
+  if (!args.types.empty()) request.query.emplace_back("_type", fmt::format("{}", fmt::join(args.types, ",")));
+  if (!args.since.empty()) request.query.emplace_back("_since", args.since);
+  for (const auto& f : args.type_filters) request.query.emplace_back("_typeFilter", f);
+  const api::ExportLevel level = !args.group.empty() ? api::ExportLevel::group
+                                 : args.patients     ? api::ExportLevel::patient
+                                                     : api::ExportLevel::system;
+  auto spec = api::parse_export_request(request, level, args.group, search::Registry::r4());
+  if (!spec) return fail(spec.error().message());
+  const auto started = Clock::now();
+  ProgressLine line("export: ");
+  api::ExportRun run;
+  run.transaction_time = api::export_transaction_time();
+  // Versions stamped up to the transaction time are then all written (this process has no
+  // writer of its own to wait for).
+  while (core::now_micros() <= run.transaction_time) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  run.directory = args.to;
+  run.progress = [&](const api::ExportProgress& p) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    line.show(fmt::format("{} {}/{} types, {} resources, {:.1f} MB, {:.0f} resources/s ({})",
+                          bar(p.types_done, p.types_total), p.types_done, p.types_total, thousands(p.resources),
+                          static_cast<double>(p.bytes) / 1e6,
+                          seconds > 0 ? static_cast<double>(p.resources) / seconds : 0.0, p.type));
+  };
+  auto files = api::write_export(store, *spec, run);
+  if (!files) return fail("export failed: " + files.error().message());
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::size_t resources = 0;
+  std::uint64_t bytes = 0;
+  boost::json::array output;
+  for (const auto& f : *files) {
+    resources += f.count;
+    bytes += f.bytes;
+    output.emplace_back(
+        boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
+  }
+  const boost::json::object manifest{{"transactionTime", core::format_instant(run.transaction_time)},
+                                     {"request", "ucr export"},
+                                     {"requiresAccessToken", false},
+                                     {"output", std::move(output)},
+                                     {"error", boost::json::array{}}};
+  std::ofstream out(std::filesystem::path(args.to) / "manifest.json", std::ios::binary | std::ios::trunc);
+  out << boost::json::serialize(manifest) << "\n";
+  if (!out) return fail("cannot write " + (std::filesystem::path(args.to) / "manifest.json").string());
+  line.show(fmt::format("{} done", bar(1, 1)), true);
+  std::cout << fmt::format(
+      "export: {} resources in {} files, {:.1f} MB, in {:.1f} s ({:.0f} resources/s, {:.1f} MB/s); manifest: {}\n",
+      thousands(resources), files->size(), static_cast<double>(bytes) / 1e6, seconds,
+      seconds > 0 ? static_cast<double>(resources) / seconds : 0.0,
+      seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0,
+      (std::filesystem::path(args.to) / "manifest.json").string());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -339,6 +512,16 @@ int main(int argc, char** argv) {
   serve->add_option("--trust-issuer", trusted_issuers,
                     "Accept tokens of an external identity provider: 'ISSUER|JWKS_FILE|ROLE' (ES256 or RS256 keys; "
                     "ROLE is the ucr role of its users unless their token has a ucr_role claim); repeatable");
+  std::size_t max_export_jobs = 2;
+  std::int64_t export_retention_hours = 24;
+  serve->add_option("--max-exports", max_export_jobs, "Bulk exports queued or running at once (429 beyond)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  serve
+      ->add_option("--export-retention-hours", export_retention_hours,
+                   "Hours a finished bulk export's files stay downloadable (DATA/exports)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 365));
   serve->add_option("--issuer", issuer,
                     "The sign-in service's URL as clients see it (tokens' issuer); default --public-base, else "
                     "http://HOST:PORT of --listen");
@@ -361,6 +544,38 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--batch", demo_load.people_per_bundle, "People per transaction Bundle")
       ->capture_default_str()
       ->check(CLI::Range(1, 200));
+
+  // import
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "Load FHIR Bundles (transaction, batch, collection; Synthea output) and NDJSON files (one resource per line) "
+      "through the FHIR API: validated, indexed and identity-checked as over HTTP. Each Bundle is all or nothing; "
+      "NDJSON lines with an id are stored under that id. Running it again resumes where it stopped and skips "
+      "finished files. Exit 1 when anything was rejected.");
+  ImportArgs import_args;
+  import_cmd->add_option("PATH", import_args.paths, "Files or directories (.json Bundles, .ndjson)")->required();
+  import_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  import_cmd->add_option("--batch", import_args.batch, "NDJSON lines per transaction")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  import_cmd->add_flag("!--no-link", import_args.link,
+                       "Do not match arriving Patients against the stored ones (record linkage)");
+  import_cmd->add_flag("!--no-audit", import_args.audit, "Do not record the import in the audit trail");
+
+  // export
+  auto* export_cmd = app.add_subcommand("export",
+                                        "Write every resource (as it is now) as FHIR Bulk Data NDJSON files, one or "
+                                        "more per type, with a manifest.json.");
+  ExportArgs export_args;
+  export_cmd->add_option("--to", export_args.to, "Directory for the NDJSON files (created if missing)")->required();
+  export_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
+  export_cmd->add_option("--type", export_args.types, "Only these resource types (repeatable or comma-separated)")
+      ->delimiter(',');
+  export_cmd->add_option("--since", export_args.since, "Only resources changed at or after this instant");
+  export_cmd->add_option("--type-filter", export_args.type_filters,
+                         "Only resources matching this search, e.g. 'Observation?category=laboratory' (repeatable)");
+  export_cmd->add_option("--group", export_args.group, "Only the compartments of this Group's member Patients");
+  export_cmd->add_flag("--patients", export_args.patients, "Only the Patient compartments (as Patient/$export)");
 
   cli::SecurityArgs security;
   cli::add_security_commands(app, security, data_dir, database);
@@ -530,6 +745,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*demo_cmd) return load_demo(store, demo_options, demo_load);
+  if (*import_cmd) return run_import(store, import_args);
+  if (*export_cmd) return run_export(store, export_args);
   if (cli::security_command_chosen(security)) return cli::run_security_command(security, store, data_dir);
 
   // serve
@@ -558,9 +775,12 @@ int main(int argc, char** argv) {
   }
   std::optional<audit::Recorder> recorder;
   if (audit_mode == "on") recorder.emplace(store);
-  api::Api api(store,
-               api::ApiOptions{
-                   .software_version = UCR_VERSION, .auth = provider.get(), .audit = recorder ? &*recorder : nullptr});
+  api::Api api(store, api::ApiOptions{.software_version = UCR_VERSION,
+                                      .auth = provider.get(),
+                                      .audit = recorder ? &*recorder : nullptr,
+                                      .export_directory = (std::filesystem::path(data_dir) / "exports").string(),
+                                      .max_export_jobs = max_export_jobs,
+                                      .export_retention_seconds = export_retention_hours * 3600});
   if (recorder && provider) {
     provider->on_event([&recorder](const auth::AuthEvent& e) {
       audit::Event ev;

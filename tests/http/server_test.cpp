@@ -57,7 +57,8 @@ class TestServer {
     auto opened = ucr::store::open_sqlite_store(ucr::store::SqliteOptions{dir_ / "data"});
     if (!opened) throw std::runtime_error("cannot open store: " + opened.error().message());
     store_ = std::move(*opened);
-    api_ = std::make_unique<ucr::api::Api>(*store_, ucr::api::ApiOptions{});
+    api_ =
+        std::make_unique<ucr::api::Api>(*store_, ucr::api::ApiOptions{.export_directory = (dir_ / "exports").string()});
     options.host = "127.0.0.1";
     options.port = 0;
     options.handle_signals = false;
@@ -92,6 +93,7 @@ class TestServer {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] ucr::store::Store& store() { return *store_; }
   [[nodiscard]] const fs::path& dir() const { return dir_; }
+  [[nodiscard]] ucr::api::Api& api() { return *api_; }
   [[nodiscard]] bool returned() const { return returned_; }
 
  private:
@@ -457,6 +459,29 @@ TEST(HttpServer, HeadHasNoBody) {
   auto h2 = c.request(bhttp::verb::head, "/healthz");
   EXPECT_EQ(std::string(h2[bhttp::field::content_length]), "3");
   EXPECT_EQ(c.request(bhttp::verb::get, "/healthz").body(), "ok\n");
+}
+
+TEST(HttpServer, BulkExportKickOffStatusDownloadAndCancel) {
+  TestServer server;
+  Client c(server.port());
+  ASSERT_EQ(c.request(bhttp::verb::post, "/fhir/Patient", patient_json()).result_int(), 201);
+  const std::vector<std::pair<std::string, std::string>> async{{"Prefer", "respond-async"}};
+  auto kick = c.request(bhttp::verb::get, "/fhir/$export?_type=Patient", "", async);
+  ASSERT_EQ(kick.result_int(), 202) << kick.body();
+  const std::string status_url(kick[bhttp::field::content_location]);
+  const auto path = status_url.substr(status_url.find("/fhir/"));
+  server.api().wait_for_exports();
+  auto done = c.request(bhttp::verb::get, path);
+  ASSERT_EQ(done.result_int(), 200) << done.body();
+  const std::regex file_url(R"re("url":"http://[^/"]+(/fhir/\$export-file/[^"]+)")re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(done.body(), m, file_url)) << done.body();
+  auto file = c.request(bhttp::verb::get, m[1].str());
+  EXPECT_EQ(file.result_int(), 200);
+  EXPECT_EQ(std::string(file[bhttp::field::content_type]), "application/fhir+ndjson");
+  EXPECT_NE(file.body().find("\"resourceType\":\"Patient\""), std::string::npos);
+  EXPECT_EQ(c.request(bhttp::verb::delete_, path).result_int(), 202);
+  EXPECT_EQ(c.request(bhttp::verb::get, path).result_int(), 404);
 }
 
 TEST(HttpServer, ServesHttpsWithTls) {

@@ -1,5 +1,6 @@
 #include "api/detail/access.hpp"
 
+#include "api/bulk_export.hpp"
 #include "api/detail/ops.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
@@ -711,6 +712,19 @@ Route classify(const Request& req) {
     r.kind = Route::Kind::system_history;
     return r;
   }
+  if (seg[0] == "$export") {
+    r.kind = seg.size() == 1 ? Route::Kind::bulk_export : Route::Kind::other;
+    return r;
+  }
+  if (seg[0] == "$export-status" || seg[0] == "$export-file") {
+    const bool status = seg[0] == "$export-status";
+    if (seg.size() == (status ? 2U : 3U)) {
+      r.kind = status ? Route::Kind::bulk_status : Route::Kind::bulk_file;
+      r.id = std::string(seg[1]);
+      if (!status) r.member = std::string(seg[2]);
+    }
+    return r;
+  }
   r.type = std::string(seg[0]);
   if (seg.size() == 1) {
     r.kind = get ? Route::Kind::type_search : m == "POST" ? Route::Kind::create : Route::Kind::conditional;
@@ -727,6 +741,8 @@ Route classify(const Request& req) {
       r.kind = Route::Kind::match;
     } else if (seg[1] == "$validate") {
       r.kind = Route::Kind::validate;
+    } else if (seg[1] == "$export") {
+      r.kind = Route::Kind::bulk_export;
     } else {
       r.id = std::string(seg[1]);
       r.kind = get             ? Route::Kind::read
@@ -742,6 +758,8 @@ Route classify(const Request& req) {
     r.kind = Route::Kind::validate;
   } else if (seg.size() == 3 && seg[2] == "$everything") {
     r.kind = Route::Kind::everything;
+  } else if (seg.size() == 3 && seg[2] == "$export") {
+    r.kind = Route::Kind::bulk_export;
   } else if (seg.size() == 3 && seg[2] == "$break-glass") {
     r.kind = Route::Kind::break_glass;
   } else if (seg.size() == 3 && seg[2] != "_history") {
@@ -771,6 +789,83 @@ AuditContext audit_context(const auth::Principal* p, const Request& req) {
   c.client_id = p->client_id;
   return c;
 }
+
+namespace {
+
+/// Bulk Data export: for integration systems (with system/ scopes), analysts and administrators,
+/// never for patients or for professionals (who see records one patient at a time). Each type
+/// exported must be readable by the role and the scopes; without `_type`, the export is narrowed
+/// to the types the caller may read.
+core::Result<Gate> admit_export(const Principal& who, const Route& route, const Request& req) {
+  if (auth::is_patient_facing(who.role)) {
+    return forbidden(
+        "patients and proxies cannot export the region's records; your own record is at "
+        "Patient/<id>/$everything");
+  }
+  if (who.role != auth::Role::integration && who.role != auth::Role::analyst && who.role != auth::Role::administrator) {
+    return forbidden(fmt::format("bulk export is for integration systems, analysts and administrators, not the {} role",
+                                 auth::role_title(who.role)));
+  }
+  const bool system_client = who.role == auth::Role::integration;
+  if (system_client && !who.scopes.has_context(auth::ScopeContext::system)) {
+    return forbidden("an integration system exports with system-level scopes (e.g. system/*.rs); granted: " +
+                     who.scopes.to_string());
+  }
+  const auto context = system_client ? std::optional<auth::ScopeContext>(auth::ScopeContext::system) : std::nullopt;
+  // Files are written as stored, never de-identified: an analyst exports only what identifies no
+  // one (the directory and definitions), whatever else the role may see through the API.
+  const auto shareable = [&](std::string_view type) {
+    if (who.role != auth::Role::analyst) return true;
+    const auto c = auth::resource_class(type);
+    return c == auth::ResourceClass::directory || c == auth::ResourceClass::definitional;
+  };
+  const auto may_read = [&](std::string_view type) {
+    return shareable(type) && auth::role_permits(who.role, type, Permission::read) &&
+           who.scopes.permits(type, Permission::read, context) &&
+           who.scopes.restrictions(type, Permission::read, context).empty();
+  };
+  const ExportLevel level = route.type == "Group"     ? ExportLevel::group
+                            : route.type == "Patient" ? ExportLevel::patient
+                                                      : ExportLevel::system;
+  bool asked = false;
+  for (const auto& [n, v] : req.query) {
+    if (n != "_type") continue;
+    asked = true;
+    std::string_view s = v;
+    while (!s.empty()) {
+      const auto comma = s.find(',');
+      const std::string t(s.substr(0, comma));
+      s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+      if (!fhir::is_resource_type(t)) continue;  // the export reports it with its parameter
+      if (!may_read(t)) {
+        if (!shareable(t)) {
+          return forbidden(
+              fmt::format("analysts export directory and definitional resources only; {} resources "
+                          "identify people and exports are not de-identified",
+                          t));
+        }
+        if (auto e = check_permission(who, t, Permission::read)) return *e;
+        return forbidden(fmt::format("the access token's system scopes do not allow reading {}", t));
+      }
+    }
+  }
+  Gate gate;
+  if (!asked) {
+    std::string types;
+    for (const auto& t : default_export_types(level)) {
+      if (!may_read(t)) continue;
+      if (!types.empty()) types += ',';
+      types += t;
+    }
+    if (types.empty()) return forbidden("none of the resource types this export covers is open to your role");
+    Request narrowed = req;
+    narrowed.query.emplace_back("_type", types);
+    gate.narrowed = std::move(narrowed);
+  }
+  return gate;
+}
+
+}  // namespace
 
 core::Result<Gate> admit(const Principal& who, const Route& route, const Request& req, store::Store& store,
                          CareRelationships& care) {
@@ -1011,6 +1106,11 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       }
       return gate;
     }
+    case K::bulk_export:
+      return admit_export(who, route, req);
+    case K::bulk_status:
+    case K::bulk_file:
+      return gate;  // only the caller who started the export may use these (checked with the job)
     case K::everything: {
       if (auto r = need("Patient", Permission::read); !r) return r.error();
       if (patient_facing && !allowed_patient(who, route.id)) {
@@ -1175,6 +1275,18 @@ audit::Event read_event(const AuditContext& who, const Route& route, const Reque
     case K::merge:
       e.action = 'E';
       e.subtype = "operation";
+      break;
+    case K::bulk_export:
+      e.action = 'E';
+      e.subtype = "export";
+      break;
+    case K::bulk_status:
+      e.subtype = req.method == "DELETE" ? "export-cancel" : "export-status";
+      e.action = req.method == "DELETE" ? 'D' : 'R';
+      break;
+    case K::bulk_file:
+      e.action = 'R';
+      e.subtype = "export-file";
       break;
     default:
       e.action = 'R';

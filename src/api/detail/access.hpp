@@ -48,6 +48,9 @@ struct Route {
     instance_history,
     vread,
     break_glass,
+    bulk_export,  ///< Bulk Data kick-off: [base]/$export, Patient/$export, Group/{id}/$export
+    bulk_status,  ///< [base]/$export-status/{job}: poll (GET) or cancel (DELETE)
+    bulk_file,    ///< [base]/$export-file/{job}/{file}: one NDJSON output file (member: the file)
     other,
   };
   Kind kind = Kind::other;

@@ -34,7 +34,8 @@ json::array search_params(const std::string& type) {
 }  // namespace
 
 std::string capability_statement(const std::string& base_url, const std::string& software_version,
-                                 const std::string& oauth_base) {
+                                 const std::string& oauth_base, bool bulk_export) {
+  constexpr std::string_view kBulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/";
   json::array resources;
   for (const auto& type : fhir::resource_types()) {
     json::array interactions;
@@ -49,6 +50,11 @@ std::string capability_statement(const std::string& base_url, const std::string&
                                         {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}});
       operations.push_back(
           json::object{{"name", "match"}, {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-match"}});
+    }
+    if (bulk_export && (type == "Patient" || type == "Group")) {
+      operations.push_back(
+          json::object{{"name", "export"},
+                       {"definition", std::string(kBulk) + (type == "Patient" ? "patient-export" : "group-export")}});
     }
     resources.push_back(json::object{
         {"type", type},
@@ -72,6 +78,9 @@ std::string capability_statement(const std::string& base_url, const std::string&
       {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
                                   json::object{{"code", "history-system"}}, json::object{{"code", "search-system"}}}},
   };
+  if (bulk_export) {
+    rest["operation"] = json::array{json::object{{"name", "export"}, {"definition", std::string(kBulk) + "export"}}};
+  }
   if (!oauth_base.empty()) {
     // SMART App Launch: the OAuth endpoints, also at [base]/.well-known/smart-configuration.
     rest["security"] = json::object{
@@ -104,6 +113,7 @@ std::string capability_statement(const std::string& base_url, const std::string&
       {"patchFormat", json::array{"application/json-patch+json"}},
       {"rest", json::array{std::move(rest)}},
   };
+  if (bulk_export) cs["instantiates"] = json::array{"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"};
   return json::serialize(cs);
 }
 

@@ -1,0 +1,557 @@
+#include "api/bulk_import.hpp"
+
+#include "core/ids.hpp"
+#include "fhir/definitions.hpp"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace ucr::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kBase = "urn:ucr:import/fhir";
+/// Retries of one NDJSON batch, each without the line the last attempt was refused for; beyond
+/// this the batch's lines are sent one by one.
+constexpr int kMaxBatchRetries = 8;
+
+std::string str_at(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::string meta_key(const std::filesystem::path& file) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char ch : file.string()) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("import:{:016x}", h);
+}
+
+/// The reason an OperationOutcome gives, with its locations.
+std::string reason_of(const Response& r) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(r.body, ec);
+  std::string out;
+  const auto* issues = !ec && v.is_object() ? v.get_object().if_contains("issue") : nullptr;
+  if (issues != nullptr && issues->is_array()) {
+    for (const auto& i : issues->get_array()) {
+      const auto* io = i.if_object();
+      if (io == nullptr) continue;
+      const std::string sev = str_at(*io, "severity");
+      if (sev != "error" && sev != "fatal") continue;
+      if (!out.empty()) out += "; ";
+      out += str_at(*io, "diagnostics");
+      if (const auto* ex = io->if_contains("expression");
+          ex != nullptr && ex->is_array() && !ex->get_array().empty() && ex->get_array()[0].is_string()) {
+        out += fmt::format(" (at {})", std::string_view(ex->get_array()[0].get_string()));
+      }
+    }
+  }
+  if (out.empty()) out = fmt::format("HTTP {}", r.status);
+  return out;
+}
+
+/// The entry of a transaction an error names (Bundle.entry[n]...), when it names one.
+std::optional<std::size_t> failed_entry(const Response& r) {
+  const auto pos = r.body.find("Bundle.entry[");
+  if (pos == std::string::npos) return std::nullopt;
+  std::size_t n = 0;
+  const char* begin = r.body.data() + pos + 13;
+  auto [ptr, ec] = std::from_chars(begin, r.body.data() + r.body.size(), n);
+  if (ec != std::errc() || ptr == begin || *ptr != ']') return std::nullopt;
+  return n;
+}
+
+/// Counts created (201) and updated (200) entries of a transaction-response.
+void count_results(const Response& r, ImportSummary& summary, ImportProgress& progress) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(r.body, ec);
+  const auto* entries = !ec && v.is_object() ? v.get_object().if_contains("entry") : nullptr;
+  if (entries == nullptr || !entries->is_array()) return;
+  for (const auto& e : entries->get_array()) {
+    const auto* resp = e.is_object() ? e.get_object().if_contains("response") : nullptr;
+    if (resp == nullptr || !resp->is_object()) continue;
+    const std::string status = str_at(resp->get_object(), "status");
+    if (status.starts_with("201")) {
+      ++summary.created;
+      ++progress.resources;
+    } else if (status.starts_with("200")) {
+      ++summary.updated;
+      ++progress.resources;
+    }
+  }
+}
+
+Request transaction_request(std::string body) {
+  Request r;
+  r.method = "POST";
+  r.path = "/fhir";
+  r.base_url = kBase;
+  r.headers.add("content-type", "application/fhir+json");
+  r.headers.add("prefer", "return=minimal");
+  r.body = std::move(body);
+  return r;
+}
+
+/// A transaction entry that stores `resource` as it is: PUT to its id (so that importing again
+/// changes nothing new), or POST when it has none.
+json::object entry_for(json::object resource, const std::string& full_url) {
+  const std::string type = str_at(resource, "resourceType");
+  const std::string id = str_at(resource, "id");
+  json::object entry;
+  if (!full_url.empty()) entry["fullUrl"] = full_url;
+  entry["request"] = id.empty() ? json::object{{"method", "POST"}, {"url", type}}
+                                : json::object{{"method", "PUT"}, {"url", type + "/" + id}};
+  entry["resource"] = std::move(resource);
+  return entry;
+}
+
+}  // namespace
+
+/// Forwards to the real store, adding the importer's bookkeeping of the next write to that write's
+/// own transaction, so data and "done up to here" commit together.
+class Importer::MarkingStore final : public store::Store {
+ public:
+  explicit MarkingStore(store::Store& inner) : inner_(inner) {}
+
+  /// The bookkeeping the next write adds (key empty: none).
+  void mark_next(std::string key, std::string value) {
+    key_ = std::move(key);
+    value_ = std::move(value);
+  }
+
+  core::Result<store::StoredResource> read(const std::string& type, const std::string& id) override {
+    return inner_.read(type, id);
+  }
+  core::Result<store::StoredResource> vread(const std::string& type, const std::string& id,
+                                            std::int64_t version) override {
+    return inner_.vread(type, id, version);
+  }
+  core::Result<store::HistoryPage> history(const store::HistoryQuery& q) override { return inner_.history(q); }
+  core::Result<store::SearchPage> search(const search::Plan& plan, bool want_total) override {
+    return inner_.search(plan, want_total);
+  }
+  core::Result<std::vector<store::ReferenceTarget>> references_from(const std::string& type,
+                                                                    const std::vector<std::string>& ids,
+                                                                    const std::string& param) override {
+    return inner_.references_from(type, ids, param);
+  }
+  core::Result<std::vector<std::pair<std::string, std::string>>> compartment(
+      const store::CompartmentQuery& q) override {
+    return inner_.compartment(q);
+  }
+  core::Result<std::optional<std::string>> get_meta(const std::string& key) override { return inner_.get_meta(key); }
+  core::Result<std::vector<std::pair<std::string, std::string>>> list_meta(const std::string& prefix,
+                                                                           const std::string& after,
+                                                                           std::size_t limit) override {
+    return inner_.list_meta(prefix, after, limit);
+  }
+  core::Result<std::vector<store::AuditRecord>> audit_events(const store::AuditQuery& q) override {
+    return inner_.audit_events(q);
+  }
+  core::Result<std::vector<store::AuditRecord>> audit_scan(std::int64_t after_seq, std::size_t limit) override {
+    return inner_.audit_scan(after_seq, limit);
+  }
+  core::Result<std::vector<std::string>> find_ids(const std::string& type,
+                                                  const std::vector<store::Criterion>& criteria,
+                                                  std::size_t limit) override {
+    return inner_.find_ids(type, criteria, limit);
+  }
+  core::Result<void> write(const WriteWork& work) override { return inner_.write(marked(work)); }
+  void write_async(WriteWork work, WriteDone done) override {
+    inner_.write_async(marked(std::move(work)), std::move(done));
+  }
+  core::Result<void> check_integrity() override { return inner_.check_integrity(); }
+  [[nodiscard]] store::StoreStats stats() const override { return inner_.stats(); }
+  void render_metrics(std::string& out) const override { inner_.render_metrics(out); }
+
+ private:
+  WriteWork marked(WriteWork work) const {
+    if (key_.empty()) return work;
+    return [work = std::move(work), key = key_, value = value_](store::Transaction& t) -> core::Result<void> {
+      if (auto r = work(t); !r) return r;
+      return t.set_meta(key, value);
+    };
+  }
+
+  store::Store& inner_;
+  std::string key_;
+  std::string value_;
+};
+
+/// How far one file has been imported (kept in the store's bookkeeping).
+struct Importer::FileState {
+  std::string key;
+  std::string path;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  std::uint64_t offset = 0;  ///< NDJSON: bytes committed (whole lines)
+  std::size_t line = 0;      ///< NDJSON: lines committed
+  bool done = false;
+
+  [[nodiscard]] std::string to_json() const {
+    return json::serialize(json::object{{"path", path},
+                                        {"size", static_cast<std::int64_t>(size)},
+                                        {"mtime", mtime},
+                                        {"offset", static_cast<std::int64_t>(offset)},
+                                        {"line", static_cast<std::int64_t>(line)},
+                                        {"done", done}});
+  }
+};
+
+Importer::Importer(store::Store& store, ApiOptions api_options, ImportOptions options)
+    : store_(store), marking_(std::make_unique<MarkingStore>(store)), options_(std::move(options)) {
+  api_options.auth = nullptr;
+  api_options.export_directory.clear();
+  api_options.max_bundle_entries = std::max<std::size_t>(api_options.max_bundle_entries, 1'000'000);
+  api_ = std::make_unique<Api>(*marking_, std::move(api_options));
+}
+
+Importer::~Importer() = default;
+
+core::Result<std::vector<std::filesystem::path>> Importer::list_files(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return core::Error::not_found(fmt::format("{}: no such file or directory", path.string()));
+  }
+  std::vector<std::filesystem::path> out;
+  if (!std::filesystem::is_directory(status)) {
+    out.push_back(std::filesystem::absolute(path));
+    return out;
+  }
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != end(it); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    if (it->path().filename() == "manifest.json") continue;  // a Bulk Data export's manifest, not data
+    const auto ext = it->path().extension().string();
+    if (ext == ".json" || ext == ".ndjson") out.push_back(std::filesystem::absolute(it->path()));
+  }
+  if (ec) return core::Error::invalid(fmt::format("{}: {}", path.string(), ec.message()));
+  const auto shared = [](const std::filesystem::path& p) {
+    const std::string name = p.filename().string();
+    return name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation") ? 0 : 1;
+  };
+  std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+    const int sa = shared(a);
+    const int sb = shared(b);
+    return sa != sb ? sa < sb : a < b;
+  });
+  return out;
+}
+
+void Importer::report() {
+  if (options_.progress) options_.progress(progress_);
+}
+
+core::Result<void> Importer::record(const FileState& state) {
+  return store_.write([&state](store::Transaction& t) { return t.set_meta(state.key, state.to_json()); });
+}
+
+core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::path>& files) {
+  ImportSummary summary;
+  progress_ = ImportProgress{};
+  progress_.files_total = files.size();
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(f, ec);
+    if (!ec) progress_.bytes_total += size;
+  }
+  for (const auto& file : files) {
+    progress_.file = file.string();
+    FileState state;
+    state.key = meta_key(file);
+    state.path = file.string();
+    std::error_code ec;
+    state.size = std::filesystem::file_size(file, ec);
+    if (ec) {
+      summary.rejections.push_back({file.string(), "cannot read the file: " + ec.message()});
+      ++progress_.files_done;
+      continue;
+    }
+    state.mtime = std::filesystem::last_write_time(file, ec).time_since_epoch().count();
+    auto kept = store_.get_meta(state.key);
+    if (!kept) return kept.error();
+    if (kept->has_value()) {
+      boost::system::error_code pec;
+      const json::value v = json::parse(**kept, pec);
+      const auto* o = !pec ? v.if_object() : nullptr;
+      const auto* size = o != nullptr ? o->if_contains("size") : nullptr;
+      const auto* mtime = o != nullptr ? o->if_contains("mtime") : nullptr;
+      // A file changed since is read again from the start (ids make that safe for NDJSON).
+      if (size != nullptr && mtime != nullptr && size->is_int64() && mtime->is_int64() &&
+          static_cast<std::uint64_t>(size->get_int64()) == state.size && mtime->get_int64() == state.mtime) {
+        const auto* done = o->if_contains("done");
+        state.done = done != nullptr && done->is_bool() && done->get_bool();
+        if (const auto* off = o->if_contains("offset"); off != nullptr && off->is_int64()) {
+          state.offset = static_cast<std::uint64_t>(off->get_int64());
+        }
+        if (const auto* line = o->if_contains("line"); line != nullptr && line->is_int64()) {
+          state.line = static_cast<std::size_t>(line->get_int64());
+        }
+      }
+    }
+    if (state.done) {
+      ++summary.files_skipped;
+      ++progress_.files_done;
+      progress_.bytes_done += state.size;
+      report();
+      continue;
+    }
+    ++summary.files;
+    file_start_ = progress_.bytes_done;
+    progress_.bytes_done += state.offset;
+    auto r = file.extension() == ".ndjson" ? import_ndjson(file, state, summary) : import_bundle(file, state, summary);
+    marking_->mark_next({}, {});
+    if (!r) return r.error();
+    progress_.bytes_done = file_start_ + state.size;
+    ++progress_.files_done;
+    report();
+  }
+  return summary;
+}
+
+core::Result<void> Importer::import_bundle(const std::filesystem::path& file, FileState& state,
+                                           ImportSummary& summary) {
+  const std::string name = file.string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    summary.rejections.push_back({name, "cannot read the file"});
+    return core::ok();
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  state.done = true;
+  const auto reject = [&](std::string reason, std::size_t resources) -> core::Result<void> {
+    summary.rejections.push_back({name, std::move(reason)});
+    summary.rejected += resources;
+    progress_.rejected += resources;
+    return record(state);
+  };
+  boost::system::error_code ec;
+  json::value doc = json::parse(ss.str(), ec);
+  if (ec) return reject(fmt::format("not valid JSON: {}", ec.message()), 1);
+  if (!doc.is_object()) return reject("not a JSON object (a FHIR Bundle or resource)", 1);
+  auto& o = doc.get_object();
+  const std::string rt = str_at(o, "resourceType");
+  json::object tx;
+  std::size_t entries = 1;
+  if (rt == "Bundle") {
+    const std::string type = str_at(o, "type");
+    const auto* raw = o.if_contains("entry");
+    if (raw != nullptr && !raw->is_array()) return reject("Bundle.entry is not an array (at Bundle.entry)", 1);
+    entries = raw != nullptr ? raw->get_array().size() : 0;
+    if (type == "transaction" || type == "batch") {
+      // A batch is imported all or nothing too.
+      o["type"] = "transaction";
+      tx = std::move(o);
+    } else if (!type.empty()) {
+      // collection, searchset, document, ...: each resource as it is.
+      json::array out;
+      if (raw != nullptr) {
+        for (std::size_t i = 0; i < raw->get_array().size(); ++i) {
+          const auto& e = raw->get_array()[i];
+          const auto* eo = e.if_object();
+          const auto* res = eo != nullptr ? eo->if_contains("resource") : nullptr;
+          if (res == nullptr || !res->is_object()) {
+            return reject(fmt::format("entry {} has no resource (at Bundle.entry[{}].resource)", i, i), entries);
+          }
+          out.emplace_back(entry_for(res->get_object(), str_at(*eo, "fullUrl")));
+        }
+      }
+      tx = json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(out)}};
+    } else {
+      return reject("Bundle.type is missing (at Bundle.type)", entries);
+    }
+  } else if (fhir::is_resource_type(rt)) {
+    tx = json::object{
+        {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", json::array{entry_for(std::move(o), {})}}};
+  } else {
+    return reject(rt.empty() ? "no resourceType (at resourceType)"
+                             : fmt::format("'{}' is not an R4 resource type (at resourceType)", rt),
+                  1);
+  }
+  if (const auto* list = tx.if_contains("entry"); list != nullptr && list->is_array()) {
+    for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+      const auto* eo = list->get_array()[i].if_object();
+      const auto* res = eo != nullptr ? eo->if_contains("resource") : nullptr;
+      if (res != nullptr && res->is_object() && str_at(res->get_object(), "resourceType") == "AuditEvent") {
+        return reject(fmt::format("the audit trail is written by the server only; AuditEvents are not imported (at "
+                                  "Bundle.entry[{}].resource)",
+                                  i),
+                      entries);
+      }
+    }
+  }
+  marking_->mark_next(state.key, state.to_json());
+  const Response r = api_->handle(transaction_request(json::serialize(tx)));
+  marking_->mark_next({}, {});
+  if (r.status >= 300) return reject(reason_of(r), entries);
+  count_results(r, summary, progress_);
+  return core::ok();
+}
+
+core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, FileState& state,
+                                           ImportSummary& summary) {
+  const std::string name = file.string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    summary.rejections.push_back({name, "cannot read the file"});
+    return core::ok();
+  }
+  in.seekg(static_cast<std::streamoff>(state.offset));
+  struct Line {
+    std::size_t number = 0;
+    std::string key;    ///< Type/id, or empty
+    std::string entry;  ///< the transaction entry as JSON text, holding the line's own text
+  };
+  std::vector<Line> batch;
+  std::set<std::string> keys;
+  std::uint64_t offset = state.offset;
+  std::size_t line_no = state.line;
+  const auto reject_line = [&](std::size_t number, std::string reason) {
+    summary.rejections.push_back({fmt::format("{}:{}", name, number), std::move(reason)});
+    ++summary.rejected;
+    ++progress_.rejected;
+  };
+  // Where the batch being sent ends: committing it means the file is done up to there.
+  std::uint64_t end_offset = offset;
+  std::size_t end_line = line_no;
+  const auto done_to_end = [&] {
+    FileState next = state;
+    next.offset = end_offset;
+    next.line = end_line;
+    return next;
+  };
+  // Sends one transaction of `lines`; returns its response.
+  const auto send = [&](const std::vector<Line>& lines, bool mark) {
+    std::string body = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (i > 0) body += ',';
+      body += lines[i].entry;
+    }
+    body += "]}";
+    if (mark) marking_->mark_next(state.key, done_to_end().to_json());
+    Response r = api_->handle(transaction_request(std::move(body)));
+    marking_->mark_next({}, {});
+    return r;
+  };
+  const auto flush = [&](std::uint64_t to_offset, std::size_t to_line) -> core::Result<void> {
+    end_offset = to_offset;
+    end_line = to_line;
+    std::vector<Line> lines = std::move(batch);
+    batch.clear();
+    keys.clear();
+    for (int attempt = 0; !lines.empty() && attempt <= kMaxBatchRetries; ++attempt) {
+      const Response r = send(lines, true);
+      if (r.status < 300) {
+        count_results(r, summary, progress_);
+        state = done_to_end();
+        progress_.bytes_done = file_start_ + state.offset;
+        report();
+        return core::ok();
+      }
+      if (r.status >= 500) return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
+      const auto bad = failed_entry(r);
+      if (!bad || *bad >= lines.size()) break;
+      reject_line(lines[*bad].number, reason_of(r));
+      lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(*bad));
+    }
+    // Many refusals (or one not tied to an entry): each line on its own.
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const bool last = i + 1 == lines.size();
+      const Response r = send({lines[i]}, last);
+      if (r.status < 300) {
+        count_results(r, summary, progress_);
+      } else if (r.status >= 500) {
+        return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
+      } else {
+        reject_line(lines[i].number, reason_of(r));
+        if (last) {
+          if (auto w = record(done_to_end()); !w) return w;
+        }
+      }
+    }
+    if (lines.empty()) {
+      if (auto w = record(done_to_end()); !w) return w;
+    }
+    state = done_to_end();
+    progress_.bytes_done = file_start_ + state.offset;
+    report();
+    return core::ok();
+  };
+  std::string text;
+  while (std::getline(in, text)) {
+    const std::uint64_t line_start = offset;
+    const std::size_t previous_line = line_no;
+    const bool had_newline = !in.eof();
+    ++line_no;
+    offset += text.size() + (had_newline ? 1 : 0);
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) {
+      reject_line(line_no, fmt::format("not valid JSON: {}", ec.message()));
+      continue;
+    }
+    if (!v.is_object()) {
+      reject_line(line_no, "not a JSON object (one FHIR resource per line)");
+      continue;
+    }
+    auto& o = v.get_object();
+    const std::string rt = str_at(o, "resourceType");
+    if (!fhir::is_resource_type(rt)) {
+      reject_line(line_no, rt.empty() ? "no resourceType (at resourceType)"
+                                      : fmt::format("'{}' is not an R4 resource type (at resourceType)", rt));
+      continue;
+    }
+    if (rt == "AuditEvent") {
+      reject_line(line_no, "the audit trail is written by the server only; AuditEvents are not imported");
+      continue;
+    }
+    if (rt == "Bundle" && str_at(o, "type") != "collection" && str_at(o, "type") != "document") {
+      reject_line(line_no, "a Bundle inside NDJSON is stored as a resource only when it is a collection or document");
+      continue;
+    }
+    const std::string id = str_at(o, "id");
+    if (o.contains("id") && (id.empty() || !core::is_valid_id(id))) {
+      reject_line(line_no, "id is not a valid FHIR id (at id)");
+      continue;
+    }
+    std::string key = id.empty() ? std::string() : rt + "/" + id;
+    // The same resource twice in one transaction is not allowed: the earlier lines go first.
+    if (!key.empty() && keys.count(key) != 0) {
+      if (auto f = flush(line_start, previous_line); !f) return f;
+    }
+    if (!key.empty()) keys.insert(key);
+    // The line's text goes into the Bundle as it is (it parsed as one JSON object above).
+    std::string entry = id.empty() ? R"({"request":{"method":"POST","url":")" + rt + R"("},"resource":)"
+                                   : R"({"request":{"method":"PUT","url":")" + rt + "/" + id + R"("},"resource":)";
+    entry += text;
+    entry += '}';
+    batch.push_back(Line{line_no, std::move(key), std::move(entry)});
+    if (batch.size() >= options_.batch) {
+      if (auto f = flush(offset, line_no); !f) return f;
+    }
+  }
+  if (!batch.empty()) {
+    if (auto f = flush(offset, line_no); !f) return f;
+  }
+  state.done = true;
+  state.offset = offset;
+  state.line = line_no;
+  return record(state);
+}
+
+}  // namespace ucr::api

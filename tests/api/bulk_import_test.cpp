@@ -1,0 +1,253 @@
+// Bulk import (Bundles and NDJSON through the API) and the round trip export -> import.
+#include "api/bulk_import.hpp"
+#include "api/bulk_export.hpp"
+#include "api_fixture.hpp"
+#include "core/time.hpp"
+#include "demo/demo.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace ucr::api::testing {
+namespace {
+
+class BulkImportTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    files_ = dir_ / "input";
+    std::filesystem::create_directories(files_);
+  }
+
+  std::filesystem::path write(const std::string& name, const std::string& text) {
+    const auto p = files_ / name;
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+    return p;
+  }
+
+  ImportSummary import(const std::vector<std::filesystem::path>& files, std::size_t batch = 500) {
+    ImportOptions o;
+    o.batch = batch;
+    Importer importer(*store_, api_options(), o);
+    auto s = importer.run(files);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message());
+    return s ? *s : ImportSummary{};
+  }
+
+  std::string family_of(const std::string& id) {
+    return str(body_of(call("GET", "/fhir/Patient/" + id)), {"name", "0", "family"});
+  }
+
+  std::filesystem::path files_;
+};
+
+TEST_F(BulkImportTest, NdjsonIsStoredUnderItsIdsAndBadLinesAreReportedByLine) {
+  const auto f =
+      write("patients.ndjson", patient("p1", "One") + "\n" + "{not json\n" + patient("p2", "Two") + "\n" +
+                                   R"({"resourceType":"Patient","id":"p3","gender":"sometimes"})" + "\n" + "\n" +
+                                   R"({"resourceType":"Nonsense"})" + "\n" + patient({}, "NoId") + "\n");
+  const std::size_t before = version_count();
+  const auto s = import({f});
+  EXPECT_EQ(s.created, 3U);
+  EXPECT_EQ(s.updated, 0U);
+  EXPECT_EQ(s.rejected, 3U);
+  ASSERT_EQ(s.rejections.size(), 3U);
+  EXPECT_EQ(s.rejections[0].where, f.string() + ":2");
+  EXPECT_NE(s.rejections[0].reason.find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(s.rejections[1].where, f.string() + ":6");
+  EXPECT_EQ(s.rejections[2].where, f.string() + ":4");
+  EXPECT_NE(s.rejections[2].reason.find("gender"), std::string::npos) << s.rejections[2].reason;
+  EXPECT_EQ(version_count(), before + 3);
+  EXPECT_EQ(family_of("p1"), "One");
+  EXPECT_EQ(family_of("p2"), "Two");
+  EXPECT_EQ(call("GET", "/fhir/Patient/p3").status, 404);
+  // Imported data is searchable like data written over HTTP.
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient?family=noid&_total=accurate")), {"total"}), "1");
+}
+
+TEST_F(BulkImportTest, TheSameResourceTwiceInAFileIsStoredInLineOrder) {
+  const auto f = write("twice.ndjson",
+                       patient("t1", "First") + "\n" + patient("t2", "Other") + "\n" + patient("t1", "Second") + "\n");
+  const auto s = import({f});
+  EXPECT_EQ(s.created, 2U);
+  EXPECT_EQ(s.updated, 1U);
+  EXPECT_TRUE(s.rejections.empty());
+  EXPECT_EQ(family_of("t1"), "Second");
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient/t1")), {"meta", "versionId"}), "2");
+}
+
+TEST_F(BulkImportTest, ManyBadLinesInOneBatchAreEachReported) {
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    text += i % 3 == 0 ? R"({"resourceType":"Patient","id":"bad)" + std::to_string(i) + R"(","birthDate":"never"})"
+                       : patient("ok" + std::to_string(i), "F" + std::to_string(i));
+    text += "\n";
+  }
+  const auto f = write("mixed.ndjson", text);
+  const auto s = import({f}, 100);
+  EXPECT_EQ(s.created, 20U);
+  EXPECT_EQ(s.rejected, 10U);
+  for (const auto& r : s.rejections) EXPECT_NE(r.reason.find("birthDate"), std::string::npos) << r.reason;
+  EXPECT_EQ(call("GET", "/fhir/Patient/bad0").status, 404);
+  EXPECT_EQ(call("GET", "/fhir/Patient/ok1").status, 200);
+}
+
+TEST_F(BulkImportTest, ABundleWithOneBadEntryWritesNothing) {
+  const auto f = write("bundle.json", R"({"resourceType":"Bundle","type":"collection","entry":[
+      {"resource":{"resourceType":"Patient","id":"c1","name":[{"family":"Fine"}]}},
+      {"resource":{"resourceType":"Observation","id":"o1","status":"not-a-status","code":{"text":"x"}}}]})");
+  const std::size_t before = version_count();
+  const auto s = import({f});
+  EXPECT_EQ(s.created, 0U);
+  EXPECT_EQ(s.rejected, 2U);
+  ASSERT_EQ(s.rejections.size(), 1U);
+  EXPECT_EQ(s.rejections[0].where, f.string());
+  EXPECT_NE(s.rejections[0].reason.find("Bundle.entry[1]"), std::string::npos) << s.rejections[0].reason;
+  EXPECT_EQ(version_count(), before);
+  // Files that are not FHIR JSON are reported too.
+  const auto s2 = import({write("broken.json", "{"), write("array.json", "[]")});
+  EXPECT_EQ(s2.rejections.size(), 2U);
+  EXPECT_EQ(version_count(), before);
+}
+
+TEST_F(BulkImportTest, AuditEventsAreNeverImported) {
+  const std::string event =
+      R"({"resourceType":"AuditEvent","id":"a1","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z","agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}})";
+  const auto s = import(
+      {write("audit.ndjson", event + "\n"),
+       write("audit.json", R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + event + "}]}")});
+  EXPECT_EQ(s.created, 0U);
+  ASSERT_EQ(s.rejections.size(), 2U);
+  for (const auto& r : s.rejections) EXPECT_NE(r.reason.find("audit trail"), std::string::npos) << r.reason;
+  EXPECT_EQ(version_count(), 0U);
+}
+
+TEST_F(BulkImportTest, SyntheaBundlesResolveUuidAndConditionalReferences) {
+  auto files = Importer::list_files(std::filesystem::path(UCR_TEST_DATA_DIR) / "bulk" / "synthea");
+  ASSERT_TRUE(files);
+  ASSERT_EQ(files->size(), 3U);
+  // The shared organisations and practitioners come first.
+  EXPECT_TRUE(files->at(0).filename().string().starts_with("hospitalInformation"));
+  EXPECT_TRUE(files->at(1).filename().string().starts_with("practitionerInformation"));
+  const auto s = import(*files);
+  EXPECT_TRUE(s.rejections.empty()) << s.rejections.front().reason;
+  EXPECT_EQ(s.created, 7U);
+  auto enc = body_of(call("GET", "/fhir/Encounter?_count=1"));
+  const auto& e = enc.at("entry").as_array().at(0).as_object().at("resource");
+  const std::string org = str(e, {"serviceProvider", "reference"});
+  ASSERT_TRUE(org.starts_with("Organization/")) << org;
+  EXPECT_EQ(call("GET", "/fhir/" + org).status, 200);
+  const std::string subject = str(e, {"subject", "reference"});
+  ASSERT_TRUE(subject.starts_with("Patient/")) << subject;
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/" + subject)), {"name", "0", "family"}), "Examplefield");
+  EXPECT_TRUE(str(e, {"participant", "0", "individual", "reference"}).starts_with("Practitioner/"));
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Observation?" + std::string("subject=") + subject + "&_total=accurate")),
+                {"total"}),
+            "1");
+}
+
+TEST_F(BulkImportTest, ImportingAgainSkipsFinishedFilesAndResumesWhereItStopped) {
+  const auto f =
+      write("three.ndjson", patient("r1", "A") + "\n" + patient("r2", "B") + "\n" + patient("r3", "C") + "\n");
+  auto first = import({f}, 1);
+  EXPECT_EQ(first.created, 3U);
+  auto second = import({f});
+  EXPECT_EQ(second.files_skipped, 1U);
+  EXPECT_EQ(second.created + second.updated, 0U);
+  // As if the first run had stopped after two lines.
+  auto kept = store_->get_meta(store_->list_meta("import:", "", 10)->front().first);
+  ASSERT_TRUE(kept && kept->has_value());
+  auto state = json::parse(**kept).as_object();
+  state["done"] = false;
+  state["line"] = 2;
+  state["offset"] = static_cast<std::int64_t>(2 * (patient("r1", "A").size() + 1));
+  const std::string key = store_->list_meta("import:", "", 10)->front().first;
+  ASSERT_TRUE(store_->write([&](store::Transaction& t) { return t.set_meta(key, json::serialize(state)); }));
+  auto resumed = import({f});
+  EXPECT_EQ(resumed.files, 1U);
+  EXPECT_EQ(resumed.updated, 1U);
+  EXPECT_EQ(resumed.created, 0U);
+  // A file changed since is read again from the start; ids make that safe.
+  std::ofstream(f, std::ios::app) << patient("r4", "D") << "\n";
+  auto changed = import({f});
+  EXPECT_EQ(changed.updated, 3U);
+  EXPECT_EQ(changed.created, 1U);
+  EXPECT_EQ(family_of("r3"), "C");
+}
+
+TEST_F(BulkImportTest, ExportThenImportIntoAnEmptyStoreGivesTheSameResources) {
+  {
+    Api loader(*store_, ApiOptions{});
+    ASSERT_TRUE(demo::load(loader, 8, {}));
+  }
+  // History the export must not repeat: an update and a deletion.
+  const std::string extra = create("Patient", patient({}, "Changed"));
+  ASSERT_EQ(put("Patient", extra, patient(extra, "Changed-again")).status, 200);
+  const std::string gone = create("Patient", patient({}, "Gone"));
+  ASSERT_EQ(call("DELETE", "/fhir/Patient/" + gone).status, 204);
+
+  ExportRun run;
+  run.transaction_time = core::now_micros();
+  run.directory = dir_ / "export";
+  run.max_file_bytes = 64 * 1024;  // several files per large type
+  auto files = write_export(*store_, ExportSpec{}, run);
+  ASSERT_TRUE(files) << files.error().message();
+
+  // A second, empty store.
+  const auto other_dir = dir_ / "other";
+  std::filesystem::create_directories(other_dir);
+  store::SqliteOptions so;
+  so.directory = other_dir;
+  auto other = store::open_sqlite_store(so);
+  ASSERT_TRUE(other);
+  auto listed = Importer::list_files(dir_ / "export");
+  ASSERT_TRUE(listed);
+  ApiOptions ao;
+  ao.link_patients = false;
+  Importer importer(**other, ao, ImportOptions{});
+  auto s = importer.run(*listed);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->rejections.empty()) << s->rejections.front().where << ": " << s->rejections.front().reason;
+
+  // Both exports hold the same resources with the same ids; only meta.versionId and
+  // meta.lastUpdated differ (the importing store numbers and stamps its own versions).
+  ExportRun run2 = run;
+  run2.transaction_time = core::now_micros();
+  run2.directory = dir_ / "export2";
+  ASSERT_TRUE(write_export(**other, ExportSpec{}, run2));
+  const auto read_all = [](const std::filesystem::path& d) {
+    std::map<std::string, json::object> out;
+    for (const auto& e : std::filesystem::directory_iterator(d)) {
+      std::ifstream in(e.path());
+      std::string line;
+      while (std::getline(in, line)) {
+        auto o = json::parse(line).as_object();
+        auto& meta = o["meta"].as_object();
+        meta.erase("versionId");
+        meta.erase("lastUpdated");
+        if (meta.empty()) o.erase("meta");
+        out[str(o, {"resourceType"}) + "/" + str(o, {"id"})] = std::move(o);
+      }
+    }
+    return out;
+  };
+  const auto a = read_all(dir_ / "export");
+  const auto b = read_all(dir_ / "export2");
+  EXPECT_GT(a.size(), 300U);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(s->created, a.size());
+  std::size_t differing = 0;
+  for (const auto& [key, resource] : a) {
+    auto it = b.find(key);
+    if (it == b.end() || it->second != resource) ++differing;
+  }
+  EXPECT_EQ(differing, 0U);
+  EXPECT_EQ(a.count("Patient/" + gone), 0U);
+  EXPECT_EQ(str(a.at("Patient/" + extra), {"name", "0", "family"}), "Changed-again");
+}
+
+}  // namespace
+}  // namespace ucr::api::testing

@@ -1,8 +1,8 @@
 // cli: the `ucr` program and its subcommands. The only place executables are defined.
 #include "api/api.hpp"
-#include "api/copy.hpp"
 #include "api/bulk_export.hpp"
 #include "api/bulk_import.hpp"
+#include "api/copy.hpp"
 #include "api/request.hpp"
 #include "audit/audit.hpp"
 #include "auth/provider.hpp"

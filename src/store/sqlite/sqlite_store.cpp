@@ -39,7 +39,9 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ucr_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_event(seq INTEGER PRIMARY KEY, recorded INTEGER NOT NULL, patient TEXT,
   json BLOB NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_event_patient ON audit_event(patient, seq) WHERE patient IS NOT NULL;
+DROP INDEX IF EXISTS audit_event_patient;
+CREATE TABLE IF NOT EXISTS audit_patient(patient TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY(patient, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS resource_version(
   seq INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
@@ -193,9 +195,44 @@ core::Result<std::vector<std::string>> find_ids_on(Connection& c, const std::str
   return search_on(c, sql::plan_of(type, criteria), limit, 0);
 }
 
+/// The audit trail's index by patient is written in large batches sorted by patient (one entry
+/// per event, inserted at random places, would dirty a page per event); entries after the last
+/// batch are found by a scan of that short tail. `audit:indexed` holds the last entry indexed.
+constexpr const char* kAuditIndexedKey = "audit:indexed";
+
 class SqliteTransaction final : public Transaction {
  public:
-  explicit SqliteTransaction(Connection& c) : c_(c) {}
+  explicit SqliteTransaction(Connection& c, std::int64_t* audit_appended = nullptr)
+      : c_(c), audit_appended_(audit_appended) {}
+
+  /// Indexes by patient every audit entry after the last one indexed, in patient order.
+  core::Result<void> index_audit_by_patient() {
+    auto last = c_.prepare(
+        "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM ucr_meta WHERE key = ?1), 0), "
+        "COALESCE((SELECT MAX(seq) FROM audit_event), 0)");
+    if (!last) return last.error();
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+    {
+      Stmt s(c_.db(), *last);
+      s.bind(1, std::string(kAuditIndexedKey));
+      if (s.step() != SQLITE_ROW) return db_error(c_.db(), "audit index");
+      from = s.i64(0);
+      to = s.i64(1);
+    }
+    if (to <= from) return core::ok();
+    auto ins = c_.prepare(
+        "INSERT OR IGNORE INTO audit_patient(patient, seq) SELECT patient, seq FROM audit_event "
+        "WHERE seq > ?1 AND seq <= ?2 AND patient IS NOT NULL ORDER BY patient, seq");
+    if (!ins) return ins.error();
+    {
+      Stmt s(c_.db(), *ins);
+      s.bind(1, from);
+      s.bind(2, to);
+      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "audit index");
+    }
+    return set_meta(kAuditIndexedKey, std::to_string(to));
+  }
 
   core::Result<std::optional<StoredResource>> current(const std::string& type, const std::string& id) override {
     return read_current(c_, type, id);
@@ -339,6 +376,7 @@ class SqliteTransaction final : public Transaction {
     s.bind_blob(4, record.json);
     s.bind(5, record.hash);
     if (s.step() != SQLITE_DONE) return db_error(c_.db(), "audit");
+    if (audit_appended_ != nullptr) ++*audit_appended_;
     return core::ok();
   }
 
@@ -488,6 +526,7 @@ class SqliteTransaction final : public Transaction {
   }
 
   Connection& c_;
+  std::int64_t* audit_appended_;  // the store's count of entries not yet indexed (writer thread)
 };
 
 struct Job {
@@ -562,6 +601,16 @@ class SqliteStore final : public Store {
         sqlite3_wal_hook(writer_conn_->db(), &SqliteStore::on_wal_commit, this);
         checkpointer_ = std::thread([this] { checkpoint_loop(); });
       }
+    }
+    {
+      // Entries an earlier run appended but did not index are indexed with the next batch.
+      auto p2 = writer_conn_->prepare(
+          "SELECT COALESCE((SELECT MAX(seq) FROM audit_event), 0) - "
+          "COALESCE((SELECT CAST(value AS INTEGER) FROM ucr_meta WHERE key = ?1), 0)");
+      if (!p2) return p2.error();
+      Stmt s(writer_conn_->db(), *p2);
+      s.bind(1, std::string(kAuditIndexedKey));
+      if (s.step() == SQLITE_ROW) audit_unindexed_ = s.i64(0);
     }
     writer_ = std::thread([this] { writer_loop(); });
     return core::ok();
@@ -702,12 +751,17 @@ class SqliteStore final : public Store {
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
     // ?1 patient (or NULL for all), ?2 before seq, ?3 since, ?4 limit.
+    // A patient's entries: those indexed (audit_patient), then the tail not yet indexed, read in
+    // one statement so both parts see the same snapshot.
     auto p = lease.conn->prepare(
         q.patient.empty()
             ? "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE (?1 IS NULL) AND seq < ?2 AND "
               "recorded >= ?3 ORDER BY seq DESC LIMIT ?4"
-            : "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE patient = ?1 AND seq < ?2 AND "
-              "recorded >= ?3 ORDER BY seq DESC LIMIT ?4");
+            : "SELECT seq, recorded, patient, json, hash FROM audit_event WHERE seq IN (SELECT seq FROM "
+              "audit_patient WHERE patient = ?1 AND seq < ?2 ORDER BY seq DESC) AND recorded >= ?3 "
+              "UNION ALL SELECT seq, recorded, patient, json, hash FROM audit_event WHERE seq > "
+              "COALESCE((SELECT CAST(value AS INTEGER) FROM ucr_meta WHERE key = 'audit:indexed'), 0) AND "
+              "patient = ?1 AND seq < ?2 AND recorded >= ?3 ORDER BY seq DESC LIMIT ?4");
     if (!p) return p.error();
     Stmt s(lease.conn->db(), *p);
     if (q.patient.empty()) {
@@ -1000,7 +1054,7 @@ class SqliteStore final : public Store {
       for (auto& job : batch) job.done(begin.error());
       return;
     }
-    SqliteTransaction txn(*writer_conn_);
+    SqliteTransaction txn(*writer_conn_, &audit_unindexed_);
     bool all_ok = true;
     for (std::size_t i = 0; i < batch.size() && all_ok; ++i) {
       results[i] = run_job(batch[i], txn);
@@ -1038,6 +1092,9 @@ class SqliteStore final : public Store {
     commits_.fetch_add(1);
     jobs_.fetch_add(batch.size());
     commit_latency_.observe_micros(core::now_micros() - start);
+    if (audit_unindexed_ >= std::max<std::int64_t>(1, options_.audit_index_batch) && !audit_index_queued_) {
+      queue_audit_index();
+    }
     if (wal_fd_ >= 0 && any_ok && commit) {
       // Acknowledged by the syncer once the WAL is on disk; the writer goes on meanwhile.
       {
@@ -1049,6 +1106,25 @@ class SqliteStore final : public Store {
       return;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  }
+
+  /// Queues the indexing of the audit trail's tail by patient as a write of its own (writer thread).
+  void queue_audit_index() {
+    audit_index_queued_ = true;
+    Job job;
+    job.work = [this](Transaction& t) -> core::Result<void> {
+      audit_unindexed_ = 0;  // the work runs on the writer thread
+      return static_cast<SqliteTransaction&>(t).index_audit_by_patient();
+    };
+    job.done = [this](const core::Result<void>& r) {
+      if (!r) core::log_warn("the audit trail could not be indexed by patient: " + r.error().message());
+      audit_index_queued_ = false;
+    };
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
   }
 
   /// After each commit of the writer: asks for a checkpoint once the WAL holds enough pages. The
@@ -1138,6 +1214,8 @@ class SqliteStore final : public Store {
   bool checkpoint_wanted_ = false;    // guarded by checkpoint_mu_
   bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
   std::atomic<std::uint64_t> checkpoints_{0};
+  std::int64_t audit_unindexed_ = 0;             // writer thread only
+  std::atomic<bool> audit_index_queued_{false};  // set by the writer, cleared by the syncer
   std::thread syncer_;
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

@@ -18,6 +18,9 @@ struct SqliteOptions {
   /// other readers may see it up to one flush (a few ms) before that. False: SQLite flushes each
   /// commit itself (synchronous=FULL) and the writer waits for it.
   bool pipelined_sync = true;
+  /// The audit trail is indexed by patient in batches of this many entries (sorted by patient, so
+  /// index pages are shared); `AuditEvent?patient=` scans the entries after the last batch.
+  std::int64_t audit_index_batch = 32768;
 };
 
 /// Opens (creating if needed) the database under options.directory.

@@ -123,6 +123,31 @@ TEST(Extract, AccentsInContactAreNotPatientNames) {
   EXPECT_EQ(normalized(mine, "given"), (std::vector<std::string>{"benedicte"}));
 }
 
+TEST(Extract, ConceptTextHasARowOnlyWhenNoCodingCarriesIt) {
+  // text repeating a display (after normalisation) is already on the coding's row, for :text.
+  json::value same = json::parse(
+      R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct",)"
+      R"("code":"38341003","display":"Hypertensive disorder"}],"text":"HYPERTENSIVE disorder"}})");
+  const auto one = of(extract(same, "Condition", "c1").tokens, "code");
+  ASSERT_EQ(one.size(), 1U);
+  EXPECT_EQ(one[0].code, "38341003");
+  EXPECT_EQ(one[0].text, "hypertensive disorder");
+  // Other words get their own row, so code:text=high finds it.
+  json::value other = json::parse(
+      R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct",)"
+      R"("code":"38341003","display":"Hypertensive disorder"}],"text":"High blood pressure"}})");
+  const auto two = of(extract(other, "Condition", "c2").tokens, "code");
+  ASSERT_EQ(two.size(), 2U);
+  EXPECT_EQ(two[1].code, "");
+  EXPECT_EQ(two[1].text, "high blood pressure");
+  // Text alone (no coding) keeps its row.
+  json::value alone =
+      json::parse(R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"text":"Dizzy spells"}})");
+  const auto three = of(extract(alone, "Condition", "c3").tokens, "code");
+  ASSERT_EQ(three.size(), 1U);
+  EXPECT_EQ(three[0].text, "dizzy spells");
+}
+
 TEST(Extract, ObservationExample) {
   const IndexRows rows = extract(load("observation-example.json"), "Observation", "example");
   EXPECT_TRUE(has_token(rows, "code", "http://loinc.org", "29463-7"));

@@ -506,7 +506,8 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
   std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
-    if (!sp->compiled || sp->type == ParamType::kSpecial) continue;
+    // Unions of other parameters (combo-code = code | component-code) are read from theirs.
+    if (!sp->compiled || sp->type == ParamType::kSpecial || !sp->stored_as.empty()) continue;
     if (sp->type == ParamType::kComposite) {
       extract_composite(*sp, doc, ctx, rows);
       continue;

@@ -88,8 +88,8 @@ struct Progress {
 };
 
 struct LoadOptions {
-  std::size_t people_per_bundle = 20;  ///< people per transaction (all-or-nothing per Bundle)
-  std::size_t threads = 2;             ///< concurrent Api::handle callers (the store groups commits)
+  std::size_t people_per_bundle = 100;  ///< people per transaction (all-or-nothing per Bundle)
+  std::size_t threads = 2;              ///< concurrent Api::handle callers (the store groups commits)
 };
 
 /// Generates and loads the population through `api` (transactions, so all validation and indexing

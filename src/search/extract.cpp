@@ -323,9 +323,42 @@ IndexRows component_rows(const Component& comp, const fhirpath::Value& item, con
   return rows;
 }
 
+/// Composite parameters whose three components are a token and two numbers (R4's sequence
+/// coordinates: chromosome, start, end): every triple taken from the same element. The second
+/// number is an integer (a coordinate) and is kept in the row's low and high columns.
+void extract_triple(const SearchParam& sp, const json::value& doc, const fhirpath::Context& ctx, IndexRows& rows) {
+  auto items = fhirpath::evaluate(*sp.compiled, doc, ctx);
+  if (!items) return;
+  for (const auto& item : *items) {
+    const IndexRows first = component_rows(sp.components[0], item, ctx);
+    const IndexRows second = component_rows(sp.components[1], item, ctx);
+    const IndexRows third = component_rows(sp.components[2], item, ctx);
+    for (const auto& t : first.tokens) {
+      if (t.code.empty()) continue;
+      for (const auto& x : second.numbers) {
+        for (const auto& y : third.numbers) {
+          if (y.value != std::floor(y.value) || std::fabs(y.value) > 9.0e15) continue;  // not an integer
+          CompositeRow r;
+          r.param = sp.code;
+          r.system1 = t.system;
+          r.code1 = t.code;
+          r.value = x.value;
+          r.low = static_cast<std::int64_t>(y.value);
+          r.high = r.low;
+          rows.composites.push_back(std::move(r));
+        }
+      }
+    }
+  }
+}
+
 /// Composite parameters with a token first component and one more component: every pair of the
 /// two components' values taken from the same element.
 void extract_composite(const SearchParam& sp, const json::value& doc, const fhirpath::Context& ctx, IndexRows& rows) {
+  if (is_triple_composite(sp)) {
+    extract_triple(sp, doc, ctx, rows);
+    return;
+  }
   if (sp.components.size() != 2 ||
       (sp.components[0].type != ParamType::kToken && sp.components[0].type != ParamType::kReference)) {
     return;
@@ -490,6 +523,7 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
   // index needs only the type, which a literal reference (relative or absolute) carries.
   std::map<std::string, json::value, std::less<>> stubs;
   fhirpath::Context ctx;
+  ctx.resource = &doc;  // %resource in component expressions (the sequence's chromosome)
   ctx.resolver = [&stubs](std::string_view ref) -> const json::value* {
     if (auto it = stubs.find(ref); it != stubs.end()) return &it->second;
     std::string_view path = ref;

@@ -306,8 +306,9 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
       return bad_param(name, fmt::format("{} parameters are not supported yet", param_type_name(ptype)));
     }
     if (ptype == ParamType::kComposite) {
-      if (sp->components.size() != 2 ||
-          (sp->components[0].type != ParamType::kToken && sp->components[0].type != ParamType::kReference)) {
+      const bool triple = is_triple_composite(*sp);
+      if (!triple && (sp->components.size() != 2 || (sp->components[0].type != ParamType::kToken &&
+                                                     sp->components[0].type != ParamType::kReference))) {
         return bad_param(name, "this composite parameter is not supported yet");
       }
       if (!modifier.empty()) return bad_param(name, "composite parameters take no modifier");
@@ -315,15 +316,24 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
       for (const auto& raw : split_values(value)) {
         // token$value (R4 search.html#composite); '$' inside a component is escaped as \$.
         std::size_t dollar = std::string::npos;
+        std::size_t second_dollar = std::string::npos;
         for (std::size_t i = 0; i < raw.size(); ++i) {
           if (raw[i] == '\\') {
             ++i;
           } else if (raw[i] == '$') {
-            dollar = i;
-            break;
+            if (dollar == std::string::npos) {
+              dollar = i;
+              if (!triple) break;
+            } else {
+              second_dollar = i;
+              break;
+            }
           }
         }
         if (dollar == std::string::npos) return bad_param(name, "a composite value is first$second");
+        if (triple && second_dollar == std::string::npos) {
+          return bad_param(name, "this composite value has three parts: code$number$number (e.g. 1$100$200)");
+        }
         Condition c;
         c.type = ParamType::kComposite;
         c.param = code;
@@ -345,9 +355,19 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
         Condition second;
         second.type = sp->components[1].type;
         second.param = code;
-        if (auto r = parse_value(second, name, std::string_view(raw).substr(dollar + 1)); !r) return r.error();
+        const std::size_t second_end = triple ? second_dollar - dollar - 1 : std::string::npos;
+        if (auto r = parse_value(second, name, std::string_view(raw).substr(dollar + 1, second_end)); !r) {
+          return r.error();
+        }
         c.components.push_back(std::move(first));
         c.components.push_back(std::move(second));
+        if (triple) {
+          Condition third;
+          third.type = ParamType::kNumber;
+          third.param = code;
+          if (auto r = parse_value(third, name, std::string_view(raw).substr(second_dollar + 1)); !r) return r.error();
+          c.components.push_back(std::move(third));
+        }
         f.any_of.push_back(std::move(c));
       }
       return f;

@@ -195,6 +195,11 @@ const Registry& Registry::r4() {
   return kRegistry;
 }
 
+bool is_triple_composite(const SearchParam& sp) {
+  return sp.type == ParamType::kComposite && sp.components.size() == 3 && sp.components[0].type == ParamType::kToken &&
+         sp.components[1].type == ParamType::kNumber && sp.components[2].type == ParamType::kNumber;
+}
+
 std::vector<std::string> union_parts(std::string_view expression) {
   std::vector<std::string> out;
   int depth = 0;

@@ -45,6 +45,9 @@ struct SearchParam {
   std::vector<std::string> stored_as;
 };
 
+/// A composite of a token and two numbers (R4's MolecularSequence coordinates), indexed as triples.
+[[nodiscard]] bool is_triple_composite(const SearchParam& sp);
+
 /// The parts of a FHIRPath expression's top-level union (`a | b | c`), trimmed; one part when the
 /// expression is not a union. Parentheses, brackets and quoted strings are respected.
 [[nodiscard]] std::vector<std::string> union_parts(std::string_view expression);

@@ -1282,6 +1282,52 @@ TEST_F(CompositeSearchTest, ComboParametersSearchTheObservationAndItsComponents)
   EXPECT_EQ(order, (std::vector<std::string>{other_code, normal, high}));
 }
 
+TEST_F(CompositeSearchTest, SequenceCoordinatesAreThreePartComposites) {
+  // chromosome-variant-coordinate: chromosome, variant start and variant end of the same variant.
+  const auto sequence = [&](const std::string& chromosome, int window_start, int window_end,
+                            const std::vector<std::pair<int, int>>& variants) {
+    std::string v;
+    for (const auto& [start, end] : variants) {
+      if (!v.empty()) v += ",";
+      v += R"({"start":)" + std::to_string(start) + R"(,"end":)" + std::to_string(end) + "}";
+    }
+    return create(
+        "MolecularSequence",
+        R"({"resourceType":"MolecularSequence","type":"dna","coordinateSystem":0,"referenceSeq":{"chromosome":)"
+        R"({"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":")" +
+            chromosome +
+            R"("}]},"referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore",)"
+            R"("code":"NC_000001.11"}]},"windowStart":)" +
+            std::to_string(window_start) + R"(,"windowEnd":)" + std::to_string(window_end) + R"(},"variant":[)" + v +
+            "]}");
+  };
+  const auto a = sequence("1", 22125500, 22125510, {{22125503, 22125504}, {22125507, 22125509}});
+  const auto b = sequence("2", 100, 900, {{150, 170}});
+  const auto found_seq = [&](const std::string& query) {
+    const auto r = call("GET", "/fhir/MolecularSequence?" + query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::set<std::string> ids;
+    const auto doc = body_of(r);
+    if (const auto* entries = doc.if_contains("entry")) {
+      for (const auto& e : entries->as_array()) ids.insert(std::string(e.at("resource").at("id").as_string()));
+    }
+    return ids;
+  };
+  EXPECT_EQ(found_seq("chromosome-variant-coordinate=1$ge22125500$le22125505"), (std::set<std::string>{a}));
+  EXPECT_EQ(found_seq("chromosome-variant-coordinate=1$ge22125505$le22125505"), (std::set<std::string>{}));
+  EXPECT_EQ(found_seq("chromosome-variant-coordinate=1$22125507$22125509"), (std::set<std::string>{a}));
+  // start of one variant and end of another do not make a match.
+  EXPECT_EQ(found_seq("chromosome-variant-coordinate=1$22125503$22125509"), (std::set<std::string>{}));
+  EXPECT_EQ(found_seq("chromosome-variant-coordinate=2$gt100$lt200,1$lt0$lt0"), (std::set<std::string>{b}));
+  EXPECT_EQ(
+      found_seq("chromosome-window-coordinate=http://terminology.hl7.org/CodeSystem/chromosome-human|2$le100$ge900"),
+      (std::set<std::string>{b}));
+  EXPECT_EQ(found_seq("referenceseqid-window-coordinate=NC_000001.11$22125500$22125510"), (std::set<std::string>{a}));
+  const auto two_parts = call("GET", "/fhir/MolecularSequence?chromosome-variant-coordinate=1$100");
+  EXPECT_EQ(two_parts.status, 400);
+  EXPECT_NE(two_parts.body.find("three parts"), std::string::npos) << two_parts.body;
+}
+
 TEST_F(CompositeSearchTest, SystemSearchPagesAcrossTheListedTypes) {
   std::set<std::string> want;
   for (int i = 0; i < 3; ++i) {

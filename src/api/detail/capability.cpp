@@ -13,7 +13,7 @@ namespace {
 
 namespace json = boost::json;
 
-/// Every searchable parameter of a type (special parameters and composites of other shapes are not offered yet).
+/// Every searchable parameter of a type (special parameters are not offered).
 json::array search_params(const std::string& type) {
   json::array out;
   out.push_back(json::object{{"name", "_id"}, {"type", "token"}});
@@ -21,7 +21,7 @@ json::array search_params(const std::string& type) {
   for (const search::SearchParam* sp : registry().for_type(type)) {
     if (sp->code == "_id" || sp->code == "_lastUpdated" || !sp->compiled) continue;
     if (sp->type == search::ParamType::kSpecial) continue;
-    if (sp->type == search::ParamType::kComposite &&
+    if (sp->type == search::ParamType::kComposite && !search::is_triple_composite(*sp) &&
         (sp->components.size() != 2 || (sp->components[0].type != search::ParamType::kToken &&
                                         sp->components[0].type != search::ParamType::kReference))) {
       continue;

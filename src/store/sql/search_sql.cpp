@@ -247,7 +247,7 @@ class Builder {
 
   /// The row test of one alternative, with reference:identifier and token:of-type read as tokens.
   std::string value_test(const Condition& c, const std::string& r) {
-    if (c.type == ParamType::kComposite && c.components.size() == 2) {
+    if (c.type == ParamType::kComposite && (c.components.size() == 2 || c.components.size() == 3)) {
       std::string out = "(TRUE";
       const Condition& first = c.components[0];
       if (first.system) {
@@ -258,7 +258,10 @@ class Builder {
         bind(*first.code);
         out += " AND " + r + ".code1 = ?";
       }
-      return out + " AND " + row_test(c.components[1], r) + ")";
+      out += " AND " + row_test(c.components[1], r);
+      // A third component (a number: a sequence coordinate) is kept in the row's low column.
+      if (c.components.size() == 3) out += " AND " + number_test(c.components[2], r + ".low");
+      return out + ")";
     }
     if (is_token_view(c) || (c.type == ParamType::kToken && c.modifier == "not")) {
       Condition token = c;

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
+import { Documents } from '../components/Documents';
 import { Trends } from '../components/Trends';
 import { Link } from '../components/Layout';
 import { type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
@@ -206,6 +207,7 @@ export function MyRecord({
         ))}
       </ul>
       <Trends trends={trends} />
+      <Documents sources={summary} heading={`${my} documents`} />
     </>
   );
 }

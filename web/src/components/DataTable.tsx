@@ -70,16 +70,20 @@ function FilterSelect({
 export function DataTable<T>({
   id,
   caption,
+  captionHidden = false,
   rows,
   columns,
   rowKey,
   organisationOf,
   statusOf,
   statusLabel = 'Status',
+  limit,
   empty,
 }: {
   id: string;
   caption: string;
+  /** When a heading already names the table. */
+  captionHidden?: boolean;
   rows: readonly T[];
   columns: Column<T>[];
   rowKey: (row: T) => string;
@@ -87,21 +91,52 @@ export function DataTable<T>({
   statusOf?: (row: T) => string;
   /** The second filter's label: "Status" unless it filters by something else (a document's type). */
   statusLabel?: string;
+  /** Rows shown before "Show all" (sorting and filtering apply to every row first). */
+  limit?: number;
   empty: string;
 }) {
   const [sort, setSort] = useState<SortState | null>(null);
   const [filters, setFilters] = useState<Filters>({ organisation: '', status: '' });
+  const [all, setAll] = useState(false);
   const onSort = (column: string) => setSort(nextSort(sort, column));
   const filtered = filterRows(rows, filters, organisationOf, statusOf);
   const key = sort ? columns.find((c) => c.id === sort.column)?.sortKey : undefined;
-  const shown = sort && key ? sortRows(filtered, key, sort.direction) : filtered;
+  const ordered = sort && key ? sortRows(filtered, key, sort.direction) : filtered;
+  const shown = limit && !all ? ordered.slice(0, limit) : ordered;
   const organisations = organisationOf ? choicesOf(rows, organisationOf) : [];
   const statuses = statusOf ? choicesOf(rows, statusOf) : [];
+  const sortable = columns.filter((c) => c.sortKey);
   return (
     <div data-testid={id}>
-      {(organisations.length > 1 || statuses.length > 1 || filters.organisation || filters.status) && (
+      {(organisations.length > 1 || statuses.length > 1 || filters.organisation || filters.status || rows.length > 1) && (
         <div className="ucr-filters">
-          {organisationOf && (
+          {sortable.length > 0 && rows.length > 1 && (
+            <div className="nhsuk-form-group ucr-filter ucr-phone-only">
+              <label className="nhsuk-label" htmlFor={`${id}-sort`}>
+                Sort by
+              </label>
+              <select
+                className="nhsuk-select"
+                id={`${id}-sort`}
+                value={sort ? `${sort.column}:${sort.direction}` : ''}
+                onChange={(e) => {
+                  const [column = '', direction] = e.target.value.split(':');
+                  setSort(column ? { column, direction: direction === 'descending' ? 'descending' : 'ascending' } : null);
+                }}
+              >
+                <option value="">Clinical order</option>
+                {sortable.flatMap((c) => [
+                  <option key={`${c.id}:ascending`} value={`${c.id}:ascending`}>
+                    {c.label}, ascending
+                  </option>,
+                  <option key={`${c.id}:descending`} value={`${c.id}:descending`}>
+                    {c.label}, descending
+                  </option>,
+                ])}
+              </select>
+            </div>
+          )}
+          {organisationOf && (organisations.length > 1 || filters.organisation) && (
             <FilterSelect
               id={`${id}-organisation`}
               label="Organisation"
@@ -110,7 +145,7 @@ export function DataTable<T>({
               onChange={(organisation) => setFilters({ ...filters, organisation })}
             />
           )}
-          {statusOf && (
+          {statusOf && (statuses.length > 1 || filters.status) && (
             <FilterSelect
               id={`${id}-status`}
               label={statusLabel}
@@ -122,7 +157,7 @@ export function DataTable<T>({
         </div>
       )}
       <table className="nhsuk-table ucr-stack">
-        <caption className="nhsuk-table__caption">{caption}</caption>
+        <caption className={`nhsuk-table__caption${captionHidden ? ' nhsuk-u-visually-hidden' : ''}`}>{caption}</caption>
         <thead className="nhsuk-table__head">
           <tr className="nhsuk-table__row">
             {columns.map((c) =>
@@ -155,6 +190,12 @@ export function DataTable<T>({
           ))}
         </tbody>
       </table>
+      {shown.length < ordered.length && (
+        <button type="button" className="nhsuk-button nhsuk-button--secondary" onClick={() => setAll(true)}>
+          Show all {ordered.length}
+          <span className="nhsuk-u-visually-hidden"> rows of {caption.toLowerCase()}</span>
+        </button>
+      )}
     </div>
   );
 }

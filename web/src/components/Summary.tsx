@@ -1,7 +1,6 @@
 import { useState } from 'react';
 import type { Resource } from '../lib/fhir';
 import { formatDate } from '../lib/dates';
-import { nextSort, type SortState, sortRows } from '../lib/sort';
 import { timelineOf } from '../lib/timeline';
 import type { ClinicalSummary } from '../lib/load';
 import {
@@ -21,7 +20,7 @@ import {
   sourceOrganisation,
   statusText,
 } from '../lib/record';
-import { type Column, DataTable, SortHeader } from './DataTable';
+import { type Column, DataTable } from './DataTable';
 
 function ProvenanceLine({ r, summary }: { r: Resource; summary: ClinicalSummary }) {
   const p = provenanceOf(r, summary.known, summary.organisationOf);
@@ -90,16 +89,29 @@ export function ProblemsTable({
   onCorrect?: ((r: Resource) => void) | undefined;
 }) {
   const [activeOnly, setActiveOnly] = useState(false);
-  const [sort, setSort] = useState<SortState | null>(null);
-  const onSort = (column: string) => setSort(nextSort(sort, column));
   const all = sortProblems(summary.conditions);
   const shown = activeOnly
     ? all.filter((c) => conceptCodes(c.clinicalStatus as { coding?: { code?: string }[] } | undefined).includes('active'))
     : all;
   const since = (c: Resource) => String(c.onsetDateTime ?? c.recordedDate ?? '');
-  const problems = sort
-    ? sortRows(shown, sort.column === 'since' ? since : (c) => conceptText(c.code as never), sort.direction)
-    : shown;
+  const name = (c: Resource) => conceptText(c.code as never);
+  const columns: Column<Resource>[] = [
+    {
+      id: 'name',
+      label: 'Problem',
+      sortKey: name,
+      render: (c) => (
+        <>
+          {name(c)}
+          <CorrectionTag r={c} />
+          <ProvenanceLine r={c} summary={summary} />
+          <CorrectButton r={c} label={name(c)} onCorrect={onCorrect} />
+        </>
+      ),
+    },
+    { id: 'status', label: 'Status', sortKey: statusText, render: statusTag },
+    { id: 'since', label: 'Since', sortKey: since, render: (c) => formatDate(since(c) || undefined) },
+  ];
   return (
     <>
       <h3 className="nhsuk-heading-s nhsuk-u-margin-bottom-2">Problems</h3>
@@ -117,37 +129,17 @@ export function ProblemsTable({
           </label>
         </div>
       </div>
-      <table className="nhsuk-table ucr-stack" data-testid="problems">
-        <caption className="nhsuk-table__caption nhsuk-u-visually-hidden">Problems</caption>
-        <thead className="nhsuk-table__head">
-          <tr className="nhsuk-table__row">
-            <SortHeader label="Problem" column="name" sort={sort} onSort={onSort} />
-            <th className="nhsuk-table__header" scope="col">Status</th>
-            <SortHeader label="Since" column="since" sort={sort} onSort={onSort} />
-          </tr>
-        </thead>
-        <tbody className="nhsuk-table__body">
-          {problems.length === 0 && (
-            <EmptyRow cols={3} text={activeOnly ? 'No active problems recorded.' : 'No problems recorded.'} />
-          )}
-          {problems.map((c) => (
-            <tr className="nhsuk-table__row" key={c.id}>
-              <td className="nhsuk-table__cell" data-label="Problem">
-                {conceptText(c.code as never)}
-                <CorrectionTag r={c} />
-                <ProvenanceLine r={c} summary={summary} />
-                <CorrectButton r={c} label={conceptText(c.code as never)} onCorrect={onCorrect} />
-              </td>
-              <td className="nhsuk-table__cell" data-label="Status">
-                {statusTag(c)}
-              </td>
-              <td className="nhsuk-table__cell" data-label="Since">
-                {formatDate((c.onsetDateTime ?? c.recordedDate) as string | undefined)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        id="problems"
+        caption="Problems"
+        captionHidden
+        rows={shown}
+        columns={columns}
+        rowKey={(c) => c.id ?? ''}
+        organisationOf={(r) => sourceOrganisation(r, summary.known, summary.organisationOf)}
+        statusOf={statusText}
+        empty={activeOnly ? 'No active problems recorded.' : 'No problems recorded.'}
+      />
     </>
   );
 }
@@ -156,41 +148,34 @@ const started = (m: Resource) =>
   String(m.authoredOn ?? (m.effectivePeriod as { start?: string } | undefined)?.start ?? '');
 
 export function MedicationsTable({ summary }: { summary: ClinicalSummary }) {
-  const [sort, setSort] = useState<SortState | null>(null);
-  const clinical = sortMedicines(summary.medications);
-  const meds = sort
-    ? sortRows(clinical, sort.column === 'started' ? started : medicationName, sort.direction)
-    : clinical;
-  const onSort = (column: string) => setSort(nextSort(sort, column));
+  const columns: Column<Resource>[] = [
+    {
+      id: 'name',
+      label: 'Medicine',
+      sortKey: medicationName,
+      render: (m) => (
+        <>
+          {medicationName(m)}
+          {m.resourceType === 'MedicationStatement' && ' (reported)'}
+          <ProvenanceLine r={m} summary={summary} />
+        </>
+      ),
+    },
+    { id: 'dose', label: 'How to take it', render: (m) => dosageText(m) || 'Not recorded' },
+    { id: 'status', label: 'Status', sortKey: statusText, render: statusText },
+    { id: 'started', label: 'Started', sortKey: started, render: (m) => formatDate(started(m) || undefined) },
+  ];
   return (
-    <table className="nhsuk-table ucr-stack" data-testid="medications">
-      <caption className="nhsuk-table__caption">Current medicines</caption>
-      <thead className="nhsuk-table__head">
-        <tr className="nhsuk-table__row">
-          <SortHeader label="Medicine" column="name" sort={sort} onSort={onSort} />
-          <th className="nhsuk-table__header" scope="col">How to take it</th>
-          <SortHeader label="Started" column="started" sort={sort} onSort={onSort} />
-        </tr>
-      </thead>
-      <tbody className="nhsuk-table__body">
-        {meds.length === 0 && <EmptyRow cols={3} text="No current medicines recorded." />}
-        {meds.map((m) => (
-          <tr className="nhsuk-table__row" key={`${m.resourceType}/${m.id}`}>
-            <td className="nhsuk-table__cell" data-label="Medicine">
-              {medicationName(m)}
-              {m.resourceType === 'MedicationStatement' && ' (reported)'}
-              <ProvenanceLine r={m} summary={summary} />
-            </td>
-            <td className="nhsuk-table__cell" data-label="How to take it">
-              {dosageText(m) || 'Not recorded'}
-            </td>
-            <td className="nhsuk-table__cell" data-label="Started">
-              {formatDate(started(m) || undefined)}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      id="medications"
+      caption="Current medicines"
+      rows={sortMedicines(summary.medications)}
+      columns={columns}
+      rowKey={(m) => `${m.resourceType}/${m.id ?? ''}`}
+      organisationOf={(r) => sourceOrganisation(r, summary.known, summary.organisationOf)}
+      statusOf={statusText}
+      empty="No current medicines recorded."
+    />
   );
 }
 
@@ -284,6 +269,7 @@ export function EncountersTable({ summary }: { summary: ClinicalSummary }) {
       id="encounters"
       caption="Recent care"
       rows={summary.encounters}
+      limit={10}
       columns={columns}
       rowKey={(e) => e.id ?? ''}
       organisationOf={org}
@@ -401,6 +387,7 @@ export function ResultsTable({ summary, onCorrect }: Props) {
         id="results"
         caption="Results and readings, abnormal first"
         rows={sortResults([...summary.observations, ...summary.vitals])}
+        limit={20}
         columns={columns}
         rowKey={(o) => o.id ?? ''}
         organisationOf={org}
@@ -440,6 +427,7 @@ export function ImmunisationsTable({ summary }: { summary: ClinicalSummary }) {
         id="immunisations"
         caption="Immunisations"
         rows={summary.immunisations}
+        limit={10}
         columns={columns}
         rowKey={(v) => v.id ?? ''}
         organisationOf={org}

@@ -117,7 +117,12 @@ async function pickPatients() {
   // An adult of the practice with an NHS number; the demo data is random in which of them have an
   // allergy or blood pressure readings, so the test gives this person both through the API.
   const mine = await fhir(system, `Patient?general-practitioner=${org}&birthdate=le1990&identifier=${encodeURIComponent(kNhs + '|')}&_count=20`);
-  const withAllergy = (mine.body?.entry ?? []).map((e) => e.resource).find((p) => nhsOf(p) && familyOf(p) && p.birthDate);
+  // Never the demo patient's or carer's own record: the patient tests need it untouched by the GP
+  // (the server keeps a GP's access decision for a minute; emergency access overrides dissent).
+  const own = new Set([claims(token('patient')).patient, claims(token('proxy')).patient]);
+  const withAllergy = (mine.body?.entry ?? [])
+    .map((e) => e.resource)
+    .find((p) => nhsOf(p) && familyOf(p) && p.birthDate && !own.has(p.id));
   if (!withAllergy) throw new Error(`no adult patient at ${org}: ${JSON.stringify(mine.body).slice(0, 300)}`);
   await write(system, {
     resourceType: 'AllergyIntolerance',
@@ -147,7 +152,7 @@ async function pickPatients() {
   let notMine;
   for (const e of others.body?.entry ?? []) {
     const p = e.resource;
-    if ((p.generalPractitioner ?? []).some((g) => g.reference === org)) continue;
+    if ((p.generalPractitioner ?? []).some((g) => g.reference === org) || own.has(p.id)) continue;
     const probe = await fhir(gp, `Condition?patient=${p.id}&_count=1`);
     if (probe.status === 403) {
       notMine = p;
@@ -220,16 +225,26 @@ async function bigRecord(practiceId, n) {
   return /Patient\/([^/]+)/.exec(location)?.[1];
 }
 
-async function checkAccessibility(page, name) {
+/** Checks the page with axe; with SCREENSHOTS, saves it at desktop and phone widths (`focus`: a
+ *  locator to show in a screen-sized shot instead of the whole page, for parts of a long page). */
+async function checkAccessibility(page, name, focus) {
   const result = await page.evaluate(async () =>
     // eslint-disable-next-line no-undef
     window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
   );
   if (shots && (!shotPages || shotPages.has(name))) {
     const size = page.viewportSize();
-    await page.screenshot({ path: join(shots, `${name}-desktop.jpg`), fullPage: true, quality: 80 });
+    const shoot = async (path) => {
+      if (focus) {
+        await focus.evaluate((e) => e.scrollIntoView({ block: 'start' }));
+        await page.screenshot({ path, quality: 80 });
+      } else {
+        await page.screenshot({ path, fullPage: true, quality: 80 });
+      }
+    };
+    await shoot(join(shots, `${name}-desktop.jpg`));
     await page.setViewportSize({ width: 375, height: 740 });
-    await page.screenshot({ path: join(shots, `${name}-phone.jpg`), fullPage: true, quality: 80 });
+    await shoot(join(shots, `${name}-phone.jpg`));
     if (size) await page.setViewportSize(size);
   }
   axeChecks.push({ name, violations: result.violations.length });
@@ -243,6 +258,10 @@ async function checkAccessibility(page, name) {
 
 /** Fails when the page is wider than the screen, naming the widest elements that stick out. */
 async function phoneFits(page, what) {
+  // Charts redraw at the new width a moment after the viewport changes: let the layout settle first.
+  await page
+    .waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, undefined, { timeout: 5000 })
+    .catch(() => {});
   const found = await page.evaluate(() => {
     const overflow = document.documentElement.scrollWidth - window.innerWidth;
     const wide = [...document.querySelectorAll('body *')]
@@ -413,7 +432,7 @@ try {
     if ((await trends.locator('canvas[role="img"]').count()) === 0) throw new Error('no trend chart drawn');
     await trends.getByText('Show the readings as a table').first().click();
     expectText(await trends.locator('table').first().innerText(), 'Systolic blood pressure', 'readings table');
-    await checkAccessibility(page, 'patient-summary');
+    await checkAccessibility(page, 'patient-summary', page.getByTestId('patient-banner'));
   });
 
   await test('the record fits a phone-sized screen', async () => {
@@ -424,7 +443,15 @@ try {
     try {
       await page.getByTestId('documents').waitFor();
       await phoneFits(page, 'the record');
+      // The column headers are hidden on a phone; a "Sort by" list does their work there.
+      await page.getByTestId('problems').getByLabel('Sort by').selectOption({ label: 'Problem, descending' });
+      const names = await page.getByTestId('problems').locator('tbody tr td:first-child').evaluateAll((cells) =>
+        cells.map((c) => c.childNodes[0]?.textContent ?? ''),
+      );
+      const sorted = [...names].sort((a, b) => b.localeCompare(a, 'en-GB', { sensitivity: 'base', numeric: true }));
+      if (JSON.stringify(names) !== JSON.stringify(sorted)) throw new Error(`problems not sorted on the phone: ${names.join(', ')}`);
       await checkAccessibility(page, 'patient-summary-phone');
+      await page.getByTestId('problems').getByLabel('Sort by').selectOption({ label: 'Clinical order' });
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
@@ -524,7 +551,7 @@ try {
     expectText(shown, 'East Kent Hospitals University NHS Foundation Trust', 'provenance: organisation');
     expectText(shown, 'Written by', 'provenance: author');
     if ((await view.locator('b, img').count()) > 0) throw new Error('the letter was injected as HTML');
-    await checkAccessibility(page, 'documents');
+    await checkAccessibility(page, 'documents', page.getByTestId('document'));
     await page.setViewportSize({ width: 375, height: 740 });
     try {
       await phoneFits(page, 'the document');
@@ -567,7 +594,7 @@ try {
       if (where.some((w) => w !== orgs[1])) throw new Error(`encounters filter let others through: ${where.join(', ')}`);
       await encounters.getByLabel('Organisation').selectOption('');
     }
-    await checkAccessibility(page, 'results');
+    await checkAccessibility(page, 'results', page.getByRole('heading', { name: 'Results and readings' }));
   });
 
   await test('a GP records a pulse (range checked first) and a temperature', async () => {
@@ -595,7 +622,7 @@ try {
     await form.waitFor();
     await form.getByRole('button', { name: 'Save the correction' }).click();
     expectText(await form.getByRole('alert').first().innerText(), 'Select what is wrong', 'validation');
-    await checkAccessibility(page, 'correct-entry');
+    await checkAccessibility(page, 'correct-entry', page.getByTestId('correct-entry'));
     await form.getByLabel(/entered in error/).check();
     await form.getByLabel('Reason').fill('Recorded for the wrong patient');
     await form.getByRole('button', { name: 'Save the correction' }).click();
@@ -623,6 +650,15 @@ try {
     const problem = page.getByTestId('problems').locator('tbody tr').filter({ hasText: 'Atrial fibrillation' }).first();
     expectText(await problem.innerText(), 'Corrected', 'corrected tag');
     expectText(await problem.innerText(), 'Resolved', 'new status');
+    await page.getByRole('button', { name: 'Correct Heart rate' }).first().click();
+    await form.getByLabel('The value is wrong').check();
+    await form.getByLabel(/^Correct value/).fill('74');
+    await form.getByLabel('Reason').fill('Misread the monitor');
+    await form.getByRole('button', { name: 'Save the correction' }).click();
+    await page.getByTestId('saved').getByText('Heart rate corrected').waitFor();
+    const pulse = page.getByTestId('results').locator('tbody tr').filter({ hasText: 'Misread the monitor' }).first();
+    expectText(await pulse.innerText(), '74', 'the corrected value');
+    expectText(await pulse.innerText(), 'Corrected', 'the corrected status');
   });
 
   await test('a record of 2,000 resources opens (time measured and reported, not asserted)', async () => {
@@ -656,7 +692,7 @@ try {
     const notice = await page.getByTestId('emergency-access').innerText();
     expectText(notice, 'You have emergency access until', 'time limit');
     expectText(notice, 'recorded in the audit trail', 'audit notice');
-    await checkAccessibility(page, 'emergency-record');
+    await checkAccessibility(page, 'emergency-record', page.getByTestId('patient-banner'));
   });
 
   await test('signing out forgets the session', async () => {
@@ -741,7 +777,7 @@ try {
     await patientPage.getByRole('heading', { name: 'My documents' }).waitFor();
     await patientPage.getByTestId('documents').getByRole('button', { name: /^Care plan review from 1 September 2025/ }).click();
     expectText(await patientPage.getByTestId('letter').innerText(), 'Keep active.', 'the letter');
-    await checkAccessibility(patientPage, 'my-documents');
+    await checkAccessibility(patientPage, 'my-documents', patientPage.getByTestId('document'));
     await patientPage.close();
   });
 

@@ -74,6 +74,7 @@ class PersonBuilder {
     flags();
     duplicates();
     documents();
+    interpret_results();
     return std::move(entries_);
   }
 
@@ -1288,6 +1289,71 @@ class PersonBuilder {
       }
     }
     return out;
+  }
+
+  // --- result interpretation -----------------------------------------------------------------------
+
+  /// A laboratory reference range (adult; the sex-specific ones for haemoglobin and creatinine),
+  /// with the limits beyond which a result is critical (0 when there is none).
+  struct Range {
+    std::string_view loinc;
+    double low = 0;   ///< 0: no lower limit
+    double high = 0;  ///< 0: no upper limit
+    double critical_low = 0;
+    double critical_high = 0;
+  };
+
+  [[nodiscard]] Range range_of(std::string_view loinc) const {
+    if (loinc == "718-7") return female_ ? Range{loinc, 115, 165, 70, 0} : Range{loinc, 130, 180, 70, 0};
+    if (loinc == "14682-9") return female_ ? Range{loinc, 45, 84, 0, 0} : Range{loinc, 59, 104, 0, 0};
+    if (loinc == "2823-3") return Range{loinc, 3.5, 5.3, 2.5, 6.5};
+    if (loinc == "59261-8") return Range{loinc, 0, 41, 0, 0};   // HbA1c: 42-47 at risk, 48 and over diabetes
+    if (loinc == "62238-1") return Range{loinc, 60, 0, 15, 0};  // eGFR: below 60 reduced, below 15 failure
+    if (loinc == "14647-2") return Range{loinc, 0, 5.0, 0, 0};  // total cholesterol: 5.0 or under advised
+    return Range{};
+  }
+
+  /// Each laboratory result gets its reference range and an interpretation (R4
+  /// v3-ObservationInterpretation: N, L, H, LL, HH), as a laboratory system reports them. A separate
+  /// pass over the record, so the rest of the generator is unchanged by it.
+  void interpret_results() {
+    static constexpr std::string_view kInterpretation =
+        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+    for (json::value& v : entries_) {
+      json::object& r = v.as_object().at("resource").as_object();
+      if (r.at("resourceType").as_string() != "Observation" || !r.contains("valueQuantity")) continue;
+      const std::string_view loinc =
+          r.at("code").as_object().at("coding").as_array().at(0).as_object().at("code").as_string();
+      const Range range = range_of(loinc);
+      if (range.loinc.empty()) continue;
+      const json::object& q = r.at("valueQuantity").as_object();
+      const double value = q.at("value").to_number<double>();
+      const auto limit = [&](double x) {
+        return json::object{{"value", x}, {"unit", q.at("unit")}, {"system", q.at("system")}, {"code", q.at("code")}};
+      };
+      json::object rr;
+      if (range.low > 0) rr["low"] = limit(range.low);
+      if (range.high > 0) rr["high"] = limit(range.high);
+      std::string_view code = "N";
+      std::string_view display = "Normal";
+      if (q.contains("comparator")) {
+        // ">90": above every limit that matters here.
+      } else if (range.critical_low > 0 && value < range.critical_low) {
+        code = "LL";
+        display = "Critical low";
+      } else if (range.critical_high > 0 && value > range.critical_high) {
+        code = "HH";
+        display = "Critical high";
+      } else if (range.low > 0 && value < range.low) {
+        code = "L";
+        display = "Low";
+      } else if (range.high > 0 && value > range.high) {
+        code = "H";
+        display = "High";
+      }
+      r["referenceRange"] = json::array{std::move(rr)};
+      r["interpretation"] = json::array{codeable(kInterpretation, code, display)};
+    }
   }
 
   /// Day and month swapped when that is a date, else the day's digits swapped, else the day next to it.

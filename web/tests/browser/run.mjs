@@ -575,9 +575,17 @@ try {
     await page.reload();
     const results = page.getByTestId('results');
     await results.getByText('Potassium').first().waitFor();
-    const first = await results.locator('tbody tr').first().innerText();
-    expectText(first, 'Potassium', 'the abnormal result first although it is the oldest');
-    expectText(first, 'Critically high', 'abnormal flag');
+    // Abnormal results first (critical ones before the rest), whatever their date; the demo's own
+    // results are interpreted too, so the new one is compared with its neighbours.
+    const rows = await results.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({ text: tr.innerText, flag: tr.querySelector('[data-testid="abnormal"]')?.textContent ?? '' })),
+    );
+    const potassium = rows.findIndex((r) => r.text.includes('Potassium') && r.text.includes('6.4'));
+    if (potassium < 0) throw new Error('the critical potassium is not among the first results shown');
+    expectText(rows[potassium].flag, 'Critically high', 'abnormal flag');
+    if (rows.slice(0, potassium).some((r) => !r.flag.startsWith('Critically'))) throw new Error('a less abnormal result came first');
+    const firstNormal = rows.findIndex((r) => !r.flag);
+    if (firstNormal >= 0 && rows.slice(firstNormal).some((r) => r.flag)) throw new Error('an abnormal result came after a normal one');
     const testHeader = results.getByRole('columnheader', { name: 'Test' });
     await testHeader.getByRole('button').click();
     await testHeader.getByRole('button').click();

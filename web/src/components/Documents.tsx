@@ -4,6 +4,7 @@ import {
   documentAuthor,
   documentContent,
   documentDate,
+  documentEncounter,
   documentOrganisation,
   documentStatus,
   documentType,
@@ -13,6 +14,7 @@ import { type Column, DataTable } from './DataTable';
 
 interface Sources {
   documents: Resource[];
+  encounters: Resource[];
   known: Map<string, Resource>;
   organisationOf: Map<string, string>;
 }
@@ -24,7 +26,6 @@ export function DocumentView({ doc, sources, onClose }: { doc: Resource; sources
   const content = documentContent(doc);
   const author = documentAuthor(doc, sources.known, sources.organisationOf);
   const organisation = documentOrganisation(doc, sources.known);
-  const encounter = (doc.context as { encounter?: unknown[] } | undefined)?.encounter?.length ?? 0;
   return (
     <section className="nhsuk-card" aria-labelledby="document-heading" data-testid="document">
       <div className="nhsuk-card__content">
@@ -37,7 +38,7 @@ export function DocumentView({ doc, sources, onClose }: { doc: Resource; sources
             ['Written by', author || 'Not recorded'],
             ['Organisation', organisation || 'Not recorded'],
             ['Status', documentStatus(doc)],
-            ['About', encounter > 0 ? 'A visit or stay in this record' : 'Not linked to a visit'],
+            ['About', documentEncounter(doc, sources.encounters)],
             ['Last updated', formatDate(doc.meta?.lastUpdated)],
             ...(doc.meta?.source ? [['Source system', doc.meta.source]] : []),
           ].map(([k, v]) => (

@@ -1,6 +1,7 @@
 // Clinical documents (R4 DocumentReference): letters and summaries shown as plain text. A letter's
 // text is only ever rendered as text, never as HTML, whatever its content type claims.
 import type { Resource } from './fhir';
+import { formatDate } from './dates';
 import { conceptText, referenceKey, referenceName } from './record';
 
 interface Attachment {
@@ -75,4 +76,15 @@ export function documentContent(d: Resource): DocumentContent {
   const text = decodeBase64Text(a.data);
   if (text === undefined) return { unavailable: 'The text of this document could not be read.' };
   return { text };
+}
+
+/** "Emergency department patient visit on 3 February 2025": the visit the document is about, when it was loaded. */
+export function documentEncounter(doc: Resource, encounters: Resource[]): string {
+  const refs = (doc.context as { encounter?: { reference?: string }[] } | undefined)?.encounter ?? [];
+  if (refs.length === 0) return 'Not linked to a visit';
+  const key = referenceKey(refs[0]?.reference);
+  const e = encounters.find((x) => `Encounter/${x.id ?? ''}` === key);
+  if (!e) return 'A visit or stay in this record';
+  const what = conceptText((e.type as never[] | undefined)?.[0]) || 'Visit';
+  return `${what} on ${formatDate((e.period as { start?: string } | undefined)?.start)}`;
 }

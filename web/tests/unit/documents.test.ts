@@ -4,6 +4,7 @@ import {
   decodeBase64Text,
   documentAuthor,
   documentContent,
+  documentEncounter,
   documentOrganisation,
   documentStatus,
   documentType,
@@ -53,5 +54,24 @@ describe('documents', () => {
     expect(documentStatus(d)).toBe('Current');
     expect(documentStatus({ ...d, status: 'entered-in-error' })).toBe('Entered in error');
     expect(documentStatus({ ...d, docStatus: 'preliminary' })).toBe('Current (preliminary)');
+  });
+});
+
+describe('the visit a document is about', () => {
+  const ed: Resource = {
+    resourceType: 'Encounter',
+    id: 'e1',
+    type: [{ text: 'Emergency department patient visit' }],
+    period: { start: '2025-02-03T09:00:00Z' },
+  };
+  const doc = (context?: unknown): Resource => ({ resourceType: 'DocumentReference', ...(context ? { context } : {}) });
+  it('names the encounter and its date when it was loaded', () => {
+    expect(documentEncounter(doc({ encounter: [{ reference: 'Encounter/e1' }] }), [ed])).toBe(
+      'Emergency department patient visit on 3 February 2025',
+    );
+  });
+  it('says when the encounter is not at hand, or there is none', () => {
+    expect(documentEncounter(doc({ encounter: [{ reference: 'Encounter/other' }] }), [ed])).toBe('A visit or stay in this record');
+    expect(documentEncounter(doc(), [ed])).toBe('Not linked to a visit');
   });
 });

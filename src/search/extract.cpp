@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -109,6 +110,7 @@ class Extractor {
     if ((codings != nullptr && codings->is_array()) || v.type == "CodeableConcept") {
       // CodeableConcept (possibly text only)
       const std::string_view text = str_of(*o, "text");
+      const std::size_t first = rows_.tokens.size();
       if (codings != nullptr && codings->is_array()) {
         for (const auto& c : codings->get_array()) {
           if (const auto* co = c.if_object()) {
@@ -116,7 +118,14 @@ class Extractor {
           }
         }
       }
-      if (!text.empty()) token({}, {}, text);
+      if (!text.empty()) {
+        // The text gets a row of its own for :text, unless a coding's row already carries the same
+        // words (the usual case: text repeats the display), which saves one index row in three.
+        const std::string normalized = normalize_string(text);
+        const bool carried = std::any_of(rows_.tokens.begin() + static_cast<std::ptrdiff_t>(first), rows_.tokens.end(),
+                                         [&](const TokenRow& row) { return row.text == normalized; });
+        if (!carried) rows_.tokens.push_back(TokenRow{param_, {}, {}, normalized});
+      }
       return;
     }
     if (o->contains("value") && (v.type == "Identifier" || o->contains("system") || o->contains("type"))) {
@@ -497,7 +506,8 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
   std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
-    if (!sp->compiled || sp->type == ParamType::kSpecial) continue;
+    // Unions of other parameters (combo-code = code | component-code) are read from theirs.
+    if (!sp->compiled || sp->type == ParamType::kSpecial || !sp->stored_as.empty()) continue;
     if (sp->type == ParamType::kComposite) {
       extract_composite(*sp, doc, ctx, rows);
       continue;

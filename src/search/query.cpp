@@ -327,6 +327,7 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
         Condition c;
         c.type = ParamType::kComposite;
         c.param = code;
+        c.stored_as = sp->stored_as;
         Condition first;
         first.type = ParamType::kToken;
         first.param = code;
@@ -355,10 +356,12 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
   if (modifier == "missing" && (code == "_id" || code == "_lastUpdated")) {
     return bad_param(name, ":missing does not apply here");
   }
+  const SearchParam* defined = registry.find(type, code);
   for (const auto& raw : split_values(value)) {
     Condition c;
     c.type = ptype;
     c.param = code;
+    if (defined != nullptr) c.stored_as = defined->stored_as;
     c.modifier = modifier;
     if (auto r = parse_value(c, name, raw); !r) return r.error();
     f.any_of.push_back(std::move(c));
@@ -522,6 +525,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
           k.type = ParamType::kDate;
         } else if (const SearchParam* sp = registry.find(type, k.param)) {
           k.type = sp->type;
+          k.stored_as = sp->stored_as;
           if (k.type == ParamType::kComposite || k.type == ParamType::kSpecial) {
             if (auto r = fail(bad_param(name, fmt::format("cannot sort by '{}'", k.param))); !r) return r.error();
             continue;

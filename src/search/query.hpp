@@ -24,7 +24,10 @@ struct Filter;
 /// One alternative of an OR list: a test on one search parameter of the resource being searched.
 struct Condition {
   ParamType type = ParamType::kToken;
-  std::string param;     ///< parameter code ("name", "subject"); "_id" and "_lastUpdated" are special
+  std::string param;  ///< parameter code ("name", "subject"); "_id" and "_lastUpdated" are special
+  /// The codes whose index rows hold this parameter's values when it is a union of others
+  /// (SearchParam::stored_as); empty: the rows are under `param`.
+  std::vector<std::string> stored_as;
   std::string modifier;  ///< "", exact, contains, missing, not, text, identifier, below, above, or a type
   Prefix prefix = Prefix::kEq;
   std::string text;                   ///< string / uri value (normalised for plain string search)
@@ -54,6 +57,7 @@ struct Filter {
 
 struct SortKey {
   std::string param;
+  std::vector<std::string> stored_as;  ///< as Condition::stored_as
   ParamType type = ParamType::kString;
   bool descending = false;
 };

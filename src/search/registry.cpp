@@ -25,6 +25,60 @@ std::string key_of(std::string_view type, std::string_view code) {
   return k;
 }
 
+/// Marks the parameters of one resource type that are unions of others (see SearchParam::stored_as):
+/// the parts of P's expression are exactly the union of the parts of parameters A, B, ... of the same
+/// type, each a strict subset (so no two parameters can stand for each other). Composites also need
+/// the same components. References are left alone (includes and chains read their own rows).
+void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
+  std::vector<std::vector<std::string>> parts;
+  parts.reserve(params.size());
+  for (const auto& sp : params) {
+    auto p = union_parts(sp->expression);
+    std::sort(p.begin(), p.end());
+    p.erase(std::unique(p.begin(), p.end()), p.end());
+    parts.push_back(std::move(p));
+  }
+  const auto same_components = [](const SearchParam& a, const SearchParam& b) {
+    if (a.components.size() != b.components.size()) return false;
+    for (std::size_t i = 0; i < a.components.size(); ++i) {
+      if (a.components[i].type != b.components[i].type || a.components[i].text != b.components[i].text) return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    SearchParam& p = *params[i];
+    if (parts[i].size() < 2 || !p.compiled || p.type == ParamType::kReference || p.type == ParamType::kSpecial ||
+        p.code.front() == '_') {
+      continue;
+    }
+    std::vector<std::string> covered;
+    std::vector<std::string> codes;
+    for (std::size_t j = 0; j < params.size(); ++j) {
+      const SearchParam& q = *params[j];
+      if (j == i || q.type != p.type || !q.compiled || parts[j].size() >= parts[i].size() || !same_components(p, q) ||
+          !std::includes(parts[i].begin(), parts[i].end(), parts[j].begin(), parts[j].end())) {
+        continue;
+      }
+      codes.push_back(q.code);
+      covered.insert(covered.end(), parts[j].begin(), parts[j].end());
+    }
+    std::sort(covered.begin(), covered.end());
+    covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
+    if (covered == parts[i]) p.stored_as = std::move(codes);
+  }
+  // A constituent must itself be stored: drop links through another union (not in R4, but custom
+  // definitions are not linked at all, so this only guards the rule).
+  for (auto& sp : params) {
+    for (const auto& code : sp->stored_as) {
+      const auto it = std::find_if(params.begin(), params.end(), [&](const auto& o) { return o->code == code; });
+      if (it != params.end() && !(*it)->stored_as.empty()) {
+        sp->stored_as.clear();
+        break;
+      }
+    }
+  }
+}
+
 std::string str(const json::object& o, std::string_view k) {
   const auto* v = o.if_contains(k);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -71,6 +125,8 @@ std::string_view param_type_name(ParamType t) {
 const Registry& Registry::r4() {
   static const Registry kRegistry = [] {
     Registry r;
+    // Built per resource type first, so unions can be linked before the parameters become const.
+    std::map<std::string, std::vector<std::shared_ptr<SearchParam>>, std::less<>> staged_params;
     const std::string_view text(ucr_search_parameters_json, ucr_search_parameters_json_size);
     const json::value doc = json::parse(json::string_view(text.data(), text.size()));
     const auto& root = doc.as_object();
@@ -90,7 +146,8 @@ const Registry& Registry::r4() {
           Component comp;
           comp.code = str(co, "code");
           comp.type = param_type_of(str(co, "type"));
-          auto compiled = fhirpath::compile(str(co, "expression"));
+          comp.text = str(co, "expression");
+          auto compiled = fhirpath::compile(comp.text);
           if (compiled) comp.expression = *compiled;
           components.push_back(std::move(comp));
         }
@@ -108,8 +165,8 @@ const Registry& Registry::r4() {
           r.failures_.push_back(fmt::format("{}.{}: {}", std::string_view(base), code, compiled.error().message()));
         for (const auto& b : bases) {
           // A specific definition wins over the generic Resource one (e.g. _id stays generic).
-          auto k = key_of(b, code);
-          if (r.params_.count(k) != 0) continue;
+          auto& staged = staged_params[b];
+          if (std::any_of(staged.begin(), staged.end(), [&](const auto& o) { return o->code == code; })) continue;
           auto sp = std::make_shared<SearchParam>();
           sp->code = code;
           sp->type = type;
@@ -117,9 +174,16 @@ const Registry& Registry::r4() {
           if (compiled) sp->compiled = *compiled;
           sp->targets = targets;
           sp->components = components;
-          r.by_type_[b].push_back(sp.get());
-          r.params_.emplace(std::move(k), std::move(sp));
+          staged.push_back(std::move(sp));
         }
+      }
+    }
+    for (auto& [type, params] : staged_params) link_unions(params);
+    for (auto& [type, params] : staged_params) {
+      for (auto& sp : params) {
+        auto k = key_of(type, sp->code);
+        r.by_type_[type].push_back(sp.get());
+        r.params_.emplace(std::move(k), std::move(sp));
       }
     }
     for (const auto& [type, params] : root.at("patientCompartment").as_object()) {
@@ -129,6 +193,40 @@ const Registry& Registry::r4() {
     return r;
   }();
   return kRegistry;
+}
+
+std::vector<std::string> union_parts(std::string_view expression) {
+  std::vector<std::string> out;
+  int depth = 0;
+  bool quoted = false;
+  std::size_t start = 0;
+  const auto push = [&](std::size_t end) {
+    std::string_view part = expression.substr(start, end - start);
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.front())) != 0) part.remove_prefix(1);
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.back())) != 0) part.remove_suffix(1);
+    out.emplace_back(part);
+  };
+  for (std::size_t i = 0; i < expression.size(); ++i) {
+    const char c = expression[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '\'') {
+        quoted = false;
+      }
+    } else if (c == '\'') {
+      quoted = true;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      push(i);
+      start = i + 1;
+    }
+  }
+  push(expression.size());
+  return out;
 }
 
 const SearchParam* Registry::find(std::string_view type, std::string_view code) const {

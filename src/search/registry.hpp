@@ -27,6 +27,7 @@ struct Component {
   std::string code;
   ParamType type = ParamType::kToken;
   std::shared_ptr<const fhirpath::Expression> expression;
+  std::string text;  ///< the expression as written
 };
 
 /// One search parameter as it applies to one resource type.
@@ -37,7 +38,16 @@ struct SearchParam {
   std::shared_ptr<const fhirpath::Expression> compiled;  ///< null when the expression does not compile
   std::vector<std::string> targets;                      ///< reference target types
   std::vector<Component> components;
+  /// Empty: the parameter's own index rows are stored under its code. Otherwise the parameter is
+  /// the union of these parameters of the same type (its expression is `A | B` where A and B are
+  /// theirs, e.g. Observation combo-code = code | component-code): nothing is stored under its
+  /// code, and searches and sorts read the rows of these instead.
+  std::vector<std::string> stored_as;
 };
+
+/// The parts of a FHIRPath expression's top-level union (`a | b | c`), trimmed; one part when the
+/// expression is not a union. Parentheses, brackets and quoted strings are respected.
+[[nodiscard]] std::vector<std::string> union_parts(std::string_view expression);
 
 /// A search parameter defined on the server by a SearchParameter resource (R4 searchparameter.html).
 struct CustomParam {

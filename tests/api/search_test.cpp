@@ -1252,6 +1252,36 @@ TEST_F(CompositeSearchTest, CodeValueQuantityMatchesCodeAndValueOfTheSameElement
   EXPECT_EQ(call("GET", "/fhir/Observation?code-value-quantity=8480-6").status, 400);
 }
 
+TEST_F(CompositeSearchTest, ComboParametersSearchTheObservationAndItsComponents) {
+  // combo-* parameters are unions (code | component.code, ...): their rows are not stored twice,
+  // searches read the rows of code and component-code instead. Every form must still answer.
+  const auto high = observation("8480-6", 160, 95);
+  const auto normal = observation("8480-6", 120, 80);
+  const auto other_code = observation("8310-5", 160, 70);
+  const auto no_code =
+      create("Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"note"}})");
+  const std::set<std::string> coded{high, normal, other_code};
+  EXPECT_EQ(found("combo-code=8462-4"), coded);  // every one has the component
+  EXPECT_EQ(found("combo-code=http://loinc.org|8480-6"), (std::set<std::string>{high, normal}));
+  EXPECT_EQ(found("combo-code=8310-5,nope"), (std::set<std::string>{other_code}));
+  EXPECT_EQ(found("combo-code:missing=true"), (std::set<std::string>{}));  // the text counts
+  EXPECT_EQ(found("combo-value-quantity:missing=true"), (std::set<std::string>{no_code}));
+  EXPECT_EQ(found("combo-value-quantity:missing=false"), coded);
+  EXPECT_EQ(found("combo-code:not=8480-6"), (std::set<std::string>{other_code, no_code}));
+  EXPECT_EQ(found("combo-code:text=note"), (std::set<std::string>{no_code}));
+  EXPECT_EQ(found("combo-value-quantity=ge150"), (std::set<std::string>{high, other_code}));
+  EXPECT_EQ(found("combo-value-quantity=95"), (std::set<std::string>{high}));
+  EXPECT_EQ(found("combo-code-value-quantity=8462-4$ge90"), (std::set<std::string>{high}));
+  EXPECT_EQ(found("combo-code-value-quantity=8310-5$gt150"), (std::set<std::string>{other_code}));
+  EXPECT_EQ(found("combo-code-value-quantity=8462-4$gt150"), (std::set<std::string>{}));
+  // As a second filter, not the driver, and as a sort key (lowest value of either first).
+  EXPECT_EQ(found("status=final&combo-value-quantity=lt75"), (std::set<std::string>{other_code}));
+  const auto sorted = body_of(call("GET", "/fhir/Observation?combo-code=8462-4&_sort=combo-value-quantity"));
+  std::vector<std::string> order;
+  for (const auto& e : sorted.at("entry").as_array()) order.emplace_back(e.at("resource").at("id").as_string());
+  EXPECT_EQ(order, (std::vector<std::string>{other_code, normal, high}));
+}
+
 TEST_F(CompositeSearchTest, SystemSearchPagesAcrossTheListedTypes) {
   std::set<std::string> want;
   for (int i = 0; i < 3; ++i) {

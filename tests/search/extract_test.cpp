@@ -65,6 +65,28 @@ TEST(Registry, R4ParametersCompile) {
   EXPECT_TRUE(r.patient_compartment_params("Organization").empty());
 }
 
+TEST(Registry, UnionParametersAreReadFromTheirParts) {
+  const auto& r = Registry::r4();
+  const auto stored = [&](std::string_view type, std::string_view code) {
+    const SearchParam* sp = r.find(type, code);
+    EXPECT_NE(sp, nullptr) << code;
+    auto v = sp == nullptr ? std::vector<std::string>{} : sp->stored_as;
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(stored("Observation", "combo-code"), (std::vector<std::string>{"code", "component-code"}));
+  EXPECT_EQ(stored("Observation", "combo-value-quantity"),
+            (std::vector<std::string>{"component-value-quantity", "value-quantity"}));
+  EXPECT_EQ(stored("Observation", "combo-code-value-quantity"),
+            (std::vector<std::string>{"code-value-quantity", "component-code-value-quantity"}));
+  EXPECT_TRUE(stored("Observation", "code").empty());
+  EXPECT_TRUE(stored("Observation", "patient").empty());  // references keep their own rows
+  EXPECT_TRUE(stored("Patient", "name").empty());
+  EXPECT_EQ(union_parts("(A.b as Quantity) | (A.c.where(x = 'a|b') | A.d)"),
+            (std::vector<std::string>{"(A.b as Quantity)", "(A.c.where(x = 'a|b') | A.d)"}));
+  EXPECT_EQ(union_parts(" Observation.code "), (std::vector<std::string>{"Observation.code"}));
+}
+
 TEST(Extract, PatientExample) {
   const auto doc = load("patient-example.json");
   const IndexRows rows = extract(doc, "Patient", "example");
@@ -123,6 +145,31 @@ TEST(Extract, AccentsInContactAreNotPatientNames) {
   EXPECT_EQ(normalized(mine, "given"), (std::vector<std::string>{"benedicte"}));
 }
 
+TEST(Extract, ConceptTextHasARowOnlyWhenNoCodingCarriesIt) {
+  // text repeating a display (after normalisation) is already on the coding's row, for :text.
+  json::value same = json::parse(
+      R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct",)"
+      R"("code":"38341003","display":"Hypertensive disorder"}],"text":"HYPERTENSIVE disorder"}})");
+  const auto one = of(extract(same, "Condition", "c1").tokens, "code");
+  ASSERT_EQ(one.size(), 1U);
+  EXPECT_EQ(one[0].code, "38341003");
+  EXPECT_EQ(one[0].text, "hypertensive disorder");
+  // Other words get their own row, so code:text=high finds it.
+  json::value other = json::parse(
+      R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct",)"
+      R"("code":"38341003","display":"Hypertensive disorder"}],"text":"High blood pressure"}})");
+  const auto two = of(extract(other, "Condition", "c2").tokens, "code");
+  ASSERT_EQ(two.size(), 2U);
+  EXPECT_EQ(two[1].code, "");
+  EXPECT_EQ(two[1].text, "high blood pressure");
+  // Text alone (no coding) keeps its row.
+  json::value alone =
+      json::parse(R"({"resourceType":"Condition","subject":{"reference":"Patient/p"},"code":{"text":"Dizzy spells"}})");
+  const auto three = of(extract(alone, "Condition", "c3").tokens, "code");
+  ASSERT_EQ(three.size(), 1U);
+  EXPECT_EQ(three[0].text, "dizzy spells");
+}
+
 TEST(Extract, ObservationExample) {
   const IndexRows rows = extract(load("observation-example.json"), "Observation", "example");
   EXPECT_TRUE(has_token(rows, "code", "http://loinc.org", "29463-7"));
@@ -154,7 +201,10 @@ TEST(Extract, ObservationExample) {
   EXPECT_EQ(q[0].system, "http://unitsofmeasure.org");
   EXPECT_EQ(q[0].code, "[lb_av]");
   EXPECT_EQ(q[0].unit, "lbs");
-  EXPECT_EQ(of(rows.quantities, "combo-value-quantity").size(), 1U);
+  // combo-value-quantity is value-quantity | component-value-quantity: read from their rows.
+  EXPECT_TRUE(of(rows.quantities, "combo-value-quantity").empty());
+  EXPECT_TRUE(of(rows.tokens, "combo-code").empty());
+  EXPECT_EQ(of(rows.quantities, "value-quantity").size(), 1U);
   EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/example"}));
 }
 

@@ -276,7 +276,24 @@ class Builder {
 
   static const char* table_for(const Condition& c) { return is_token_view(c) ? "idx_token" : table_of(c.type); }
 
-  static std::string param_for(const Condition& c) { return is_token_view(c) ? c.param + ":" + c.modifier : c.param; }
+  /// `{r}.param = ?` for the parameter's index rows (or `IN (...)` for a union of parameters), bound.
+  std::string param_test(const std::string& r, const std::string& param, const std::vector<std::string>& stored_as,
+                         const std::string& suffix = {}) {
+    if (stored_as.empty()) {
+      bind(param + suffix);
+      return r + ".param = ?";
+    }
+    std::string out = r + ".param IN (";
+    for (std::size_t i = 0; i < stored_as.size(); ++i) {
+      bind(stored_as[i] + suffix);
+      out += i == 0 ? "?" : ", ?";
+    }
+    return out + ")";
+  }
+
+  std::string param_test(const std::string& r, const Condition& c) {
+    return param_test(r, c.param, c.stored_as, is_token_view(c) ? ":" + c.modifier : std::string());
+  }
 
   /// True when a filter can drive the search: a positive test on one indexed parameter (or a
   /// forward chain), so its matching rids can be read from the index's (type, param, value) key.
@@ -345,10 +362,9 @@ class Builder {
              filter(*first.chain, t, first.chain_type);
     }
     bind(type);
-    bind(param_for(first));
-    std::string out =
-        fmt::format("SELECT DISTINCT {0}.rid AS rid FROM {1} {0} WHERE {0}.type = ? AND {0}.param = ? AND (", r,
-                    first.type == ParamType::kComposite ? "idx_composite" : table_for(first));
+    std::string out = fmt::format("SELECT DISTINCT {0}.rid AS rid FROM {1} {0} WHERE {0}.type = ? AND ", r,
+                                  first.type == ParamType::kComposite ? "idx_composite" : table_for(first));
+    out += param_test(r, first) + " AND (";
     for (std::size_t i = 0; i < f.any_of.size(); ++i) {
       if (i > 0) out += " OR ";
       out += value_test(f.any_of[i], r);
@@ -393,9 +409,9 @@ class Builder {
       return out + filter(*c.chain, t, c.chain_type) + ")";
     }
     const std::string r = row_alias();
-    const std::string head = fmt::format("EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.rid = {2}.rid AND {1}.param = ?",
-                                         c.type == ParamType::kComposite ? "idx_composite" : table_for(c), r, a);
-    bind(param_for(c));
+    const std::string head = fmt::format("EXISTS (SELECT 1 FROM {0} {1} WHERE {1}.rid = {2}.rid AND ",
+                                         c.type == ParamType::kComposite ? "idx_composite" : table_for(c), r, a) +
+                             param_test(r, c);
     if (c.modifier == "missing") return (c.missing ? "NOT " : "") + head + ")";
     if (c.type == ParamType::kToken && c.modifier == "not") return "NOT " + head + " AND " + value_test(c, r) + ")";
     return head + " AND " + value_test(c, r) + ")";
@@ -429,9 +445,8 @@ class Builder {
       default:
         break;
     }
-    bind(k.param);
-    return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.rid = {3}.rid AND s.param = ?)", agg, column,
-                       table_of(k.type), a);
+    return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.rid = {3}.rid AND ", agg, column, table_of(k.type), a) +
+           param_test("s", k.param, k.stored_as) + ")";
   }
 
  private:

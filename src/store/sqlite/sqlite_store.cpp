@@ -101,6 +101,30 @@ CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL
 CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(rid);
 )sql";
 
+/// The INSERT statements of one index table for 1..kRowsPerInsert rows: `head` names the table and
+/// columns (type and rid first), `columns` counts the others. Built once; the texts live as long as
+/// the program, so connections cache their statements by address.
+class MultiInsert {
+ public:
+  static constexpr std::size_t kRowsPerInsert = 16;
+  MultiInsert(std::string_view head, int columns) : columns(columns) {
+    std::string row = "(?";
+    for (int i = 1; i < columns + 2; ++i) row += ",?";
+    row += ")";
+    std::string text = std::string(head) + " VALUES" + row;
+    texts_[1] = text;
+    for (std::size_t n = 2; n <= kRowsPerInsert; ++n) {
+      text += "," + row;
+      texts_.at(n) = text;
+    }
+  }
+  [[nodiscard]] const char* text(std::size_t rows) const { return texts_.at(rows).c_str(); }
+  int columns;  // per row, besides type and rid
+
+ private:
+  std::array<std::string, kRowsPerInsert + 1> texts_;
+};
+
 // Clears a resource's index rows before its new version's rows go in (literals: cached by address).
 constexpr std::array<const char*, 9> kClearIndex = {
     "DELETE FROM idx_composite WHERE rid = ?1", "DELETE FROM idx_string WHERE rid = ?1",
@@ -401,109 +425,110 @@ class SqliteTransaction final : public Transaction {
     return core::ok();
   }
 
-  /// Inserts rows of one index table: `bind_row` binds columns from ?3 on for one row.
+  /// Inserts rows of one index table, up to kRowsPerInsert rows per statement (one statement run per
+  /// resource and table, not per row). `bind_row(s, at, row)` binds the row's own columns from
+  /// parameter `at` on; the type and rid come first. Text is bound in place: rows outlive step().
   template <class Rows, class BindRow>
-  core::Result<void> insert_rows(const NewVersion& v, std::int64_t rid, const char* sql, const Rows& rows,
+  core::Result<void> insert_rows(const NewVersion& v, std::int64_t rid, const MultiInsert& sql, const Rows& rows,
                                  BindRow bind_row) {
-    if (rows.empty()) return core::ok();
-    auto p = c_.prepare(sql);
-    if (!p) return p.error();
-    for (const auto& row : rows) {
+    const int per_row = sql.columns + 2;
+    for (std::size_t first = 0; first < rows.size(); first += MultiInsert::kRowsPerInsert) {
+      const std::size_t count = std::min(MultiInsert::kRowsPerInsert, rows.size() - first);
+      auto p = c_.prepare(sql.text(count));
+      if (!p) return p.error();
       Stmt s(c_.db(), *p);
-      s.bind(1, v.info.type);
-      s.bind(2, rid);
-      bind_row(s, row);
+      for (std::size_t i = 0; i < count; ++i) {
+        const int at = (static_cast<int>(i) * per_row) + 1;
+        s.bind_static(at, v.info.type);
+        s.bind(at + 1, rid);
+        bind_row(s, at + 2, rows[first + i]);
+      }
       if (s.step() != SQLITE_DONE) return db_error(c_.db(), "index");
     }
     return core::ok();
   }
 
   core::Result<void> insert_index(const NewVersion& v, std::int64_t rid) {
+    static const MultiInsert kStrings("INSERT OR IGNORE INTO idx_string(type, rid, param, normalized, exact)", 3);
+    static const MultiInsert kTokens("INSERT OR IGNORE INTO idx_token(type, rid, param, system, code, text)", 4);
+    static const MultiInsert kReferences(
+        "INSERT OR IGNORE INTO idx_reference(type, rid, param, target_type, target_id, url)", 4);
+    static const MultiInsert kDates("INSERT OR IGNORE INTO idx_date(type, rid, param, low, high)", 3);
+    static const MultiInsert kNumbers("INSERT OR IGNORE INTO idx_number(type, rid, param, value, low, high)", 4);
+    static const MultiInsert kQuantities(
+        "INSERT OR IGNORE INTO idx_quantity(type, rid, param, value, low, high, system, code, unit)", 7);
+    static const MultiInsert kUris("INSERT OR IGNORE INTO idx_uri(type, rid, param, uri)", 2);
+    static const MultiInsert kComposites(
+        "INSERT INTO idx_composite(type, rid, param, system1, code1, system, code, unit, normalized, exact, uri, "
+        "target_type, target_id, url, value, low, high)",
+        15);
+    static const MultiInsert kCompartments("INSERT OR IGNORE INTO compartment(type, rid, patient)", 1);
     const auto& x = v.index;
-    core::Result<void> r = insert_rows(
-        v, rid, "INSERT OR IGNORE INTO idx_string(type, rid, param, normalized, exact) VALUES(?1, ?2, ?3, ?4, ?5)",
-        x.strings, [](Stmt& s, const search::StringRow& row) {
-          s.bind(3, row.param);
-          s.bind(4, row.normalized);
-          s.bind(5, row.exact);
-        });
+    core::Result<void> r = insert_rows(v, rid, kStrings, x.strings, [](Stmt& s, int at, const search::StringRow& row) {
+      s.bind_static(at, row.param);
+      s.bind_static(at + 1, row.normalized);
+      s.bind_static(at + 2, row.exact);
+    });
     if (!r) return r;
-    r = insert_rows(
-        v, rid, "INSERT OR IGNORE INTO idx_token(type, rid, param, system, code, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-        x.tokens, [](Stmt& s, const search::TokenRow& row) {
-          s.bind(3, row.param);
-          s.bind(4, row.system);
-          s.bind(5, row.code);
-          s.bind(6, row.text);
-        });
+    r = insert_rows(v, rid, kTokens, x.tokens, [](Stmt& s, int at, const search::TokenRow& row) {
+      s.bind_static(at, row.param);
+      s.bind_static(at + 1, row.system);
+      s.bind_static(at + 2, row.code);
+      s.bind_static(at + 3, row.text);
+    });
     if (!r) return r;
-    r = insert_rows(v, rid,
-                    "INSERT OR IGNORE INTO idx_reference(type, rid, param, target_type, target_id, url) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                    x.references, [](Stmt& s, const search::ReferenceRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.target_type);
-                      s.bind(5, row.target_id);
-                      s.bind(6, row.url);
-                    });
+    r = insert_rows(v, rid, kReferences, x.references, [](Stmt& s, int at, const search::ReferenceRow& row) {
+      s.bind_static(at, row.param);
+      s.bind_static(at + 1, row.target_type);
+      s.bind_static(at + 2, row.target_id);
+      s.bind_static(at + 3, row.url);
+    });
     if (!r) return r;
-    r = insert_rows(v, rid, "INSERT OR IGNORE INTO idx_date(type, rid, param, low, high) VALUES(?1, ?2, ?3, ?4, ?5)",
-                    x.dates, [](Stmt& s, const search::DateRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.low);
-                      s.bind(5, row.high);
-                    });
+    r = insert_rows(v, rid, kDates, x.dates, [](Stmt& s, int at, const search::DateRow& row) {
+      s.bind_static(at, row.param);
+      s.bind(at + 1, row.low);
+      s.bind(at + 2, row.high);
+    });
     if (!r) return r;
-    r = insert_rows(
-        v, rid, "INSERT OR IGNORE INTO idx_number(type, rid, param, value, low, high) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-        x.numbers, [](Stmt& s, const search::NumberRow& row) {
-          s.bind(3, row.param);
-          s.bind(4, row.value);
-          s.bind(5, row.low);
-          s.bind(6, row.high);
-        });
+    r = insert_rows(v, rid, kNumbers, x.numbers, [](Stmt& s, int at, const search::NumberRow& row) {
+      s.bind_static(at, row.param);
+      s.bind(at + 1, row.value);
+      s.bind(at + 2, row.low);
+      s.bind(at + 3, row.high);
+    });
     if (!r) return r;
-    r = insert_rows(v, rid,
-                    "INSERT OR IGNORE INTO idx_quantity(type, rid, param, value, low, high, system, code, unit) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    x.quantities, [](Stmt& s, const search::QuantityRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.value);
-                      s.bind(5, row.low);
-                      s.bind(6, row.high);
-                      s.bind(7, row.system);
-                      s.bind(8, row.code);
-                      s.bind(9, row.unit);
-                    });
+    r = insert_rows(v, rid, kQuantities, x.quantities, [](Stmt& s, int at, const search::QuantityRow& row) {
+      s.bind_static(at, row.param);
+      s.bind(at + 1, row.value);
+      s.bind(at + 2, row.low);
+      s.bind(at + 3, row.high);
+      s.bind_static(at + 4, row.system);
+      s.bind_static(at + 5, row.code);
+      s.bind_static(at + 6, row.unit);
+    });
     if (!r) return r;
-    r = insert_rows(v, rid, "INSERT OR IGNORE INTO idx_uri(type, rid, param, uri) VALUES(?1, ?2, ?3, ?4)", x.uris,
-                    [](Stmt& s, const search::UriRow& row) {
-                      s.bind(3, row.param);
-                      s.bind(4, row.uri);
-                    });
+    r = insert_rows(v, rid, kUris, x.uris, [](Stmt& s, int at, const search::UriRow& row) {
+      s.bind_static(at, row.param);
+      s.bind_static(at + 1, row.uri);
+    });
     if (!r) return r;
-    r = insert_rows(
-        v, rid,
-        "INSERT INTO idx_composite(type, rid, param, system1, code1, system, code, unit, normalized, exact, "
-        "uri, target_type, target_id, url, value, low, high) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        x.composites, [](Stmt& s, const search::CompositeRow& row) {
-          s.bind(3, row.param);
-          s.bind(4, row.system1);
-          s.bind(5, row.code1);
-          s.bind(6, row.system);
-          s.bind(7, row.code);
-          s.bind(8, row.unit);
-          s.bind(9, row.normalized);
-          s.bind(10, row.exact);
-          s.bind(11, row.uri);
-          s.bind(12, row.target_type);
-          s.bind(13, row.target_id);
-          s.bind(14, row.url);
-          s.bind(15, row.value);
-          s.bind(16, static_cast<std::int64_t>(row.low));
-          s.bind(17, static_cast<std::int64_t>(row.high));
-        });
+    r = insert_rows(v, rid, kComposites, x.composites, [](Stmt& s, int at, const search::CompositeRow& row) {
+      s.bind_static(at, row.param);
+      s.bind_static(at + 1, row.system1);
+      s.bind_static(at + 2, row.code1);
+      s.bind_static(at + 3, row.system);
+      s.bind_static(at + 4, row.code);
+      s.bind_static(at + 5, row.unit);
+      s.bind_static(at + 6, row.normalized);
+      s.bind_static(at + 7, row.exact);
+      s.bind_static(at + 8, row.uri);
+      s.bind_static(at + 9, row.target_type);
+      s.bind_static(at + 10, row.target_id);
+      s.bind_static(at + 11, row.url);
+      s.bind(at + 12, row.value);
+      s.bind(at + 13, static_cast<std::int64_t>(row.low));
+      s.bind(at + 14, static_cast<std::int64_t>(row.high));
+    });
     if (!r) return r;
     std::vector<std::string> patients;
     for (const auto& c : x.compartments) {
@@ -513,8 +538,8 @@ class SqliteTransaction final : public Transaction {
         std::find(x.compartments.begin(), x.compartments.end(), v.compartment) == x.compartments.end()) {
       patients.push_back(v.compartment.substr(8));
     }
-    return insert_rows(v, rid, "INSERT OR IGNORE INTO compartment(type, rid, patient) VALUES(?1, ?2, ?3)", patients,
-                       [](Stmt& s, const std::string& patient) { s.bind(3, patient); });
+    return insert_rows(v, rid, kCompartments, patients,
+                       [](Stmt& s, int at, const std::string& patient) { s.bind_static(at, patient); });
   }
 
   static void bind_common(Stmt& s, const NewVersion& v) {

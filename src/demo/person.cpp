@@ -15,6 +15,8 @@ namespace ucr::demo::detail {
 namespace {
 
 constexpr std::uint64_t kStreamPerson = 1;
+/// Letters draw on their own stream, so adding them leaves the rest of each record as it was.
+constexpr std::uint64_t kStreamDocuments = 4;
 
 /// The demo's "today": records run up to the end of 2025 and ages are as at 1 January 2026.
 constexpr std::int64_t kToday = days_from_civil(2026, 1, 1);
@@ -71,6 +73,8 @@ class PersonBuilder {
     immunisations();
     flags();
     duplicates();
+    documents();
+    interpret_results();
     return std::move(entries_);
   }
 
@@ -1093,6 +1097,263 @@ class PersonBuilder {
     birth_ = birth;
     postcode_ = postcode;
     line_ = line;
+  }
+
+  // --- documents ---------------------------------------------------------------------------------
+
+  /// Clinical letters about the person's most recent care, as DocumentReferences with the letter
+  /// inline (text/plain, base64): the latest ED attendance, hospital stay and outpatient clinic,
+  /// and the latest long-term condition review, so at most four per person.
+  void documents() {
+    Rng rng(derive_seed(seed_, kStreamDocuments, n_));
+    std::vector<json::object> written;  // added once read: adding moves the entries the Seen point into
+    Seen ed;
+    Seen stay;
+    Seen clinic;
+    Seen review;
+    for (const json::value& v : entries_) {
+      const json::object& entry = v.as_object();
+      const json::object& r = entry.at("resource").as_object();
+      if (r.at("resourceType").as_string() != "Encounter") continue;
+      const std::string_view cls = r.at("class").as_object().at("code").as_string();
+      const std::string_view type =
+          r.at("type").as_array().at(0).as_object().at("coding").as_array().at(0).as_object().at("code").as_string();
+      const std::string_view provider = r.at("serviceProvider").as_object().at("reference").as_string();
+      const Seen seen{std::string(entry.at("fullUrl").as_string()), &r};
+      // Entries are not in date order: keep the latest of each kind.
+      const auto later = [&](const Seen& current) {
+        return current.encounter == nullptr || start_of(r) > start_of(*current.encounter);
+      };
+      if (cls == "EMER" && later(ed)) ed = seen;
+      if (cls == "IMP" && later(stay)) stay = seen;
+      if (cls == "AMB" && r.contains("basedOn") && later(clinic)) clinic = seen;
+      if (cls == "AMB" && type == "185349003" && provider == "Organization/" + practice_->id && later(review))
+        review = seen;
+    }
+    if (ed.encounter != nullptr) {
+      const std::string diagnosis = diagnosis_of(ed.url);
+      const bool admitted = stay.encounter != nullptr && stay.encounter->contains("partOf") &&
+                            stay.encounter->at("partOf").as_object().at("reference").as_string() == ed.url;
+      std::string text = letter_head("Emergency department attendance summary", *ed.encounter);
+      text += fmt::format("Attended: {}\nDiagnosis: {}\n", long_date(start_of(*ed.encounter)), diagnosis);
+      text += admitted ? "Outcome: admitted to a ward for further treatment.\n" : "Outcome: discharged home.\n";
+      text += rng.chance(0.5) ? "Follow-up: no routine follow-up needed; please review if the symptoms return.\n"
+                              : "Follow-up: please review at the practice within two weeks.\n";
+      text += letter_foot(*ed.encounter, "Emergency Department");
+      written.push_back(document(Coded{"371531000", "Report of clinical encounter"},
+                                 "Emergency department attendance summary", ed, text, patient_url_));
+    }
+    if (stay.encounter != nullptr) {
+      const json::object& hx = stay.encounter->at("hospitalization").as_object();
+      const std::string_view to = hx.at("dischargeDisposition").as_object().at("text").as_string();
+      std::string reason = "Not recorded";
+      if (stay.encounter->contains("reasonReference")) {
+        reason = diagnosis_of(std::string(
+            stay.encounter->at("reasonReference").as_array().at(0).as_object().at("reference").as_string()));
+      }
+      std::string text = letter_head("Discharge summary", *stay.encounter);
+      text += fmt::format("Admitted: {}\nDischarged: {}\nDischarged to: {}\nReason for admission: {}\n",
+                          long_date(start_of(*stay.encounter)), long_date(end_of(*stay.encounter)), to, reason);
+      text += "Medicines on discharge: as before admission; no changes made.\n";
+      text += rng.chance(0.6) ? "Actions for the GP: please check kidney function and blood count in one week.\n"
+                              : "Actions for the GP: none; the ward has arranged follow-up in clinic.\n";
+      text += letter_foot(*stay.encounter, "Ward team");
+      written.push_back(
+          document(Coded{"373942005", "Discharge summary"}, "Discharge summary", stay, text, patient_url_));
+    }
+    if (clinic.encounter != nullptr) {
+      std::string text = letter_head("Clinic letter", *clinic.encounter);
+      text += fmt::format("Seen in clinic: {}\n", long_date(start_of(*clinic.encounter)));
+      text += fmt::format("Dear colleague,\n\nThank you for referring {} {}. I saw them in clinic today. ", given_,
+                          family_);
+      text += rng.chance(0.5) ? "Their examination was unremarkable and I have reassured them. I have discharged "
+                                "them back to your care.\n"
+                              : "I have arranged further tests and will see them again in three months with the "
+                                "results.\n";
+      text += letter_foot(*clinic.encounter, "Outpatient clinic");
+      written.push_back(
+          document(Coded{"371530004", "Clinical consultation report"}, "Clinic letter", clinic, text, patient_url_));
+    }
+    if (review.encounter != nullptr && !active_.empty()) {
+      std::string text = letter_head("Care plan review", *review.encounter);
+      text += fmt::format("Reviewed: {}\nConditions reviewed:", long_date(start_of(*review.encounter)));
+      for (const Active& a : active_) text += fmt::format(" {};", kLtcs.at(static_cast<std::size_t>(a.ltc)).display);
+      text.back() = '\n';
+      text += "Agreed goals: stay active, take medicines as prescribed, attend annual review.\n";
+      text += rng.chance(0.7) ? "Changes: none; the plan continues as before.\n"
+                              : "Changes: blood tests before the next review; see the nurse sooner if unwell.\n";
+      text += letter_foot(*review.encounter, "Practice nursing team");
+      written.push_back(document(Coded{"734163000", "Care plan"}, "Care plan review", review, text, patient_url_));
+    }
+    for (json::object& d : written) add(uuid(), std::move(d));
+  }
+
+  /// An Encounter of the record: its urn:uuid and resource (inside entries_, not moved while read).
+  struct Seen {
+    std::string url;
+    const json::object* encounter = nullptr;
+  };
+
+  static std::string_view start_of(const json::object& encounter) {
+    return encounter.at("period").as_object().at("start").as_string();
+  }
+  static std::string_view end_of(const json::object& encounter) {
+    return encounter.at("period").as_object().at("end").as_string();
+  }
+
+  /// "2024-03-14T..." → "14 March 2024".
+  static std::string long_date(std::string_view iso) {
+    static constexpr std::array<std::string_view, 12> kMonths = {"January",   "February", "March",    "April",
+                                                                 "May",       "June",     "July",     "August",
+                                                                 "September", "October",  "November", "December"};
+    const int year = std::stoi(std::string(iso.substr(0, 4)));
+    const int month = std::stoi(std::string(iso.substr(5, 2)));
+    const int day = std::stoi(std::string(iso.substr(8, 2)));
+    return fmt::format("{} {} {}", day, kMonths.at(static_cast<std::size_t>(month - 1)), year);
+  }
+
+  /// The display of the Condition recorded at an encounter (or named by its urn:uuid).
+  [[nodiscard]] std::string diagnosis_of(const std::string& url) const {
+    for (const json::value& v : entries_) {
+      const json::object& entry = v.as_object();
+      const json::object& r = entry.at("resource").as_object();
+      if (r.at("resourceType").as_string() != "Condition") continue;
+      const bool at = r.contains("encounter") && r.at("encounter").as_object().at("reference").as_string() == url;
+      if (at || entry.at("fullUrl").as_string() == url)
+        return std::string(r.at("code").as_object().at("text").as_string());
+    }
+    return "Not recorded";
+  }
+
+  [[nodiscard]] std::string organisation_name(std::string_view reference) const {
+    const std::string_view id = reference.substr(reference.find('/') + 1);
+    if (id == practice_->id) return practice_->name;
+    for (const FixedOrg& o : kFixedOrgs) {
+      if (o.id == id) return std::string(o.name);
+    }
+    return std::string(id);
+  }
+
+  [[nodiscard]] std::string letter_head(std::string_view title, const json::object& encounter) const {
+    const std::string_view provider = encounter.at("serviceProvider").as_object().at("reference").as_string();
+    return fmt::format("{}\n{}\n\nPatient: {} {}\nDate of birth: {}\n\n", title, organisation_name(provider), given_,
+                       family_, long_date(format_date(birth_)));
+  }
+
+  [[nodiscard]] std::string letter_foot(const json::object& encounter, std::string_view team) const {
+    const std::string_view provider = encounter.at("serviceProvider").as_object().at("reference").as_string();
+    return fmt::format("\nYours sincerely,\n{}, {}\n(This is a synthetic letter made for the demonstration.)\n", team,
+                       organisation_name(provider));
+  }
+
+  static json::object document(const Coded& type, std::string_view title, const Seen& seen, const std::string& text,
+                               const std::string& patient) {
+    const json::object& e = *seen.encounter;
+    json::object d;
+    d["resourceType"] = "DocumentReference";
+    d["status"] = "current";
+    d["docStatus"] = "final";
+    json::object t = codeable(kSnomed, type.code, type.display);
+    t["text"] = title;
+    d["type"] = std::move(t);
+    d["subject"] = link(patient);
+    d["date"] = end_of(e);
+    if (e.contains("participant")) {
+      d["author"] = json::array{e.at("participant").as_array().at(0).as_object().at("individual")};
+    }
+    d["custodian"] = e.at("serviceProvider");
+    d["description"] = title;
+    json::object attachment;
+    attachment["contentType"] = "text/plain; charset=utf-8";
+    attachment["language"] = "en-GB";
+    attachment["data"] = base64(text);
+    attachment["title"] = title;
+    attachment["creation"] = end_of(e);
+    d["content"] = json::array{json::object{{"attachment", std::move(attachment)}}};
+    d["context"] = json::object{{"encounter", json::array{link(seen.url)}}, {"period", e.at("period")}};
+    return d;
+  }
+
+  static std::string base64(std::string_view in) {
+    static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    for (std::size_t i = 0; i < in.size(); i += 3) {
+      const std::size_t n = std::min<std::size_t>(3, in.size() - i);
+      std::uint32_t v = 0;
+      for (std::size_t k = 0; k < 3; ++k) {
+        v = (v << 8U) | (k < n ? static_cast<unsigned char>(in[i + k]) : 0U);
+      }
+      for (std::size_t k = 0; k < 4; ++k) {
+        out += k <= n ? kAlphabet.at((v >> (18U - 6U * k)) & 0x3fU) : '=';
+      }
+    }
+    return out;
+  }
+
+  // --- result interpretation -----------------------------------------------------------------------
+
+  /// A laboratory reference range (adult; the sex-specific ones for haemoglobin and creatinine),
+  /// with the limits beyond which a result is critical (0 when there is none).
+  struct Range {
+    std::string_view loinc;
+    double low = 0;   ///< 0: no lower limit
+    double high = 0;  ///< 0: no upper limit
+    double critical_low = 0;
+    double critical_high = 0;
+  };
+
+  [[nodiscard]] Range range_of(std::string_view loinc) const {
+    if (loinc == "718-7") return female_ ? Range{loinc, 115, 165, 70, 0} : Range{loinc, 130, 180, 70, 0};
+    if (loinc == "14682-9") return female_ ? Range{loinc, 45, 84, 0, 0} : Range{loinc, 59, 104, 0, 0};
+    if (loinc == "2823-3") return Range{loinc, 3.5, 5.3, 2.5, 6.5};
+    if (loinc == "59261-8") return Range{loinc, 0, 41, 0, 0};   // HbA1c: 42-47 at risk, 48 and over diabetes
+    if (loinc == "62238-1") return Range{loinc, 60, 0, 15, 0};  // eGFR: below 60 reduced, below 15 failure
+    if (loinc == "14647-2") return Range{loinc, 0, 5.0, 0, 0};  // total cholesterol: 5.0 or under advised
+    return Range{};
+  }
+
+  /// Each laboratory result gets its reference range and an interpretation (R4
+  /// v3-ObservationInterpretation: N, L, H, LL, HH), as a laboratory system reports them. A separate
+  /// pass over the record, so the rest of the generator is unchanged by it.
+  void interpret_results() {
+    static constexpr std::string_view kInterpretation =
+        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+    for (json::value& v : entries_) {
+      json::object& r = v.as_object().at("resource").as_object();
+      if (r.at("resourceType").as_string() != "Observation" || !r.contains("valueQuantity")) continue;
+      const std::string_view loinc =
+          r.at("code").as_object().at("coding").as_array().at(0).as_object().at("code").as_string();
+      const Range range = range_of(loinc);
+      if (range.loinc.empty()) continue;
+      const json::object& q = r.at("valueQuantity").as_object();
+      const double value = q.at("value").to_number<double>();
+      const auto limit = [&](double x) {
+        return json::object{{"value", x}, {"unit", q.at("unit")}, {"system", q.at("system")}, {"code", q.at("code")}};
+      };
+      json::object rr;
+      if (range.low > 0) rr["low"] = limit(range.low);
+      if (range.high > 0) rr["high"] = limit(range.high);
+      std::string_view code = "N";
+      std::string_view display = "Normal";
+      if (q.contains("comparator")) {
+        // ">90": above every limit that matters here.
+      } else if (range.critical_low > 0 && value < range.critical_low) {
+        code = "LL";
+        display = "Critical low";
+      } else if (range.critical_high > 0 && value > range.critical_high) {
+        code = "HH";
+        display = "Critical high";
+      } else if (range.low > 0 && value < range.low) {
+        code = "L";
+        display = "Low";
+      } else if (range.high > 0 && value > range.high) {
+        code = "H";
+        display = "High";
+      }
+      r["referenceRange"] = json::array{std::move(rr)};
+      r["interpretation"] = json::array{codeable(kInterpretation, code, display)};
+    }
   }
 
   /// Day and month swapped when that is a date, else the day's digits swapped, else the day next to it.

@@ -664,6 +664,39 @@ TEST_F(SecurityTest, APatientsDissentIsHonoured) {
   EXPECT_NE(r.body.find("not to be shared"), std::string::npos) << r.body;
 }
 
+/// A patient's dissent from one named organisation (as the patient app records it: R4 requires
+/// provision.actor.role, here v3 IRCP "information recipient", and the reference names the organisation).
+static std::string dissent_from_organisation(const std::string& patient_id, const std::string& org_id) {
+  const auto coded = [](std::string_view system, std::string_view code) {
+    return json::object{{"coding", json::array{json::object{{"system", system}, {"code", code}}}}};
+  };
+  json::object actor;
+  actor["role"] = coded("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP");
+  actor["reference"] = json::object{{"reference", "Organization/" + org_id}, {"display", "Named"}};
+  json::object consent;
+  consent["resourceType"] = "Consent";
+  consent["status"] = "active";
+  consent["scope"] = coded("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy");
+  consent["category"] = json::array{coded("http://loinc.org", "59284-0")};
+  consent["patient"] = json::object{{"reference", "Patient/" + patient_id}};
+  consent["provision"] = json::object{{"type", "deny"}, {"actor", json::array{std::move(actor)}}};
+  return json::serialize(consent);
+}
+
+TEST_F(SecurityTest, DissentFromANamedOrganisationStopsItsStaff) {
+  seed("Consent", dissent_from_organisation(patient_a_, org_));
+  auto r = as(token("dr-who"), "GET", "/fhir/Observation/" + obs_a_);
+  EXPECT_EQ(r.status, 403) << "the GP works for the organisation the patient named";
+  EXPECT_NE(r.body.find("not to be shared"), std::string::npos) << r.body;
+}
+
+TEST_F(SecurityTest, DissentFromAnotherNamedOrganisationLeavesTheRecordOpen) {
+  const std::string other = seed("Organization", R"({"resourceType":"Organization","name":"Other Pharmacy"})");
+  seed("Consent", dissent_from_organisation(patient_a_, other));
+  EXPECT_EQ(as(token("dr-who"), "GET", "/fhir/Observation/" + obs_a_).status, 200)
+      << "only the named organisation is refused";
+}
+
 TEST_F(SecurityTest, TokensFromATrustedExternalIdentityProvider) {
   // An external provider (as NHS login would be) with its own keys, trusted by issuer and JWKS.
   auto idp = auth::KeyRing::ephemeral();

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -122,11 +123,103 @@ TEST(DemoPopulation, EveryResourceValidatesAgainstR4) {
   EXPECT_GT(checked, 10000U);
   for (const char* t : {"Organization", "Location", "Practitioner", "PractitionerRole", "Patient", "Condition",
                         "AllergyIntolerance", "MedicationRequest", "MedicationStatement", "Observation", "Encounter",
-                        "ServiceRequest", "Immunization", "Flag", "CarePlan", "Consent"}) {
+                        "ServiceRequest", "Immunization", "Flag", "CarePlan", "Consent", "DocumentReference"}) {
     EXPECT_GT(types[t], 0U) << t << " never generated";
   }
   // The Bundles themselves are valid transactions.
   EXPECT_TRUE(fhir::validate_resource(json::parse(pop.person_bundle(1))).empty());
+}
+
+/// The text of a DocumentReference's inline attachment (base64 decoded).
+std::string letter_text(const json::object& d) {
+  const std::string_view in = d.at("content").as_array().at(0).at("attachment").at("data").as_string();
+  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : in) {
+    if (c == '=') break;
+    const auto v = kAlphabet.find(c);
+    if (v == std::string_view::npos) return {};
+    bits = (bits << 6U) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> static_cast<unsigned>(count)) & 0xffU);
+    }
+  }
+  return out;
+}
+
+TEST(DemoPopulation, LettersAreInlinePlainTextAboutTheirEncounter) {
+  const Population pop(Options{.people = 2000, .seed = 1});
+  std::size_t letters = 0;
+  std::size_t people_with_letters = 0;
+  std::map<std::string, std::size_t> by_type;
+  for (std::size_t n = 0; n < 200; ++n) {
+    const auto record = resources_of(pop.person_bundle(n));
+    std::string family;
+    for (const auto& r : record) {
+      if (type_of(r) == "Patient" && family.empty()) family = std::string(r.at("name").at(0).at("family").as_string());
+    }
+    std::size_t mine = 0;
+    for (const auto& r : record) {
+      if (type_of(r) != "DocumentReference") continue;
+      ++mine;
+      ++by_type[std::string(r.at("type").at("text").as_string())];
+      const auto& a = r.at("content").at(0).at("attachment").as_object();
+      EXPECT_EQ(a.at("contentType").as_string(), "text/plain; charset=utf-8");
+      const std::string text = letter_text(r);
+      EXPECT_NE(text.find(family), std::string::npos) << "the letter names the patient: " << text;
+      EXPECT_NE(text.find("synthetic"), std::string::npos) << text;
+      EXPECT_EQ(r.at("type").at("coding").at(0).at("system").as_string(), "http://snomed.info/sct");
+      EXPECT_TRUE(r.at("custodian").at("reference").as_string().starts_with("Organization/"));
+      EXPECT_TRUE(r.at("context").at("encounter").at(0).at("reference").as_string().starts_with("urn:uuid:"));
+      EXPECT_EQ(r.at("status").as_string(), "current");
+    }
+    EXPECT_LE(mine, 4U) << "a few letters per person, so loading stays quick";
+    letters += mine;
+    if (mine > 0) ++people_with_letters;
+  }
+  EXPECT_GT(people_with_letters, 60U);
+  for (const char* t :
+       {"Emergency department attendance summary", "Discharge summary", "Clinic letter", "Care plan review"}) {
+    EXPECT_GT(by_type[t], 0U) << t;
+  }
+  std::cout << "[ letters  ] " << letters << " for 200 people\n";
+}
+
+TEST(DemoPopulation, LaboratoryResultsAreInterpretedAgainstTheirRange) {
+  const Population pop(Options{.people = 2000, .seed = 1});
+  std::map<std::string, std::size_t> codes;
+  for (std::size_t n = 0; n < 300; ++n) {
+    for (const auto& r : resources_of(pop.person_bundle(n))) {
+      if (type_of(r) != "Observation" ||
+          r.at("category").at(0).at("coding").at(0).at("code").as_string() != "laboratory")
+        continue;
+      ASSERT_TRUE(r.contains("interpretation")) << json::serialize(r);
+      const std::string code(r.at("interpretation").at(0).at("coding").at(0).at("code").as_string());
+      ++codes[code];
+      const auto& q = r.at("valueQuantity").as_object();
+      if (q.contains("comparator")) continue;
+      const double v = q.at("value").to_number<double>();
+      const auto& range = r.at("referenceRange").at(0).as_object();
+      const bool above = range.contains("high") && v > range.at("high").at("value").to_number<double>();
+      const bool below = range.contains("low") && v < range.at("low").at("value").to_number<double>();
+      if (code == "N") {
+        EXPECT_FALSE(above || below) << json::serialize(r);
+      }
+      if (code == "H" || code == "HH") {
+        EXPECT_TRUE(above) << json::serialize(r);
+      }
+      if (code == "L" || code == "LL") {
+        EXPECT_TRUE(below) << json::serialize(r);
+      }
+    }
+  }
+  EXPECT_GT(codes["N"], 0U);
+  EXPECT_GT(codes["H"], 0U);
+  EXPECT_GT(codes["L"], 0U);
 }
 
 TEST(DemoPopulation, ReferencesResolveWithinTheBundleOrTheDirectory) {
@@ -201,7 +294,7 @@ struct Survey {
 };
 
 const Survey& survey() {
-  static const Survey s = [] {
+  static const Survey kSurvey = [] {
     Survey out;
     constexpr std::size_t kPeople = 5000;
     const Population pop(Options{.people = kPeople, .seed = 11});
@@ -238,7 +331,7 @@ const Survey& survey() {
     }
     return out;
   }();
-  return s;
+  return kSurvey;
 }
 
 struct Prevalence {

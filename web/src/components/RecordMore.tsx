@@ -1,7 +1,15 @@
 import { type FormEvent, useState } from 'react';
 import { dateFromParts } from '../lib/dates';
 import type { FhirClient } from '../lib/fhir';
-import { bloodPressureResource, checkBloodPressure, kProblemChoices, problemResource } from '../lib/write';
+import {
+  bloodPressureResource,
+  checkBloodPressure,
+  checkVital,
+  kProblemChoices,
+  kVitalSigns,
+  problemResource,
+  vitalResource,
+} from '../lib/write';
 import { ErrorSummary } from './Layout';
 
 interface Props {
@@ -189,6 +197,89 @@ export function RecordBloodPressure({ client, patientId, fhirUser, onSaved }: Pr
           </div>
           <button className="nhsuk-button nhsuk-button--secondary" type="submit" disabled={busy}>
             Save blood pressure
+          </button>
+        </form>
+      </div>
+    </details>
+  );
+}
+
+/** Write-back: pulse, temperature, respiratory rate, SpO2, weight or height, checked against what a person can have. */
+export function RecordVital({ client, patientId, fhirUser, onSaved }: Props) {
+  const [sign, setSign] = useState('');
+  const [value, setValue] = useState('');
+  const [errors, setErrors] = useState<{ field: string; text: string }[]>([]);
+  const [busy, setBusy] = useState(false);
+  const chosen = kVitalSigns.find((s) => s.id === sign);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const found: { field: string; text: string }[] = [];
+    if (!chosen) found.push({ field: 'vital-sign', text: 'Select what you measured' });
+    const problem = chosen ? checkVital(chosen, value) : null;
+    if (problem) found.push({ field: 'vital-value', text: problem });
+    setErrors(found);
+    if (!chosen || found.length > 0) return;
+    setBusy(true);
+    try {
+      await client.request('Observation', {
+        method: 'POST',
+        body: JSON.stringify(vitalResource(patientId, chosen, Number(value.trim()), fhirUser, new Date())),
+      });
+      setValue('');
+      await onSaved(`${chosen.label.toLowerCase()} ${value.trim()} ${chosen.unit}`);
+    } catch (err) {
+      setErrors([{ field: 'vital-value', text: err instanceof Error ? err.message : String(err) }]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const err = (f: string) => errors.find((x) => x.field === f)?.text;
+  return (
+    <details className="nhsuk-details" data-testid="record-vital">
+      <summary className="nhsuk-details__summary">
+        <span className="nhsuk-details__summary-text">Record another observation</span>
+      </summary>
+      <div className="nhsuk-details__text">
+        {errors.length > 0 && (
+          <ErrorSummary title="There is a problem" items={errors.map((x) => ({ text: x.text, href: `#${x.field}` }))} />
+        )}
+        <form onSubmit={submit} noValidate>
+          <div className={`nhsuk-form-group${err('vital-sign') ? ' nhsuk-form-group--error' : ''}`}>
+            <label className="nhsuk-label" htmlFor="vital-sign">
+              Observation
+            </label>
+            <FieldError id="vital-sign-error" text={err('vital-sign')} />
+            <select className="nhsuk-select" id="vital-sign" value={sign} onChange={(e) => setSign(e.target.value)}>
+              <option value="">Select</option>
+              {kVitalSigns.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className={`nhsuk-form-group${err('vital-value') ? ' nhsuk-form-group--error' : ''}`}>
+            <label className="nhsuk-label" htmlFor="vital-value">
+              Value{chosen ? ` (${chosen.unit})` : ''}
+            </label>
+            {chosen && (
+              <div className="nhsuk-hint" id="vital-hint">
+                From {chosen.min} to {chosen.max} {chosen.unit}
+              </div>
+            )}
+            <FieldError id="vital-value-error" text={err('vital-value')} />
+            <input
+              className={`nhsuk-input nhsuk-input--width-5${err('vital-value') ? ' nhsuk-input--error' : ''}`}
+              id="vital-value"
+              inputMode="decimal"
+              aria-describedby={chosen ? 'vital-hint' : undefined}
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+            />
+          </div>
+          <button className="nhsuk-button nhsuk-button--secondary" type="submit" disabled={busy}>
+            Save observation
           </button>
         </form>
       </div>

@@ -1,7 +1,11 @@
 // A small client for the public FHIR R4 API (base /fhir) with the signed-in user's bearer token.
 // Errors carry the server's OperationOutcome diagnostics so the user sees the reason.
 
-export type Resource = { resourceType: string; id?: string; meta?: { lastUpdated?: string; source?: string } } & Record<
+export type Resource = {
+  resourceType: string;
+  id?: string;
+  meta?: { lastUpdated?: string; source?: string; versionId?: string };
+} & Record<
   string,
   unknown
 >;

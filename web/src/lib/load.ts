@@ -14,10 +14,11 @@ export interface ClinicalSummary {
   conditions: Resource[];
   medications: Resource[]; // MedicationRequest and MedicationStatement
   observations: Resource[]; // laboratory results, newest first
-  vitals: Resource[]; // blood pressure readings, newest first
+  vitals: Resource[]; // vital signs (blood pressure, pulse, temperature, ...), newest first
   encounters: Resource[]; // newest first
   carePlans: Resource[]; // active ones
   immunisations: Resource[]; // newest first
+  documents: Resource[]; // letters and summaries (DocumentReference), newest first
   known: Map<string, Resource>; // Practitioner/Organization by "Type/id", for provenance
   organisationOf: Map<string, string>; // "Practitioner/id" → the name of their organisation
 }
@@ -36,7 +37,16 @@ export async function loadDemographics(client: FhirClient, id: string): Promise<
   return out;
 }
 
-const kRefFields = ['recorder', 'asserter', 'requester', 'informationSource', 'author', 'performer', 'serviceProvider'];
+const kRefFields = [
+  'recorder',
+  'asserter',
+  'requester',
+  'informationSource',
+  'author',
+  'performer',
+  'serviceProvider',
+  'custodian',
+];
 
 function referencedKeys(resources: Resource[]): Set<string> {
   const keys = new Set<string>();
@@ -69,17 +79,18 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
   const p = { patient: id, _count: '200' };
   // The first search is made alone: if it is refused, the others would be too.
   const allergies = await client.search('AllergyIntolerance', p);
-  const [flags, conditions, requests, statements, observations, vitals, encounters, carePlans, immunisations] =
+  const [flags, conditions, requests, statements, observations, vitals, encounters, carePlans, immunisations, documents] =
     await Promise.all<Bundle>([
     client.search('Flag', p),
     client.search('Condition', { ...p, _sort: '-recorded-date' }),
     client.search('MedicationRequest', { ...p, status: 'active', _sort: '-authoredon' }),
     client.search('MedicationStatement', { ...p, status: 'active' }),
     client.search('Observation', { ...p, category: 'laboratory', _sort: '-date', _count: '50' }),
-    client.search('Observation', { ...p, code: 'http://loinc.org|85354-9', _sort: '-date', _count: '20' }),
+    client.search('Observation', { ...p, category: 'vital-signs', _sort: '-date', _count: '100' }),
     client.search('Encounter', { ...p, _sort: '-date', _count: '20' }),
     client.search('CarePlan', { ...p, status: 'active' }),
     client.search('Immunization', { ...p, _sort: '-date', _count: '50' }),
+    client.search('DocumentReference', { ...p, _sort: '-date', _count: '50' }),
   ]);
   const summary: ClinicalSummary = {
     allergies: resourcesOf(allergies),
@@ -91,6 +102,7 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     encounters: resourcesOf(encounters),
     carePlans: resourcesOf(carePlans),
     immunisations: resourcesOf(immunisations),
+    documents: resourcesOf(documents),
     known: new Map(),
     organisationOf: new Map(),
   };
@@ -102,6 +114,9 @@ export async function loadClinicalSummary(client: FhirClient, id: string): Promi
     ...summary.observations,
     ...summary.encounters,
     ...summary.carePlans,
+    ...summary.vitals,
+    ...summary.immunisations,
+    ...summary.documents,
   ]);
   const ids = (type: string) => [...keys].filter((k) => k.startsWith(`${type}/`)).map((k) => k.split('/')[1] ?? '');
   const practitionerIds = ids('Practitioner');

@@ -171,6 +171,7 @@ const kFlagKinds: [RegExp, CriticalFlag['kind'], string][] = [
 function active(r: Resource): boolean {
   if (r.resourceType === 'Flag') return r.status === 'active';
   if (r.resourceType === 'AllergyIntolerance') {
+    if (isEnteredInError(r)) return false;
     const codes = conceptCodes(r.clinicalStatus as CodeableConcept | undefined);
     return codes.length === 0 || codes.includes('active');
   }
@@ -211,14 +212,93 @@ export function criticalFlags(allergies: Resource[], flags: Resource[]): Critica
   return out.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
-/** Problems: active ones first, then by onset, newest first. */
+const kSeverityRank: Record<string, number> = { '24484000': 0, '6736007': 1, '255604002': 2 }; // severe, moderate, mild
+
+/** Problems by clinical relevance: active before resolved, then the most severe, then the most recent. */
 export function sortProblems(conditions: Resource[]): Resource[] {
   const isActive = (c: Resource) => conceptCodes(c.clinicalStatus as CodeableConcept | undefined).includes('active');
+  const severity = (c: Resource) =>
+    Math.min(3, ...conceptCodes(c.severity as CodeableConcept | undefined).map((x) => kSeverityRank[x] ?? 3));
   const onset = (c: Resource) => String(c.onsetDateTime ?? c.recordedDate ?? '');
   return [...conditions].sort((a, b) => {
     if (isActive(a) !== isActive(b)) return isActive(a) ? -1 : 1;
-    return onset(b).localeCompare(onset(a));
+    return severity(a) - severity(b) || onset(b).localeCompare(onset(a));
   });
+}
+
+/** Marked as entered in error (R4: verificationStatus on conditions and allergies, status elsewhere). */
+export function isEnteredInError(r: Resource): boolean {
+  if (r.status === 'entered-in-error') return true;
+  return conceptCodes(r.verificationStatus as CodeableConcept | undefined).includes('entered-in-error');
+}
+
+/** Changed after it was first recorded: a later version, or an observation's status amended/corrected. */
+export function isCorrected(r: Resource): boolean {
+  if (r.status === 'amended' || r.status === 'corrected') return true;
+  const version = Number((r.meta as { versionId?: string } | undefined)?.versionId ?? '1');
+  return version > 1 && !isEnteredInError(r);
+}
+
+const kAbnormal: Record<string, string> = {
+  H: 'High',
+  HH: 'Critically high',
+  HU: 'Very high',
+  L: 'Low',
+  LL: 'Critically low',
+  LU: 'Very low',
+  A: 'Abnormal',
+  AA: 'Critically abnormal',
+};
+
+/** "High", "Critically low", ... when the result is flagged abnormal (R4 v3-ObservationInterpretation); else ''. */
+export function abnormalFlag(o: Resource): string {
+  for (const i of (o.interpretation as CodeableConcept[] | undefined) ?? []) {
+    for (const code of conceptCodes(i)) if (kAbnormal[code]) return kAbnormal[code];
+  }
+  return '';
+}
+
+/** Results: abnormal ones first (critical before others), then newest first. */
+export function sortResults(observations: Resource[]): Resource[] {
+  const rank = (o: Resource) => {
+    const f = abnormalFlag(o);
+    if (!f) return 2;
+    return f.startsWith('Critically') || f.startsWith('Very') ? 0 : 1;
+  };
+  const when = (o: Resource) => String(o.effectiveDateTime ?? o.issued ?? '');
+  return [...observations].sort((a, b) => rank(a) - rank(b) || when(b).localeCompare(when(a)));
+}
+
+/** The organisation an item came from: the encounter's provider, the document's custodian, or the recorder's organisation. */
+export function sourceOrganisation(
+  r: Resource,
+  known: Map<string, Resource>,
+  organisationOf: Map<string, string> = new Map(),
+): string {
+  for (const field of ['serviceProvider', 'custodian', 'managingOrganization']) {
+    const name = referenceName(r[field] as Reference | undefined, known);
+    if (name) return name;
+  }
+  for (const field of kAuthorFields) {
+    const v = r[field];
+    const ref = (Array.isArray(v) ? v[0] : v) as Reference | { actor?: Reference } | undefined;
+    const actual = ref && 'actor' in ref ? ref.actor : (ref as Reference | undefined);
+    const key = referenceKey(actual?.reference);
+    if (!key) continue;
+    if (key.startsWith('Organization/')) return referenceName(actual, known) ?? '';
+    const org = organisationOf.get(key);
+    if (org) return org;
+  }
+  return '';
+}
+
+/** A status to show and filter by: clinical status (or entered in error) for problems and allergies, status otherwise. */
+export function statusText(r: Resource): string {
+  if (isEnteredInError(r)) return 'Entered in error';
+  const clinical = conceptCodes(r.clinicalStatus as CodeableConcept | undefined)[0];
+  const s = clinical ?? (typeof r.status === 'string' ? r.status : '');
+  if (!s) return '';
+  return s.charAt(0).toUpperCase() + s.slice(1).replace(/-/g, ' ');
 }
 
 /** The medicine's name on a MedicationRequest or MedicationStatement. */
@@ -231,16 +311,50 @@ export function dosageText(r: Resource): string {
   return d?.[0]?.text ?? '';
 }
 
-/** Allergies by clinical importance: high criticality first, then the newest. */
+/** Allergies by clinical importance: active before resolved, high criticality first, then the newest. */
 export function sortAllergies(allergies: Resource[]): Resource[] {
   const rank = (a: Resource) => (a.criticality === 'high' ? 0 : a.criticality === 'unable-to-assess' ? 1 : 2);
+  const inactive = (a: Resource) => (active(a) ? 0 : 1);
   return [...allergies].sort(
-    (a, b) => rank(a) - rank(b) || String(b.recordedDate ?? '').localeCompare(String(a.recordedDate ?? '')),
+    (a, b) =>
+      inactive(a) - inactive(b) ||
+      rank(a) - rank(b) ||
+      String(b.recordedDate ?? '').localeCompare(String(a.recordedDate ?? '')),
   );
 }
 
-/** Medicines: prescribed ones before those only reported, then by name, so the list is read the same way every time. */
+const kCurrentMedicine = new Set(['active', 'on-hold', 'intended', 'draft']);
+
+/** Current medicines before stopped or completed ones; prescribed before only reported; then by name. */
 export function sortMedicines(medicines: Resource[]): Resource[] {
+  const stopped = (m: Resource) => (kCurrentMedicine.has(String(m.status ?? 'active')) ? 0 : 1);
   const rank = (m: Resource) => (m.resourceType === 'MedicationRequest' ? 0 : 1);
-  return [...medicines].sort((a, b) => rank(a) - rank(b) || medicationName(a).localeCompare(medicationName(b)));
+  return [...medicines].sort(
+    (a, b) => stopped(a) - stopped(b) || rank(a) - rank(b) || medicationName(a).localeCompare(medicationName(b)),
+  );
+}
+
+/** The reason given when the entry was last corrected or marked entered in error (from its notes). */
+export function correctionNote(r: Resource): string {
+  const notes = (r.note as { text?: string }[] | undefined) ?? [];
+  for (let i = notes.length - 1; i >= 0; i--) {
+    const text = notes[i]?.text ?? '';
+    if (/^(Entered in error|Amended|Corrected):/.test(text)) return text;
+  }
+  return '';
+}
+
+/** Everything but the entries marked entered in error, and how many were left out. */
+export function withoutEnteredInError<K extends string, T extends { [key in K]: Resource[] }>(
+  summary: T,
+  lists: readonly K[],
+): { summary: T; hidden: number } {
+  let hidden = 0;
+  const out = { ...summary };
+  for (const key of lists) {
+    const kept = summary[key].filter((r) => !isEnteredInError(r));
+    hidden += summary[key].length - kept.length;
+    (out as { [key in K]: Resource[] })[key] = kept;
+  }
+  return { summary: out, hidden };
 }

@@ -148,3 +148,108 @@ export function checkBloodPressure(systolic: string, diastolic: string): string 
   if (d >= s) return 'The diastolic pressure must be lower than the systolic pressure';
   return null;
 }
+
+/** A single-value vital sign a professional can record: LOINC code, UCUM unit and the range a person can have. */
+export interface VitalSign {
+  id: string;
+  label: string;
+  loinc: string;
+  display: string;
+  unit: string; // as shown
+  ucum: string; // UCUM code
+  min: number;
+  max: number;
+  decimals: number; // places allowed
+}
+
+export const kVitalSigns: readonly VitalSign[] = [
+  { id: 'pulse', label: 'Pulse', loinc: '8867-4', display: 'Heart rate', unit: 'beats/min', ucum: '/min', min: 20, max: 250, decimals: 0 },
+  { id: 'temperature', label: 'Temperature', loinc: '8310-5', display: 'Body temperature', unit: '°C', ucum: 'Cel', min: 30, max: 45, decimals: 1 },
+  { id: 'respiratory-rate', label: 'Respiratory rate', loinc: '9279-1', display: 'Respiratory rate', unit: 'breaths/min', ucum: '/min', min: 4, max: 80, decimals: 0 },
+  { id: 'spo2', label: 'Oxygen saturation (SpO2)', loinc: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', unit: '%', ucum: '%', min: 50, max: 100, decimals: 0 },
+  { id: 'weight', label: 'Weight', loinc: '29463-7', display: 'Body weight', unit: 'kg', ucum: 'kg', min: 0.5, max: 400, decimals: 1 },
+  { id: 'height', label: 'Height', loinc: '8302-2', display: 'Body height', unit: 'cm', ucum: 'cm', min: 20, max: 250, decimals: 1 },
+];
+
+/** Null when `text` is a number in the sign's range with no more decimal places than it allows; else the message to show. */
+export function checkVital(sign: VitalSign, text: string): string | null {
+  const t = text.trim();
+  const places = sign.decimals === 0 ? 'a whole number' : `a number with up to ${sign.decimals} decimal place`;
+  const message = `Enter the ${sign.label.toLowerCase()} as ${places} from ${sign.min} to ${sign.max} ${sign.unit}`;
+  const re = sign.decimals === 0 ? /^\d+$/ : new RegExp(`^\\d+(\\.\\d{1,${sign.decimals}})?$`);
+  if (!re.test(t)) return message;
+  const v = Number(t);
+  if (!Number.isFinite(v) || v < sign.min || v > sign.max) return message;
+  return null;
+}
+
+/** A vital-signs Observation (R4 vital signs profile: category, LOINC code, UCUM quantity). */
+export function vitalResource(patientId: string, sign: VitalSign, value: number, fhirUser: string | undefined, now: Date): Resource {
+  const r: Resource = {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] },
+    ],
+    code: { coding: [{ system: 'http://loinc.org', code: sign.loinc, display: sign.display }], text: sign.display },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: now.toISOString(),
+    valueQuantity: { value, unit: sign.unit, system: 'http://unitsofmeasure.org', code: sign.ucum },
+  };
+  const performer = recorderOf(fhirUser);
+  if (performer) r.performer = [performer];
+  return r;
+}
+
+const kVerification: Record<string, string> = {
+  Condition: 'http://terminology.hl7.org/CodeSystem/condition-ver-status',
+  AllergyIntolerance: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification',
+};
+
+function withNote(r: Resource, text: string, fhirUser: string | undefined, now: Date): Resource {
+  const author = recorderOf(fhirUser);
+  const note = { text, time: now.toISOString(), ...(author ? { authorReference: author } : {}) };
+  return { ...r, note: [...((r.note as unknown[] | undefined) ?? []), note] };
+}
+
+/**
+ * The new version of an entry marked entered in error, with the reason in a note by the professional.
+ * R4: a condition or allergy says so in verificationStatus and then has no clinicalStatus (con-5,
+ * ait-2); an observation says so in status.
+ */
+export function enteredInError(r: Resource, reason: string, fhirUser: string | undefined, now: Date): Resource {
+  const out = withNote(r, `Entered in error: ${reason}`, fhirUser, now);
+  const system = kVerification[r.resourceType];
+  if (system) {
+    delete out.clinicalStatus;
+    out.verificationStatus = { coding: [{ system, code: 'entered-in-error', display: 'Entered in Error' }] };
+  } else {
+    out.status = 'entered-in-error';
+  }
+  return out;
+}
+
+export type ClinicalStatus = 'active' | 'inactive' | 'resolved';
+
+/** An amended condition or allergy: a new clinical status, with the reason in a note. */
+export function amendedStatus(r: Resource, status: ClinicalStatus, reason: string, fhirUser: string | undefined, now: Date): Resource {
+  const out = withNote(r, `Amended: ${reason}`, fhirUser, now);
+  const system =
+    r.resourceType === 'Condition'
+      ? 'http://terminology.hl7.org/CodeSystem/condition-clinical'
+      : 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical';
+  out.clinicalStatus = { coding: [{ system, code: status, display: status.charAt(0).toUpperCase() + status.slice(1) }] };
+  if (r.resourceType === 'Condition' && status === 'resolved' && !out.abatementDateTime) {
+    out.abatementDateTime = now.toISOString().slice(0, 10);
+  }
+  return out;
+}
+
+/** A corrected observation: the new value, status "corrected" (R4 observation-status), with the reason. */
+export function correctedValue(r: Resource, value: number, reason: string, fhirUser: string | undefined, now: Date): Resource {
+  const out = withNote(r, `Corrected: ${reason}`, fhirUser, now);
+  const q = (r.valueQuantity as Record<string, unknown> | undefined) ?? {};
+  out.valueQuantity = { ...q, value };
+  out.status = 'corrected';
+  return out;
+}

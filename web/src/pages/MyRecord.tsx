@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CriticalFlags, PatientBanner } from '../components/Banner';
+import { Documents } from '../components/Documents';
 import { Trends } from '../components/Trends';
 import { Link } from '../components/Layout';
 import { type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
@@ -7,7 +8,17 @@ import { formatDate } from '../lib/dates';
 import { explain } from '../lib/glossary';
 import { type ClinicalSummary, type Demographics, loadClinicalSummary, loadDemographics } from '../lib/load';
 import { trendsOf } from '../lib/trends';
-import { conceptText, criticalFlags, dosageText, medicationName, patientName, sortProblems } from '../lib/record';
+import {
+  conceptText,
+  criticalFlags,
+  dosageText,
+  medicationName,
+  patientName,
+  sortAllergies,
+  sortMedicines,
+  sortProblems,
+  withoutEnteredInError,
+} from '../lib/record';
 
 function Explained({ text }: { text: string }) {
   const found = explain(text);
@@ -110,7 +121,8 @@ export function MyRecord({
       .then(([d, s]) => {
         if (!live) return;
         setDemo(d);
-        setSummary(s);
+        // Entries a professional marked entered in error are not part of the patient's record.
+        setSummary(withoutEnteredInError(s, ['allergies', 'conditions', 'observations', 'vitals', 'immunisations']).summary);
       })
       .catch((e: unknown) => {
         if (live) setError(e instanceof Error ? e.message : String(e));
@@ -155,7 +167,7 @@ export function MyRecord({
       <h2 className="nhsuk-heading-m">{my} medicines</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-medicines">
         {summary.medications.length === 0 && <li>No current medicines.</li>}
-        {summary.medications.map((m) => (
+        {sortMedicines(summary.medications).map((m) => (
           <li key={`${m.resourceType}/${m.id}`}>
             <Explained text={medicationName(m)} />
             {dosageText(m) && <span className="ucr-provenance">How to take it: {dosageText(m)}</span>}
@@ -177,7 +189,7 @@ export function MyRecord({
       <h2 className="nhsuk-heading-m">{my} allergies</h2>
       <ul className="nhsuk-list nhsuk-list--border" data-testid="my-allergies">
         {summary.allergies.length === 0 && <li>No allergies recorded.</li>}
-        {summary.allergies.map((a) => (
+        {sortAllergies(summary.allergies).map((a) => (
           <li key={a.id}>
             <Explained text={conceptText(a.code as never)} />
           </li>
@@ -206,6 +218,7 @@ export function MyRecord({
         ))}
       </ul>
       <Trends trends={trends} />
+      <Documents sources={summary} heading={`${my} documents`} />
     </>
   );
 }

@@ -5,14 +5,18 @@ import {
   AllergiesTable,
   CarePlans,
   EncountersTable,
+  ImmunisationsTable,
   MedicationsTable,
   ProblemsTable,
+  ResultsTable,
   Timeline,
 } from '../components/Summary';
+import { CorrectEntry } from '../components/CorrectEntry';
+import { Documents } from '../components/Documents';
 import { RecordAllergy } from '../components/RecordAllergy';
-import { RecordBloodPressure, RecordProblem } from '../components/RecordMore';
+import { RecordBloodPressure, RecordProblem, RecordVital } from '../components/RecordMore';
 import { Trends } from '../components/Trends';
-import { FhirError, type FhirClient } from '../lib/fhir';
+import { FhirError, type FhirClient, type Resource } from '../lib/fhir';
 import {
   breakGlass,
   type ClinicalSummary,
@@ -21,7 +25,7 @@ import {
   loadDemographics,
 } from '../lib/load';
 import { formatTimeAndDate } from '../lib/dates';
-import { criticalFlags } from '../lib/record';
+import { criticalFlags, withoutEnteredInError } from '../lib/record';
 import { trendsOf } from '../lib/trends';
 
 type Clinical =
@@ -37,9 +41,17 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
   const [clinical, setClinical] = useState<Clinical>({ state: 'loading' });
   const [emergencyUntil, setEmergencyUntil] = useState<string | null>(null);
   const [saved, setSaved] = useState('');
+  const [correcting, setCorrecting] = useState<Resource | null>(null);
+  const [showErrors, setShowErrors] = useState(false);
+  // Entries marked entered in error leave the summary (and the trends), unless asked for.
+  const view = useMemo(() => {
+    if (clinical.state !== 'loaded') return null;
+    const { summary, hidden } = withoutEnteredInError(clinical.summary, ['allergies', 'conditions', 'observations', 'vitals']);
+    return { summary: showErrors ? clinical.summary : summary, hidden, trendsFrom: summary };
+  }, [clinical, showErrors]);
   const trends = useMemo(
-    () => (clinical.state === 'loaded' ? trendsOf([...clinical.summary.vitals, ...clinical.summary.observations]) : []),
-    [clinical],
+    () => (view ? trendsOf([...view.trendsFrom.vitals, ...view.trendsFrom.observations]) : []),
+    [view],
   );
 
   // `quiet`: keep showing the record while it is read again (after something was added to it).
@@ -56,6 +68,7 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
   const onSaved = useCallback(
     async (what: string) => {
       await loadClinical(true);
+      setCorrecting(null);
       setSaved(what); // after the record shows it
     },
     [loadClinical],
@@ -141,26 +154,56 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
           </div>
         </div>
       )}
-      {clinical.state === 'loaded' && (
+      {view && (
         <>
-          <CriticalFlags flags={criticalFlags(clinical.summary.allergies, clinical.summary.flags)} />
-          <CarePlans summary={clinical.summary} />
+          <CriticalFlags flags={criticalFlags(view.summary.allergies, view.summary.flags)} />
+          <CarePlans summary={view.summary} />
           <h2 className="nhsuk-heading-m">Summary</h2>
-          <ProblemsTable summary={clinical.summary} />
-          <MedicationsTable summary={clinical.summary} />
-          <AllergiesTable summary={clinical.summary} />
+          {view.hidden > 0 && (
+            <div className="nhsuk-checkboxes nhsuk-checkboxes--small nhsuk-u-margin-bottom-3" data-testid="entered-in-error">
+              <div className="nhsuk-checkboxes__item">
+                <input
+                  className="nhsuk-checkboxes__input"
+                  id="show-entered-in-error"
+                  type="checkbox"
+                  checked={showErrors}
+                  onChange={(e) => setShowErrors(e.target.checked)}
+                />
+                <label className="nhsuk-label nhsuk-checkboxes__label" htmlFor="show-entered-in-error">
+                  Show {view.hidden === 1 ? 'the entry' : `the ${view.hidden} entries`} marked as entered in error
+                </label>
+              </div>
+            </div>
+          )}
+          <ProblemsTable summary={view.summary} onCorrect={setCorrecting} />
+          <MedicationsTable summary={view.summary} />
+          <AllergiesTable summary={view.summary} onCorrect={setCorrecting} />
           {saved && (
             <p className="nhsuk-body" role="status" data-testid="saved">
               Saved: {saved}. It is now in the shared record, recorded by you.
             </p>
           )}
+          {correcting && (
+            <CorrectEntry
+              key={`${correcting.resourceType}/${correcting.id ?? ''}`}
+              client={client}
+              entry={correcting}
+              fhirUser={fhirUser}
+              onSaved={onSaved}
+              onCancel={() => setCorrecting(null)}
+            />
+          )}
           <h2 className="nhsuk-heading-m">Add to the record</h2>
           <RecordAllergy client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
           <RecordProblem client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
           <RecordBloodPressure client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
+          <RecordVital client={client} patientId={id} fhirUser={fhirUser} onSaved={onSaved} />
           <Trends trends={trends} />
-          <EncountersTable summary={clinical.summary} />
-          <Timeline summary={clinical.summary} />
+          <ResultsTable summary={view.summary} onCorrect={setCorrecting} />
+          <Documents sources={view.summary} />
+          <EncountersTable summary={view.summary} />
+          <ImmunisationsTable summary={view.summary} />
+          <Timeline summary={view.summary} />
         </>
       )}
     </>

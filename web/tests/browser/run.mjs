@@ -117,7 +117,12 @@ async function pickPatients() {
   // An adult of the practice with an NHS number; the demo data is random in which of them have an
   // allergy or blood pressure readings, so the test gives this person both through the API.
   const mine = await fhir(system, `Patient?general-practitioner=${org}&birthdate=le1990&identifier=${encodeURIComponent(kNhs + '|')}&_count=20`);
-  const withAllergy = (mine.body?.entry ?? []).map((e) => e.resource).find((p) => nhsOf(p) && familyOf(p) && p.birthDate);
+  // Never the demo patient's or carer's own record: the patient tests need it untouched by the GP
+  // (the server keeps a GP's access decision for a minute; emergency access overrides dissent).
+  const own = new Set([claims(token('patient')).patient, claims(token('proxy')).patient]);
+  const withAllergy = (mine.body?.entry ?? [])
+    .map((e) => e.resource)
+    .find((p) => nhsOf(p) && familyOf(p) && p.birthDate && !own.has(p.id));
   if (!withAllergy) throw new Error(`no adult patient at ${org}: ${JSON.stringify(mine.body).slice(0, 300)}`);
   await write(system, {
     resourceType: 'AllergyIntolerance',
@@ -147,7 +152,7 @@ async function pickPatients() {
   let notMine;
   for (const e of others.body?.entry ?? []) {
     const p = e.resource;
-    if ((p.generalPractitioner ?? []).some((g) => g.reference === org)) continue;
+    if ((p.generalPractitioner ?? []).some((g) => g.reference === org) || own.has(p.id)) continue;
     const probe = await fhir(gp, `Condition?patient=${p.id}&_count=1`);
     if (probe.status === 403) {
       notMine = p;
@@ -220,16 +225,26 @@ async function bigRecord(practiceId, n) {
   return /Patient\/([^/]+)/.exec(location)?.[1];
 }
 
-async function checkAccessibility(page, name) {
+/** Checks the page with axe; with SCREENSHOTS, saves it at desktop and phone widths (`focus`: a
+ *  locator to show in a screen-sized shot instead of the whole page, for parts of a long page). */
+async function checkAccessibility(page, name, focus) {
   const result = await page.evaluate(async () =>
     // eslint-disable-next-line no-undef
     window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
   );
   if (shots && (!shotPages || shotPages.has(name))) {
     const size = page.viewportSize();
-    await page.screenshot({ path: join(shots, `${name}-desktop.jpg`), fullPage: true, quality: 80 });
+    const shoot = async (path) => {
+      if (focus) {
+        await focus.evaluate((e) => e.scrollIntoView({ block: 'start' }));
+        await page.screenshot({ path, quality: 80 });
+      } else {
+        await page.screenshot({ path, fullPage: true, quality: 80 });
+      }
+    };
+    await shoot(join(shots, `${name}-desktop.jpg`));
     await page.setViewportSize({ width: 375, height: 740 });
-    await page.screenshot({ path: join(shots, `${name}-phone.jpg`), fullPage: true, quality: 80 });
+    await shoot(join(shots, `${name}-phone.jpg`));
     if (size) await page.setViewportSize(size);
   }
   axeChecks.push({ name, violations: result.violations.length });
@@ -239,6 +254,23 @@ async function checkAccessibility(page, name) {
     );
     throw new Error(`axe found ${result.violations.length} WCAG 2.1 AA violation(s) on ${name}:\n${lines.join('\n')}`);
   }
+}
+
+/** Fails when the page is wider than the screen, naming the widest elements that stick out. */
+async function phoneFits(page, what) {
+  // Charts redraw at the new width a moment after the viewport changes: let the layout settle first.
+  await page
+    .waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, undefined, { timeout: 5000 })
+    .catch(() => {});
+  const found = await page.evaluate(() => {
+    const overflow = document.documentElement.scrollWidth - window.innerWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(-3)
+      .map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)}px)`);
+    return { overflow, wide };
+  });
+  if (found.overflow > 0) throw new Error(`${what} is ${found.overflow}px wider than the phone screen: ${found.wide.join(', ')}`);
 }
 
 function expectText(actual, expected, what) {
@@ -400,7 +432,7 @@ try {
     if ((await trends.locator('canvas[role="img"]').count()) === 0) throw new Error('no trend chart drawn');
     await trends.getByText('Show the readings as a table').first().click();
     expectText(await trends.locator('table').first().innerText(), 'Systolic blood pressure', 'readings table');
-    await checkAccessibility(page, 'patient-summary');
+    await checkAccessibility(page, 'patient-summary', page.getByTestId('patient-banner'));
   });
 
   await test('the record fits a phone-sized screen', async () => {
@@ -408,10 +440,21 @@ try {
     await page.reload();
     await page.getByTestId('patient-banner').waitFor();
     await page.getByTestId('problems').waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    if (overflow > 0) throw new Error(`the page is ${overflow}px wider than the phone screen`);
-    await checkAccessibility(page, 'patient-summary-phone');
-    await page.setViewportSize({ width: 1280, height: 900 });
+    try {
+      await page.getByTestId('documents').waitFor();
+      await phoneFits(page, 'the record');
+      // The column headers are hidden on a phone; a "Sort by" list does their work there.
+      await page.getByTestId('problems').getByLabel('Sort by').selectOption({ label: 'Problem, descending' });
+      const names = await page.getByTestId('problems').locator('tbody tr td:first-child').evaluateAll((cells) =>
+        cells.map((c) => c.childNodes[0]?.textContent ?? ''),
+      );
+      const sorted = [...names].sort((a, b) => b.localeCompare(a, 'en-GB', { sensitivity: 'base', numeric: true }));
+      if (JSON.stringify(names) !== JSON.stringify(sorted)) throw new Error(`problems not sorted on the phone: ${names.join(', ')}`);
+      await checkAccessibility(page, 'patient-summary-phone');
+      await page.getByTestId('problems').getByLabel('Sort by').selectOption({ label: 'Clinical order' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 
   await test('a GP records an allergy: it is attributed to them and pushed to the top', async () => {
@@ -453,6 +496,192 @@ try {
     expectText(table, '163', 'the new reading in the trend');
   });
 
+  await test('the demo population has clinical letters (DocumentReference with inline text)', async () => {
+    const found = await fhir(token('integration'), 'DocumentReference?_count=5&_total=accurate');
+    const docs = (found.body?.entry ?? []).map((e) => e.resource);
+    if (docs.length === 0) throw new Error(`no demo documents: ${JSON.stringify(found.body).slice(0, 300)}`);
+    const d = docs[0];
+    const text = Buffer.from(d.content[0].attachment.data, 'base64').toString('utf8');
+    expectText(d.content[0].attachment.contentType, 'text/plain', 'content type');
+    expectText(text, 'Date of birth', 'letter text');
+    if (!d.custodian?.reference || !d.author?.[0]?.reference || !d.type?.coding?.[0]?.code) {
+      throw new Error(`a demo document lacks custodian, author or type: ${JSON.stringify(d).slice(0, 400)}`);
+    }
+  });
+
+  await test('a GP reads the documents: sorted, filtered by type and organisation, a letter opened as text', async () => {
+    const system = token('integration');
+    const letter = (type, code, custodian, date, text) => ({
+      resourceType: 'DocumentReference',
+      status: 'current',
+      docStatus: 'final',
+      type: { coding: [{ system: 'http://snomed.info/sct', code, display: type }], text: type },
+      subject: { reference: `Patient/${withAllergy.id}` },
+      date,
+      author: [{ reference: claims(token('gp')).fhirUser.replace(/^.*\/fhir\//, '') }],
+      custodian: { reference: custodian },
+      content: [{ attachment: { contentType: 'text/plain; charset=utf-8', data: Buffer.from(text, 'utf8').toString('base64') } }],
+    });
+    await write(system, letter('Discharge summary', '373942005', 'Organization/ekhuft', '2025-02-03T10:00:00Z',
+      'Discharge summary\nAdmitted with chest pain.\n<b>not bold</b> <img src=x onerror=alert(1)>\n'));
+    await write(system, letter('Clinic letter', '371530004', `Organization/${org.id}`, '2024-05-06T10:00:00Z',
+      'Clinic letter\nSeen in the asthma clinic.\n'));
+    await page.goto(`${origin}/app/patient/${withAllergy.id}`);
+    const docs = page.getByTestId('documents');
+    await docs.locator('tbody').getByText('Discharge summary').first().waitFor();
+    expectText(await docs.innerText(), 'East Kent Hospitals University NHS Foundation Trust', 'custodian shown');
+    const dateHeader = docs.getByRole('columnheader', { name: 'Date' });
+    await dateHeader.getByRole('button').click();
+    if ((await dateHeader.getAttribute('aria-sort')) !== 'ascending') throw new Error('not sorted by date');
+    const dates = await docs.locator('tbody tr td:first-child').allInnerTexts();
+    const parsed = dates.map((d) => Date.parse(d.replace(/^Date:\s*/, '')));
+    if (parsed.some((d, i) => i > 0 && d < parsed[i - 1])) throw new Error(`documents not in date order: ${dates.join(', ')}`);
+    await docs.getByLabel('Type').selectOption('Clinic letter');
+    if ((await docs.locator('tbody').innerText()).includes('Discharge summary')) throw new Error('the type filter let others through');
+    await docs.getByLabel('Type').selectOption('');
+    await docs.getByLabel('Organisation').selectOption(org.name);
+    if ((await docs.locator('tbody').innerText()).includes('Discharge summary')) throw new Error('the organisation filter let others through');
+    await docs.getByLabel('Organisation').selectOption('');
+    await docs.getByRole('button', { name: /^Discharge summary from 3 February 2025/ }).click();
+    const view = page.getByTestId('document');
+    await view.waitFor();
+    const shown = await view.innerText();
+    expectText(shown, 'Admitted with chest pain.', 'the letter');
+    expectText(shown, '<b>not bold</b>', 'markup shown as text');
+    expectText(shown, 'East Kent Hospitals University NHS Foundation Trust', 'provenance: organisation');
+    expectText(shown, 'Written by', 'provenance: author');
+    if ((await view.locator('b, img').count()) > 0) throw new Error('the letter was injected as HTML');
+    await checkAccessibility(page, 'documents', page.getByTestId('document'));
+    await page.setViewportSize({ width: 375, height: 740 });
+    try {
+      await phoneFits(page, 'the document');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+    await view.getByRole('button', { name: 'Close the document' }).click();
+  });
+
+  await test('results: abnormal ones flagged and first; every list sorts and filters', async () => {
+    await write(token('integration'), {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '2823-3', display: 'Potassium [Moles/volume] in Serum or Plasma' }] },
+      subject: { reference: `Patient/${withAllergy.id}` },
+      effectiveDateTime: '2019-01-01T09:00:00Z',
+      valueQuantity: { value: 6.4, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+      interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'HH' }] }],
+    });
+    await page.reload();
+    const results = page.getByTestId('results');
+    await results.getByText('Potassium').first().waitFor();
+    // Abnormal results first (critical ones before the rest), whatever their date; the demo's own
+    // results are interpreted too, so the new one is compared with its neighbours.
+    const rows = await results.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({ text: tr.innerText, flag: tr.querySelector('[data-testid="abnormal"]')?.textContent ?? '' })),
+    );
+    const potassium = rows.findIndex((r) => r.text.includes('Potassium') && r.text.includes('6.4'));
+    if (potassium < 0) throw new Error('the critical potassium is not among the first results shown');
+    expectText(rows[potassium].flag, 'Critically high', 'abnormal flag');
+    if (rows.slice(0, potassium).some((r) => !r.flag.startsWith('Critically'))) throw new Error('a less abnormal result came first');
+    const firstNormal = rows.findIndex((r) => !r.flag);
+    if (firstNormal >= 0 && rows.slice(firstNormal).some((r) => r.flag)) throw new Error('an abnormal result came after a normal one');
+    const testHeader = results.getByRole('columnheader', { name: 'Test' });
+    await testHeader.getByRole('button').click();
+    await testHeader.getByRole('button').click();
+    if ((await testHeader.getAttribute('aria-sort')) !== 'descending') throw new Error('results not sorted descending');
+    for (const id of ['allergies', 'encounters', 'immunisations', 'documents']) {
+      const headers = await page.getByTestId(id).locator('th[aria-sort]').count();
+      if (headers === 0) throw new Error(`${id}: no sortable column`);
+    }
+    const encounters = page.getByTestId('encounters');
+    const orgs = await encounters.getByLabel('Organisation').locator('option').allInnerTexts().catch(() => []);
+    if (orgs.length > 2) {
+      await encounters.getByLabel('Organisation').selectOption(orgs[1]);
+      const where = await encounters.locator('tbody td[data-label="Where"]').allInnerTexts();
+      if (where.some((w) => w !== orgs[1])) throw new Error(`encounters filter let others through: ${where.join(', ')}`);
+      await encounters.getByLabel('Organisation').selectOption('');
+    }
+    await checkAccessibility(page, 'results', page.getByRole('heading', { name: 'Results and readings' }));
+  });
+
+  await test('a GP records a pulse (range checked first) and a temperature', async () => {
+    await page.getByText('Record another observation').click();
+    await page.getByLabel('Observation', { exact: true }).selectOption({ label: 'Pulse' });
+    await page.getByTestId('record-vital').getByLabel(/^Value/).fill('300');
+    await page.getByRole('button', { name: 'Save observation' }).click();
+    expectText(await page.getByRole('alert').first().innerText(), 'from 20 to 250', 'range check');
+    await checkAccessibility(page, 'record-vital-error');
+    await page.getByTestId('record-vital').getByLabel(/^Value/).fill('71');
+    await page.getByRole('button', { name: 'Save observation' }).click();
+    await page.getByTestId('saved').getByText('pulse 71 beats/min').waitFor();
+    // Abnormal results come first (the demo's own may fill the first rows): newest first instead.
+    const dateHeader = page.getByTestId('results').getByRole('columnheader', { name: 'Date' });
+    await dateHeader.getByRole('button').click();
+    await dateHeader.getByRole('button').click();
+    if ((await dateHeader.getAttribute('aria-sort')) !== 'descending') throw new Error('results not sorted newest first');
+    const row = page.getByTestId('results').locator('tbody tr').first();
+    expectText(await row.innerText(), 'Heart rate', 'the new pulse first');
+    expectText(await row.innerText(), '71', 'the new pulse in the results');
+    expectText(await row.innerText(), 'Recorded by', 'attributed');
+    await page.getByLabel('Observation', { exact: true }).selectOption({ label: 'Temperature' });
+    await page.getByTestId('record-vital').getByLabel(/^Value/).fill('38.4');
+    await page.getByRole('button', { name: 'Save observation' }).click();
+    await page.getByTestId('saved').getByText('temperature 38.4').waitFor();
+  });
+
+  await test('a GP marks an allergy entered in error and resolves a problem; the record shows the corrections', async () => {
+    // The demo record may have a latex allergy of its own: count, and expect one fewer.
+    const latexRows = () => page.getByTestId('allergies').locator('tbody tr').filter({ hasText: 'Latex allergy' }).count();
+    const latexFlags = async () => ((await page.getByTestId('critical-flags').innerText()).match(/Latex/g) ?? []).length;
+    const [rowsBefore, flagsBefore] = [await latexRows(), await latexFlags()];
+    await page.getByRole('button', { name: 'Correct Latex allergy' }).first().click();
+    const form = page.getByTestId('correct-entry');
+    await form.waitFor();
+    await form.getByRole('button', { name: 'Save the correction' }).click();
+    expectText(await form.getByRole('alert').first().innerText(), 'Select what is wrong', 'validation');
+    await checkAccessibility(page, 'correct-entry', page.getByTestId('correct-entry'));
+    await form.getByLabel(/entered in error/).check();
+    await form.getByLabel('Reason').fill('Recorded for the wrong patient');
+    await form.getByRole('button', { name: 'Save the correction' }).click();
+    await page.getByTestId('saved').getByText('Latex allergy marked as entered in error').waitFor();
+    if ((await latexRows()) !== rowsBefore - 1) throw new Error('the allergy is still in the summary');
+    if ((await latexFlags()) !== flagsBefore - 1) throw new Error('the allergy is still flagged');
+    await page.getByLabel(/Show the .*entered in error/).check();
+    const row = page.getByTestId('allergies').locator('tbody tr').filter({ hasText: 'Recorded for the wrong patient' }).first();
+    expectText(await row.innerText(), 'Latex allergy', 'the allergy shown again');
+    expectText(await row.innerText(), 'Entered in error', 'shown as entered in error');
+    expectText(await row.innerText(), 'Recorded for the wrong patient', 'the reason');
+    await page.getByLabel(/Show the .*entered in error/).uncheck();
+    const list = await fhir(token('integration'), `AllergyIntolerance?patient=${withAllergy.id}&code=http://snomed.info/sct|300916003`);
+    const stored = (list.body?.entry ?? [])
+      .map((e) => e.resource)
+      .find((a) => a.verificationStatus?.coding?.[0]?.code === 'entered-in-error');
+    if (stored?.verificationStatus?.coding?.[0]?.code !== 'entered-in-error' || stored.clinicalStatus) {
+      throw new Error(`stored allergy not marked entered in error: ${JSON.stringify(stored)}`);
+    }
+    if (Number(stored.meta?.versionId) < 2) throw new Error('no new version was made');
+    if (!stored.note?.[0]?.authorReference?.reference?.startsWith('Practitioner/')) throw new Error('the correction is not attributed');
+    await page.getByRole('button', { name: 'Correct Atrial fibrillation' }).first().click();
+    await form.getByLabel('Its status has changed').check();
+    await form.getByLabel('Status now').selectOption('resolved');
+    await form.getByLabel('Reason').fill('Ablation in 2025, no recurrence');
+    await form.getByRole('button', { name: 'Save the correction' }).click();
+    await page.getByTestId('saved').getByText('Atrial fibrillation corrected').waitFor();
+    const problem = page.getByTestId('problems').locator('tbody tr').filter({ hasText: 'Atrial fibrillation' }).first();
+    expectText(await problem.innerText(), 'Corrected', 'corrected tag');
+    expectText(await problem.innerText(), 'Resolved', 'new status');
+    await page.getByRole('button', { name: 'Correct Heart rate' }).first().click();
+    await form.getByLabel('The value is wrong').check();
+    await form.getByLabel(/^Correct value/).fill('74');
+    await form.getByLabel('Reason').fill('Misread the monitor');
+    await form.getByRole('button', { name: 'Save the correction' }).click();
+    await page.getByTestId('saved').getByText('Heart rate corrected').waitFor();
+    const pulse = page.getByTestId('results').locator('tbody tr').filter({ hasText: 'Misread the monitor' }).first();
+    expectText(await pulse.innerText(), '74', 'the corrected value');
+    expectText(await pulse.innerText(), 'Corrected', 'the corrected status');
+  });
+
   await test('a record of 2,000 resources opens (time measured and reported, not asserted)', async () => {
     const id = await bigRecord(org.id, 2000);
     const t0 = performance.now();
@@ -484,7 +713,7 @@ try {
     const notice = await page.getByTestId('emergency-access').innerText();
     expectText(notice, 'You have emergency access until', 'time limit');
     expectText(notice, 'recorded in the audit trail', 'audit notice');
-    await checkAccessibility(page, 'emergency-record');
+    await checkAccessibility(page, 'emergency-record', page.getByTestId('patient-banner'));
   });
 
   await test('signing out forgets the session', async () => {
@@ -550,6 +779,59 @@ try {
     const after = await fhir(token('community-pharmacist'), `MedicationRequest?patient=${ownId}&_count=1`);
     if (after.status !== 403) throw new Error(`the pharmacist still reads the record: ${after.status}`);
     expectText(JSON.stringify(after.body), 'not to be shared', 'the server\'s reason');
+    await patientPage.close();
+  });
+
+  await test('a patient reads their documents as plain text', async () => {
+    const ownId = claims(token('patient')).patient;
+    await write(token('integration'), {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      type: { coding: [{ system: 'http://snomed.info/sct', code: '734163000', display: 'Care plan' }], text: 'Care plan review' },
+      subject: { reference: `Patient/${ownId}` },
+      date: '2025-09-01T10:00:00Z',
+      custodian: { reference: `Organization/${org.id}` },
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Care plan review\nKeep active.\n').toString('base64') } }],
+    });
+    const patientPage = await context.newPage();
+    await signIn(patientPage, 'patient');
+    await patientPage.getByRole('heading', { name: 'My documents' }).waitFor();
+    await patientPage.getByTestId('documents').getByRole('button', { name: /^Care plan review from 1 September 2025/ }).click();
+    expectText(await patientPage.getByTestId('letter').innerText(), 'Keep active.', 'the letter');
+    await checkAccessibility(patientPage, 'my-documents', patientPage.getByTestId('document'));
+    await patientPage.close();
+  });
+
+  await test('a patient names an organisation from the directory, and the server then refuses its staff', async () => {
+    const ownId = claims(token('patient')).patient;
+    const gpOrg = await fhir(token('integration'), claims(token('gp')).organisation);
+    const name = gpOrg.body.name;
+    const patientPage = await context.newPage();
+    await signIn(patientPage, 'patient');
+    await patientPage.getByRole('link', { name: 'Choose who my record is shared with' }).click();
+    await patientPage.getByLabel('Find an organisation by name').fill(name.split(' ')[0]);
+    await patientPage.getByRole('button', { name: 'Search organisations' }).click();
+    await patientPage.getByTestId('organisation-results').getByRole('button', { name: `Add ${name}` }).click();
+    expectText(await patientPage.getByTestId('chosen-organisations').innerText(), name, 'chosen');
+    await checkAccessibility(patientPage, 'sharing-named');
+    await patientPage.getByRole('button', { name: 'Save my choices' }).click();
+    await patientPage.getByTestId('sharing-saved').waitFor();
+    await patientPage.reload();
+    await patientPage.getByTestId('chosen-organisations').getByText(name).waitFor();
+    const consents = await fhir(token('integration'), `Consent?patient=${ownId}&status=active`);
+    const named = (consents.body?.entry ?? []).map((e) => e.resource)
+      .find((c) => c.provision?.actor?.some((a) => a.reference?.reference === gpOrg.body.resourceType + '/' + gpOrg.body.id));
+    if (!named) throw new Error('no Consent names the organisation by reference');
+    // The demo GP works there: whatever their relationship, the patient's wish now stops them.
+    const after = await fhir(token('gp'), `Condition?patient=${ownId}&_count=1`);
+    if (after.status !== 403) throw new Error(`the named organisation still reads the record: ${after.status}`);
+    expectText(JSON.stringify(after.body), 'not to be shared', 'the server\'s reason');
+    await patientPage.setViewportSize({ width: 375, height: 740 });
+    await phoneFits(patientPage, 'the sharing page');
+    // Withdrawn again, so the rest of the run sees the record as before.
+    await patientPage.getByTestId('chosen-organisations').getByRole('button', { name: `Remove ${name}` }).click();
+    await patientPage.getByRole('button', { name: 'Save my choices' }).click();
+    await patientPage.getByTestId('sharing-saved').waitFor();
     await patientPage.close();
   });
 

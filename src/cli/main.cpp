@@ -477,6 +477,8 @@ int main(int argc, char** argv) {
   std::string database;
   std::size_t pool_size = 16;
   cli::add_database_option(*serve, database);
+  std::string key_file;
+  cli::add_key_file_option(*serve, key_file);
   serve->add_option("--pool-size", pool_size, "Most connections to the PostgreSQL database (--database)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -747,7 +749,8 @@ int main(int argc, char** argv) {
   if (*demo_cmd) return load_demo(store, demo_options, demo_load);
   if (*import_cmd) return run_import(store, import_args);
   if (*export_cmd) return run_export(store, export_args);
-  if (cli::security_command_chosen(security)) return cli::run_security_command(security, store, data_dir);
+  if (cli::security_command_chosen(security))
+    return cli::run_security_command(security, store, data_dir, !database.empty());
 
   // serve
   if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
@@ -765,7 +768,9 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<auth::Provider> provider;
   if (auth_mode == "on") {
-    auto p = cli::open_provider(store, data_dir, "http://placeholder");
+    // Several nodes on one PostgreSQL database sign with the same keys, kept (encrypted) in it.
+    auto p = cli::open_provider(store, data_dir, "http://placeholder",
+                                cli::KeyRingSettings{.shared = !database.empty(), .key_file = key_file});
     if (!p) return fail(p.error().message());
     provider = std::move(*p);
   } else {

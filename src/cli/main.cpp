@@ -26,6 +26,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -482,7 +483,10 @@ int main(int argc, char** argv) {
   serve->add_option("--pool-size", pool_size, "Most connections to the PostgreSQL database (--database)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
+  serve
+      ->add_option("--threads", sopts.io_threads,
+                   "I/O threads (0: one per core; with --database, as many as --pool-size)")
+      ->capture_default_str();
   serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -801,6 +805,12 @@ int main(int argc, char** argv) {
       ev.address = e.address;
       recorder->record(ev);
     });
+  }
+  if (!database.empty() && sopts.io_threads == 0) {
+    // Requests on PostgreSQL wait for the database over the network (a search: three round trips)
+    // on their I/O thread, so one thread per core leaves the cores idle: as many threads as
+    // database connections keep the pool busy.
+    sopts.io_threads = std::max<std::size_t>(pool_size, std::thread::hardware_concurrency());
   }
   http::Server server(sopts, api, store);
   if (auto r = server.start(); !r) return fail(r.error().message());

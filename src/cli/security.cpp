@@ -176,9 +176,15 @@ core::Result<std::unique_ptr<auth::Provider>> open_provider(store::Store& store,
   while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
   auto kek = read_key_encryption_key(settings.key_file);
   if (!kek) return kek.error();
-  auto keys = settings.shared || !kek->empty()
-                  ? auth::KeyRing::open_shared(store, *kek, auth::KeyRingOptions{}, now_seconds())
-                  : auth::KeyRing::open(data_dir / "keys", auth::KeyRingOptions{}, now_seconds());
+  // Keys already in the database stay there: without the key-encryption key this refuses to start
+  // (open_shared says what to give) rather than quietly signing with other keys.
+  bool in_database = settings.shared || !kek->empty();
+  if (!in_database) {
+    auto held = store.signing_keys();
+    in_database = held && !held->empty();
+  }
+  auto keys = in_database ? auth::KeyRing::open_shared(store, *kek, auth::KeyRingOptions{}, now_seconds())
+                          : auth::KeyRing::open(data_dir / "keys", auth::KeyRingOptions{}, now_seconds());
   OPENSSL_cleanse(kek->data(), kek->size());
   if (!keys) return keys.error();
   auth::ProviderOptions po;

@@ -49,6 +49,9 @@ trap cleanup EXIT
 SECURITY=(--auth off --audit off)
 if ((SECURE)); then
   SECURITY=(--auth on --audit on --issuer http://bench.test)
+  # On PostgreSQL (UCR_DATABASE) the signing keys live in the database, encrypted under this key.
+  [[ -n "${UCR_DATABASE:-}" ]] &&
+    export UCR_KEY_ENCRYPTION_KEY=${UCR_KEY_ENCRYPTION_KEY:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}
   printf 'bench-password\n' | "$UCR" admin user add bench --role integration --password-stdin --data "$WORK/data" >/dev/null
 fi
 "$UCR" serve --listen 127.0.0.1:0 --data "$WORK/data" --no-access-log --threads "$SERVER_THREADS" "${SECURITY[@]}" \

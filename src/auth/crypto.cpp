@@ -8,6 +8,7 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 
 namespace ucr::auth {
@@ -177,6 +178,95 @@ bool is_pkce_verifier(std::string_view verifier) {
 bool pkce_s256_matches(std::string_view verifier, std::string_view challenge) {
   if (!is_pkce_verifier(verifier)) return false;
   return constant_time_equal(base64url_encode(sha256_raw(verifier)), challenge);
+}
+
+namespace {
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+constexpr std::size_t kGcmKeyBytes = 32;
+constexpr std::size_t kGcmNonceBytes = 12;
+constexpr std::size_t kGcmTagBytes = 16;
+
+const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return kInvalid;
+}
+
+}  // namespace
+
+std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std::string_view aad) {
+  if (key.size() != kGcmKeyBytes) throw std::invalid_argument("aes256gcm_seal: the key must be 32 bytes");
+  const std::string nonce = random_bytes(kGcmNonceBytes);
+  const CipherCtx ctx(EVP_CIPHER_CTX_new());
+  std::string out(kGcmNonceBytes + plaintext.size() + kGcmTagBytes, '\0');
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  auto* cipher = reinterpret_cast<unsigned char*>(out.data() + kGcmNonceBytes);
+  int len = 0;
+  int total = 0;
+  const bool ok =
+      ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes_of(key), bytes_of(nonce)) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), cipher, &len, bytes_of(plaintext), static_cast<int>(plaintext.size())) == 1 &&
+      (total = len, EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) == 1) &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagBytes),
+                          out.data() + kGcmNonceBytes + plaintext.size()) == 1;
+  if (!ok) throw std::runtime_error("aes256gcm_seal: OpenSSL failed");
+  return out;
+}
+
+std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed, std::string_view aad) {
+  if (key.size() != kGcmKeyBytes || sealed.size() < kGcmNonceBytes + kGcmTagBytes) return std::nullopt;
+  const std::string_view nonce = sealed.substr(0, kGcmNonceBytes);
+  const std::string_view cipher = sealed.substr(kGcmNonceBytes, sealed.size() - kGcmNonceBytes - kGcmTagBytes);
+  std::string tag(sealed.substr(sealed.size() - kGcmTagBytes));
+  const CipherCtx ctx(EVP_CIPHER_CTX_new());
+  std::string out(cipher.size(), '\0');
+  auto* plain = reinterpret_cast<unsigned char*>(out.data());
+  int len = 0;
+  int total = 0;
+  const bool ok =
+      ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes_of(key), bytes_of(nonce)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), plain, &len, bytes_of(cipher), static_cast<int>(cipher.size())) == 1 &&
+      (total = len,
+       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagBytes), tag.data()) == 1) &&
+      EVP_DecryptFinal_ex(ctx.get(), plain + total, &len) == 1;  // checks the tag
+  if (!ok) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> parse_key_text(std::string_view text) {
+  while (!text.empty() &&
+         (text.front() == ' ' || text.front() == '\n' || text.front() == '\r' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  if (text.size() == 2 * kGcmKeyBytes) {
+    std::string out(kGcmKeyBytes, '\0');
+    for (std::size_t i = 0; i < kGcmKeyBytes; ++i) {
+      const int hi = hex_value(text[2 * i]);
+      const int lo = hex_value(text[(2 * i) + 1]);
+      if (hi == kInvalid || lo == kInvalid) return std::nullopt;
+      out[i] = static_cast<char>((hi << 4) | lo);
+    }
+    return out;
+  }
+  auto decoded = base64url_decode(text);
+  if (!decoded || decoded->size() != kGcmKeyBytes) return std::nullopt;
+  return decoded;
 }
 
 }  // namespace ucr::auth

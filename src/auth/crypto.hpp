@@ -49,4 +49,18 @@ namespace ucr::auth {
 /// verifier, so a client cannot pass a short or guessable one.
 [[nodiscard]] bool pkce_s256_matches(std::string_view verifier, std::string_view challenge);
 
+/// AES-256-GCM (NIST SP 800-38D) under a 32-byte `key` with a fresh random 96-bit nonce. Returns
+/// nonce || ciphertext || 16-byte tag. `aad` is authenticated but not included (the caller stores it
+/// beside). Throws std::invalid_argument for a key that is not 32 bytes, std::runtime_error when OpenSSL
+/// fails.
+[[nodiscard]] std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std::string_view aad);
+
+/// Inverse of aes256gcm_seal; empty when the key or `aad` is not the one sealed with, or any byte was altered.
+[[nodiscard]] std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed,
+                                                        std::string_view aad);
+
+/// A 32-byte key from its text form: 64 hex digits (`openssl rand -hex 32`) or 43 base64url characters,
+/// surrounding white space ignored. Empty for anything else.
+[[nodiscard]] std::optional<std::string> parse_key_text(std::string_view text);
+
 }  // namespace ucr::auth

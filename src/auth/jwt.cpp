@@ -2,6 +2,8 @@
 
 #include "auth/crypto.hpp"
 #include "auth/detail/jose.hpp"
+#include "core/log.hpp"
+#include "store/store.hpp"
 
 #include <fmt/format.h>
 #include <openssl/bio.h>
@@ -41,12 +43,14 @@ core::Error io_error(std::string_view what, const fs::path& path, int err) {
   return core::Error::internal(fmt::format("key ring: cannot {} {}: {}", what, path.string(), std::strerror(err)));
 }
 
-std::shared_ptr<const SigningKey> make_signing_key(std::string kid, std::int64_t created, detail::Pkey key) {
+std::shared_ptr<const SigningKey> make_signing_key(std::string kid, std::int64_t created, detail::Pkey key,
+                                                   std::int64_t generation = 0) {
   auto xy = detail::p256_coordinates(key.get());
   if (!xy) return nullptr;
   auto k = std::make_shared<SigningKey>();
   k->kid = std::move(kid);
   k->created = created;
+  k->generation = generation;
   k->key = std::move(key);
   k->x_b64 = base64url_encode(xy->first);
   k->y_b64 = base64url_encode(xy->second);
@@ -106,14 +110,59 @@ core::Result<void> write_private_file(const fs::path& path, std::string_view tex
   return core::ok();
 }
 
-core::Result<void> persist_key(const fs::path& dir, const SigningKey& key) {
+/// The private key as unencrypted PKCS#8 PEM (the caller cleanses it after use).
+core::Result<std::string> pem_of(const SigningKey& key) {
   const Bio bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return core::Error::internal("key ring: cannot encode the private key as PEM");
   }
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
-  std::string pem(data, static_cast<std::size_t>(size));
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+/// A P-256 private key from PEM; null when it is not one (never prompts for a passphrase).
+detail::Pkey key_from_pem(std::string_view pem) {
+  const Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  pem_password_cb* no_passphrase = [](char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; };
+  detail::Pkey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  if (key && !detail::is_p256(key.get())) key.reset();
+  return key;
+}
+
+/// A shared ring's stored form of a key: "v1." + base64url(AES-256-GCM(PEM)), the kid authenticated.
+constexpr std::string_view kSealedPrefix = "v1.";
+
+core::Result<std::string> seal_key(const SigningKey& key, std::string_view kek) {
+  auto pem = pem_of(key);
+  if (!pem) return pem.error();
+  std::string sealed = std::string(kSealedPrefix) + base64url_encode(aes256gcm_seal(kek, *pem, key.kid));
+  OPENSSL_cleanse(pem->data(), pem->size());
+  return sealed;
+}
+
+core::Result<std::shared_ptr<const SigningKey>> unseal_key(const store::SigningKeyRecord& r, std::string_view kek) {
+  const std::string_view text = r.sealed;
+  auto bytes = text.starts_with(kSealedPrefix) ? base64url_decode(text.substr(kSealedPrefix.size())) : std::nullopt;
+  auto pem = bytes ? aes256gcm_open(kek, *bytes, r.kid) : std::nullopt;
+  if (!pem) {
+    return core::Error::invalid(fmt::format(
+        "key ring: cannot decrypt signing key '{}' in the database: the key-encryption key (UCR_KEY_ENCRYPTION_KEY "
+        "or --key-file) is not the one it was encrypted with",
+        detail::printable(r.kid)));
+  }
+  detail::Pkey key = key_from_pem(*pem);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!key) return core::Error::internal(fmt::format("key ring: signing key '{}' is not a P-256 key", r.kid));
+  auto made = make_signing_key(r.kid, r.created, std::move(key), r.generation);
+  if (!made) return core::Error::internal(fmt::format("key ring: cannot read the public part of '{}'", r.kid));
+  return made;
+}
+
+core::Result<void> persist_key(const fs::path& dir, const SigningKey& key) {
+  auto pem_result = pem_of(key);
+  if (!pem_result) return pem_result.error();
+  std::string pem = std::move(*pem_result);
   auto written = write_private_file(dir / (key.kid + std::string(kKeySuffix)), pem);
   OPENSSL_cleanse(pem.data(), pem.size());
   return written;
@@ -171,7 +220,7 @@ std::int64_t wall_clock_seconds() {
 
 KeyRing::KeyRing(std::optional<fs::path> dir, KeyRingOptions options) : dir_(std::move(dir)), options_(options) {}
 
-KeyRing::~KeyRing() = default;
+KeyRing::~KeyRing() { OPENSSL_cleanse(kek_.data(), kek_.size()); }
 
 core::Result<std::shared_ptr<KeyRing>> KeyRing::open(const fs::path& dir, KeyRingOptions options,
                                                      std::int64_t now_seconds) {
@@ -200,6 +249,108 @@ core::Result<std::shared_ptr<KeyRing>> KeyRing::open(const fs::path& dir, KeyRin
   }
   if (auto rotated = ring->rotate_if_due(now_seconds); !rotated) return rotated.error();
   return ring;
+}
+
+core::Result<std::shared_ptr<KeyRing>> KeyRing::open_shared(store::Store& store, std::string_view key_encryption_key,
+                                                            KeyRingOptions options, std::int64_t now_seconds) {
+  if (options.rotate_after_seconds <= 0 || options.retain_seconds < 0) {
+    return core::Error::invalid("key ring: rotate_after_seconds must be positive and retain_seconds not negative");
+  }
+  if (key_encryption_key.size() != 32) {
+    auto held = store.signing_keys();
+    if (!held) return held.error();
+    return core::Error::invalid(
+        held->empty()
+            ? "key ring: the signing keys kept in a shared database are encrypted: give a key-encryption key (32 "
+              "random bytes as 64 hex digits, e.g. from `openssl rand -hex 32`) in UCR_KEY_ENCRYPTION_KEY or in a "
+              "file named by --key-file (mode 0600), the same on every node"
+            : "key ring: the database holds encrypted signing keys: give the key-encryption key they were encrypted "
+              "with in UCR_KEY_ENCRYPTION_KEY or in a file named by --key-file (mode 0600)");
+  }
+  std::shared_ptr<KeyRing> ring(new KeyRing(std::nullopt, options));
+  ring->store_ = &store;
+  ring->kek_ = std::string(key_encryption_key);
+  const std::lock_guard rotating(ring->rotate_mutex_);
+  if (auto synced = ring->sync_shared(now_seconds, false); !synced) return synced.error();
+  ring->maintained_at_ = now_seconds;
+  return ring;
+}
+
+core::Result<void> KeyRing::sync_shared(std::int64_t now_seconds, bool rotate) {
+  std::vector<std::shared_ptr<const SigningKey>> held;
+  {
+    const std::shared_lock lock(mutex_);
+    held = keys_;
+  }
+  // Two rounds at most: a key added by this node, or (when another node won the generation) adopted.
+  for (int round = 0; round < 3; ++round) {
+    auto records = store_->signing_keys();
+    if (!records) return records.error();
+    std::vector<std::shared_ptr<const SigningKey>> keys;
+    for (const auto& r : *records) {
+      // Keys already held are not decrypted again.
+      const auto it = std::find_if(held.begin(), held.end(), [&r](const auto& k) { return k->kid == r.kid; });
+      if (it != held.end()) {
+        keys.push_back(*it);
+        continue;
+      }
+      auto key = unseal_key(r, kek_);
+      if (!key) return key.error();
+      keys.push_back(std::move(*key));
+    }
+    const bool due = keys.empty() || rotate || now_seconds - keys.back()->created >= options_.rotate_after_seconds;
+    if (!due || round == 2) {
+      if (keys.empty()) return core::Error::internal("key ring: no signing key could be stored");
+      // Drop keys retain_seconds after their successor began signing (as drop_retired does).
+      std::size_t n = 0;
+      while (n + 1 < keys.size() && keys[n + 1]->created + options_.retain_seconds <= now_seconds) ++n;
+      if (n > 0) {
+        if (auto dropped = store_->drop_signing_keys(keys[n]->generation); !dropped) return dropped;
+        keys.erase(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+      const std::unique_lock lock(mutex_);
+      keys_ = std::move(keys);
+      return core::ok();
+    }
+    const std::int64_t generation = keys.empty() ? 1 : keys.back()->generation + 1;
+    // Keys stay ordered by creation even if this node's clock is behind the one that made the last key.
+    const std::int64_t created = keys.empty() ? now_seconds : std::max(now_seconds, keys.back()->created);
+    auto key =
+        make_signing_key(fmt::format("{}-{}", created, random_token(9)), created, detail::generate_p256(), generation);
+    if (!key) return core::Error::internal("key ring: cannot read the public part of a new key");
+    auto sealed = seal_key(*key, kek_);
+    if (!sealed) return sealed.error();
+    auto added = store_->add_signing_key(store::SigningKeyRecord{generation, key->kid, created, std::move(*sealed)});
+    if (!added) return added.error();
+    if (*added) core::log_info(fmt::format("key ring: new signing key {} (generation {})", key->kid, generation));
+    // Added or not (another node made this generation first), the next round reads the winner.
+    held.push_back(std::move(key));
+    rotate = false;
+  }
+  return core::ok();
+}
+
+core::Result<void> KeyRing::maintain(std::int64_t now_seconds) {
+  auto last = maintained_at_.load();
+  if (now_seconds - last < options_.sync_seconds || !maintained_at_.compare_exchange_strong(last, now_seconds)) {
+    return core::ok();
+  }
+  if (!shared()) return rotate_if_due(now_seconds);
+  const std::unique_lock rotating(rotate_mutex_, std::try_to_lock);
+  if (!rotating.owns_lock()) return core::ok();
+  return sync_shared(now_seconds, false);
+}
+
+bool KeyRing::reload_for_unknown_kid(std::int64_t now_seconds) {
+  if (!shared()) return false;
+  auto last = reloaded_at_.load();
+  if (now_seconds - last < 1 || !reloaded_at_.compare_exchange_strong(last, now_seconds)) return false;
+  const std::lock_guard rotating(rotate_mutex_);
+  if (auto synced = sync_shared(now_seconds, false); !synced) {
+    core::log_warn("key ring: the signing keys could not be read again: " + synced.error().message());
+    return false;
+  }
+  return true;
 }
 
 std::shared_ptr<KeyRing> KeyRing::ephemeral() { return ephemeral(KeyRingOptions{}, wall_clock_seconds()); }
@@ -250,6 +401,7 @@ core::Result<void> KeyRing::drop_retired(std::int64_t now_seconds) {
 
 core::Result<void> KeyRing::rotate_if_due(std::int64_t now_seconds) {
   const std::lock_guard rotating(rotate_mutex_);
+  if (shared()) return sync_shared(now_seconds, false);
   std::int64_t newest = 0;
   {
     const std::shared_lock lock(mutex_);
@@ -263,6 +415,7 @@ core::Result<void> KeyRing::rotate_if_due(std::int64_t now_seconds) {
 
 core::Result<void> KeyRing::rotate_now(std::int64_t now_seconds) {
   const std::lock_guard rotating(rotate_mutex_);
+  if (shared()) return sync_shared(now_seconds, true);
   if (auto added = add_key(now_seconds); !added) return added;
   return drop_retired(now_seconds);
 }

@@ -7,6 +7,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -17,6 +18,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace ucr::store {
+class Store;
+}  // namespace ucr::store
 
 namespace ucr::auth {
 
@@ -31,11 +36,18 @@ struct KeyRingOptions {
   std::int64_t rotate_after_seconds = std::int64_t{7} * 24 * 3600;  ///< a new signing key after this
   /// Old keys are kept for verification this long after they stop signing (> longest token life).
   std::int64_t retain_seconds = std::int64_t{2} * 24 * 3600;
+  /// maintain() looks at the ring again (a shared ring: re-reads the database, adopting keys other
+  /// nodes made; any ring: rotates when due) at most this often.
+  std::int64_t sync_seconds = 30;
 };
 
 /// ES256 (ECDSA P-256, SHA-256) signing keys with rotation. The newest key signs; older keys only verify,
 /// until `retain_seconds` after a newer key replaced them. Thread-safe: sign, verify and jwks may run on many
 /// threads while rotate_if_due runs (readers share a lock; a rotation holds it only to swap the key list).
+///
+/// A ring lives in a directory (one node, open) or in the database (open_shared), where every node on that
+/// database reads the same keys, so a token signed by one node verifies on all. Shared private keys are
+/// sealed with AES-256-GCM under a key-encryption key that never enters the database or a log.
 class KeyRing {
  public:
   KeyRing(const KeyRing&) = delete;
@@ -48,6 +60,12 @@ class KeyRing {
   /// retain_seconds < 0. The kid is "<creation unix seconds>-<random>", so the age survives restarts.
   static core::Result<std::shared_ptr<KeyRing>> open(const std::filesystem::path& dir, KeyRingOptions options,
                                                      std::int64_t now_seconds);
+  /// Opens the ring kept in `store` (the signing_key table) and shared by every node on that database;
+  /// private keys are sealed under `key_encryption_key` (32 bytes, see parse_key_text). Creates the first
+  /// key when the table is empty and rotates if due; when several nodes do so at once one key wins and the
+  /// others adopt it. Refuses an empty key-encryption key, and keys it cannot unseal (a wrong key).
+  static core::Result<std::shared_ptr<KeyRing>> open_shared(store::Store& store, std::string_view key_encryption_key,
+                                                            KeyRingOptions options, std::int64_t now_seconds);
   /// One fresh key held in memory only (tests, development), created now by the wall clock.
   static std::shared_ptr<KeyRing> ephemeral();
   /// As ephemeral(), with the given options and creation time (tests of rotation).
@@ -58,6 +76,15 @@ class KeyRing {
   core::Result<void> rotate_if_due(std::int64_t now_seconds);
   /// Makes a new signing key now (e.g. after a suspected compromise), then drops expired keys as above.
   core::Result<void> rotate_now(std::int64_t now_seconds);
+  /// At most every sync_seconds (a call in between returns at once, as does one while another thread is at
+  /// it): a shared ring reads the database again and takes the keys other nodes made or dropped; then any
+  /// ring rotates if due (rotate_if_due). Cheap enough to call on every request.
+  core::Result<void> maintain(std::int64_t now_seconds);
+  /// A shared ring reads the database again now, at most once a second (a token named a kid not held:
+  /// another node may just have rotated). True when it read.
+  bool reload_for_unknown_kid(std::int64_t now_seconds);
+  /// True for a ring kept in the database.
+  [[nodiscard]] bool shared() const { return store_ != nullptr; }
 
   /// Compact JWS (RFC 7515 §7.1): header {"alg":"ES256","typ":"JWT","kid":...}, the claims as given,
   /// signature in JOSE form (r||s, 64 bytes, not DER). The caller sets iss, aud, iat, exp.
@@ -73,6 +100,9 @@ class KeyRing {
  private:
   KeyRing(std::optional<std::filesystem::path> dir, KeyRingOptions options);
 
+  /// Shared ring, rotate_mutex_ held: reads the table, adds a key of the next generation when `rotate` or
+  /// due (or none exists), adopts whichever key won that generation, drops retired keys.
+  core::Result<void> sync_shared(std::int64_t now_seconds, bool rotate);
   core::Result<void> add_key(std::int64_t now_seconds);
   core::Result<void> drop_retired(std::int64_t now_seconds);
   /// The key `kid` if held and not yet past retention at `now_seconds`; null otherwise.
@@ -86,6 +116,10 @@ class KeyRing {
   std::mutex rotate_mutex_;  ///< serialises rotations; never taken by readers
   mutable std::shared_mutex mutex_;
   std::vector<std::shared_ptr<const detail::SigningKey>> keys_;  ///< guarded by mutex_; oldest first, never empty
+  store::Store* store_ = nullptr;  ///< a shared ring's database; null for a file or memory ring
+  std::string kek_;                ///< a shared ring's key-encryption key (cleansed on destruction)
+  std::atomic<std::int64_t> maintained_at_{0};
+  std::atomic<std::int64_t> reloaded_at_{0};
 };
 
 struct VerifyOptions {

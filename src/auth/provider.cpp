@@ -421,6 +421,8 @@ core::Result<Provider::ClientRecord> Provider::authenticate_client(
 
 std::string Provider::sign_access(const UserInfo* user, const ClientRecord& client, const Scopes& scopes,
                                   std::int64_t now, std::int64_t ttl) const {
+  // Rotation when due, and keys other nodes made (a shared ring), before choosing the signing key.
+  if (auto r = keys_->maintain(now); !r) core::log_warn("key ring: " + r.error().message());
   json::object claims;
   claims["iss"] = options_.issuer;
   claims["aud"] = options_.audience;
@@ -767,6 +769,7 @@ core::Result<Principal> Provider::authenticate(std::string_view authorization, s
       core::log_warn("revoked tokens and disabled accounts could not be read again: " + r.error().message());
     }
   }
+  if (auto r = keys_->maintain(now); !r) core::log_warn("key ring: " + r.error().message());
   // A token verified before is not verified again (an ES256 verify costs far more than the rest of
   // a read); it still expires, and revocation and disabled accounts are checked on every request.
   {
@@ -817,6 +820,10 @@ core::Result<Principal> Provider::verify_token(std::string_view token, std::int6
     vo.audience = options_.audience;
     vo.now_seconds = now;
     claims = verify_jwt(token, *keys_, vo);
+    // A key another node on the same database has just made: read the shared ring again, once.
+    if (!claims && claims.error().message().starts_with("unknown kid") && keys_->reload_for_unknown_kid(now)) {
+      claims = verify_jwt(token, *keys_, vo);
+    }
     if (!claims) return claims.error();
     auto r = parse_role(str(*claims, "ucr_role"));
     if (!r) return core::Error::make(401, "login", "the token names no ucr role");

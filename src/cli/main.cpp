@@ -26,6 +26,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -477,10 +478,15 @@ int main(int argc, char** argv) {
   std::string database;
   std::size_t pool_size = 16;
   cli::add_database_option(*serve, database);
+  std::string key_file;
+  cli::add_key_file_option(*serve, key_file);
   serve->add_option("--pool-size", pool_size, "Most connections to the PostgreSQL database (--database)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  serve->add_option("--threads", sopts.io_threads, "I/O threads (0: one per core)")->capture_default_str();
+  serve
+      ->add_option("--threads", sopts.io_threads,
+                   "I/O threads (0: one per core; with --database, as many as --pool-size)")
+      ->capture_default_str();
   serve->add_option("--max-body-mib", max_body_mib, "Largest request body accepted, in MiB (413 beyond)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -747,7 +753,8 @@ int main(int argc, char** argv) {
   if (*demo_cmd) return load_demo(store, demo_options, demo_load);
   if (*import_cmd) return run_import(store, import_args);
   if (*export_cmd) return run_export(store, export_args);
-  if (cli::security_command_chosen(security)) return cli::run_security_command(security, store, data_dir);
+  if (cli::security_command_chosen(security))
+    return cli::run_security_command(security, store, data_dir, !database.empty());
 
   // serve
   if (!split_listen(listen, sopts.host, sopts.port)) return fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
@@ -765,7 +772,9 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<auth::Provider> provider;
   if (auth_mode == "on") {
-    auto p = cli::open_provider(store, data_dir, "http://placeholder");
+    // Several nodes on one PostgreSQL database sign with the same keys, kept (encrypted) in it.
+    auto p = cli::open_provider(store, data_dir, "http://placeholder",
+                                cli::KeyRingSettings{.shared = !database.empty(), .key_file = key_file});
     if (!p) return fail(p.error().message());
     provider = std::move(*p);
   } else {
@@ -796,6 +805,12 @@ int main(int argc, char** argv) {
       ev.address = e.address;
       recorder->record(ev);
     });
+  }
+  if (!database.empty() && sopts.io_threads == 0) {
+    // Requests on PostgreSQL wait for the database over the network (a search: three round trips)
+    // on their I/O thread, so one thread per core leaves the cores idle: as many threads as
+    // database connections keep the pool busy.
+    sopts.io_threads = std::max<std::size_t>(pool_size, std::thread::hardware_concurrency());
   }
   http::Server server(sopts, api, store);
   if (auto r = server.start(); !r) return fail(r.error().message());

@@ -1,16 +1,21 @@
 #include "cli/security.hpp"
 
 #include "audit/audit.hpp"
+#include "auth/crypto.hpp"
 #include "auth/totp.hpp"
 #include "core/time.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <boost/json.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 namespace ucr::cli {
 namespace {
@@ -46,7 +51,43 @@ core::Result<std::string> read_password(bool from_stdin) {
   return core::Error::invalid("give the password on standard input with --password-stdin, or in UCR_PASSWORD");
 }
 
+/// The key-encryption key of the shared signing keys from --key-file or UCR_KEY_ENCRYPTION_KEY (empty:
+/// neither given). Messages name where the key came from, never the key.
+core::Result<std::string> read_key_encryption_key(const std::string& key_file) {
+  std::string text;
+  std::string source = "UCR_KEY_ENCRYPTION_KEY";
+  if (!key_file.empty()) {
+    source = "--key-file " + key_file;
+    struct stat st {};
+    if (::stat(key_file.c_str(), &st) != 0) return core::Error::invalid(fmt::format("cannot read {}", source));
+    if ((st.st_mode & 077U) != 0) {
+      return core::Error::invalid(
+          fmt::format("{} is readable by group or others (mode {:04o}); chmod 600 it", source, st.st_mode & 07777U));
+    }
+    std::ifstream in(key_file, std::ios::binary);
+    if (!in) return core::Error::invalid(fmt::format("cannot read {}", source));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else if (const char* env = std::getenv("UCR_KEY_ENCRYPTION_KEY"); env != nullptr) {
+    text = env;
+  }
+  if (text.empty()) return std::string();
+  auto key = auth::parse_key_text(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!key) {
+    return core::Error::invalid(fmt::format(
+        "the key-encryption key in {} must be 32 bytes as 64 hex digits (e.g. from `openssl rand -hex 32`)", source));
+  }
+  return std::move(*key);
+}
+
 }  // namespace
+
+CLI::Option* add_key_file_option(CLI::App& command, std::string& key_file) {
+  return command.add_option("--key-file", key_file,
+                            "File (mode 0600) holding the key that encrypts the token-signing keys kept in the "
+                            "database (64 hex digits; or set UCR_KEY_ENCRYPTION_KEY). Keeps the keys in the database, "
+                            "shared by every node; always so with --database");
+}
 
 CLI::Option* add_database_option(CLI::App& command, std::string& database) {
   return command
@@ -99,11 +140,19 @@ void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir
   a.token->add_option("--user", a.name, "Login name")->required();
   a.token->add_option("--scope", a.token_scope, "Scopes (default: the role's whole policy)");
   a.token->add_option("--minutes", a.token_minutes, "Lifetime")->capture_default_str()->check(CLI::Range(1, 1440));
-  for (auto* leaf :
-       {a.user_add, a.user_list, a.user_disable, a.user_enable, a.user_password, a.user_totp, a.client_add, a.token}) {
+  auto* keys = a.admin->add_subcommand("keys", "The keys that sign access tokens.");
+  keys->require_subcommand(1);
+  a.keys_rotate = keys->add_subcommand(
+      "rotate",
+      "Make a new signing key now (e.g. after a suspected compromise); tokens signed before stay valid until they "
+      "expire. Servers take it up within 30 seconds when the keys are kept in the database (--database or "
+      "--key-file), else when next started.");
+  for (auto* leaf : {a.user_add, a.user_list, a.user_disable, a.user_enable, a.user_password, a.user_totp, a.client_add,
+                     a.token, a.keys_rotate}) {
     leaf->add_option("--data", data_dir, "Directory of the embedded database (and of the signing keys)")
         ->capture_default_str();
     add_database_option(*leaf, database);
+    add_key_file_option(*leaf, a.key_file);
   }
 
   a.audit = app.add_subcommand("audit", "The tamper-evident audit trail.");
@@ -118,14 +167,25 @@ void add_security_commands(CLI::App& app, SecurityArgs& a, std::string& data_dir
 bool security_command_chosen(const SecurityArgs& a) { return a.admin->parsed() || a.audit->parsed(); }
 
 core::Result<std::unique_ptr<auth::Provider>> open_provider(store::Store& store, const std::filesystem::path& data_dir,
-                                                            std::string issuer) {
+                                                            std::string issuer, const KeyRingSettings& settings) {
   if (issuer.empty()) {
     auto recorded = store.get_meta(kIssuerKey);
     if (!recorded) return recorded.error();
     issuer = recorded->value_or("http://127.0.0.1:8080");
   }
   while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
-  auto keys = auth::KeyRing::open(data_dir / "keys", auth::KeyRingOptions{}, now_seconds());
+  auto kek = read_key_encryption_key(settings.key_file);
+  if (!kek) return kek.error();
+  // Keys already in the database stay there: without the key-encryption key this refuses to start
+  // (open_shared says what to give) rather than quietly signing with other keys.
+  bool in_database = settings.shared || !kek->empty();
+  if (!in_database) {
+    auto held = store.signing_keys();
+    in_database = held && !held->empty();
+  }
+  auto keys = in_database ? auth::KeyRing::open_shared(store, *kek, auth::KeyRingOptions{}, now_seconds())
+                          : auth::KeyRing::open(data_dir / "keys", auth::KeyRingOptions{}, now_seconds());
+  OPENSSL_cleanse(kek->data(), kek->size());
   if (!keys) return keys.error();
   auth::ProviderOptions po;
   po.issuer = issuer;
@@ -210,7 +270,8 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
   return core::ok();
 }
 
-int run_security_command(const SecurityArgs& a, store::Store& store, const std::filesystem::path& data_dir) {
+int run_security_command(const SecurityArgs& a, store::Store& store, const std::filesystem::path& data_dir,
+                         bool shared_keys) {
   if (a.audit_verify->parsed()) {
     const bool tty = isatty(STDERR_FILENO) != 0;
     auto report = audit::verify(store, [&](std::int64_t n) {
@@ -231,7 +292,7 @@ int run_security_command(const SecurityArgs& a, store::Store& store, const std::
     std::cout << fmt::format("audit trail intact: {} entries, head {}\n", report->entries, report->head);
     return 0;
   }
-  auto provider = open_provider(store, data_dir, {});
+  auto provider = open_provider(store, data_dir, {}, KeyRingSettings{shared_keys, a.key_file});
   if (!provider) return fail(provider.error().message());
   auto& p = **provider;
   if (a.user_add->parsed()) {
@@ -290,6 +351,11 @@ int run_security_command(const SecurityArgs& a, store::Store& store, const std::
     if (!secret) return fail(secret.error().message());
     std::cout << fmt::format("client {} added\n", a.name);
     if (!secret->empty()) std::cout << fmt::format("secret: {}\n(shown once; store it safely)\n", *secret);
+    return 0;
+  }
+  if (a.keys_rotate->parsed()) {
+    if (auto r = p.keys().rotate_now(now_seconds()); !r) return fail(r.error().message());
+    std::cout << fmt::format("signing key {} made; it signs from now on\n", p.keys().current_kid());
     return 0;
   }
   if (a.token->parsed()) {

@@ -142,6 +142,14 @@ class Transaction {
   [[nodiscard]] virtual core::Result<void> append_audit(const AuditRecord& record) = 0;
 };
 
+/// One key of the token-signing key ring that every node on one database shares (auth/jwt.hpp).
+struct SigningKeyRecord {
+  std::int64_t generation = 0;  ///< 1, 2, ...: each rotation makes the next; the newest signs
+  std::string kid;
+  std::int64_t created = 0;  ///< unix seconds
+  std::string sealed;        ///< the private key as the key ring encrypted it (opaque text)
+};
+
 /// Counters a backend reports for /metrics.
 struct StoreStats {
   std::uint64_t commits = 0;
@@ -199,6 +207,36 @@ class Store {
   /// As write(), but returns at once. `done` receives the outcome once it is durable; it runs on a
   /// store thread, so it must be quick and must not call the store (post the rest elsewhere).
   virtual void write_async(WriteWork work, WriteDone done) = 0;
+
+  /// The current versions of `ids` of `type` in one reading, in the order of `ids`; ids never stored
+  /// or deleted are left out. Backends with a round trip per statement answer with one.
+  [[nodiscard]] virtual core::Result<std::vector<StoredResource>> read_many(const std::string& type,
+                                                                            const std::vector<std::string>& ids) {
+    std::vector<StoredResource> out;
+    for (const auto& id : ids) {
+      auto r = read(type, id);
+      if (r) {
+        out.push_back(std::move(*r));
+      } else if (r.error().status != 404 && r.error().status != 410) {
+        return r.error();
+      }
+    }
+    return out;
+  }
+
+  /// The shared signing keys, oldest generation first. Backends without the table say so.
+  [[nodiscard]] virtual core::Result<std::vector<SigningKeyRecord>> signing_keys() {
+    return core::Error::not_supported("this store keeps no signing keys");
+  }
+  /// Adds `key` unless its generation is taken already (another node rotated first, and its key is
+  /// the one to adopt): true when added. Atomic across nodes.
+  [[nodiscard]] virtual core::Result<bool> add_signing_key(const SigningKeyRecord& /*key*/) {
+    return core::Error::not_supported("this store keeps no signing keys");
+  }
+  /// Deletes the signing keys of generations below `generation` (retired keys).
+  [[nodiscard]] virtual core::Result<void> drop_signing_keys(std::int64_t /*below_generation*/) {
+    return core::Error::not_supported("this store keeps no signing keys");
+  }
 
   /// Checks the database's own integrity (e.g. SQLite PRAGMA integrity_check).
   [[nodiscard]] virtual core::Result<void> check_integrity() = 0;

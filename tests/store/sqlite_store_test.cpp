@@ -7,6 +7,7 @@
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -641,6 +642,126 @@ TYPED_TEST(StoreContract, StatsCountWritesAndRollbacks) {
   std::string metrics;
   this->store().render_metrics(metrics);
   EXPECT_NE(metrics.find("ucr_store_write_jobs_total"), std::string::npos);
+}
+
+TYPED_TEST(StoreContract, ReadManyReturnsCurrentVersionsInTheOrderAskedLeavingOutDeletedAndUnknown) {
+  ASSERT_TRUE(this->put("Patient", "a", R"({"v":1})"));
+  ASSERT_TRUE(this->put("Patient", "a", R"({"v":2})"));
+  ASSERT_TRUE(this->put("Patient", "b", R"({"b":1})"));
+  ASSERT_TRUE(this->put("Patient", "c", R"({"c":1})"));
+  ASSERT_TRUE(this->remove("Patient", "c"));
+  ASSERT_TRUE(this->put("Observation", "a", R"({"o":1})"));
+  auto got = this->store().read_many("Patient", {"b", "nobody", "c", "a"});
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].info.id, "b");
+  EXPECT_EQ((*got)[0].json, R"({"b":1})");
+  EXPECT_EQ((*got)[1].info.id, "a");
+  EXPECT_EQ((*got)[1].info.version, 2);
+  EXPECT_EQ((*got)[1].json, R"({"v":2})");
+  auto none = this->store().read_many("Patient", {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST(StoreContract, AResourceWrittenTwiceInOneWriteKeepsOnlyItsLastIndexRows) {
+  auto r = this->store().write([](Transaction& t) -> core::Result<void> {
+    for (int i = 1; i <= 200; ++i) {
+      NewVersion v;
+      v.info = VersionInfo{"Patient", "many" + std::to_string(i), 1, 1000, false};
+      v.method = "POST";
+      v.json = "{}";
+      v.index.tokens.push_back(search::TokenRow{"identifier", "s", "m" + std::to_string(i), ""});
+      if (auto put = t.put(v); !put) return put;
+    }
+    for (std::int64_t version = 1; version <= 2; ++version) {
+      NewVersion v;
+      v.info = VersionInfo{"Patient", "twice", version, 1000 * version, false};
+      v.method = version == 1 ? "POST" : "PUT";
+      v.json = "{}";
+      v.index.tokens.push_back(search::TokenRow{"identifier", "s", "v" + std::to_string(version), ""});
+      if (auto put = t.put(v); !put) return put;
+    }
+    // A search inside the write sees the rows this write added.
+    auto seen = t.find_ids("Patient", {{"identifier", {"s|m7"}}}, 10);
+    if (!seen) return seen.error();
+    if (*seen != std::vector<std::string>{"many7"}) return core::Error::internal("the write does not see its rows");
+    return core::ok();
+  });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(this->find("Patient", {{"identifier", {"s|v1"}}}).empty());
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|v2"}}}), std::vector<std::string>{"twice"});
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|m200"}}}), std::vector<std::string>{"many200"});
+  EXPECT_EQ(this->find("Patient", {{"identifier", {"s|m1", "s|m2", "s|m3"}}}).size(), 3u);
+}
+
+TYPED_TEST(StoreContract, EachSigningKeyGenerationIsTakenOnceAndRetiredKeysAreDropped) {
+  auto empty = this->store().signing_keys();
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_TRUE(empty->empty());
+  auto first = this->store().add_signing_key(SigningKeyRecord{1, "100-a", 100, "sealed-a"});
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_TRUE(*first);
+  // Another node rotating at the same moment: its key for generation 1 is not added.
+  auto lost = this->store().add_signing_key(SigningKeyRecord{1, "100-b", 100, "sealed-b"});
+  ASSERT_TRUE(lost) << lost.error().message();
+  EXPECT_FALSE(*lost);
+  ASSERT_TRUE(this->store().add_signing_key(SigningKeyRecord{2, "200-c", 200, "sealed-c"}));
+  ASSERT_TRUE(this->store().add_signing_key(SigningKeyRecord{3, "300-d", 300, "sealed-d"}));
+  auto keys = this->store().signing_keys();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 3u);
+  EXPECT_EQ((*keys)[0].kid, "100-a");
+  EXPECT_EQ((*keys)[0].sealed, "sealed-a");
+  EXPECT_EQ((*keys)[0].created, 100);
+  EXPECT_EQ((*keys)[2].generation, 3);
+  ASSERT_TRUE(this->store().drop_signing_keys(3));
+  this->reopen();
+  keys = this->store().signing_keys();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].kid, "300-d");
+}
+
+TEST(SqliteStore, ADatabaseOfSchemaVersion3IsUpgradedWithTheSigningKeyTable) {
+  TempDir dir;
+  {
+    auto s = SqliteBackend::open(dir.path());
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_TRUE((*s)->write([](Transaction& t) { return t.set_meta("kept", "yes"); }));
+  }
+  {
+    // What an older ucr left: schema version 3, no signing_key table.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "ucr.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE signing_key; UPDATE ucr_meta SET value = '3' WHERE key = 'schema_version'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = SqliteBackend::open(dir.path());
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ((*s)->get_meta("kept")->value_or(""), "yes");
+  EXPECT_EQ((*s)->get_meta("schema_version")->value_or(""), "4");
+  auto added = (*s)->add_signing_key(SigningKeyRecord{1, "1-a", 1, "x"});
+  ASSERT_TRUE(added) << added.error().message();
+  EXPECT_TRUE(*added);
+}
+
+TEST(SqliteStore, ADatabaseOfAnUnknownSchemaVersionIsRefused) {
+  TempDir dir;
+  { ASSERT_TRUE(SqliteBackend::open(dir.path())); }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "ucr.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "UPDATE ucr_meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = SqliteBackend::open(dir.path());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("schema version 99"), std::string::npos) << s.error().message();
 }
 
 }  // namespace

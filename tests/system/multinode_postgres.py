@@ -3,10 +3,14 @@ of the database in the middle of the load. Then: every acknowledged version read
 (from either node), the shared resource's history has every version once with no gap, each
 conditional create made exactly one resource, and every failed request was a 503 with an
 OperationOutcome (the database restart) or a 412 (an If-Match that lost a race) -- never a 500.
+Then, with sign-in on: a node refuses to start without the key-encryption key of the shared signing
+keys; an access token issued by node 1 is accepted by node 2 (and the other way round); after
+`ucr admin keys rotate`, a token signed with the new key is accepted by both running nodes.
 
 Run through tests/pg/with-postgres.sh (it provides the server and UCR_TEST_POSTGRES*):
   tests/pg/with-postgres.sh python3 tests/system/multinode_postgres.py path/to/ucr [seconds]
 """
+import base64
 import http.client
 import json
 import os
@@ -16,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 UCR = sys.argv[1]
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 6
@@ -40,11 +45,17 @@ def problem(text):
         problems.append(text)
 
 
-def start_node(n):
+KEK = "4f" * 32  # the key-encryption key of the shared signing keys (synthetic, test only)
+AUTH_ENV = dict(os.environ, UCR_KEY_ENCRYPTION_KEY=KEK)
+NO_KEK_ENV = {k: v for k, v in os.environ.items() if k != "UCR_KEY_ENCRYPTION_KEY"}
+
+
+def start_node(n, auth=False):
     log = open(os.path.join(work, f"node{n}.log"), "w")
-    p = subprocess.Popen([UCR, "serve", "--listen", "127.0.0.1:0", "--database", URL, "--auth", "off",
+    security = ["--auth", "on", "--audit", "on", "--issuer", "http://ucr.test"] if auth else ["--auth", "off"]
+    p = subprocess.Popen([UCR, "serve", "--listen", "127.0.0.1:0", "--database", URL, *security,
                           "--data", os.path.join(work, f"node{n}"), "--no-access-log", "--pool-size", "8"],
-                         stdout=subprocess.PIPE, stderr=log, text=True)
+                         stdout=subprocess.PIPE, stderr=log, text=True, env=AUTH_ENV if auth else NO_KEK_ENV)
     line = p.stdout.readline()
     m = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
     if not m:
@@ -127,6 +138,76 @@ def pg_ctl(*args):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def admin(*args, env=None):
+    out = subprocess.run([UCR, "admin", *args, "--database", URL], capture_output=True, text=True,
+                         env=env or AUTH_ENV)
+    if out.returncode != 0:
+        sys.exit(f"multinode: ucr admin {' '.join(args)} failed: {out.stderr}")
+    return out.stdout
+
+
+def token_from(port, client, secret):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": client,
+                                   "client_secret": secret, "scope": "system/Patient.rs"})
+    conn.request("POST", "/oauth/token", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        problem(f"token from node on port {port}: HTTP {r.status} {data[:300]!r}")
+        return ""
+    return json.loads(data)["access_token"]
+
+
+def read_with(port, token):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/fhir/Patient/shared", None, {"Authorization": f"Bearer {token}"})
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def check_shared_signing_keys():
+    """Two nodes with sign-in on share the signing keys kept (encrypted) in the database."""
+    # No key-encryption key: the node refuses to start, saying what to give.
+    out = subprocess.run([UCR, "serve", "--listen", "127.0.0.1:0", "--database", URL, "--auth", "on",
+                          "--data", os.path.join(work, "nokey"), "--no-access-log"],
+                         capture_output=True, text=True, env=NO_KEK_ENV, timeout=60)
+    if out.returncode == 0 or "UCR_KEY_ENCRYPTION_KEY" not in out.stderr:
+        problem(f"a node without the key-encryption key started or said nothing useful: {out.stderr[-300:]!r}")
+    added = admin("client", "add", "mn-system", "--scope", "system/*.rs", "--grant", "client_credentials",
+                  "--role", "integration")
+    secret = re.search(r"secret: (\S+)", added).group(1)
+    nodes = [start_node(3, auth=True), start_node(4, auth=True)]
+    try:
+        ports = [port for _, port in nodes]
+        for signer, verifier in ((0, 1), (1, 0)):
+            token = token_from(ports[signer], "mn-system", secret)
+            for port in ports:
+                status, data = read_with(port, token)
+                if status != 200:
+                    problem(f"a token issued by node {signer + 3} answered {status} on node "
+                            f"{3 + ports.index(port)}: {data[:300]!r}")
+        # A new key made elsewhere (another node, or an operator): a token signed with it is taken
+        # by both running nodes at once (they read the shared ring again for a kid they lack).
+        rotated = admin("keys", "rotate")
+        kid = re.search(r"signing key (\S+) made", rotated).group(1)
+        admin_env = dict(AUTH_ENV, UCR_PASSWORD="mn-password-123")
+        admin("user", "add", "mn-reader", "--role", "integration", env=admin_env)
+        token = admin("token", "--user", "mn-reader", "--scope", "user/Patient.rs").strip()
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+        if header.get("kid") != kid:
+            problem(f"the token after rotation is signed by {header.get('kid')}, not the new key {kid}")
+        for port in ports:
+            status, data = read_with(port, token)
+            if status != 200:
+                problem(f"a token signed with the rotated key answered {status} on port {port}: {data[:300]!r}")
+        print(f"multinode: tokens issued by either node accepted by both; rotated key {kid} accepted by both")
+    finally:
+        for p, _ in nodes:
+            p.terminate()
+            p.wait(timeout=30)
+
+
 def main():
     out = subprocess.run([UCR, "admin", "migrate", "--database", URL], capture_output=True, text=True)
     if out.returncode != 0:
@@ -183,13 +264,16 @@ def main():
     for p, _ in nodes:
         p.terminate()
         p.wait(timeout=30)
+    check_shared_signing_keys()
     print(f"multinode: {len(acks)} acknowledged writes ({len(shared_acks)} versions of the shared resource, "
           f"{len(conditional)} conditional keys); answers by status: {dict(sorted(statuses.items()))}")
     if problems:
         print(f"multinode: FAIL: {len(problems)} problems", file=sys.stderr)
         for p in problems[:30]:
             print("  " + p, file=sys.stderr)
-        for n in (1, 2):
+        for n in (1, 2, 3, 4):
+            if not os.path.exists(os.path.join(work, f"node{n}.log")):
+                continue
             print(f"--- node{n}.log (last 15 lines)", file=sys.stderr)
             with open(os.path.join(work, f"node{n}.log")) as f:
                 sys.stderr.writelines(f.readlines()[-15:])

@@ -166,6 +166,10 @@ class AuditedStore final : public store::Store {
                                             std::int64_t version) override {
     return inner_.vread(type, id, version);
   }
+  core::Result<std::vector<store::StoredResource>> read_many(const std::string& type,
+                                                             const std::vector<std::string>& ids) override {
+    return inner_.read_many(type, ids);
+  }
   core::Result<store::HistoryPage> history(const store::HistoryQuery& q) override { return inner_.history(q); }
   core::Result<store::SearchPage> search(const search::Plan& plan, bool want_total) override {
     return inner_.search(plan, want_total);

@@ -82,6 +82,7 @@ struct CompactJws {
 struct SigningKey {
   std::string kid;
   std::int64_t created = 0;
+  std::int64_t generation = 0;  ///< a shared ring's order of rotation (0 in a file or memory ring)
   Pkey key;
   std::string x_b64;  ///< public coordinates, base64url, for the JWKS
   std::string y_b64;

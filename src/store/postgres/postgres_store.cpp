@@ -17,6 +17,8 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace ucr::store {
 namespace {
@@ -127,14 +129,120 @@ std::string_view key_part(std::string_view s) {
   return s.substr(0, n);
 }
 
-/// Index rows of one table as column arrays, inserted by one statement (unnest) whatever their
-/// number: the statement text is fixed, so it is prepared once per connection.
-struct Columns {
-  Columns(std::size_t texts, std::size_t reals, std::size_t integers) : text(texts), real(reals), integer(integers) {}
-  std::vector<std::vector<std::string_view>> text;
+/// Index rows of one table waiting to be inserted, as column arrays: each row's type, rid and
+/// compartment, then the table's own columns (text, then double, then bigint). A transaction's rows
+/// of one table, however many resources they belong to, go in by one statement (unnest): a fixed
+/// text, prepared once per connection.
+struct Batch {
+  Batch(const char* statement, std::size_t texts, std::size_t reals, std::size_t integers)
+      : sql(statement), text(texts), real(reals), integer(integers) {}
+  const char* sql;
+  std::vector<std::string> type;
+  std::vector<std::int64_t> rid;
+  std::vector<std::string> compartment;
+  std::vector<std::vector<std::string>> text;
   std::vector<std::vector<double>> real;
   std::vector<std::vector<std::int64_t>> integer;
+
+  void key(const std::string& t, std::int64_t r, const std::string& c) {
+    type.push_back(t);
+    rid.push_back(r);
+    compartment.push_back(c);
+  }
+  [[nodiscard]] std::size_t rows() const { return rid.size(); }
+  void clear() {
+    type.clear();
+    rid.clear();
+    compartment.clear();
+    for (auto& c : text) c.clear();
+    for (auto& c : real) c.clear();
+    for (auto& c : integer) c.clear();
+  }
+  /// Forgets the rows of `r` (a resource written twice in one transaction).
+  void drop(std::int64_t r) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < rid.size(); ++i) {
+      if (rid[i] == r) continue;
+      if (kept == i) {
+        ++kept;
+        continue;
+      }
+      const auto move_row = [&](auto& column) { column[kept] = std::move(column[i]); };
+      move_row(type);
+      move_row(rid);
+      move_row(compartment);
+      for (auto& c : text) move_row(c);
+      for (auto& c : real) move_row(c);
+      for (auto& c : integer) move_row(c);
+      ++kept;
+    }
+    const auto cut = [kept](auto& column) { column.resize(kept); };
+    cut(type);
+    cut(rid);
+    cut(compartment);
+    for (auto& c : text) cut(c);
+    for (auto& c : real) cut(c);
+    for (auto& c : integer) cut(c);
+  }
 };
+
+std::vector<std::string_view> views_of(const std::vector<std::string>& values) {
+  return {values.begin(), values.end()};
+}
+
+/// The index tables in the order they are filled, with their statements ($1 type[], $2 rid[],
+/// $3 compartment[], then one array per column). Duplicate rows are dropped (SELECT DISTINCT).
+enum Table : std::size_t { kString, kToken, kReference, kDate, kNumber, kQuantity, kUri, kComposite, kCompartment };
+
+std::vector<Batch> index_batches() {
+  std::vector<Batch> b;
+  b.emplace_back(
+      "INSERT INTO idx_string(type, rid, compartment, param, normalized, exact) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])",
+      3, 0, 0);
+  b.emplace_back(
+      "INSERT INTO idx_token(type, rid, compartment, param, system, code, text) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+      4, 0, 0);
+  b.emplace_back(
+      "INSERT INTO idx_reference(type, rid, compartment, param, target_type, target_id, url) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+      4, 0, 0);
+  b.emplace_back(
+      "INSERT INTO idx_date(type, rid, compartment, param, low, high) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
+      1, 0, 2);
+  b.emplace_back(
+      "INSERT INTO idx_number(type, rid, compartment, param, value, low, high) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::double precision[], $6::double precision[], "
+      "$7::double precision[])",
+      1, 3, 0);
+  b.emplace_back(
+      "INSERT INTO idx_quantity(type, rid, compartment, param, system, code, unit, value, low, high) SELECT DISTINCT "
+      "* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+      "$8::double precision[], $9::double precision[], $10::double precision[])",
+      4, 3, 0);
+  b.emplace_back(
+      "INSERT INTO idx_uri(type, rid, compartment, param, uri) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])",
+      2, 0, 0);
+  b.emplace_back(
+      "INSERT INTO idx_composite(type, rid, compartment, param, system1, code1, system, code, unit, normalized, "
+      "exact, uri, target_type, target_id, url, value, low, high) SELECT * FROM unnest($1::text[], $2::bigint[], "
+      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+      "$11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::double precision[], $17::bigint[], "
+      "$18::bigint[])",
+      12, 1, 2);
+  b.emplace_back(
+      "INSERT INTO compartment(type, rid, compartment, patient) SELECT DISTINCT * FROM "
+      "unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+      1, 0, 0);
+  return b;
+}
+
+/// Pending index rows beyond which they are inserted before the transaction ends (bounds memory and
+/// the size of one statement).
+constexpr std::size_t kMaxPendingRows = 20000;
 
 class PgTransaction final : public Transaction {
  public:
@@ -195,6 +303,7 @@ class PgTransaction final : public Transaction {
       key += "\x1e";
     }
     if (auto r = lock(pg_detail::lock_key({lock_scope_, "criteria", type, key})); !r) return r.error();
+    if (auto r = flush(); !r) return r.error();  // the search sees this transaction's writes
     auto ids = search_on(c_, sql::plan_of(type, criteria), limit, 0);
     return note(std::move(ids));
   }
@@ -203,6 +312,7 @@ class PgTransaction final : public Transaction {
     std::string key;
     for (const auto& c : plan.canonical) key += c + "\x1e";
     if (auto r = lock(pg_detail::lock_key({lock_scope_, "criteria", plan.type, key})); !r) return r.error();
+    if (auto r = flush(); !r) return r.error();
     return note(search_on(c_, plan, plan.count, plan.offset));
   }
 
@@ -346,6 +456,9 @@ class PgTransaction final : public Transaction {
   }
 
   core::Result<void> clear_index(std::int64_t rid) {
+    if (pending_rids_.erase(rid) != 0) {
+      for (auto& b : batches_) b.drop(rid);
+    }
     Params p;
     p.i64(rid);
     auto r =
@@ -359,179 +472,125 @@ class PgTransaction final : public Transaction {
     return core::ok();
   }
 
-  /// One statement inserting every row of one index table: $1 type, $2 rid, $3 compartment, then
-  /// one array per column.
-  core::Result<void> insert_columns(const char* sql, const std::string& type, const std::string& compartment,
-                                    std::int64_t rid, const Columns& cols) {
-    Params p;
-    p.text(type);
-    p.i64(rid);
-    p.text(compartment);
-    for (const auto& c : cols.text) p.text_array(c);
-    for (const auto& c : cols.real) p.f64_array(c);
-    for (const auto& c : cols.integer) p.i64_array(c);
-    auto r = note(c_.run(sql, p, "index"));
-    if (!r) return r.error();
-    return core::ok();
-  }
-
+  /// Queues the index rows of resource `rid` for flush().
   core::Result<void> insert_index(const std::string& type, const std::string& compartment, const search::IndexRows& x,
                                   std::int64_t rid) {
-    if (!x.strings.empty()) {
-      Columns c(3, 0, 0);
-      for (const auto& r : x.strings) {
-        c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(key_part(r.normalized));
-        c.text[2].emplace_back(r.exact);
-      }
-      if (auto r = insert_columns("INSERT INTO idx_string(type, rid, compartment, param, normalized, exact) "
-                                  "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[])",
-                                  type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    pending_rids_.insert(rid);
+    for (const auto& r : x.strings) {
+      auto& b = batches_[kString];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.text[1].emplace_back(key_part(r.normalized));
+      b.text[2].emplace_back(r.exact);
     }
-    if (!x.tokens.empty()) {
-      Columns c(4, 0, 0);
-      for (const auto& r : x.tokens) {
-        c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(key_part(r.system));
-        c.text[2].emplace_back(key_part(r.code));
-        c.text[3].emplace_back(r.text);
-      }
-      if (auto r = insert_columns(
-              "INSERT INTO idx_token(type, rid, compartment, param, system, code, text) "
-              "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[])",
-              type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.tokens) {
+      auto& b = batches_[kToken];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.text[1].emplace_back(key_part(r.system));
+      b.text[2].emplace_back(key_part(r.code));
+      b.text[3].emplace_back(r.text);
     }
-    if (!x.references.empty()) {
-      Columns c(4, 0, 0);
-      for (const auto& r : x.references) {
-        c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(key_part(r.target_type));
-        c.text[2].emplace_back(key_part(r.target_id));
-        c.text[3].emplace_back(r.url);
-      }
-      if (auto r = insert_columns(
-              "INSERT INTO idx_reference(type, rid, compartment, param, target_type, target_id, url) "
-              "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[])",
-              type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.references) {
+      auto& b = batches_[kReference];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.text[1].emplace_back(key_part(r.target_type));
+      b.text[2].emplace_back(key_part(r.target_id));
+      b.text[3].emplace_back(r.url);
     }
-    if (!x.dates.empty()) {
-      Columns c(1, 0, 2);
-      for (const auto& r : x.dates) {
-        c.text[0].emplace_back(r.param);
-        c.integer[0].push_back(r.low);
-        c.integer[1].push_back(r.high);
-      }
-      if (auto r = insert_columns("INSERT INTO idx_date(type, rid, compartment, param, low, high) "
-                                  "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::bigint[], $6::bigint[])",
-                                  type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.dates) {
+      auto& b = batches_[kDate];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.integer[0].push_back(r.low);
+      b.integer[1].push_back(r.high);
     }
-    if (!x.numbers.empty()) {
-      Columns c(1, 3, 0);
-      for (const auto& r : x.numbers) {
-        c.text[0].emplace_back(r.param);
-        c.real[0].push_back(r.value);
-        c.real[1].push_back(r.low);
-        c.real[2].push_back(r.high);
-      }
-      if (auto r = insert_columns(
-              "INSERT INTO idx_number(type, rid, compartment, param, value, low, high) SELECT DISTINCT $1, $2, $3, * "
-              "FROM unnest($4::text[], $5::double precision[], $6::double precision[], $7::double precision[])",
-              type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.numbers) {
+      auto& b = batches_[kNumber];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.real[0].push_back(r.value);
+      b.real[1].push_back(r.low);
+      b.real[2].push_back(r.high);
     }
-    if (!x.quantities.empty()) {
-      Columns c(4, 3, 0);
-      for (const auto& r : x.quantities) {
-        c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(r.system);
-        c.text[2].emplace_back(r.code);
-        c.text[3].emplace_back(r.unit);
-        c.real[0].push_back(r.value);
-        c.real[1].push_back(r.low);
-        c.real[2].push_back(r.high);
-      }
-      if (auto r = insert_columns(
-              "INSERT INTO idx_quantity(type, rid, compartment, param, system, code, unit, value, low, high) "
-              "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], "
-              "$8::double precision[], $9::double precision[], $10::double precision[])",
-              type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.quantities) {
+      auto& b = batches_[kQuantity];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.text[1].emplace_back(r.system);
+      b.text[2].emplace_back(r.code);
+      b.text[3].emplace_back(r.unit);
+      b.real[0].push_back(r.value);
+      b.real[1].push_back(r.low);
+      b.real[2].push_back(r.high);
     }
-    if (!x.uris.empty()) {
-      Columns c(2, 0, 0);
-      for (const auto& r : x.uris) {
-        c.text[0].emplace_back(r.param);
-        c.text[1].emplace_back(key_part(r.uri));
-      }
-      if (auto r = insert_columns("INSERT INTO idx_uri(type, rid, compartment, param, uri) "
-                                  "SELECT DISTINCT $1, $2, $3, * FROM unnest($4::text[], $5::text[])",
-                                  type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+    for (const auto& r : x.uris) {
+      auto& b = batches_[kUri];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(r.param);
+      b.text[1].emplace_back(key_part(r.uri));
     }
-    if (!x.composites.empty()) {
-      Columns c(12, 1, 2);
-      for (const auto& r : x.composites) {
-        std::size_t i = 0;
-        for (const std::string* s : {&r.param, &r.system1, &r.code1, &r.system, &r.code, &r.unit, &r.normalized,
-                                     &r.exact, &r.uri, &r.target_type, &r.target_id, &r.url}) {
-          // system1 and code1 are the composite index's key.
-          c.text[i].emplace_back(i == 1 || i == 2 ? key_part(*s) : std::string_view(*s));
-          ++i;
-        }
-        c.real[0].push_back(r.value);
-        c.integer[0].push_back(r.low);
-        c.integer[1].push_back(r.high);
+    for (const auto& r : x.composites) {
+      auto& b = batches_[kComposite];
+      b.key(type, rid, compartment);
+      std::size_t i = 0;
+      for (const std::string* s : {&r.param, &r.system1, &r.code1, &r.system, &r.code, &r.unit, &r.normalized, &r.exact,
+                                   &r.uri, &r.target_type, &r.target_id, &r.url}) {
+        // system1 and code1 are the composite index's key.
+        b.text[i].emplace_back(i == 1 || i == 2 ? key_part(*s) : std::string_view(*s));
+        ++i;
       }
-      if (auto r = insert_columns(
-              "INSERT INTO idx_composite(type, rid, compartment, param, system1, code1, system, code, unit, "
-              "normalized, exact, uri, target_type, target_id, url, value, low, high) SELECT $1, $2, $3, * FROM "
-              "unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
-              "$11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::double precision[], "
-              "$17::bigint[], $18::bigint[])",
-              type, compartment, rid, c);
-          !r) {
-        return r;
-      }
+      b.real[0].push_back(r.value);
+      b.integer[0].push_back(r.low);
+      b.integer[1].push_back(r.high);
     }
-    std::vector<std::string> patients;
+    const auto add_patient = [&](std::string_view patient) {
+      auto& b = batches_[kCompartment];
+      b.key(type, rid, compartment);
+      b.text[0].emplace_back(key_part(patient));
+    };
     for (const auto& c : x.compartments) {
-      if (c.rfind("Patient/", 0) == 0) patients.push_back(c.substr(8));
+      if (c.rfind("Patient/", 0) == 0) add_patient(std::string_view(c).substr(8));
     }
     if (compartment.rfind("Patient/", 0) == 0 &&
         std::find(x.compartments.begin(), x.compartments.end(), compartment) == x.compartments.end()) {
-      patients.push_back(compartment.substr(8));
+      add_patient(std::string_view(compartment).substr(8));
     }
-    if (patients.empty()) return core::ok();
-    Columns c(1, 0, 0);
-    for (const auto& patient : patients) c.text[0].emplace_back(key_part(patient));
-    return insert_columns(
-        "INSERT INTO compartment(type, rid, compartment, patient) SELECT DISTINCT $1, $2, $3, * "
-        "FROM unnest($4::text[]) ON CONFLICT DO NOTHING",
-        type, compartment, rid, c);
+    std::size_t pending = 0;
+    for (const auto& b : batches_) pending += b.rows();
+    if (pending >= kMaxPendingRows) return flush();
+    return core::ok();
   }
 
+ public:
+  /// Inserts the queued index rows: one statement per index table for the whole transaction. Runs
+  /// before anything reads the index in this transaction and before it commits.
+  core::Result<void> flush() {
+    for (auto& b : batches_) {
+      if (b.rows() == 0) continue;
+      Params p;
+      p.text_array(views_of(b.type));
+      p.i64_array(b.rid);
+      p.text_array(views_of(b.compartment));
+      for (const auto& c : b.text) p.text_array(views_of(c));
+      for (const auto& c : b.real) p.f64_array(c);
+      for (const auto& c : b.integer) p.i64_array(c);
+      auto r = note(c_.run(b.sql, p, "index"));
+      b.clear();
+      if (!r) return r.error();
+    }
+    pending_rids_.clear();
+    return core::ok();
+  }
+
+ private:
   Connection& c_;
   std::string lock_scope_;
   std::optional<core::Error> failed_;
   pg_detail::Failure failure_;
+  std::vector<Batch> batches_ = index_batches();   // indexed by Table
+  std::unordered_set<std::int64_t> pending_rids_;  // resources with rows in batches_
 };
 
 /// True when a failed transaction lost a race that running it again can win: a deadlock, a
@@ -805,6 +864,75 @@ class PostgresStore final : public Store {
     return with_connection([&](Connection& c) { return search_on(c, sql::plan_of(type, criteria), limit, 0); });
   }
 
+  core::Result<std::vector<StoredResource>> read_many(const std::string& type,
+                                                      const std::vector<std::string>& ids) override {
+    if (ids.empty()) return std::vector<StoredResource>{};
+    return with_connection([&](Connection& c) -> core::Result<std::vector<StoredResource>> {
+      std::vector<std::string_view> views(ids.begin(), ids.end());
+      Params p;
+      p.text(type);
+      p.text_array(views);
+      // One round trip for a page of matches rather than one per match.
+      auto rows = c.run(
+          "SELECT c.id, c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment FROM resource_current c "
+          "JOIN resource_version v ON v.seq = c.seq WHERE c.type = $1 AND c.id = ANY($2::text[]) AND c.deleted = 0",
+          p, "read");
+      if (!rows) return rows.error();
+      std::unordered_map<std::string, int> row_of;
+      for (int i = 0; i < rows->size(); ++i) row_of.emplace(rows->text(i, 0), i);
+      std::vector<StoredResource> out;
+      out.reserve(row_of.size());
+      for (const auto& id : ids) {
+        const auto it = row_of.find(id);
+        if (it != row_of.end()) out.push_back(to_resource(*rows, it->second, type, id, 1));
+      }
+      return out;
+    });
+  }
+
+  core::Result<std::vector<SigningKeyRecord>> signing_keys() override {
+    return with_connection([&](Connection& c) -> core::Result<std::vector<SigningKeyRecord>> {
+      Params none;
+      auto rows =
+          c.run("SELECT generation, kid, created, sealed FROM signing_key ORDER BY generation", none, "signing keys");
+      if (!rows) return rows.error();
+      std::vector<SigningKeyRecord> out;
+      out.reserve(static_cast<std::size_t>(rows->size()));
+      for (int i = 0; i < rows->size(); ++i) {
+        out.push_back(SigningKeyRecord{rows->i64(i, 0), rows->text(i, 1), rows->i64(i, 2), rows->text(i, 3)});
+      }
+      return out;
+    });
+  }
+
+  core::Result<bool> add_signing_key(const SigningKeyRecord& key) override {
+    return with_connection([&](Connection& c) -> core::Result<bool> {
+      Params p;
+      p.i64(key.generation);
+      p.text(key.kid);
+      p.i64(key.created);
+      p.text(key.sealed);
+      // Two nodes rotating at once both try the next generation: one row goes in, the other node
+      // reads it back and adopts it.
+      auto rows = c.run(
+          "INSERT INTO signing_key(generation, kid, created, sealed) VALUES($1, $2, $3, $4) "
+          "ON CONFLICT(generation) DO NOTHING RETURNING generation",
+          p, "signing keys");
+      if (!rows) return rows.error();
+      return rows->size() == 1;
+    });
+  }
+
+  core::Result<void> drop_signing_keys(std::int64_t below_generation) override {
+    return with_connection([&](Connection& c) -> core::Result<void> {
+      Params p;
+      p.i64(below_generation);
+      auto r = c.run("DELETE FROM signing_key WHERE generation < $1", p, "signing keys");
+      if (!r) return r.error();
+      return core::ok();
+    });
+  }
+
   core::Result<void> write(const WriteWork& work) override {
     jobs_.fetch_add(1);
     auto r = run_write(work);
@@ -966,6 +1094,7 @@ class PostgresStore final : public Store {
       }
       PgTransaction txn(conn, options_.schema);
       core::Result<void> result = run_work(work, txn);
+      if (result && !txn.failed()) result = txn.flush();
       if (result && !txn.failed()) {
         auto commit = conn.exec("COMMIT", "commit");
         if (commit) {

@@ -30,7 +30,9 @@ using sqlite_detail::Connection;
 using sqlite_detail::db_error;
 using sqlite_detail::Stmt;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
+/// Older schema versions this build brings up to date when opening (their changes only add tables).
+constexpr int kOldestUpgradable = 3;
 
 // Index rows are keyed by `rid`, an integer assigned once per resource (the seq of its first
 // version): their owner indexes grow at one end, so a commit dirties few pages. Each index table is
@@ -99,6 +101,8 @@ CREATE INDEX IF NOT EXISTS idx_composite_owner ON idx_composite(rid);
 CREATE TABLE IF NOT EXISTS compartment(patient TEXT NOT NULL, type TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY(patient, type, rid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS compartment_owner ON compartment(rid);
+CREATE TABLE IF NOT EXISTS signing_key(generation INTEGER PRIMARY KEY, kid TEXT NOT NULL UNIQUE,
+  created INTEGER NOT NULL, sealed TEXT NOT NULL);
 )sql";
 
 /// The INSERT statements of one index table for 1..kRowsPerInsert rows: `head` names the table and
@@ -550,6 +554,11 @@ class SqliteTransaction final : public Transaction {
     s.bind(5, static_cast<std::int64_t>(v.info.deleted ? 1 : 0));
   }
 
+ public:
+  /// The connection of the transaction, for statements the Transaction interface has no call for.
+  [[nodiscard]] Connection& connection() { return c_; }
+
+ private:
   Connection& c_;
   std::int64_t* audit_appended_;  // the store's count of entries not yet indexed (writer thread)
 };
@@ -603,7 +612,9 @@ class SqliteStore final : public Store {
     }
     if (auto r = check_schema_version(); !r) return r;
     if (auto r = writer_conn_->exec(kSchema); !r) return r;
-    auto p = writer_conn_->prepare("INSERT OR IGNORE INTO ucr_meta(key, value) VALUES('schema_version', ?1)");
+    // Schema version 4 added signing_key (created above when missing): an older database is now current.
+    auto p = writer_conn_->prepare(
+        "INSERT INTO ucr_meta(key, value) VALUES('schema_version', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1");
     if (!p) return p.error();
     {
       Stmt s(writer_conn_->db(), *p);
@@ -654,7 +665,9 @@ class SqliteStore final : public Store {
     Stmt s(writer_conn_->db(), *p);
     if (s.step() != SQLITE_ROW) return core::ok();
     const std::string found = s.text(0);
-    if (found != std::to_string(kSchemaVersion)) {
+    bool known = false;
+    for (int v = kOldestUpgradable; v <= kSchemaVersion; ++v) known = known || found == std::to_string(v);
+    if (!known) {
       return core::Error::invalid(fmt::format(
           "the database in {} has schema version {}, this ucr uses {}: export it with the older ucr and import it, or "
           "start from an empty directory",
@@ -950,6 +963,54 @@ class SqliteStore final : public Store {
     while ((rc = s.step()) == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
     if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "compartment");
     return out;
+  }
+
+  core::Result<std::vector<SigningKeyRecord>> signing_keys() override {
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    auto p = lease.conn->prepare("SELECT generation, kid, created, sealed FROM signing_key ORDER BY generation");
+    if (!p) return p.error();
+    Stmt s(lease.conn->db(), *p);
+    std::vector<SigningKeyRecord> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(SigningKeyRecord{s.i64(0), s.text(1), s.i64(2), s.text(3)});
+    if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "signing keys");
+    return out;
+  }
+
+  core::Result<bool> add_signing_key(const SigningKeyRecord& key) override {
+    bool added = false;
+    auto r = write([&](Transaction& t) -> core::Result<void> {
+      // This store's writes always run on a SqliteTransaction.
+      Connection& c = static_cast<SqliteTransaction&>(t).connection();
+      auto p = c.prepare(
+          "INSERT INTO signing_key(generation, kid, created, sealed) VALUES(?1, ?2, ?3, ?4) "
+          "ON CONFLICT(generation) DO NOTHING");
+      if (!p) return p.error();
+      Stmt s(c.db(), *p);
+      s.bind(1, key.generation);
+      s.bind(2, key.kid);
+      s.bind(3, key.created);
+      s.bind(4, key.sealed);
+      if (s.step() != SQLITE_DONE) return db_error(c.db(), "signing keys");
+      added = sqlite3_changes(c.db()) == 1;
+      return core::ok();
+    });
+    if (!r) return r.error();
+    return added;
+  }
+
+  core::Result<void> drop_signing_keys(std::int64_t below_generation) override {
+    return write([below_generation](Transaction& t) -> core::Result<void> {
+      Connection& c = static_cast<SqliteTransaction&>(t).connection();
+      auto p = c.prepare("DELETE FROM signing_key WHERE generation < ?1");
+      if (!p) return p.error();
+      Stmt s(c.db(), *p);
+      s.bind(1, below_generation);
+      if (s.step() != SQLITE_DONE) return db_error(c.db(), "signing keys");
+      return core::ok();
+    });
   }
 
   core::Result<void> write(const WriteWork& work) override {

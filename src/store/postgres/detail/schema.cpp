@@ -92,9 +92,17 @@ constexpr const char* kV2 = R"sql(
 CREATE INDEX audit_event_patient ON audit_event(patient, seq) WHERE patient IS NOT NULL;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{{
+// The token-signing key ring shared by every node (auth/jwt.hpp): one key per generation, so that
+// two nodes rotating at once cannot both add one; private keys sealed by the key ring.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE signing_key(generation BIGINT PRIMARY KEY, kid TEXT COLLATE "C" NOT NULL UNIQUE,
+  created BIGINT NOT NULL, sealed TEXT NOT NULL);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "resources, history, search index, compartments, bookkeeping and audit tables", kV1},
     {2, "audit entries by patient", kV2},
+    {3, "signing keys shared by the nodes", kV3},
 }};
 
 }  // namespace

@@ -4,7 +4,8 @@
 # Usage: bench/bulk_bench.sh path/to/ucr [--people N] [--bundle-people M] [--data DIR]
 #   1. Loads N synthetic people (default 20000; about 54 resources each, so about 1.1 million
 #      resources) with `ucr demo`, or uses the database already in DIR (--data, left in place).
-#   2. `ucr export` of everything: resources/s and MB/s.
+#   2. `ucr export` of everything: resources/s and MB/s; then again with `--elements id,meta`
+#      (every resource parsed, subset and tagged SUBSETTED) for the cost of `_elements`.
 #   3. `ucr import` of that export (NDJSON) into an empty database: resources/s.
 #   4. Rewrites M of those people (default 2000) as Synthea-shaped Bundles (one transaction per
 #      person with urn:uuid fullUrls and POSTs, plus a batch of the shared organisations and
@@ -37,6 +38,11 @@ fi
 echo "bulk_bench: exporting..." >&2
 export_line=$("$UCR" export --data "$DATA" --to "$WORK/export" 2>/dev/null)
 echo "$export_line" >&2
+
+echo "bulk_bench: exporting with --elements id,meta..." >&2
+elements_line=$("$UCR" export --data "$DATA" --to "$WORK/export-elements" --elements id,meta 2>/dev/null)
+echo "$elements_line" >&2
+rm -rf "$WORK/export-elements"
 
 echo "bulk_bench: importing the NDJSON export into an empty database..." >&2
 ndjson_line=$("$UCR" import "$WORK/export" --data "$WORK/ndjson-db" --no-audit 2>/dev/null | head -1)
@@ -88,17 +94,18 @@ echo "bulk_bench: importing the Bundles into an empty database..." >&2
 bundle_line=$("$UCR" import "$WORK/bundles" --data "$WORK/bundle-db" --no-audit 2>/dev/null | head -1)
 echo "$bundle_line" >&2
 
-python3 - "$export_line" "$ndjson_line" "$bundle_line" <<'PY'
+python3 - "$export_line" "$ndjson_line" "$bundle_line" "$elements_line" <<'PY'
 import re, sys
-export, ndjson, bundles = sys.argv[1:4]
+export, ndjson, bundles, elements = sys.argv[1:5]
 def find(pattern, text):
     m = re.search(pattern, text)
     return m.group(1) if m else "?"
 print()
 print("| step | resources | seconds | resources/s | MB/s |")
 print("|---|---:|---:|---:|---:|")
-print("| export (NDJSON) | %s | %s | %s | %s |" % (find(r"([0-9,]+) resources in", export), find(r"MB, in ([0-9.]+) s", export),
-      find(r"\(([0-9]+) resources/s", export), find(r", ([0-9.]+) MB/s", export)))
+for label, line in (("export (NDJSON)", export), ("export with _elements=id,meta (SUBSETTED)", elements)):
+    print("| %s | %s | %s | %s | %s |" % (label, find(r"([0-9,]+) resources in", line), find(r"MB, in ([0-9.]+) s", line),
+          find(r"\(([0-9]+) resources/s", line), find(r", ([0-9.]+) MB/s", line)))
 for label, line in (("import of the export (NDJSON, PUT by id)", ndjson),
                     ("import of Synthea-shaped Bundles (transactions, urn:uuid, record linkage)", bundles)):
     print("| %s | %s | %s | %s | |" % (label, find(r"; ([0-9,]+) created", line), find(r"rejected in ([0-9.]+) s", line),

@@ -920,9 +920,21 @@ Started Api::begin(const Request& request) {
     return detail::break_glass(store_, principal ? &*principal : nullptr, request, route.id, *care_,
                                auditing ? who : nullptr);
   }
+  // A POST kick-off's Parameters body is read as the equivalent query, which admit() and the
+  // export then check as they do a GET's.
+  std::shared_ptr<const Request> kick_off;
+  if (route.kind == detail::Route::Kind::bulk_export && request.method == "POST") {
+    auto translated = export_request_from_parameters(request);
+    if (!translated) {
+      Response r = error_response(translated.error(), request);
+      if (auditing) options_.audit->record(detail::read_event(*who, route, request, r, {}));
+      return r;
+    }
+    kick_off = std::make_shared<const Request>(std::move(*translated));
+  }
   detail::Gate gate;
   if (principal) {
-    auto g = detail::admit(*principal, route, request, store_, *care_);
+    auto g = detail::admit(*principal, route, kick_off ? *kick_off : request, store_, *care_);
     if (!g) {
       Response r = error_response(g.error(), request);
       r.interaction = "auth";
@@ -940,7 +952,8 @@ Started Api::begin(const Request& request) {
   }
   if (route.kind == detail::Route::Kind::bulk_export || route.kind == detail::Route::Kind::bulk_status ||
       route.kind == detail::Route::Kind::bulk_file) {
-    return bulk_data(route, request, gate.narrowed ? *gate.narrowed : request, principal ? &*principal : nullptr,
+    const Request& asked = kick_off ? *kick_off : request;
+    return bulk_data(route, asked, gate.narrowed ? *gate.narrowed : asked, principal ? &*principal : nullptr,
                      auditing ? who : nullptr);
   }
   // A narrowed request is only ever a read, which completes inside this call.
@@ -1005,8 +1018,9 @@ Started Api::begin(const Request& request) {
 Started Api::bulk_data(const detail::Route& route, const Request& request, const Request& effective,
                        const auth::Principal* principal, const std::shared_ptr<const detail::AuditContext>& who) {
   using K = detail::Route::Kind;
-  const auto audited = [this, who, route, &request](Response r) {
-    if (who) options_.audit->record(detail::read_event(*who, route, request, r, {}));
+  // The request may be a kick-off read from a POST body that ends with the caller's frame.
+  const auto audited = [this, who, route, held = std::make_shared<const Request>(request)](Response r) {
+    if (who) options_.audit->record(detail::read_event(*who, route, *held, r, {}));
     return r;
   };
   if (!exports_) {
@@ -1018,6 +1032,8 @@ Started Api::bulk_data(const detail::Route& route, const Request& request, const
   if (principal != nullptr) {
     owner.key = principal->subject + "\n" + principal->client_id;
     owner.role = std::string(auth::role_code(principal->role));
+    owner.organisation = principal->organisation;
+    owner.fhir_user = principal->fhir_user;
   }
   const auto audited_started = [&audited](Started started) -> Started {
     if (auto* pending = std::get_if<PendingWrite>(&started)) {
@@ -1038,7 +1054,7 @@ Started Api::bulk_data(const detail::Route& route, const Request& request, const
     if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
     return audited(exports_->file(request, route.id, route.member, owner));
   }
-  if (m != "GET" && m != "HEAD") return audited(method_not_allowed_response(request));
+  if (m != "GET" && m != "HEAD" && m != "POST") return audited(method_not_allowed_response(request));
   ExportLevel level = ExportLevel::system;
   if (route.type == "Patient" && route.id.empty()) {
     level = ExportLevel::patient;

@@ -1,7 +1,10 @@
 #include "api/bulk_export.hpp"
 
 #include "api/detail/ops.hpp"
+#include "core/ids.hpp"
 #include "fhir/definitions.hpp"
+#include "fhir/outcome.hpp"
+#include "search/index.hpp"
 #include "search/query.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ucr::api {
@@ -144,8 +148,11 @@ core::Result<std::unordered_set<std::string>> group_members(store::Store& store,
 /// NDJSON output of one type, split into files of at most max_bytes (a line is never split).
 class TypeWriter {
  public:
-  TypeWriter(std::filesystem::path dir, std::string type, std::uint64_t max_bytes)
-      : dir_(std::move(dir)), type_(std::move(type)), max_bytes_(max_bytes) {}
+  TypeWriter(std::filesystem::path dir, std::string type, std::uint64_t max_bytes, std::string prefix = {})
+      : dir_(std::move(dir)),
+        type_(std::move(type)),
+        prefix_(prefix.empty() ? type_ : std::move(prefix)),
+        max_bytes_(max_bytes) {}
 
   core::Result<void> write(std::string_view line) {
     if (!out_.is_open() || files_.back().bytes >= max_bytes_) {
@@ -172,7 +179,7 @@ class TypeWriter {
     if (out_.is_open()) out_.close();
     ExportFile f;
     f.type = type_;
-    f.name = fmt::format("{}-{}.ndjson", type_, files_.size() + 1);
+    f.name = fmt::format("{}-{}.ndjson", prefix_, files_.size() + 1);
     out_.open(dir_ / f.name, std::ios::binary | std::ios::trunc);
     if (!out_) return core::Error::internal(fmt::format("cannot create {}", (dir_ / f.name).string()));
     files_.push_back(std::move(f));
@@ -181,10 +188,174 @@ class TypeWriter {
 
   std::filesystem::path dir_;
   std::string type_;
+  std::string prefix_;
   std::uint64_t max_bytes_;
   std::ofstream out_;
   std::vector<ExportFile> files_;
 };
+
+constexpr std::string_view kErrorPrefix = "errors";
+constexpr std::string_view kSubsettedSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
+
+/// The OperationOutcome line of one problem found while exporting.
+std::string outcome_line(std::string severity, std::string code, std::string text, std::string expression = {}) {
+  return json::serialize(fhir::operation_outcome(
+      {core::Issue{std::move(severity), std::move(code), std::move(text), std::move(expression)}}));
+}
+
+/// Is `name` a root element of resource type `type` ("value" for "value[x]")?
+bool is_root_element(std::string_view type, std::string_view name) {
+  const auto* def = fhir::find_type(type);
+  if (def == nullptr) return false;
+  if (name == "id" || name == "meta" || name == "resourceType") return true;
+  return std::any_of(def->elements.begin(), def->elements.end(),
+                     [&](const fhir::ElementDefinition* e) { return e->name == name; });
+}
+
+/// The JSON properties an `_elements` subset of `type` keeps: the listed root elements that apply
+/// to it, plus the mandatory ones (min >= 1), id and meta. Empty when no listed element applies
+/// (the type is exported whole).
+std::unordered_set<std::string> kept_properties(const std::string& type, const std::vector<std::string>& elements) {
+  std::unordered_set<std::string> names;
+  for (const auto& e : elements) {
+    const auto dot = e.find('.');
+    if (dot == std::string::npos) {
+      if (is_root_element(type, e)) names.insert(e);
+    } else if (e.compare(0, dot, type) == 0) {
+      names.insert(e.substr(dot + 1));
+    }
+  }
+  if (names.empty()) return {};
+  const auto* def = fhir::find_type(type);
+  if (def == nullptr) return {};
+  std::unordered_set<std::string> keep{"resourceType", "id", "meta"};
+  for (const auto* el : def->elements) {
+    if (names.count(el->name) == 0 && el->min == 0) continue;
+    for (const auto& j : el->json_names) {
+      keep.insert(j);
+      keep.insert("_" + j);  // a primitive's id and extensions
+    }
+  }
+  return keep;
+}
+
+/// The resource with only `keep`'s properties, tagged SUBSETTED (R4 search.html#elements), or
+/// empty when the stored JSON cannot be read.
+std::string subset(std::string_view text, const std::unordered_set<std::string>& keep) {
+  boost::system::error_code ec;
+  json::value doc = json::parse(text, ec);
+  if (ec || !doc.is_object()) return {};
+  json::object out;
+  for (const auto& [k, v] : doc.get_object()) {
+    if (keep.count(std::string(k)) != 0) out.emplace(k, v);
+  }
+  auto& meta = out["meta"];
+  if (!meta.is_object()) meta = json::object{};
+  auto& tags = meta.get_object()["tag"];
+  if (!tags.is_array()) tags = json::array{};
+  tags.get_array().emplace_back(json::object{{"system", kSubsettedSystem}, {"code", "SUBSETTED"}});
+  return json::serialize(out);
+}
+
+/// The "Type/id" a reference points at, without a version or the server's base.
+std::string local_reference(std::string_view ref) {
+  if (const auto h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);
+  const auto slash = ref.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return {};
+  const auto type_start = ref.rfind('/', slash - 1);
+  const std::string_view type = ref.substr(type_start == std::string_view::npos ? 0 : type_start + 1,
+                                           slash - (type_start == std::string_view::npos ? 0 : type_start + 1));
+  if (!fhir::is_resource_type(type)) return {};
+  return std::string(ref.substr(type_start == std::string_view::npos ? 0 : type_start + 1));
+}
+
+/// The local references of a Provenance's targets.
+std::vector<std::string> provenance_targets(std::string_view text, core::Micros& recorded) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  if (ec || !doc.is_object()) return out;
+  const auto& o = doc.get_object();
+  if (const auto* r = o.if_contains("recorded"); r != nullptr && r->is_string()) {
+    recorded = core::parse_fhir_datetime(r->get_string()).value_or(0);
+  }
+  const auto* targets = o.if_contains("target");
+  if (targets == nullptr || !targets->is_array()) return out;
+  for (const auto& t : targets->get_array()) {
+    const auto* to = t.if_object();
+    const auto* ref = to != nullptr ? to->if_contains("reference") : nullptr;
+    if (ref == nullptr || !ref->is_string()) continue;
+    if (auto local = local_reference(ref->get_string()); !local.empty()) out.push_back(std::move(local));
+  }
+  return out;
+}
+
+/// Which of `earlier` (the versions current at the transaction time of resources changed since)
+/// match one of `filters`. The search index holds current versions only, so the earlier versions
+/// are put back as new versions inside a write that is then always rolled back, and the filters
+/// are searched inside that write: the same matcher as every search, and nothing is changed.
+core::Result<std::unordered_set<std::string>> match_earlier_versions(
+    store::Store& store, const std::string& type, const std::vector<const store::StoredResource*>& earlier,
+    const std::vector<std::string>& filters, const search::Registry& registry) {
+  std::unordered_set<std::string> matched;
+  bool evaluated = false;
+  std::string ids;
+  for (const auto* e : earlier) {
+    if (!ids.empty()) ids += ',';
+    ids += e->info.id;
+  }
+  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    matched.clear();
+    evaluated = false;
+    for (const auto* e : earlier) {
+      auto cur = t.current_info(type, e->info.id);
+      if (!cur) return cur.error();
+      boost::system::error_code ec;
+      const json::value doc = json::parse(e->json, ec);
+      if (ec) continue;
+      store::NewVersion v;
+      v.info = e->info;
+      v.info.version = (*cur ? (*cur)->version : 0) + 1;
+      v.method = "PUT";
+      v.json = e->json;
+      v.compartment = e->compartment;
+      v.index = search::extract(doc, type, e->info.id, registry);
+      if (auto p = t.put(v); !p) return p.error();
+    }
+    for (const auto& f : filters) {
+      auto plan = filter_plan(type, f + "&_id=" + ids, &registry, earlier.size());
+      if (!plan) return plan.error();
+      plan->count = earlier.size();
+      auto found = t.search_ids(*plan);
+      if (!found) return found.error();
+      matched.insert(found->begin(), found->end());
+    }
+    evaluated = true;
+    // Any error rolls the write back; this one says why.
+    return core::Error::make(409, "processing", "rolled back: an export only reads");
+  });
+  if (evaluated && !w) return matched;
+  if (!w) return w.error();
+  return core::Error::internal("the export's filter evaluation was not rolled back");
+}
+
+/// The ids of `type` changed (updated or deleted) after `after`.
+core::Result<std::unordered_set<std::string>> changed_since(store::Store& store, const std::string& type,
+                                                            core::Micros after) {
+  std::unordered_set<std::string> out;
+  store::HistoryQuery q;
+  q.type = type;
+  q.since = after + 1;
+  q.count = kPage;
+  for (;;) {
+    auto page = store.history(q);
+    if (!page) return page.error();
+    for (const auto& e : page->entries) out.insert(e.info.id);
+    if (!page->next_cursor) break;
+    q.before_seq = page->next_cursor;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -207,12 +378,65 @@ std::vector<std::string> default_export_types(ExportLevel level) {
   return out;
 }
 
+core::Result<Request> export_request_from_parameters(const Request& post) {
+  for (const auto& [name, value] : post.query) {
+    if (name == "_format" || name == "_pretty") continue;
+    return core::Error::invalid(
+        fmt::format("a POST kick-off takes its parameters in the Parameters body, not in the URL ('{}')", name), name);
+  }
+  boost::system::error_code ec;
+  const json::value doc = json::parse(post.body, ec);
+  const auto* o = !ec ? doc.if_object() : nullptr;
+  const auto* rt = o != nullptr ? o->if_contains("resourceType") : nullptr;
+  if (rt == nullptr || !rt->is_string() || rt->get_string() != "Parameters") {
+    return core::Error::invalid("the body of a POST kick-off must be a FHIR Parameters resource (JSON)");
+  }
+  Request out = post;
+  out.body.clear();
+  const auto* params = o->if_contains("parameter");
+  if (params == nullptr) return out;
+  if (!params->is_array()) return core::Error::invalid("Parameters.parameter must be an array", "Parameters.parameter");
+  std::size_t i = 0;
+  for (const auto& p : params->get_array()) {
+    const std::string where = fmt::format("Parameters.parameter[{}]", i++);
+    const auto* po = p.if_object();
+    const auto* name = po != nullptr ? po->if_contains("name") : nullptr;
+    if (name == nullptr || !name->is_string()) return core::Error::invalid("a parameter has no name", where);
+    const std::string n(name->get_string());
+    std::optional<std::string> value;
+    for (const auto& [k, v] : *po) {
+      if (!k.starts_with("value")) continue;
+      if (v.is_string()) {
+        value = std::string(v.get_string());
+      } else if (k == "valueReference" && v.is_object()) {
+        if (const auto* r = v.get_object().if_contains("reference"); r != nullptr && r->is_string()) {
+          value = std::string(r->get_string());
+        }
+      }
+    }
+    if (n == "patient" && po->if_contains("valueReference") == nullptr) {
+      return core::Error::invalid("patient takes a valueReference, e.g. {\"reference\": \"Patient/123\"}", n);
+    }
+    if (!value) {
+      return core::Error::invalid(fmt::format("parameter '{}' has no value of a supported type (a string, code, "
+                                              "instant or, for patient, a Reference)",
+                                              n),
+                                  n);
+    }
+    out.query.emplace_back(n, std::move(*value));
+  }
+  return out;
+}
+
 core::Result<ExportSpec> parse_export_request(const Request& request, ExportLevel level, std::string group_id,
-                                              const search::Registry& registry) {
+                                              const search::Registry& registry, store::Store* store) {
   ExportSpec spec;
   spec.level = level;
   spec.group_id = std::move(group_id);
+  const auto prefer = request.headers.get("prefer");
+  const bool lenient = prefer && prefer->find("handling=lenient") != std::string_view::npos;
   std::set<std::string> types;
+  std::set<std::string> patients;
   for (const auto& [name, value] : request.query) {
     if (name == "_type") {
       for (const auto& t : split_commas(value)) {
@@ -242,15 +466,69 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
       auto filters = split_type_filters(value);
       if (!filters) return filters.error();
       for (auto& f : *filters) spec.type_filters.push_back(std::move(f));
+    } else if (name == "_elements") {
+      for (const auto& e : split_commas(value)) {
+        const auto dot = e.find('.');
+        const std::string type = dot == std::string::npos ? std::string() : e.substr(0, dot);
+        const std::string element = dot == std::string::npos ? e : e.substr(dot + 1);
+        bool known = false;
+        if (!type.empty()) {
+          known =
+              fhir::is_resource_type(type) && element.find('.') == std::string::npos && is_root_element(type, element);
+        } else {
+          known = std::any_of(fhir::resource_types().begin(), fhir::resource_types().end(),
+                              [&](const std::string& t) { return is_root_element(t, element); });
+        }
+        if (!known) {
+          const std::string why = fmt::format(
+              "_elements '{}' is not a root element of a resource (Type.element or element, e.g. Patient.name)", e);
+          if (!lenient) return core::Error::invalid(why, "_elements");
+          spec.ignored.push_back(why);
+          continue;
+        }
+        spec.elements.push_back(e);
+      }
+    } else if (name == "patient") {
+      if (request.method != "POST") {
+        return core::Error::invalid(
+            "patient is accepted in a POST kick-off only, as a Parameters valueReference (Bulk Data IG "
+            "export.html#query-parameters)",
+            "patient");
+      }
+      if (level == ExportLevel::system) {
+        return core::Error::invalid("patient applies to Patient- and Group-level exports, not to [base]/$export",
+                                    "patient");
+      }
+      const std::string id = value.starts_with("Patient/") ? value.substr(8) : std::string();
+      if (!core::is_valid_id(id)) {
+        return core::Error::invalid(fmt::format("patient '{}' is not a reference of the form Patient/<id>", value),
+                                    "patient");
+      }
+      if (patients.insert(id).second) spec.patients.push_back(id);
+    } else if (name == "includeAssociatedData") {
+      for (const auto& v : split_commas(value)) {
+        if (v == "RelevantProvenanceResources") {
+          spec.associated = AssociatedData::relevant_provenance;  // the least restrictive value wins
+        } else if (v == "LatestProvenanceResources") {
+          if (spec.associated == AssociatedData::none) spec.associated = AssociatedData::latest_provenance;
+        } else {
+          const std::string why = fmt::format(
+              "includeAssociatedData '{}' is not supported; this server offers LatestProvenanceResources and "
+              "RelevantProvenanceResources",
+              v);
+          if (!lenient) return core::Error::make(400, "not-supported", why, "includeAssociatedData");
+          spec.ignored.push_back(why);
+        }
+      }
     } else if (name == "_format" || name == "_pretty") {
       continue;
     } else {
-      return core::Error::make(
-          400, "not-supported",
-          fmt::format("the export parameter '{}' is not supported; this server takes _type, _since, _typeFilter "
-                      "and _outputFormat",
-                      name),
+      const std::string why = fmt::format(
+          "the export parameter '{}' is not supported; this server takes _type, _since, _typeFilter, "
+          "_outputFormat, _elements, includeAssociatedData and (POST) patient",
           name);
+      if (!lenient) return core::Error::make(400, "not-supported", why, name);
+      spec.ignored.push_back(why);
     }
   }
   for (const auto& [type, query] : spec.type_filters) {
@@ -270,7 +548,28 @@ core::Result<ExportSpec> parse_export_request(const Request& request, ExportLeve
       }
     }
   }
+  if (store != nullptr && !spec.patients.empty()) {
+    std::unordered_set<std::string> members;
+    if (level == ExportLevel::group) {
+      auto m = group_members(*store, spec.group_id);
+      if (!m) return m.error();
+      members = std::move(*m);
+    }
+    for (const auto& id : spec.patients) {
+      if (auto p = store->read("Patient", id); !p) {
+        return core::Error::invalid(fmt::format("patient Patient/{} is not known to this server", id), "patient");
+      }
+      if (level == ExportLevel::group && members.count(id) == 0) {
+        return core::Error::invalid(fmt::format("patient Patient/{} is not a member of Group/{}", id, spec.group_id),
+                                    "patient");
+      }
+    }
+  }
   return spec;
+}
+
+bool is_export_error_file(std::string_view name) {
+  return name.starts_with(std::string(kErrorPrefix) + "-") && name.ends_with(".ndjson");
 }
 
 core::Micros export_transaction_time() { return core::now_micros() / 1000 * 1000 + 999; }
@@ -280,29 +579,85 @@ core::Result<void> settle_writes(store::Store& store, core::Micros transaction_t
   return store.write([](store::Transaction& /*t*/) { return core::ok(); });
 }
 
-core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec, const ExportRun& run) {
+core::Result<ExportResult> write_export(store::Store& store, const ExportSpec& spec, const ExportRun& run) {
   std::unordered_set<std::string> members;
   if (spec.level == ExportLevel::group) {
     auto m = group_members(store, spec.group_id);
     if (!m) return m.error();
     members = std::move(*m);
   }
+  const std::unordered_set<std::string> only(spec.patients.begin(), spec.patients.end());
   std::error_code ec;
   std::filesystem::create_directories(run.directory, ec);
   if (ec) {
     return core::Error::internal(
         fmt::format("cannot create the export directory {}: {}", run.directory.string(), ec.message()));
   }
-  const std::vector<std::string> types = spec.types.empty() ? default_export_types(spec.level) : spec.types;
+  const search::Registry& registry = run.registry != nullptr ? *run.registry : search::Registry::r4();
+  std::vector<std::string> types = spec.types.empty() ? default_export_types(spec.level) : spec.types;
+  const bool associated = spec.associated != AssociatedData::none;
+  // With includeAssociatedData, Provenance comes only as the exported resources' provenance.
+  if (associated) std::erase(types, "Provenance");
   ExportProgress progress;
-  progress.types_total = types.size();
-  std::vector<ExportFile> files;
+  progress.types_total = types.size() + (associated ? 1 : 0);
+  ExportResult result;
+  TypeWriter errors(run.directory, "OperationOutcome", run.max_file_bytes, std::string(kErrorPrefix));
+  for (const auto& why : spec.ignored) {
+    if (auto w = errors.write(outcome_line("warning", "not-supported", why + " (ignored: Prefer: handling=lenient)"));
+        !w) {
+      return w.error();
+    }
+  }
+  std::unordered_set<std::string> exported;  // "Type/id" of everything written, for includeAssociatedData
+  // May this version be exported: in scope for the level and the patients asked for, not withheld
+  // for the patient's dissent.
+  const auto in_scope = [&](const std::string& type, const store::StoredResource& e) {
+    const std::string pid = type == "Patient" ? e.info.id : patient_of_reference(e.compartment);
+    if (spec.level != ExportLevel::system) {
+      if (pid.empty()) return false;
+      if (spec.level == ExportLevel::group && members.count(pid) == 0) return false;
+      if (!only.empty() && only.count(pid) == 0) return false;
+    }
+    if (!pid.empty() && run.withheld_patients.count(pid) != 0) {
+      ++result.withheld;
+      return false;
+    }
+    return true;
+  };
+  const auto emit = [&](TypeWriter& writer, const std::string& type, const store::StoredResource& e,
+                        const std::unordered_set<std::string>& keep) -> core::Result<void> {
+    if (run.visible && !run.visible(type, e.json)) return core::ok();
+    std::string subsetted;
+    if (!keep.empty()) {
+      subsetted = subset(e.json, keep);
+      if (subsetted.empty()) {
+        return errors.write(outcome_line("error", "exception",
+                                         fmt::format("{}/{} version {} could not be read as JSON and was not exported",
+                                                     type, e.info.id, e.info.version),
+                                         type));
+      }
+    }
+    const std::string_view line = keep.empty() ? std::string_view(e.json) : std::string_view(subsetted);
+    if (auto w = writer.write(line); !w) return w;
+    if (associated) exported.insert(type + "/" + e.info.id);
+    ++progress.resources;
+    progress.bytes += line.size() + 1;
+    return core::ok();
+  };
+  const auto cancelled = [&run] { return run.cancel != nullptr && run.cancel->load(); };
   for (const auto& type : types) {
     progress.type = type;
     std::vector<std::string> filters;
     for (const auto& [t, q] : spec.type_filters) {
       if (t == type) filters.push_back(q);
     }
+    std::unordered_set<std::string> changed;
+    if (!filters.empty()) {
+      auto c = changed_since(store, type, run.transaction_time);
+      if (!c) return c.error();
+      changed = std::move(*c);
+    }
+    const auto keep = kept_properties(type, spec.elements);
     TypeWriter writer(run.directory, type, run.max_file_bytes);
     store::HistoryQuery q;
     q.type = type;
@@ -310,46 +665,63 @@ core::Result<std::vector<ExportFile>> write_export(store::Store& store, const Ex
     q.since = spec.since;
     q.count = kPage;
     for (;;) {
-      if (run.cancel != nullptr && run.cancel->load()) {
-        return core::Error::make(409, "processing", "the export was cancelled");
-      }
+      if (cancelled()) return core::Error::make(409, "processing", "the export was cancelled");
       auto page = store.history(q);
       if (!page) return page.error();
       std::vector<const store::StoredResource*> chosen;
       chosen.reserve(page->entries.size());
       for (const auto& e : page->entries) {
         if (e.info.deleted || e.json.empty()) continue;
-        if (spec.level != ExportLevel::system) {
-          const std::string pid = type == "Patient" ? e.info.id : patient_of_reference(e.compartment);
-          if (pid.empty()) continue;
-          if (spec.level == ExportLevel::group && members.count(pid) == 0) continue;
-        }
-        chosen.push_back(&e);
+        if (in_scope(type, e)) chosen.push_back(&e);
       }
       if (!filters.empty() && !chosen.empty()) {
-        // A resource is kept when it matches one of its type's filters (OR), asked of the index
-        // for this page's ids at once.
+        // A resource is kept when it matches one of its type's filters (OR). Unchanged since the
+        // transaction time, the index answers for this page's ids at once; changed since, its
+        // version at the transaction time is matched instead (match_earlier_versions).
         std::string ids;
+        std::vector<const store::StoredResource*> earlier;
         for (const auto* e : chosen) {
+          if (changed.count(e->info.id) != 0) {
+            earlier.push_back(e);
+            continue;
+          }
           if (!ids.empty()) ids += ',';
           ids += e->info.id;
         }
         std::unordered_set<std::string> matched;
-        for (const auto& f : filters) {
-          auto plan = filter_plan(type, f + "&_id=" + ids, run.registry, chosen.size());
-          if (!plan) return plan.error();
-          plan->count = chosen.size();
-          auto found = store.search(*plan, false);
-          if (!found) return found.error();
-          matched.insert(found->ids.begin(), found->ids.end());
+        if (!ids.empty()) {
+          for (const auto& f : filters) {
+            auto plan = filter_plan(type, f + "&_id=" + ids, &registry, chosen.size());
+            if (!plan) return plan.error();
+            plan->count = chosen.size();
+            auto found = store.search(*plan, false);
+            if (!found) return found.error();
+            matched.insert(found->ids.begin(), found->ids.end());
+          }
+        }
+        if (!earlier.empty()) {
+          auto m = match_earlier_versions(store, type, earlier, filters, registry);
+          if (!m) {
+            // The filter could not be honoured for these resources: they are left out, and said so.
+            for (const auto* e : earlier) {
+              if (auto w = errors.write(outcome_line(
+                      "error", "processing",
+                      fmt::format("_typeFilter could not be evaluated on {}/{} as it stood at the transaction time "
+                                  "({}); it was not exported",
+                                  type, e->info.id, m.error().message()),
+                      "_typeFilter"));
+                  !w) {
+                return w.error();
+              }
+            }
+          } else {
+            matched.insert(m->begin(), m->end());
+          }
         }
         std::erase_if(chosen, [&](const store::StoredResource* e) { return matched.count(e->info.id) == 0; });
       }
       for (const auto* e : chosen) {
-        if (run.visible && !run.visible(type, e->json)) continue;
-        if (auto w = writer.write(e->json); !w) return w.error();
-        ++progress.resources;
-        progress.bytes += e->json.size() + 1;
+        if (auto w = emit(writer, type, *e, keep); !w) return w.error();
       }
       if (run.progress) run.progress(progress);
       if (!page->next_cursor) break;
@@ -357,11 +729,73 @@ core::Result<std::vector<ExportFile>> write_export(store::Store& store, const Ex
     }
     auto done = writer.finish();
     if (!done) return done.error();
-    for (auto& f : *done) files.push_back(std::move(f));
+    for (auto& f : *done) result.output.push_back(std::move(f));
     ++progress.types_done;
     if (run.progress) run.progress(progress);
   }
-  return files;
+  if (associated) {
+    // includeAssociatedData: the Provenance resources (as at the transaction time) whose targets
+    // were exported; for LatestProvenanceResources only the most recent (`recorded`, then last
+    // update) per target.
+    progress.type = "Provenance";
+    const bool latest = spec.associated == AssociatedData::latest_provenance;
+    std::unordered_map<std::string, std::pair<std::pair<core::Micros, core::Micros>, std::string>> newest;
+    std::unordered_set<std::string> wanted;
+    for (int pass = latest ? 0 : 1; pass < 2; ++pass) {
+      TypeWriter writer(run.directory, "Provenance", run.max_file_bytes);
+      const auto keep = kept_properties("Provenance", spec.elements);
+      store::HistoryQuery q;
+      q.type = "Provenance";
+      q.at = run.transaction_time;
+      q.count = kPage;
+      for (;;) {
+        if (cancelled()) return core::Error::make(409, "processing", "the export was cancelled");
+        auto page = store.history(q);
+        if (!page) return page.error();
+        for (const auto& e : page->entries) {
+          if (e.info.deleted || e.json.empty()) continue;
+          core::Micros recorded = 0;
+          const auto targets = provenance_targets(e.json, recorded);
+          const bool relevant =
+              std::any_of(targets.begin(), targets.end(), [&](const std::string& t) { return exported.count(t) != 0; });
+          if (!relevant) continue;
+          if (pass == 0) {
+            for (const auto& t : targets) {
+              if (exported.count(t) == 0) continue;
+              auto& best = newest[t];
+              const std::pair<core::Micros, core::Micros> key{recorded, e.info.last_updated};
+              if (best.second.empty() || key > best.first) best = {key, e.info.id};
+            }
+            continue;
+          }
+          if (latest && wanted.count(e.info.id) == 0) continue;
+          // In scope through its targets (exported above), whatever its own compartment; a
+          // patient's dissent still holds.
+          if (const auto pid = patient_of_reference(e.compartment);
+              !pid.empty() && run.withheld_patients.count(pid) != 0) {
+            ++result.withheld;
+            continue;
+          }
+          if (auto w = emit(writer, "Provenance", e, keep); !w) return w.error();
+        }
+        if (!page->next_cursor) break;
+        q.before_seq = page->next_cursor;
+      }
+      if (pass == 0) {
+        for (const auto& [t, best] : newest) wanted.insert(best.second);
+        continue;
+      }
+      auto done = writer.finish();
+      if (!done) return done.error();
+      for (auto& f : *done) result.output.push_back(std::move(f));
+    }
+    ++progress.types_done;
+    if (run.progress) run.progress(progress);
+  }
+  auto errs = errors.finish();
+  if (!errs) return errs.error();
+  result.errors = std::move(*errs);
+  return result;
 }
 
 }  // namespace ucr::api

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,9 @@ namespace ucr::api {
 
 /// What is exported: the whole system, every patient's compartment, or a Group's members'.
 enum class ExportLevel { system, patient, group };
+
+/// `includeAssociatedData`: which Provenance resources come with the exported resources.
+enum class AssociatedData { none, latest_provenance, relevant_provenance };
 
 /// A checked export request (bulk-data export.html#query-parameters).
 struct ExportSpec {
@@ -33,17 +37,35 @@ struct ExportSpec {
   std::optional<core::Micros> since;
   /// `_typeFilter`: per type, search queries of which a resource must match one (OR).
   std::vector<std::pair<std::string, std::string>> type_filters;
+  /// `_elements`: "Type.element" (that type only) or "element" (every type it applies to).
+  std::vector<std::string> elements;
+  /// `patient` (POST only, Patient and Group level): only these Patients' compartments.
+  std::vector<std::string> patients;
+  AssociatedData associated = AssociatedData::none;
+  /// Parameters or values ignored under `Prefer: handling=lenient`, each reported in the
+  /// manifest's error files (export.html#response---complete-status).
+  std::vector<std::string> ignored;
 };
 
 /// The NDJSON media types the IG names for `_outputFormat`.
 [[nodiscard]] bool is_ndjson_format(std::string_view format);
 
-/// Reads `_type`, `_since`, `_typeFilter` and `_outputFormat` from a kick-off request; anything
-/// else that would change the result (`patient`, `includeAssociatedData`, `_elements`, ...) is
-/// refused so that a client never receives less than it asked for unknowingly. Errors are 400
-/// naming the parameter.
+/// A POST kick-off's Parameters body as the equivalent query (bulk-data export.html#bulk-data-kick-off-request:
+/// "MAY support POST requests that supply parameters using the FHIR Parameters Resource"): each
+/// parameter becomes a query parameter of the same name (`patient` from its valueReference).
+/// The result keeps method POST, which is what allows `patient`. Errors are 400 naming the
+/// parameter at fault.
+[[nodiscard]] core::Result<Request> export_request_from_parameters(const Request& post);
+
+/// Reads `_type`, `_since`, `_typeFilter`, `_outputFormat`, `_elements`, `includeAssociatedData`
+/// and (POST only) `patient` from a kick-off request. Anything else that would change the result
+/// is refused so that a client never receives less than it asked for unknowingly, unless the
+/// request says `Prefer: handling=lenient`: then an unsupported parameter or value is ignored and
+/// reported in the manifest's error files. Errors are 400 naming the parameter. Patients named by
+/// `patient` must exist (and, for a Group, be members): `store` checks that.
 [[nodiscard]] core::Result<ExportSpec> parse_export_request(const Request& request, ExportLevel level,
-                                                            std::string group_id, const search::Registry& registry);
+                                                            std::string group_id, const search::Registry& registry,
+                                                            store::Store* store = nullptr);
 
 /// The types an export of `level` writes when `_type` is not given.
 [[nodiscard]] std::vector<std::string> default_export_types(ExportLevel level);
@@ -74,6 +96,18 @@ struct ExportRun {
   const std::atomic<bool>* cancel = nullptr;            ///< stops the run (an error) when set
   std::uint64_t max_file_bytes = std::uint64_t{64} << 20U;
   const search::Registry* registry = nullptr;  ///< for _typeFilter; null: R4 only
+  /// Patients whose compartments are left out (their recorded dissent from sharing with the
+  /// caller). Their Patient resources and everything in their compartments are not written.
+  std::unordered_set<std::string> withheld_patients;
+};
+
+/// What an export wrote: the data files (the manifest's `output`) and the OperationOutcome files
+/// (its `error`): resources that could not be written, filters that could not be honoured for
+/// some resource, parameters ignored under `Prefer: handling=lenient`.
+struct ExportResult {
+  std::vector<ExportFile> output;
+  std::vector<ExportFile> errors;
+  std::size_t withheld = 0;  ///< resources left out for the patients' dissent
 };
 
 /// The transaction time of an export started now: the last microsecond of the current
@@ -86,8 +120,13 @@ struct ExportRun {
 [[nodiscard]] core::Result<void> settle_writes(store::Store& store, core::Micros transaction_time);
 
 /// Writes the export. A Group that does not exist is a 404; cancellation a 499-style error
-/// (status 409, code "processing"). Types with nothing to export get no file.
-[[nodiscard]] core::Result<std::vector<ExportFile>> write_export(store::Store& store, const ExportSpec& spec,
-                                                                 const ExportRun& run);
+/// (status 409, code "processing"). Types with nothing to export get no file. `_typeFilter` is
+/// evaluated on the versions current at the transaction time: a resource changed since is matched
+/// on its earlier version (see the .cpp for how).
+[[nodiscard]] core::Result<ExportResult> write_export(store::Store& store, const ExportSpec& spec,
+                                                      const ExportRun& run);
+
+/// Is this a file name write_export gives to an error (OperationOutcome) file?
+[[nodiscard]] bool is_export_error_file(std::string_view name);
 
 }  // namespace ucr::api

@@ -1,5 +1,6 @@
 #include "api/bulk_import.hpp"
 
+#include "api/bulk_export.hpp"
 #include "core/ids.hpp"
 #include "fhir/definitions.hpp"
 
@@ -7,12 +8,16 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
+
+#include <zlib.h>
 
 namespace ucr::api {
 namespace {
@@ -23,6 +28,80 @@ constexpr const char* kBase = "urn:ucr:import/fhir";
 /// Retries of one NDJSON batch, each without the line the last attempt was refused for; beyond
 /// this the batch's lines are sent one by one.
 constexpr int kMaxBatchRetries = 8;
+
+/// Reads a gzip file (or, transparently, a plain one) through zlib as a stream. Seeking forward
+/// decompresses up to the position (gzseek), which is how an interrupted import resumes.
+class GzBuf final : public std::streambuf {
+ public:
+  explicit GzBuf(const std::filesystem::path& file) : gz_(gzopen(file.c_str(), "rb")) {
+    if (gz_ != nullptr) gzbuffer(gz_, 1U << 17U);
+  }
+  GzBuf(const GzBuf&) = delete;
+  GzBuf& operator=(const GzBuf&) = delete;
+  ~GzBuf() override {
+    if (gz_ != nullptr) gzclose(gz_);
+  }
+  [[nodiscard]] bool is_open() const { return gz_ != nullptr; }
+  /// The zlib error, when reading failed.
+  [[nodiscard]] std::string error() const {
+    int code = Z_OK;
+    const char* text = gz_ != nullptr ? gzerror(gz_, &code) : "cannot open";
+    return code == Z_OK || code == Z_STREAM_END ? std::string() : std::string(text);
+  }
+
+ protected:
+  int_type underflow() override {
+    if (gz_ == nullptr) return traits_type::eof();
+    const int n = gzread(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size()));
+    if (n <= 0) return traits_type::eof();
+    setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+    return traits_type::to_int_type(buffer_[0]);
+  }
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode /*which*/) override {
+    if (gz_ == nullptr || dir == std::ios_base::end) return pos_type(off_type(-1));
+    if (dir == std::ios_base::cur) {
+      if (off == 0) return pos_type(gztell(gz_) - (egptr() - gptr()));
+      return pos_type(off_type(-1));
+    }
+    setg(buffer_.data(), buffer_.data(), buffer_.data());
+    const auto at = gzseek(gz_, static_cast<z_off_t>(off), SEEK_SET);
+    return at < 0 ? pos_type(off_type(-1)) : pos_type(at);
+  }
+  pos_type seekpos(pos_type pos, std::ios_base::openmode which) override {
+    return seekoff(off_type(pos), std::ios_base::beg, which);
+  }
+
+ private:
+  gzFile gz_;
+  std::array<char, std::size_t{1} << 16U> buffer_{};
+};
+
+/// An input file: read as it is, or decompressed when its name ends in .gz.
+class InputFile {
+ public:
+  explicit InputFile(const std::filesystem::path& file) {
+    if (file.extension() == ".gz") {
+      gz_ = std::make_unique<GzBuf>(file);
+      stream_ = std::make_unique<std::istream>(gz_.get());
+      if (!gz_->is_open()) stream_->setstate(std::ios::failbit);
+    } else {
+      stream_ = std::make_unique<std::ifstream>(file, std::ios::binary);
+    }
+  }
+  [[nodiscard]] std::istream& stream() { return *stream_; }
+  [[nodiscard]] bool ok() const { return static_cast<bool>(*stream_); }
+  /// Why reading stopped early (a damaged gzip stream), or empty.
+  [[nodiscard]] std::string error() const { return gz_ ? gz_->error() : std::string(); }
+
+ private:
+  std::unique_ptr<GzBuf> gz_;
+  std::unique_ptr<std::istream> stream_;
+};
+
+/// The name without a trailing .gz: what decides how the content is read.
+std::filesystem::path content_name(const std::filesystem::path& file) {
+  return file.extension() == ".gz" ? file.stem() : file.filename();
+}
 
 std::string str_at(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
@@ -36,6 +115,19 @@ std::string meta_key(const std::filesystem::path& file) {
     h *= 1099511628211ULL;
   }
   return fmt::format("import:{:016x}", h);
+}
+
+/// Is the resource tagged SUBSETTED (R4 v3-ObservationValue): only part of a resource, as a
+/// Bulk Data export with _elements writes it?
+bool is_subsetted(const json::object& o) {
+  const auto* meta = o.if_contains("meta");
+  const auto* tags = meta != nullptr && meta->is_object() ? meta->get_object().if_contains("tag") : nullptr;
+  if (tags == nullptr || !tags->is_array()) return false;
+  return std::any_of(tags->get_array().begin(), tags->get_array().end(), [](const json::value& t) {
+    const auto* to = t.if_object();
+    return to != nullptr && str_at(*to, "code") == "SUBSETTED" &&
+           str_at(*to, "system") == "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
+  });
 }
 
 /// The reason an OperationOutcome gives, with its locations.
@@ -234,7 +326,12 @@ core::Result<std::vector<std::filesystem::path>> Importer::list_files(const std:
   for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != end(it); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     if (it->path().filename() == "manifest.json") continue;  // a Bulk Data export's manifest, not data
-    const auto ext = it->path().extension().string();
+    // An export's OperationOutcome files (its manifest's `error`) report problems; they are not data.
+    if (is_export_error_file(it->path().filename().string()) &&
+        std::filesystem::exists(it->path().parent_path() / "manifest.json")) {
+      continue;
+    }
+    const auto ext = content_name(it->path()).extension().string();
     if (ext == ".json" || ext == ".ndjson") out.push_back(std::filesystem::absolute(it->path()));
   }
   if (ec) return core::Error::invalid(fmt::format("{}: {}", path.string(), ec.message()));
@@ -251,6 +348,8 @@ core::Result<std::vector<std::filesystem::path>> Importer::list_files(const std:
 }
 
 void Importer::report() {
+  // A gzip file's offsets count decompressed bytes, its size compressed ones.
+  progress_.bytes_done = std::min(progress_.bytes_done, progress_.bytes_total);
   if (options_.progress) options_.progress(progress_);
 }
 
@@ -311,7 +410,8 @@ core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::pat
     ++summary.files;
     file_start_ = progress_.bytes_done;
     progress_.bytes_done += state.offset;
-    auto r = file.extension() == ".ndjson" ? import_ndjson(file, state, summary) : import_bundle(file, state, summary);
+    auto r = content_name(file).extension() == ".ndjson" ? import_ndjson(file, state, summary)
+                                                         : import_bundle(file, state, summary);
     marking_->mark_next({}, {});
     if (!r) return r.error();
     progress_.bytes_done = file_start_ + state.size;
@@ -324,14 +424,20 @@ core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::pat
 core::Result<void> Importer::import_bundle(const std::filesystem::path& file, FileState& state,
                                            ImportSummary& summary) {
   const std::string name = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  InputFile input(file);
+  if (!input.ok()) {
     summary.rejections.push_back({name, "cannot read the file"});
     return core::ok();
   }
   std::stringstream ss;
-  ss << in.rdbuf();
+  ss << input.stream().rdbuf();
   state.done = true;
+  if (const auto damaged = input.error(); !damaged.empty()) {
+    summary.rejections.push_back({name, "not a readable gzip file: " + damaged});
+    summary.rejected += 1;
+    progress_.rejected += 1;
+    return record(state);
+  }
   const auto reject = [&](std::string reason, std::size_t resources) -> core::Result<void> {
     summary.rejections.push_back({name, std::move(reason)});
     summary.rejected += resources;
@@ -404,8 +510,9 @@ core::Result<void> Importer::import_bundle(const std::filesystem::path& file, Fi
 core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, FileState& state,
                                            ImportSummary& summary) {
   const std::string name = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  InputFile input(file);
+  std::istream& in = input.stream();
+  if (!input.ok()) {
     summary.rejections.push_back({name, "cannot read the file"});
     return core::ok();
   }
@@ -520,6 +627,12 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       reject_line(line_no, "the audit trail is written by the server only; AuditEvents are not imported");
       continue;
     }
+    if (is_subsetted(o)) {
+      reject_line(line_no,
+                  "the resource is tagged SUBSETTED (an export with _elements): importing it would replace a whole "
+                  "record with part of it (at meta.tag)");
+      continue;
+    }
     if (rt == "Bundle" && str_at(o, "type") != "collection" && str_at(o, "type") != "document") {
       reject_line(line_no, "a Bundle inside NDJSON is stored as a resource only when it is a collection or document");
       continue;
@@ -547,6 +660,12 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
   }
   if (!batch.empty()) {
     if (auto f = flush(offset, line_no); !f) return f;
+  }
+  if (const auto damaged = input.error(); !damaged.empty()) {
+    // A truncated or corrupt gzip stream: what was read before the damage is kept.
+    summary.rejections.push_back({fmt::format("{}:{}", name, line_no + 1), "not a readable gzip file: " + damaged});
+    ++summary.rejected;
+    ++progress_.rejected;
   }
   state.done = true;
   state.offset = offset;

@@ -60,8 +60,9 @@ class Importer {
   ~Importer();
 
   /// The files to import from `path`: the file itself, or a directory's .json and .ndjson files
-  /// (recursively), shared directory files first (Synthea's hospitalInformation* and
-  /// practitionerInformation*, which the patients' Bundles refer to), then by name.
+  /// and their gzip-compressed forms (.json.gz, .ndjson.gz; recursively), but not the error
+  /// (OperationOutcome) files of a Bulk Data export beside its manifest.json, shared directory files first (Synthea's
+  /// hospitalInformation* and practitionerInformation*, which the patients' Bundles refer to), then by name.
   [[nodiscard]] static core::Result<std::vector<std::filesystem::path>> list_files(const std::filesystem::path& path);
 
   /// Imports the files. Errors are only for failures of the store or of reading files (the run

@@ -298,6 +298,9 @@ struct ExportArgs {
   std::vector<std::string> type_filters;
   std::string group;
   bool patients = false;
+  std::vector<std::string> elements;
+  std::vector<std::string> associated;
+  std::vector<std::string> only_patients;
 };
 
 std::string thousands(std::uint64_t n) {
@@ -401,10 +404,17 @@ int run_export(store::Store& store, const ExportArgs& args) {
   if (!args.types.empty()) request.query.emplace_back("_type", fmt::format("{}", fmt::join(args.types, ",")));
   if (!args.since.empty()) request.query.emplace_back("_since", args.since);
   for (const auto& f : args.type_filters) request.query.emplace_back("_typeFilter", f);
+  if (!args.elements.empty()) request.query.emplace_back("_elements", fmt::format("{}", fmt::join(args.elements, ",")));
+  if (!args.associated.empty()) {
+    request.query.emplace_back("includeAssociatedData", fmt::format("{}", fmt::join(args.associated, ",")));
+  }
+  // `patient` is a POST kick-off's parameter (Bulk Data IG export.html#query-parameters).
+  if (!args.only_patients.empty()) request.method = "POST";
+  for (const auto& p : args.only_patients) request.query.emplace_back("patient", "Patient/" + p);
   const api::ExportLevel level = !args.group.empty() ? api::ExportLevel::group
                                  : args.patients     ? api::ExportLevel::patient
                                                      : api::ExportLevel::system;
-  auto spec = api::parse_export_request(request, level, args.group, search::Registry::r4());
+  auto spec = api::parse_export_request(request, level, args.group, search::Registry::r4(), &store);
   if (!spec) return fail(spec.error().message());
   const auto started = Clock::now();
   ProgressLine line("export: ");
@@ -421,8 +431,9 @@ int run_export(store::Store& store, const ExportArgs& args) {
                           static_cast<double>(p.bytes) / 1e6,
                           seconds > 0 ? static_cast<double>(p.resources) / seconds : 0.0, p.type));
   };
-  auto files = api::write_export(store, *spec, run);
-  if (!files) return fail("export failed: " + files.error().message());
+  auto result = api::write_export(store, *spec, run);
+  if (!result) return fail("export failed: " + result.error().message());
+  const auto* files = &result->output;
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::size_t resources = 0;
   std::uint64_t bytes = 0;
@@ -433,15 +444,24 @@ int run_export(store::Store& store, const ExportArgs& args) {
     output.emplace_back(
         boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
   }
+  boost::json::array errors;
+  for (const auto& f : result->errors) {
+    errors.emplace_back(
+        boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
+  }
   const boost::json::object manifest{{"transactionTime", core::format_instant(run.transaction_time)},
                                      {"request", "ucr export"},
                                      {"requiresAccessToken", false},
                                      {"output", std::move(output)},
-                                     {"error", boost::json::array{}}};
+                                     {"error", std::move(errors)}};
   std::ofstream out(std::filesystem::path(args.to) / "manifest.json", std::ios::binary | std::ios::trunc);
   out << boost::json::serialize(manifest) << "\n";
   if (!out) return fail("cannot write " + (std::filesystem::path(args.to) / "manifest.json").string());
   line.show(fmt::format("{} done", bar(1, 1)), true);
+  for (const auto& f : result->errors) {
+    std::cout << fmt::format("export: {} problems reported in {}\n", f.count,
+                             (std::filesystem::path(args.to) / f.name).string());
+  }
   std::cout << fmt::format(
       "export: {} resources in {} files, {:.1f} MB, in {:.1f} s ({:.0f} resources/s, {:.1f} MB/s); manifest: {}\n",
       thousands(resources), files->size(), static_cast<double>(bytes) / 1e6, seconds,
@@ -582,6 +602,19 @@ int main(int argc, char** argv) {
                          "Only resources matching this search, e.g. 'Observation?category=laboratory' (repeatable)");
   export_cmd->add_option("--group", export_args.group, "Only the compartments of this Group's member Patients");
   export_cmd->add_flag("--patients", export_args.patients, "Only the Patient compartments (as Patient/$export)");
+  export_cmd
+      ->add_option("--elements", export_args.elements,
+                   "Only these elements (and the mandatory ones), e.g. Patient.name,birthDate; resources are "
+                   "tagged SUBSETTED")
+      ->delimiter(',');
+  export_cmd
+      ->add_option("--include-associated-data", export_args.associated,
+                   "LatestProvenanceResources or RelevantProvenanceResources: the exported resources' Provenance")
+      ->delimiter(',');
+  export_cmd
+      ->add_option("--patient", export_args.only_patients,
+                   "With --patients or --group: only these Patient ids (repeatable or comma-separated)")
+      ->delimiter(',');
 
   cli::SecurityArgs security;
   cli::add_security_commands(app, security, data_dir, database);

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include <zlib.h>
+
 namespace ucr::api::testing {
 namespace {
 
@@ -23,7 +25,7 @@ class BulkImportTest : public ApiTest {
   }
 
   std::filesystem::path write(const std::string& name, const std::string& text) {
-    const auto p = files_ / name;
+    auto p = files_ / name;
     std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
     return p;
   }
@@ -39,6 +41,50 @@ class BulkImportTest : public ApiTest {
 
   std::string family_of(const std::string& id) {
     return str(body_of(call("GET", "/fhir/Patient/" + id)), {"name", "0", "family"});
+  }
+
+  /// Writes `text` gzip-compressed.
+  std::filesystem::path write_gz(const std::string& name, const std::string& text) {
+    auto p = files_ / name;
+    gzFile gz = gzopen(p.c_str(), "wb");
+    EXPECT_NE(gz, nullptr);
+    if (gz == nullptr) return p;
+    EXPECT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+    gzclose(gz);
+    return p;
+  }
+
+  /// Every resource of an export directory by Type/id, without meta.versionId and meta.lastUpdated
+  /// (an importing store numbers and stamps its own versions), reading .ndjson and .ndjson.gz.
+  static std::map<std::string, json::object> read_export(const std::filesystem::path& d) {
+    std::map<std::string, json::object> out;
+    for (const auto& e : std::filesystem::directory_iterator(d)) {
+      if (e.path().filename() == "manifest.json" || is_export_error_file(e.path().filename().string())) continue;
+      std::string text;
+      if (e.path().extension() == ".gz") {
+        gzFile gz = gzopen(e.path().c_str(), "rb");
+        std::array<char, 4096> buf{};
+        int n = 0;
+        while (gz != nullptr && (n = gzread(gz, buf.data(), buf.size())) > 0) text.append(buf.data(), n);
+        if (gz != nullptr) gzclose(gz);
+      } else {
+        std::ifstream in(e.path());
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+      }
+      std::istringstream lines(text);
+      std::string line;
+      while (std::getline(lines, line)) {
+        auto o = json::parse(line).as_object();
+        auto& meta = o["meta"].as_object();
+        meta.erase("versionId");
+        meta.erase("lastUpdated");
+        if (meta.empty()) o.erase("meta");
+        out[str(o, {"resourceType"}) + "/" + str(o, {"id"})] = std::move(o);
+      }
+    }
+    return out;
   }
 
   std::filesystem::path files_;
@@ -192,9 +238,10 @@ TEST_F(BulkImportTest, ExportThenImportIntoAnEmptyStoreGivesTheSameResources) {
   ExportRun run;
   run.transaction_time = core::now_micros();
   run.directory = dir_ / "export";
-  run.max_file_bytes = 64 * 1024;  // several files per large type
+  run.max_file_bytes = std::uint64_t{64} * 1024;  // several files per large type
   auto files = write_export(*store_, ExportSpec{}, run);
   ASSERT_TRUE(files) << files.error().message();
+  EXPECT_TRUE(files->errors.empty());
 
   // A second, empty store.
   const auto other_dir = dir_ / "other";
@@ -247,6 +294,137 @@ TEST_F(BulkImportTest, ExportThenImportIntoAnEmptyStoreGivesTheSameResources) {
   EXPECT_EQ(differing, 0U);
   EXPECT_EQ(a.count("Patient/" + gone), 0U);
   EXPECT_EQ(str(a.at("Patient/" + extra), {"name", "0", "family"}), "Changed-again");
+}
+
+TEST_F(BulkImportTest, GzipNdjsonAndGzipBundlesAreRead) {
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    text += R"({"resourceType":"Patient","id":"gz)" + std::to_string(i) + R"(","name":[{"family":"Zipped"}]})" + "\n";
+  }
+  const auto nd = write_gz("patients.ndjson.gz", text);
+  const auto bundle = write_gz(
+      "bundle.json.gz",
+      R"({"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":[{"family":"InABundle"}]},"request":{"method":"POST","url":"Patient"}}]})");
+  auto listed = Importer::list_files(files_);
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->size(), 2U);
+  auto s = import(*listed, 7);
+  EXPECT_TRUE(s.rejections.empty()) << s.rejections.front().where << ": " << s.rejections.front().reason;
+  EXPECT_EQ(s.created, 31U);
+  EXPECT_EQ(family_of("gz29"), "Zipped");
+  const auto second = import({nd}, 7);
+  EXPECT_EQ(second.files_skipped, 1U);
+  // A damaged gzip file is reported, not half-imported silently.
+  std::string damaged;
+  {
+    std::ifstream in(nd, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    damaged = ss.str().substr(0, ss.str().size() / 2);
+  }
+  std::ofstream(files_ / "damaged.ndjson.gz", std::ios::binary | std::ios::trunc) << damaged;
+  const auto bad = import({files_ / "damaged.ndjson.gz"}, 7);
+  ASSERT_FALSE(bad.rejections.empty());
+  EXPECT_NE(bad.rejections.back().reason.find("gzip"), std::string::npos) << bad.rejections.back().reason;
+}
+
+TEST_F(BulkImportTest, ExportWithTheNewOptionsThenImportGzippedGivesTheSameResources) {
+  {
+    Api loader(*store_, ApiOptions{});
+    ASSERT_TRUE(demo::load(loader, 8, {}));
+  }
+  // Provenance for some laboratory results, so that includeAssociatedData has something to add.
+  auto labs = body_of(call("GET", "/fhir/Observation?category=laboratory&_count=3"));
+  ASSERT_TRUE(labs.contains("entry"));
+  std::string org = str(body_of(call("GET", "/fhir/Organization?_count=1")), {"entry", "0", "resource", "id"});
+  for (const auto& e : labs.at("entry").as_array()) {
+    create("Provenance",
+           json::serialize(json::object{
+               {"resourceType", "Provenance"},
+               {"target", json::array{json::object{{"reference", "Observation/" + str(e, {"resource", "id"})}}}},
+               {"recorded", "2024-05-01T10:00:00Z"},
+               {"agent", json::array{json::object{{"who", json::object{{"reference", "Organization/" + org}}}}}}}));
+  }
+  ExportSpec spec;
+  spec.level = ExportLevel::patient;
+  spec.types = {"Patient", "Observation", "Condition"};
+  spec.type_filters = {{"Observation", "category=laboratory"}};
+  spec.associated = AssociatedData::latest_provenance;
+  spec.ignored = {"a parameter ignored under Prefer: handling=lenient"};
+  ExportRun run;
+  run.transaction_time = core::now_micros();
+  run.directory = dir_ / "export";
+  auto files = write_export(*store_, spec, run);
+  ASSERT_TRUE(files) << files.error().message();
+  ASSERT_EQ(files->errors.size(), 1U);
+  // As `ucr export` leaves it: a manifest beside the files; the error file is not data to import.
+  std::ofstream(run.directory / "manifest.json") << "{}";
+  // Compressed, as a data lake would keep them.
+  const auto gz_dir = dir_ / "export-gz";
+  std::filesystem::create_directories(gz_dir);
+  for (const auto& f : files->output) {
+    std::ifstream in(run.directory / f.name, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    gzFile gz = gzopen((gz_dir / (f.name + ".gz")).c_str(), "wb");
+    ASSERT_NE(gz, nullptr);
+    ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+    gzclose(gz);
+  }
+  const auto listed_plain = Importer::list_files(run.directory);
+  ASSERT_TRUE(listed_plain);
+  EXPECT_EQ(listed_plain->size(), files->output.size()) << "the error file is not listed";
+
+  const auto other_dir = dir_ / "other";
+  std::filesystem::create_directories(other_dir);
+  store::SqliteOptions so;
+  so.directory = other_dir;
+  auto other = store::open_sqlite_store(so);
+  ASSERT_TRUE(other);
+  auto listed = Importer::list_files(gz_dir);
+  ASSERT_TRUE(listed);
+  ApiOptions ao;
+  ao.link_patients = false;
+  Importer importer(**other, ao, ImportOptions{});
+  auto s = importer.run(*listed);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->rejections.empty()) << s->rejections.front().where << ": " << s->rejections.front().reason;
+
+  ExportRun run2 = run;
+  run2.transaction_time = core::now_micros();
+  run2.directory = dir_ / "export2";
+  auto again = write_export(**other, spec, run2);
+  ASSERT_TRUE(again) << again.error().message();
+  const auto a = read_export(gz_dir);
+  const auto b = read_export(run2.directory);
+  std::size_t provenance = 0;
+  std::size_t observations = 0;
+  for (const auto& [key, r] : a) {
+    provenance += key.starts_with("Provenance/") ? 1 : 0;
+    if (key.starts_with("Observation/")) {
+      ++observations;
+      EXPECT_EQ(str(r, {"category", "0", "coding", "0", "code"}), "laboratory") << key;
+    }
+  }
+  EXPECT_EQ(provenance, 3U);
+  EXPECT_GT(observations, 3U);
+  EXPECT_EQ(s->created, a.size());
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(BulkImportTest, SubsettedResourcesAreNotImported) {
+  const auto p = write(
+      "subset.ndjson",
+      R"({"resourceType":"Patient","id":"s1","meta":{"tag":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED"}]},"name":[{"family":"Part"}]})"
+      "\n"
+      R"({"resourceType":"Patient","id":"s2","name":[{"family":"Whole"}]})"
+      "\n");
+  const auto s = import({p});
+  EXPECT_EQ(s.created, 1U);
+  ASSERT_EQ(s.rejections.size(), 1U);
+  EXPECT_NE(s.rejections[0].reason.find("SUBSETTED"), std::string::npos) << s.rejections[0].reason;
+  EXPECT_EQ(call("GET", "/fhir/Patient/s1").status, 404);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ucr import` and `ucr export` end to end: Synthea-shaped Bundles load (exit 0), a second run
 # skips them, a bad NDJSON line is reported with file:line (exit 1) without stopping the rest, and
-# an export imported into an empty database gives the same number of resources.
+# an export imported into an empty database gives the same number of resources, also gzip-compressed.
 set -euo pipefail
 UCR=${1:?usage: bulk_cli.sh path/to/ucr}
 DATA_DIR=$(cd "$(dirname "$0")/../data/bulk" && pwd)
@@ -29,6 +29,16 @@ grep -q "^export: 9 resources in" <<<"$out" || fail "unexpected export summary: 
 [[ -f "$WORK/export/manifest.json" ]] || fail "no manifest.json"
 out=$("$UCR" import "$WORK/export" --data "$WORK/b" 2>/dev/null) || fail "import of the export failed: $out"
 grep -q "9 created, 0 updated, 0 rejected" <<<"$out" || fail "unexpected summary: $out"
+# gzip input: the export's NDJSON and a Synthea Bundle, compressed.
+mkdir -p "$WORK/gz"
+for f in "$WORK"/export/*.ndjson; do gzip -c "$f" > "$WORK/gz/$(basename "$f").gz"; done
+out=$("$UCR" import "$WORK/gz" --data "$WORK/c" 2>/dev/null) || fail "import of gzip NDJSON failed: $out"
+grep -q "9 created, 0 updated, 0 rejected" <<<"$out" || fail "unexpected gzip summary: $out"
+mkdir -p "$WORK/gz-synthea"
+for f in "$DATA_DIR"/synthea/*.json; do gzip -c "$f" > "$WORK/gz-synthea/$(basename "$f").gz"; done
+out=$("$UCR" import "$WORK/gz-synthea" --data "$WORK/d" 2>/dev/null) || fail "import of gzip Bundles failed: $out"
+grep -q "3 files read, 0 skipped (done before); 7 created, 0 updated, 0 rejected" <<<"$out" ||
+  fail "unexpected gzip Bundle summary: $out"
 set +e
 "$UCR" import "$WORK/missing" --data "$WORK/b" >/dev/null 2>&1
 rc=$?

@@ -400,6 +400,38 @@ std::string btg_key(const std::string& subject, const std::string& patient) {
   return fmt::format("btg:{}:{}", subject, patient);
 }
 
+/// Does a patient's Consent (already known to be active, scope patient-privacy) record dissent from
+/// sharing with organisation `org`, person `me` or role `role`? A dissent with no actors spares only
+/// the registered practice (`registered`).
+bool dissents_from(const json::object& consent, const std::string& org, const std::string& me, auth::Role role,
+                   bool registered) {
+  const auto* prov = consent.if_contains("provision");
+  if (prov == nullptr || !prov->is_object()) return false;
+  const auto* type = prov->get_object().if_contains("type");
+  if (type == nullptr || !type->is_string() || type->get_string() != "deny") return false;
+  const auto* actors = prov->get_object().if_contains("actor");
+  if (actors == nullptr || !actors->is_array() || actors->get_array().empty()) return !registered;
+  bool dissent = false;
+  for (const auto& a : actors->get_array()) {
+    if (!a.is_object()) continue;
+    const std::string ref = a.get_object().if_contains("reference") != nullptr
+                                ? reference_of(*a.get_object().if_contains("reference"))
+                                : std::string();
+    if (!ref.empty() && (ref == org || ref == me)) dissent = true;
+    if (const auto* r = a.get_object().if_contains("role"); r != nullptr && r->is_object()) {
+      if (const auto* codings = r->get_object().if_contains("coding"); codings != nullptr && codings->is_array()) {
+        for (const auto& c : codings->get_array()) {
+          if (c.is_object() && c.get_object().if_contains("code") != nullptr &&
+              *c.get_object().if_contains("code") == json::value(auth::role_code(role))) {
+            dissent = true;
+          }
+        }
+      }
+    }
+  }
+  return dissent;
+}
+
 }  // namespace
 
 CareRelationships::Decision CareRelationships::decide(const Principal& who, const std::string& patient_id) {
@@ -640,33 +672,7 @@ CareRelationships::Decision CareRelationships::compute(const Principal& who, con
   for (const auto& id :
        matching(store_, "Consent", {{"patient", patient_id}, {"status", "active"}, {"scope", kPrivacyScope}}, 50)) {
     auto consent = read_object(store_, "Consent", id);
-    if (!consent) continue;
-    const auto* prov = consent->if_contains("provision");
-    if (prov == nullptr || !prov->is_object()) continue;
-    const auto* type = prov->get_object().if_contains("type");
-    if (type == nullptr || !type->is_string() || type->get_string() != "deny") continue;
-    const auto* actors = prov->get_object().if_contains("actor");
-    if (actors == nullptr || !actors->is_array() || actors->get_array().empty()) {
-      dissent = dissent || !registered;  // the practice that holds the record keeps it
-      continue;
-    }
-    for (const auto& a : actors->get_array()) {
-      if (!a.is_object()) continue;
-      const std::string ref = a.get_object().if_contains("reference") != nullptr
-                                  ? reference_of(*a.get_object().if_contains("reference"))
-                                  : std::string();
-      if (!ref.empty() && (ref == org || ref == me)) dissent = true;
-      if (const auto* role = a.get_object().if_contains("role"); role != nullptr && role->is_object()) {
-        if (const auto* codings = role->get_object().if_contains("coding"); codings != nullptr && codings->is_array()) {
-          for (const auto& c : codings->get_array()) {
-            if (c.is_object() && c.get_object().if_contains("code") != nullptr &&
-                *c.get_object().if_contains("code") == json::value(auth::role_code(who.role))) {
-              dissent = true;
-            }
-          }
-        }
-      }
-    }
+    if (consent && dissents_from(*consent, org, me, who.role, registered)) dissent = true;
   }
   // Emergency access granted earlier and not yet expired.
   bool emergency = false;
@@ -690,6 +696,59 @@ CareRelationships::Decision CareRelationships::compute(const Principal& who, con
       "referral to your service or care team)." +
       glass;
   return d;
+}
+
+std::unordered_set<std::string> patients_dissenting(store::Store& store, const std::string& organisation,
+                                                    const std::string& fhir_user, auth::Role role, core::Micros at) {
+  std::unordered_set<std::string> out;
+  store::HistoryQuery q;
+  q.type = "Consent";
+  q.at = at;
+  q.count = 500;
+  for (;;) {
+    auto page = store.history(q);
+    if (!page) break;
+    for (const auto& e : page->entries) {
+      if (e.info.deleted || e.json.empty() || e.compartment.empty()) continue;
+      boost::system::error_code ec;
+      const json::value doc = json::parse(e.json, ec);
+      const auto* c = !ec ? doc.if_object() : nullptr;
+      if (c == nullptr) continue;
+      const auto* status = c->if_contains("status");
+      if (status == nullptr || !status->is_string() || status->get_string() != "active") continue;
+      // Only privacy consents say who may see the record (as in CareRelationships::compute).
+      bool privacy = false;
+      if (const auto* scope = c->if_contains("scope"); scope != nullptr && scope->is_object()) {
+        if (const auto* codings = scope->get_object().if_contains("coding");
+            codings != nullptr && codings->is_array()) {
+          for (const auto& cd : codings->get_array()) {
+            const auto* co = cd.if_object();
+            if (co != nullptr && co->if_contains("code") != nullptr &&
+                *co->if_contains("code") == json::value("patient-privacy")) {
+              privacy = true;
+            }
+          }
+        }
+      }
+      if (!privacy) continue;
+      const std::string pid = e.compartment.substr(e.compartment.rfind('/') + 1);
+      bool registered = false;
+      if (!organisation.empty() || !fhir_user.empty()) {
+        if (auto patient = read_object(store, "Patient", pid)) {
+          if (const auto* gps = patient->if_contains("generalPractitioner"); gps != nullptr && gps->is_array()) {
+            for (const auto& g : gps->get_array()) {
+              const std::string ref = reference_of(g);
+              if (!ref.empty() && (ref == organisation || ref == fhir_user)) registered = true;
+            }
+          }
+        }
+      }
+      if (dissents_from(*c, organisation, fhir_user, role, registered)) out.insert(pid);
+    }
+    if (!page->next_cursor) break;
+    q.before_seq = page->next_cursor;
+  }
+  return out;
 }
 
 Route classify(const Request& req) {
@@ -829,6 +888,11 @@ core::Result<Gate> admit_export(const Principal& who, const Route& route, const 
                                                       : ExportLevel::system;
   bool asked = false;
   for (const auto& [n, v] : req.query) {
+    if (n == "includeAssociatedData" && !may_read("Provenance")) {
+      return forbidden(
+          "includeAssociatedData exports Provenance resources, which your role or scopes do not allow "
+          "reading");
+    }
     if (n != "_type") continue;
     asked = true;
     std::string_view s = v;

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace ucr::api::detail {
@@ -118,6 +119,14 @@ class CareRelationships {
   std::unordered_map<std::string, std::pair<Decision, std::int64_t>> kept_;
   std::unordered_map<std::string, std::pair<ProxyGrant, std::int64_t>> proxies_;
 };
+
+/// The Patients who have recorded dissent (an active privacy Consent with provision type deny, as
+/// at `at`) from sharing their record with organisation `organisation`, person `fhir_user` or role
+/// `role`, by the rules CareRelationships applies to professionals: for bulk export, whose
+/// recipients are the systems and organisations a patient may dissent from.
+[[nodiscard]] std::unordered_set<std::string> patients_dissenting(store::Store& store, const std::string& organisation,
+                                                                  const std::string& fhir_user, auth::Role role,
+                                                                  core::Micros at);
 
 /// The outcome of admit().
 struct Gate {

@@ -1,5 +1,6 @@
 #include "api/detail/export_jobs.hpp"
 
+#include "api/detail/access.hpp"
 #include "api/detail/respond.hpp"
 #include "auth/policy.hpp"
 #include "core/ids.hpp"
@@ -92,6 +93,7 @@ struct ExportJobs::Job {
   core::Micros finished = 0;
   std::string status = "queued";  ///< queued, running, done, failed
   std::vector<ExportFile> output;
+  std::vector<ExportFile> errors;  ///< OperationOutcome files (the manifest's `error`)
   std::string error;
   std::atomic<bool> cancel{false};
   std::atomic<std::size_t> resources{0};
@@ -103,16 +105,26 @@ struct ExportJobs::Job {
     for (const auto& t : spec.types) types.emplace_back(t);
     json::array filters;
     for (const auto& [t, q] : spec.type_filters) filters.emplace_back(json::array{json::string(t), json::string(q)});
-    json::array files;
-    for (const auto& f : output) {
-      files.emplace_back(json::object{{"type", f.type},
-                                      {"name", f.name},
-                                      {"count", static_cast<std::int64_t>(f.count)},
-                                      {"bytes", static_cast<std::int64_t>(f.bytes)}});
-    }
+    const auto files_of = [](const std::vector<ExportFile>& list) {
+      json::array files;
+      for (const auto& f : list) {
+        files.emplace_back(json::object{{"type", f.type},
+                                        {"name", f.name},
+                                        {"count", static_cast<std::int64_t>(f.count)},
+                                        {"bytes", static_cast<std::int64_t>(f.bytes)}});
+      }
+      return files;
+    };
+    const auto strings = [](const std::vector<std::string>& list) {
+      json::array a;
+      for (const auto& x : list) a.emplace_back(x);
+      return a;
+    };
     json::object o{{"id", id},
                    {"owner", owner.key},
                    {"role", owner.role},
+                   {"organisation", owner.organisation},
+                   {"fhirUser", owner.fhir_user},
                    {"status", status},
                    {"request", request_url},
                    {"transactionTime", transaction_time},
@@ -122,7 +134,12 @@ struct ExportJobs::Job {
                    {"group", spec.group_id},
                    {"types", std::move(types)},
                    {"typeFilter", std::move(filters)},
-                   {"output", std::move(files)},
+                   {"elements", strings(spec.elements)},
+                   {"patients", strings(spec.patients)},
+                   {"associated", static_cast<std::int64_t>(spec.associated)},
+                   {"ignored", strings(spec.ignored)},
+                   {"output", files_of(output)},
+                   {"errors", files_of(errors)},
                    {"error", error}};
     if (spec.since) o["since"] = *spec.since;
     return json::serialize(o);
@@ -138,6 +155,8 @@ struct ExportJobs::Job {
     if (!core::is_valid_id(j->id)) return nullptr;
     j->owner.key = str_of(o, "owner");
     j->owner.role = str_of(o, "role");
+    j->owner.organisation = str_of(o, "organisation");
+    j->owner.fhir_user = str_of(o, "fhirUser");
     j->status = str_of(o, "status");
     j->request_url = str_of(o, "request");
     j->transaction_time = int_of(o, "transactionTime");
@@ -158,15 +177,37 @@ struct ExportJobs::Job {
         j->spec.type_filters.emplace_back(std::string((*a)[0].get_string()), std::string((*a)[1].get_string()));
       }
     }
-    if (const auto* t = o.if_contains("output"); t != nullptr && t->is_array()) {
-      for (const auto& x : t->get_array()) {
-        const auto* f = x.if_object();
-        if (f == nullptr) continue;
-        j->output.push_back(ExportFile{str_of(*f, "type"), str_of(*f, "name"),
-                                       static_cast<std::size_t>(int_of(*f, "count")),
-                                       static_cast<std::uint64_t>(int_of(*f, "bytes"))});
+    const auto strings = [&o](std::string_view key) {
+      std::vector<std::string> out;
+      if (const auto* t = o.if_contains(key); t != nullptr && t->is_array()) {
+        for (const auto& x : t->get_array()) {
+          if (x.is_string()) out.emplace_back(x.get_string());
+        }
       }
-    }
+      return out;
+    };
+    j->spec.elements = strings("elements");
+    j->spec.patients = strings("patients");
+    j->spec.ignored = strings("ignored");
+    const auto associated = int_of(o, "associated");
+    j->spec.associated = associated == 1   ? AssociatedData::latest_provenance
+                         : associated == 2 ? AssociatedData::relevant_provenance
+                                           : AssociatedData::none;
+    const auto files_of = [&o](std::string_view key) {
+      std::vector<ExportFile> out;
+      if (const auto* t = o.if_contains(key); t != nullptr && t->is_array()) {
+        for (const auto& x : t->get_array()) {
+          const auto* f = x.if_object();
+          if (f == nullptr) continue;
+          out.push_back(ExportFile{str_of(*f, "type"), str_of(*f, "name"),
+                                   static_cast<std::size_t>(int_of(*f, "count")),
+                                   static_cast<std::uint64_t>(int_of(*f, "bytes"))});
+        }
+      }
+      return out;
+    };
+    j->output = files_of("output");
+    j->errors = files_of("errors");
     j->error = str_of(o, "error");
     return j;
   }
@@ -254,7 +295,7 @@ Started ExportJobs::start(const Request& request, ExportLevel level, const std::
                           request);
   }
   const auto registry = catalog_.current();
-  auto spec = parse_export_request(request, level, group_id, *registry);
+  auto spec = parse_export_request(request, level, group_id, *registry, &store_);
   if (!spec) return error_response(spec.error(), request);
   if (level == ExportLevel::group) {
     if (auto g = store_.read("Group", group_id); !g) {
@@ -344,11 +385,17 @@ Response ExportJobs::status(const Request& request, const std::string& job_id, c
                                      {"url", request.base_url + "/$export-file/" + job->id + "/" + f.name},
                                      {"count", static_cast<std::int64_t>(f.count)}});
   }
+  json::array errors;
+  for (const auto& f : job->errors) {
+    errors.emplace_back(json::object{{"type", f.type},
+                                     {"url", request.base_url + "/$export-file/" + job->id + "/" + f.name},
+                                     {"count", static_cast<std::int64_t>(f.count)}});
+  }
   json::object manifest{{"transactionTime", core::format_instant(job->transaction_time)},
                         {"request", job->request_url},
                         {"requiresAccessToken", options_.requires_token},
                         {"output", std::move(output)},
-                        {"error", json::array{}}};
+                        {"error", std::move(errors)}};
   lock.unlock();
   Response r;
   r.status = 200;
@@ -398,8 +445,9 @@ Response ExportJobs::file(const Request& request, const std::string& job_id, con
   bool listed = false;
   {
     std::lock_guard lock(mu_);
-    listed = job->status == "done" &&
-             std::any_of(job->output.begin(), job->output.end(), [&](const ExportFile& f) { return f.name == name; });
+    const auto named = [&](const ExportFile& f) { return f.name == name; };
+    listed = job->status == "done" && (std::any_of(job->output.begin(), job->output.end(), named) ||
+                                       std::any_of(job->errors.begin(), job->errors.end(), named));
   }
   if (!listed) {
     return outcome(404, "not-found", fmt::format("export {} has no file '{}'", job_id, name), request);
@@ -481,6 +529,10 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
   if (!job->owner.role.empty()) {
     if (const auto role = auth::parse_role(job->owner.role)) {
       run.visible = [r = *role](std::string_view /*type*/, std::string_view text) { return labels_visible(r, text); };
+      // Patients who dissent from sharing with this caller's organisation, person or role are left
+      // out, as they are from the caller's reads and searches.
+      run.withheld_patients =
+          patients_dissenting(store_, job->owner.organisation, job->owner.fhir_user, *role, core::now_micros());
     }
   }
   run.progress = [&job](const ExportProgress& p) {
@@ -489,7 +541,7 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
     job->types_total = p.types_total;
   };
   auto settled = settle_writes(store_, job->transaction_time);
-  auto result = settled ? write_export(store_, job->spec, run) : core::Result<std::vector<ExportFile>>(settled.error());
+  auto result = settled ? write_export(store_, job->spec, run) : core::Result<ExportResult>(settled.error());
   bool cancelled = false;
   {
     std::lock_guard lock(mu_);
@@ -498,7 +550,8 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
       job->finished = core::now_micros();
       if (result) {
         job->status = "done";
-        job->output = std::move(*result);
+        job->output = std::move(result->output);
+        job->errors = std::move(result->errors);
       } else {
         job->status = "failed";
         job->error = result.error().message();
@@ -516,6 +569,9 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
     return;
   }
   if (!result) core::log_warn(fmt::format("export {} failed: {}", job->id, job->error));
+  if (result && result->withheld > 0) {
+    core::log_info(fmt::format("export {}: {} resources withheld for patients' dissent", job->id, result->withheld));
+  }
   if (auto w = persist(*job, false); !w) {
     core::log_warn(fmt::format("export {} finished but its state was not stored: {}", job->id, w.error().message()));
   }

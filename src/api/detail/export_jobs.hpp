@@ -37,6 +37,10 @@ struct ExportJobsOptions {
 struct ExportOwner {
   std::string key;   ///< subject and client; empty when authentication is off
   std::string role;  ///< role code, for the security labels the export may include; empty: all
+  /// The caller's organisation and FHIR user ("Organization/..", "Practitioner/.."): patients who
+  /// dissent from sharing with them are left out. Empty: no caller (authentication off).
+  std::string organisation;
+  std::string fhir_user;
 };
 
 class ExportJobs {

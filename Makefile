@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./ucr-data
-DEMO_PEOPLE ?= 1000
+DEMO_PEOPLE ?= 10000
 SOURCES = $(shell git ls-files -co --exclude-standard 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp' 2>/dev/null)
 
 WEB_SOURCES = $(shell git ls-files -co --exclude-standard web/src web/public web/index.html web/vite.config.ts web/tsconfig.json 2>/dev/null)

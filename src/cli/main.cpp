@@ -567,9 +567,11 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--threads", demo_load.threads, "Loading threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
-  demo_cmd->add_option("--batch", demo_load.people_per_bundle, "People per transaction Bundle")
+  demo_cmd
+      ->add_option("--batch", demo_load.people_per_bundle,
+                   "People per transaction Bundle (about 57 resources each; a Bundle holds at most 10,000 entries)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 200));
+      ->check(CLI::Range(1, 120));
 
   // import
   auto* import_cmd = app.add_subcommand(

@@ -43,7 +43,7 @@ RESOURCES=$(sqlite3 "$DATA/ucr.db" "SELECT COUNT(*) FROM resource_current" 2>/de
 echo "search_bench: $RESOURCES resources" >&2
 
 PORT=$((20000 + RANDOM % 20000))
-"$UCR" serve --listen "127.0.0.1:$PORT" --data "$DATA" --no-access-log > "$WORK/server.log" 2>&1 &
+"$UCR" serve --listen "127.0.0.1:$PORT" --data "$DATA" --no-access-log --auth off --audit off > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
 BASE="http://127.0.0.1:$PORT/fhir"

@@ -523,10 +523,13 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   // Unsorted, driven, with more filters to check: put the driver's candidates in id order first
   // (from the index alone), then check the other filters on them in that order only until the page
   // is full, rather than checking every candidate and sorting the survivors.
-  const bool lazy = !count_only && plan.sort.empty() && driver >= 0 && !plan.compartment && plan.filters.size() > 1;
+  // Deleted resources have no index rows, so the candidates are read from the rid index alone (it
+  // holds type and id); the deleted flag is checked again, with the other filters, on the few
+  // candidates the page needs. Also with the driver as the only filter.
+  const bool lazy = !count_only && plan.sort.empty() && driver >= 0 && !plan.compartment;
   if (lazy) {
     b.bind(plan.type);
-    std::string inner = "SELECT c0.rid AS rid, c0.id AS id FROM " + from + " WHERE c0.type = ? AND c0.deleted = 0";
+    std::string inner = "SELECT c0.rid AS rid, c0.id AS id FROM " + from + " WHERE c0.type = ?";
     if (plan.after) {
       b.bind(*plan.after);
       inner += " AND c0.id > ?";
@@ -534,10 +537,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     // SQLite: LIMIT -1 keeps the ordered subquery from being flattened and CROSS JOIN keeps it the
     // outer loop, so rows come out in its order. PostgreSQL: OFFSET 0 keeps the subquery apart, and
     // the outer ORDER BY is met by its order.
-    std::string where;
+    std::string where = "c0.deleted = 0";
     for (std::size_t i = 0; i < plan.filters.size(); ++i) {
       if (static_cast<int>(i) == driver) continue;
-      where += (where.empty() ? "" : " AND ") + b.filter(plan.filters[i], "c0", plan.type);
+      where += " AND " + b.filter(plan.filters[i], "c0", plan.type);
     }
     sql.binds.emplace_back(static_cast<std::int64_t>(limit));
     sql.binds.emplace_back(static_cast<std::int64_t>(offset));

@@ -22,6 +22,9 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#if UCR_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include <boost/json.hpp>
 
 #include <unistd.h>
@@ -471,6 +474,16 @@ int run_export(store::Store& store, const ExportArgs& args) {
   return 0;
 }
 
+/// The version, and the memory allocator the program was built with.
+std::string version_text() {
+#if UCR_MIMALLOC
+  const int v = mi_version();
+  return fmt::format("{} (allocator: mimalloc {}.{}.{})", UCR_VERSION, v / 100, (v / 10) % 10, v % 10);
+#else
+  return fmt::format("{} (allocator: the C library's)", UCR_VERSION);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -478,7 +491,7 @@ int main(int argc, char** argv) {
       "ucr - the Universal Care Record: a FHIR R4 shared health and care record server.\n"
       "Run 'ucr <command> --help' for the options of each command."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(UCR_VERSION));
+  app.set_version_flag("--version", version_text());
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
 

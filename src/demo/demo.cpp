@@ -1,6 +1,7 @@
 // The public face of the generator: NHS numbers, Population, and the multi-threaded loader.
 #include "demo/demo.hpp"
 
+#include "core/threads.hpp"
 #include "demo/detail/build.hpp"
 
 #include <fmt/format.h>
@@ -152,7 +153,12 @@ core::Result<Progress> load(api::Api& api, const Options& options, const LoadOpt
   const std::size_t threads = std::clamp<std::size_t>(load_options.threads, 1, 16);
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  for (std::size_t t = 1; t < threads; ++t) {
+    pool.emplace_back([&work] {
+      core::name_thread("ucr-demo");
+      work();
+    });
+  }
   work();
   for (auto& t : pool) t.join();
   if (first_error) return *first_error;

@@ -171,6 +171,8 @@ class Extractor {
       if (fhir::is_resource_type(type) && !id.empty()) {
         row.target_type = type;
         row.target_id = id;
+        // A plain relative reference is its type and id; searches match those, never the text.
+        if (prev == std::string_view::npos && path.size() == ref.size()) row.url.clear();
       }
     }
     rows_.references.push_back(std::move(row));

@@ -30,7 +30,7 @@ struct ReferenceRow {
   std::string param;
   std::string target_type;  ///< for relative and absolute Type/id references
   std::string target_id;
-  std::string url;  ///< the reference as written (absolute URLs, canonicals)
+  std::string url;  ///< the reference as written (absolute URLs, canonicals); empty for a plain Type/id
 };
 
 struct DateRow {

@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/threads.hpp"
 #include "store/sql/search_sql.hpp"
 #include "store/sqlite/detail/connection.hpp"
 
@@ -316,13 +317,18 @@ class SqliteTransaction final : public Transaction {
       }
       seq = sqlite3_last_insert_rowid(c_.db());
     }
+    // A first version has no current row yet (its version row would have clashed): a plain insert,
+    // whose rid is its seq, costs less than the upsert that later versions need.
+    const bool first = v.info.version == 1;
     auto cur = c_.prepare(
-        "INSERT INTO resource_current(type, id, rid, version, seq, deleted, last_updated, compartment) "
-        "VALUES(?1, ?2, ?6, ?3, ?6, ?5, ?4, ?7) ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, "
-        "seq = excluded.seq, deleted = excluded.deleted, last_updated = excluded.last_updated, "
-        "compartment = excluded.compartment RETURNING rid");
+        first ? "INSERT INTO resource_current(type, id, rid, version, seq, deleted, last_updated, compartment) "
+                "VALUES(?1, ?2, ?6, ?3, ?6, ?5, ?4, ?7)"
+              : "INSERT INTO resource_current(type, id, rid, version, seq, deleted, last_updated, compartment) "
+                "VALUES(?1, ?2, ?6, ?3, ?6, ?5, ?4, ?7) ON CONFLICT(type, id) DO UPDATE SET version = "
+                "excluded.version, seq = excluded.seq, deleted = excluded.deleted, last_updated = "
+                "excluded.last_updated, compartment = excluded.compartment RETURNING rid");
     if (!cur) return cur.error();
-    std::int64_t rid = 0;
+    std::int64_t rid = seq;
     {
       Stmt s(c_.db(), *cur);
       bind_common(s, v);
@@ -332,9 +338,19 @@ class SqliteTransaction final : public Transaction {
       } else {
         s.bind(7, v.compartment);
       }
-      if (s.step() != SQLITE_ROW) return db_error(c_.db(), "update current");
-      rid = s.i64(0);
-      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
+      if (first) {
+        if (s.step() != SQLITE_DONE) {
+          if (sqlite3_extended_errcode(c_.db()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+            return core::Error::conflict(
+                fmt::format("{}/{} already has a current version; version 1 cannot follow it", v.info.type, v.info.id));
+          }
+          return db_error(c_.db(), "insert current");
+        }
+      } else {
+        if (s.step() != SQLITE_ROW) return db_error(c_.db(), "update current");
+        rid = s.i64(0);
+        if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
+      }
     }
     if (v.info.version > 1) {
       if (auto r = clear_index(rid); !r) return r;
@@ -627,7 +643,10 @@ class SqliteStore final : public Store {
       wal_fd_ = ::open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);  // NOLINT(cppcoreguidelines-pro-type-vararg)
       if (wal_fd_ >= 0) {
         if (auto r = writer_conn_->exec("PRAGMA synchronous=NORMAL"); !r) return r;
-        syncer_ = std::thread([this] { syncer_loop(); });
+        syncer_ = std::thread([this] {
+          core::name_thread("ucr-syncer");
+          syncer_loop();
+        });
         // Checkpoints (copying the WAL back into the database, with their own flushes) on a
         // connection and thread of their own too, rather than inside the writer's commits.
         checkpoint_conn_ = std::make_unique<Connection>();
@@ -635,7 +654,10 @@ class SqliteStore final : public Store {
         if (auto r = checkpoint_conn_->exec("PRAGMA synchronous=NORMAL"); !r) return r;
         if (auto r = writer_conn_->exec("PRAGMA wal_autocheckpoint=0"); !r) return r;
         sqlite3_wal_hook(writer_conn_->db(), &SqliteStore::on_wal_commit, this);
-        checkpointer_ = std::thread([this] { checkpoint_loop(); });
+        checkpointer_ = std::thread([this] {
+          core::name_thread("ucr-checkpoint");
+          checkpoint_loop();
+        });
       }
     }
     {
@@ -648,7 +670,10 @@ class SqliteStore final : public Store {
       s.bind(1, std::string(kAuditIndexedKey));
       if (s.step() == SQLITE_ROW) audit_unindexed_ = s.i64(0);
     }
-    writer_ = std::thread([this] { writer_loop(); });
+    writer_ = std::thread([this] {
+      core::name_thread("ucr-writer");
+      writer_loop();
+    });
     return core::ok();
   }
 
@@ -1214,12 +1239,15 @@ class SqliteStore final : public Store {
   }
 
   /// After each commit of the writer: asks for a checkpoint once the WAL holds enough pages. The
-  /// checkpointer copies in the background while the writer goes on; but it can only finish, and
-  /// let the writer start the WAL over, when the writer pauses. So past four times as many pages
-  /// the writer checkpoints itself (most pages are copied by then), which keeps the WAL bounded.
+  /// checkpointer copies in the background while the writer goes on; but the writer can start the
+  /// WAL over only if every frame was copied before its transaction began, which a writer that is
+  /// never idle (a bulk load) does not allow. So past kWriterCheckpointPages the writer checkpoints
+  /// itself, copying only what the checkpointer has not: the frames of about one commit in
+  /// kWriterCheckpointPages / (pages per commit). A bulk load commits 6,000-9,000 pages at a time.
   static int on_wal_commit(void* self, sqlite3* db, const char* /*name*/, int pages) {
-    constexpr int kCheckpointPages = 1000;  // SQLite's own automatic threshold
-    if (pages >= 4 * kCheckpointPages) {
+    constexpr int kCheckpointPages = 1000;          // SQLite's own automatic threshold
+    constexpr int kWriterCheckpointPages = 32'000;  // 125 MiB of 4 KiB pages
+    if (pages >= kWriterCheckpointPages) {
       (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       return SQLITE_OK;
     }

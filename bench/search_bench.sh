@@ -47,8 +47,9 @@ PORT=$((20000 + RANDOM % 20000))
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
 BASE="http://127.0.0.1:$PORT/fhir"
-# Patient X: a demo patient with heart-rate readings; patient H: one with about 2,000 resources.
-PID_X=$(curl -s "$BASE/Observation?code=http://loinc.org%7C8867-4&_count=1&_elements=subject" |
+# Patient X: a demo patient with heart-rate readings (the last made); patient H: the first made,
+# given about 2,000 resources. Ids are time-ordered, so the two differ.
+PID_X=$(curl -s "$BASE/Observation?code=http://loinc.org%7C8867-4&_count=1&_sort=-_id&_elements=subject" |
   python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["subject"]["reference"].split("/")[1])')
 PID_H=$(curl -s "$BASE/Patient?_count=1&_sort=_id&_elements=id" | python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
 HAVE=$(curl -s "$BASE/Patient/$PID_H/Observation?_summary=count" | python3 -c 'import sys,json; print(json.load(sys.stdin)["total"])')

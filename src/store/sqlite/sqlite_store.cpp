@@ -1117,7 +1117,10 @@ class SqliteStore final : public Store {
     }
     auto c = std::make_unique<Connection>();
     if (auto r = c->open(path_, true); !r) return r.error();
-    if (auto r = c->exec("PRAGMA cache_size=-8192"); !r) return r.error();
+    // 64 MiB of pages per reader: a page of results reads a few thousand scattered index entries
+    // (candidates' rids to their ids, say), which a small cache re-reads from the file each time.
+    // Readers in use at once are about one per I/O thread, so this costs about 64 MiB per core.
+    if (auto r = c->exec("PRAGMA cache_size=-65536"); !r) return r.error();
     return c;
   }
 

@@ -4,7 +4,8 @@
 # Usage: bench/http_bench.sh path/to/ucr [--patients N] [--duration S] [--connections C] [--threads T]
 #                            [--server-threads N] [--rss] [--secure]
 #   Loads N Patients (default 100000) with 500-entry transaction Bundles, then runs wrk for S seconds
-#   (default 10) per scenario: GET /healthz (baseline), read by random id, create, update with If-Match,
+#   (default 10) per scenario: GET /healthz (baseline), read by random id, create (a Patient, which is
+#   matched against the stored ones, and an Observation, which is not), update with If-Match,
 #   and 20-resource transaction Bundles. Prints a Markdown table.
 #   --rss also loads Patients up to 1,000,000 stored resources and reports the server's VmRSS (slow).
 #   --secure runs the server as deployed: every request carries an access token (an integration system's,
@@ -173,6 +174,7 @@ run "GET /healthz (baseline)" - /healthz 0 0
 run "read Patient by id" read.lua /fhir/Patient/x 1 0
 run "search Patient (family, gender)" search.lua /fhir/Patient 1 0
 run "create Patient (POST)" create.lua /fhir/Patient 1 1
+run "create Observation (POST)" create_observation.lua /fhir/Observation 1 1
 run "update Patient (PUT, If-Match)" update.lua /fhir/Patient/x 1 0
 run "transaction Bundle (20 resources)" transaction.lua /fhir 20 20
 

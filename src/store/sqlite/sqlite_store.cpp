@@ -1250,12 +1250,18 @@ class SqliteStore final : public Store {
   static int on_wal_commit(void* self, sqlite3* db, const char* /*name*/, int pages) {
     constexpr int kCheckpointPages = 1000;          // SQLite's own automatic threshold
     constexpr int kWriterCheckpointPages = 32'000;  // 125 MiB of 4 KiB pages
+    constexpr int kCheckpointAgainPages = 4000;
     if (pages >= kWriterCheckpointPages) {
       (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       return SQLITE_OK;
     }
-    if (pages >= kCheckpointPages) {
-      auto* store = static_cast<SqliteStore*>(self);
+    auto* store = static_cast<SqliteStore*>(self);
+    // Once the WAL is past the threshold, a busy writer never lets it start over, so every commit
+    // would ask again: each checkpoint flushes the database file, and those flushes slowed the
+    // syncer's WAL flushes that acknowledge writes. Ask again only after another kCheckpointPages.
+    if (pages < store->checkpoint_asked_at_) store->checkpoint_asked_at_ = 0;  // the WAL started over
+    if (pages >= kCheckpointPages && pages >= store->checkpoint_asked_at_ + kCheckpointAgainPages) {
+      store->checkpoint_asked_at_ = pages;
       {
         std::lock_guard lock(store->checkpoint_mu_);
         store->checkpoint_wanted_ = true;
@@ -1329,6 +1335,7 @@ class SqliteStore final : public Store {
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;    // guarded by checkpoint_mu_
+  int checkpoint_asked_at_ = 0;       // WAL pages when a checkpoint was last asked for (writer thread)
   bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
   std::atomic<std::uint64_t> checkpoints_{0};
   std::int64_t audit_unindexed_ = 0;             // writer thread only

@@ -13,9 +13,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <zlib.h>
 
@@ -154,6 +156,13 @@ std::string reason_of(const Response& r) {
   return out;
 }
 
+/// Synthea's files of organisations and practitioners, which the patients' Bundles refer to: they
+/// are imported first, on their own.
+bool is_shared_directory_file(const std::filesystem::path& p) {
+  const std::string name = p.filename().string();
+  return name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation");
+}
+
 /// The entry of a transaction an error names (Bundle.entry[n]...), when it names one.
 std::optional<std::size_t> failed_entry(const Response& r) {
   const auto pos = r.body.find("Bundle.entry[");
@@ -166,7 +175,7 @@ std::optional<std::size_t> failed_entry(const Response& r) {
 }
 
 /// Counts created (201) and updated (200) entries of a transaction-response.
-void count_results(const Response& r, ImportSummary& summary, ImportProgress& progress) {
+void count_results(const Response& r, ImportSummary& summary) {
   boost::system::error_code ec;
   const json::value v = json::parse(r.body, ec);
   const auto* entries = !ec && v.is_object() ? v.get_object().if_contains("entry") : nullptr;
@@ -177,10 +186,8 @@ void count_results(const Response& r, ImportSummary& summary, ImportProgress& pr
     const std::string status = str_at(resp->get_object(), "status");
     if (status.starts_with("201")) {
       ++summary.created;
-      ++progress.resources;
     } else if (status.starts_with("200")) {
       ++summary.updated;
-      ++progress.resources;
     }
   }
 }
@@ -217,10 +224,15 @@ class Importer::MarkingStore final : public store::Store {
  public:
   explicit MarkingStore(store::Store& inner) : inner_(inner) {}
 
-  /// The bookkeeping the next write adds (key empty: none).
+  /// The bookkeeping the next write from the calling thread adds (key empty: none). Files are
+  /// imported by several threads at once, each marking its own writes.
   void mark_next(std::string key, std::string value) {
-    key_ = std::move(key);
-    value_ = std::move(value);
+    const std::lock_guard lock(mu_);
+    if (key.empty()) {
+      marks_.erase(std::this_thread::get_id());
+    } else {
+      marks_[std::this_thread::get_id()] = {std::move(key), std::move(value)};
+    }
   }
 
   core::Result<store::StoredResource> read(const std::string& type, const std::string& id) override {
@@ -270,16 +282,22 @@ class Importer::MarkingStore final : public store::Store {
 
  private:
   WriteWork marked(WriteWork work) const {
-    if (key_.empty()) return work;
-    return [work = std::move(work), key = key_, value = value_](store::Transaction& t) -> core::Result<void> {
+    std::pair<std::string, std::string> mark;
+    {
+      const std::lock_guard lock(mu_);
+      const auto it = marks_.find(std::this_thread::get_id());
+      if (it == marks_.end()) return work;
+      mark = it->second;
+    }
+    return [work = std::move(work), mark = std::move(mark)](store::Transaction& t) -> core::Result<void> {
       if (auto r = work(t); !r) return r;
-      return t.set_meta(key, value);
+      return t.set_meta(mark.first, mark.second);
     };
   }
 
   store::Store& inner_;
-  std::string key_;
-  std::string value_;
+  mutable std::mutex mu_;
+  std::map<std::thread::id, std::pair<std::string, std::string>> marks_;  // guarded by mu_
 };
 
 /// How far one file has been imported (kept in the store's bookkeeping).
@@ -335,16 +353,23 @@ core::Result<std::vector<std::filesystem::path>> Importer::list_files(const std:
     if (ext == ".json" || ext == ".ndjson") out.push_back(std::filesystem::absolute(it->path()));
   }
   if (ec) return core::Error::invalid(fmt::format("{}: {}", path.string(), ec.message()));
-  const auto shared = [](const std::filesystem::path& p) {
-    const std::string name = p.filename().string();
-    return name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation") ? 0 : 1;
-  };
+  const auto shared = [](const std::filesystem::path& p) { return is_shared_directory_file(p) ? 0 : 1; };
   std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
     const int sa = shared(a);
     const int sb = shared(b);
     return sa != sb ? sa < sb : a < b;
   });
   return out;
+}
+
+void Importer::publish(Tally& tally, std::uint64_t file_bytes_done, const ImportSummary& file_summary) {
+  const std::lock_guard lock(progress_mu_);
+  const std::size_t resources = file_summary.created + file_summary.updated;
+  progress_.resources += resources - tally.resources;
+  progress_.rejected += file_summary.rejected - tally.rejected;
+  progress_.bytes_done += file_bytes_done - tally.bytes;
+  tally = Tally{file_bytes_done, resources, file_summary.rejected};
+  report();
 }
 
 void Importer::report() {
@@ -357,6 +382,66 @@ core::Result<void> Importer::record(const FileState& state) {
   return store_.write([&state](store::Transaction& t) { return t.set_meta(state.key, state.to_json()); });
 }
 
+core::Result<void> Importer::import_file(const std::filesystem::path& file, ImportSummary& summary) {
+  FileState state;
+  state.key = meta_key(file);
+  state.path = file.string();
+  std::error_code ec;
+  state.size = std::filesystem::file_size(file, ec);
+  const auto file_done = [&](std::uint64_t bytes_counted) {
+    const std::lock_guard lock(progress_mu_);
+    progress_.bytes_done += state.size - std::min(state.size, bytes_counted);
+    ++progress_.files_done;
+    report();
+  };
+  if (ec) {
+    summary.rejections.push_back({file.string(), "cannot read the file: " + ec.message()});
+    file_done(state.size);
+    return core::ok();
+  }
+  state.mtime = std::filesystem::last_write_time(file, ec).time_since_epoch().count();
+  auto kept = store_.get_meta(state.key);
+  if (!kept) return kept.error();
+  if (kept->has_value()) {
+    boost::system::error_code pec;
+    const json::value v = json::parse(**kept, pec);
+    const auto* o = !pec ? v.if_object() : nullptr;
+    const auto* size = o != nullptr ? o->if_contains("size") : nullptr;
+    const auto* mtime = o != nullptr ? o->if_contains("mtime") : nullptr;
+    // A file changed since is read again from the start (ids make that safe for NDJSON).
+    if (size != nullptr && mtime != nullptr && size->is_int64() && mtime->is_int64() &&
+        static_cast<std::uint64_t>(size->get_int64()) == state.size && mtime->get_int64() == state.mtime) {
+      const auto* done = o->if_contains("done");
+      state.done = done != nullptr && done->is_bool() && done->get_bool();
+      if (const auto* off = o->if_contains("offset"); off != nullptr && off->is_int64()) {
+        state.offset = static_cast<std::uint64_t>(off->get_int64());
+      }
+      if (const auto* line = o->if_contains("line"); line != nullptr && line->is_int64()) {
+        state.line = static_cast<std::size_t>(line->get_int64());
+      }
+    }
+  }
+  if (state.done) {
+    ++summary.files_skipped;
+    file_done(0);
+    return core::ok();
+  }
+  ++summary.files;
+  {
+    const std::lock_guard lock(progress_mu_);
+    progress_.file = file.string();
+  }
+  Tally tally;
+  publish(tally, state.offset, summary);
+  auto r = content_name(file).extension() == ".ndjson" ? import_ndjson(file, state, summary, tally)
+                                                       : import_bundle(file, state, summary, tally);
+  marking_->mark_next({}, {});
+  if (!r) return r.error();
+  publish(tally, tally.bytes, summary);
+  file_done(tally.bytes);
+  return core::ok();
+}
+
 core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::path>& files) {
   ImportSummary summary;
   progress_ = ImportProgress{};
@@ -366,63 +451,60 @@ core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::pat
     const auto size = std::filesystem::file_size(f, ec);
     if (!ec) progress_.bytes_total += size;
   }
+  const auto merge = [&summary](ImportSummary&& part) {
+    summary.files += part.files;
+    summary.files_skipped += part.files_skipped;
+    summary.created += part.created;
+    summary.updated += part.updated;
+    summary.rejected += part.rejected;
+    for (auto& x : part.rejections) summary.rejections.push_back(std::move(x));
+  };
+  // Shared directory files first, one at a time: the patients' Bundles refer to them.
+  std::vector<std::filesystem::path> rest;
   for (const auto& file : files) {
-    progress_.file = file.string();
-    FileState state;
-    state.key = meta_key(file);
-    state.path = file.string();
-    std::error_code ec;
-    state.size = std::filesystem::file_size(file, ec);
-    if (ec) {
-      summary.rejections.push_back({file.string(), "cannot read the file: " + ec.message()});
-      ++progress_.files_done;
+    if (!is_shared_directory_file(file)) {
+      rest.push_back(file);
       continue;
     }
-    state.mtime = std::filesystem::last_write_time(file, ec).time_since_epoch().count();
-    auto kept = store_.get_meta(state.key);
-    if (!kept) return kept.error();
-    if (kept->has_value()) {
-      boost::system::error_code pec;
-      const json::value v = json::parse(**kept, pec);
-      const auto* o = !pec ? v.if_object() : nullptr;
-      const auto* size = o != nullptr ? o->if_contains("size") : nullptr;
-      const auto* mtime = o != nullptr ? o->if_contains("mtime") : nullptr;
-      // A file changed since is read again from the start (ids make that safe for NDJSON).
-      if (size != nullptr && mtime != nullptr && size->is_int64() && mtime->is_int64() &&
-          static_cast<std::uint64_t>(size->get_int64()) == state.size && mtime->get_int64() == state.mtime) {
-        const auto* done = o->if_contains("done");
-        state.done = done != nullptr && done->is_bool() && done->get_bool();
-        if (const auto* off = o->if_contains("offset"); off != nullptr && off->is_int64()) {
-          state.offset = static_cast<std::uint64_t>(off->get_int64());
-        }
-        if (const auto* line = o->if_contains("line"); line != nullptr && line->is_int64()) {
-          state.line = static_cast<std::size_t>(line->get_int64());
-        }
+    ImportSummary part;
+    auto r = import_file(file, part);
+    merge(std::move(part));
+    if (!r) return r.error();
+  }
+  // The rest on several threads, a file each: while one thread's transaction is committed, the
+  // others parse, validate and index theirs, and concurrent transactions commit in one group.
+  std::mutex mu;
+  std::size_t next = 0;                // guarded by mu
+  std::optional<core::Error> failure;  // guarded by mu
+  std::vector<ImportSummary> parts(rest.size());
+  const auto work = [&] {
+    for (;;) {
+      std::size_t i = 0;
+      {
+        const std::lock_guard lock(mu);
+        if (failure || next >= rest.size()) return;
+        i = next++;
+      }
+      if (auto r = import_file(rest[i], parts[i]); !r) {
+        const std::lock_guard lock(mu);
+        if (!failure) failure = r.error();
+        return;
       }
     }
-    if (state.done) {
-      ++summary.files_skipped;
-      ++progress_.files_done;
-      progress_.bytes_done += state.size;
-      report();
-      continue;
-    }
-    ++summary.files;
-    file_start_ = progress_.bytes_done;
-    progress_.bytes_done += state.offset;
-    auto r = content_name(file).extension() == ".ndjson" ? import_ndjson(file, state, summary)
-                                                         : import_bundle(file, state, summary);
-    marking_->mark_next({}, {});
-    if (!r) return r.error();
-    progress_.bytes_done = file_start_ + state.size;
-    ++progress_.files_done;
-    report();
-  }
+  };
+  const std::size_t threads = std::clamp<std::size_t>(options_.threads, 1, 16);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < std::min(threads, rest.size()); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  // In file order, so the summary reads the same however the files were shared out.
+  for (auto& part : parts) merge(std::move(part));
+  if (failure) return *failure;
   return summary;
 }
 
-core::Result<void> Importer::import_bundle(const std::filesystem::path& file, FileState& state,
-                                           ImportSummary& summary) {
+core::Result<void> Importer::import_bundle(const std::filesystem::path& file, FileState& state, ImportSummary& summary,
+                                           Tally& tally) {
   const std::string name = file.string();
   InputFile input(file);
   if (!input.ok()) {
@@ -435,13 +517,11 @@ core::Result<void> Importer::import_bundle(const std::filesystem::path& file, Fi
   if (const auto damaged = input.error(); !damaged.empty()) {
     summary.rejections.push_back({name, "not a readable gzip file: " + damaged});
     summary.rejected += 1;
-    progress_.rejected += 1;
     return record(state);
   }
   const auto reject = [&](std::string reason, std::size_t resources) -> core::Result<void> {
     summary.rejections.push_back({name, std::move(reason)});
     summary.rejected += resources;
-    progress_.rejected += resources;
     return record(state);
   };
   boost::system::error_code ec;
@@ -503,12 +583,13 @@ core::Result<void> Importer::import_bundle(const std::filesystem::path& file, Fi
   const Response r = api_->handle(transaction_request(json::serialize(tx)));
   marking_->mark_next({}, {});
   if (r.status >= 300) return reject(reason_of(r), entries);
-  count_results(r, summary, progress_);
+  count_results(r, summary);
+  publish(tally, tally.bytes, summary);
   return core::ok();
 }
 
-core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, FileState& state,
-                                           ImportSummary& summary) {
+core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, FileState& state, ImportSummary& summary,
+                                           Tally& tally) {
   const std::string name = file.string();
   InputFile input(file);
   std::istream& in = input.stream();
@@ -529,7 +610,6 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
   const auto reject_line = [&](std::size_t number, std::string reason) {
     summary.rejections.push_back({fmt::format("{}:{}", name, number), std::move(reason)});
     ++summary.rejected;
-    ++progress_.rejected;
   };
   // Where the batch being sent ends: committing it means the file is done up to there.
   std::uint64_t end_offset = offset;
@@ -562,10 +642,9 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     for (int attempt = 0; !lines.empty() && attempt <= kMaxBatchRetries; ++attempt) {
       const Response r = send(lines, true);
       if (r.status < 300) {
-        count_results(r, summary, progress_);
+        count_results(r, summary);
         state = done_to_end();
-        progress_.bytes_done = file_start_ + state.offset;
-        report();
+        publish(tally, state.offset, summary);
         return core::ok();
       }
       if (r.status >= 500) return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
@@ -579,7 +658,7 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       const bool last = i + 1 == lines.size();
       const Response r = send({lines[i]}, last);
       if (r.status < 300) {
-        count_results(r, summary, progress_);
+        count_results(r, summary);
       } else if (r.status >= 500) {
         return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
       } else {
@@ -593,8 +672,7 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       if (auto w = record(done_to_end()); !w) return w;
     }
     state = done_to_end();
-    progress_.bytes_done = file_start_ + state.offset;
-    report();
+    publish(tally, state.offset, summary);
     return core::ok();
   };
   std::string text;
@@ -665,7 +743,6 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     // A truncated or corrupt gzip stream: what was read before the damage is kept.
     summary.rejections.push_back({fmt::format("{}:{}", name, line_no + 1), "not a readable gzip file: " + damaged});
     ++summary.rejected;
-    ++progress_.rejected;
   }
   state.done = true;
   state.offset = offset;

@@ -4,7 +4,8 @@
 // Each Bundle is all or nothing; NDJSON is written in batches from which rejected lines are left
 // out (each reported with file:line and the reason). What is done is recorded in the store's
 // bookkeeping ("import:<path hash>") in the same transaction as the data, so an interrupted
-// import resumes where it stopped. An Importer is used from one thread at a time.
+// import resumes where it stopped. Files are imported by several threads at once (Synthea's shared
+// directory files first, alone); an Importer is used from one thread at a time.
 #pragma once
 
 #include "api/api.hpp"
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct ImportProgress {
 
 struct ImportOptions {
   std::size_t batch = 500;  ///< NDJSON lines per transaction
+  std::size_t threads = 2;  ///< files imported at once (1-16)
   std::function<void(const ImportProgress&)> progress;
 };
 
@@ -72,17 +75,28 @@ class Importer {
  private:
   class MarkingStore;
   struct FileState;
-  core::Result<void> import_bundle(const std::filesystem::path& file, FileState& state, ImportSummary& summary);
-  core::Result<void> import_ndjson(const std::filesystem::path& file, FileState& state, ImportSummary& summary);
+  /// What of one file has been added to progress_ so far.
+  struct Tally {
+    std::uint64_t bytes = 0;
+    std::size_t resources = 0;
+    std::size_t rejected = 0;
+  };
+  core::Result<void> import_file(const std::filesystem::path& file, ImportSummary& summary);
+  core::Result<void> import_bundle(const std::filesystem::path& file, FileState& state, ImportSummary& summary,
+                                   Tally& tally);
+  core::Result<void> import_ndjson(const std::filesystem::path& file, FileState& state, ImportSummary& summary,
+                                   Tally& tally);
   core::Result<void> record(const FileState& state);
-  void report();
+  /// Adds one file's progress since the last call to the whole run's, and reports it.
+  void publish(Tally& tally, std::uint64_t file_bytes_done, const ImportSummary& file_summary);
+  void report();  ///< with progress_mu_ held
 
   store::Store& store_;
   std::unique_ptr<MarkingStore> marking_;
   std::unique_ptr<Api> api_;
   ImportOptions options_;
-  ImportProgress progress_;
-  std::uint64_t file_start_ = 0;  ///< progress_.bytes_done where the current file begins
+  std::mutex progress_mu_;
+  ImportProgress progress_;  // guarded by progress_mu_ while files are imported
 };
 
 }  // namespace ucr::api

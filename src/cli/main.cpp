@@ -289,6 +289,7 @@ std::string data_location(const std::string& data_dir, const std::string& databa
 struct ImportArgs {
   std::vector<std::string> paths;
   std::size_t batch = 500;
+  std::size_t threads = 2;
   bool link = true;
   bool audit = true;
 };
@@ -356,6 +357,7 @@ int run_import(store::Store& store, const ImportArgs& args) {
   ProgressLine line("import: ");
   api::ImportOptions options;
   options.batch = args.batch;
+  options.threads = args.threads;
   options.progress = [&](const api::ImportProgress& p) {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     const double rate = seconds > 0 ? static_cast<double>(p.resources) / seconds : 0.0;
@@ -599,6 +601,11 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--batch", import_args.batch, "NDJSON lines per transaction")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  import_cmd
+      ->add_option("--threads", import_args.threads,
+                   "Files imported at once (Synthea's hospital and practitioner files go first, alone)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   import_cmd->add_flag("!--no-link", import_args.link,
                        "Do not match arriving Patients against the stored ones (record linkage)");
   import_cmd->add_flag("!--no-audit", import_args.audit, "Do not record the import in the audit trail");

@@ -5,6 +5,7 @@
 #include "core/time.hpp"
 #include "demo/demo.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -193,6 +194,49 @@ TEST_F(BulkImportTest, SyntheaBundlesResolveUuidAndConditionalReferences) {
   EXPECT_EQ(str(body_of(call("GET", "/fhir/Observation?" + std::string("subject=") + subject + "&_total=accurate")),
                 {"total"}),
             "1");
+}
+
+TEST_F(BulkImportTest, FilesAreImportedOnSeveralThreadsWithOneSummaryAndSteadyProgress) {
+  std::vector<std::filesystem::path> files;
+  for (int f = 0; f < 12; ++f) {
+    std::string text;
+    for (int i = 0; i < 25; ++i) text += patient(fmt::format("f{}-{}", f, i), fmt::format("Family{}", i)) + "\n";
+    if (f % 4 == 1) text += "{broken\n";  // line 26 of files 1, 5 and 9
+    files.push_back(write(fmt::format("part-{:02}.ndjson", f), text));
+  }
+  std::vector<ImportProgress> seen;
+  ImportOptions o;
+  o.batch = 7;
+  o.threads = 4;
+  o.progress = [&](const ImportProgress& p) { seen.push_back(p); };
+  Importer importer(*store_, api_options(), o);
+  auto s = importer.run(files);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->files, 12U);
+  EXPECT_EQ(s->created, 300U);
+  EXPECT_EQ(s->rejected, 3U);
+  // Rejections are listed in file order, whichever thread read the file.
+  ASSERT_EQ(s->rejections.size(), 3U);
+  EXPECT_NE(s->rejections[0].where.find("part-01.ndjson:26"), std::string::npos) << s->rejections[0].where;
+  EXPECT_NE(s->rejections[1].where.find("part-05.ndjson:26"), std::string::npos) << s->rejections[1].where;
+  EXPECT_NE(s->rejections[2].where.find("part-09.ndjson:26"), std::string::npos) << s->rejections[2].where;
+  EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient?_summary=count")), {"total"}), "300");
+  EXPECT_EQ(family_of("f11-24"), "Family24");
+  // Progress only moves forward and ends with everything counted.
+  ASSERT_FALSE(seen.empty());
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GE(seen[i].bytes_done, seen[i - 1].bytes_done);
+    EXPECT_GE(seen[i].resources, seen[i - 1].resources);
+    EXPECT_GE(seen[i].files_done, seen[i - 1].files_done);
+  }
+  EXPECT_EQ(seen.back().files_done, 12U);
+  EXPECT_EQ(seen.back().resources, 300U);
+  EXPECT_EQ(seen.back().rejected, 3U);
+  EXPECT_EQ(seen.back().bytes_done, seen.back().bytes_total);
+  // Every file is recorded as done, so a second run skips them all.
+  auto again = import(files);
+  EXPECT_EQ(again.files_skipped, 12U);
+  EXPECT_EQ(again.created + again.updated, 0U);
 }
 
 TEST_F(BulkImportTest, ImportingAgainSkipsFinishedFilesAndResumesWhereItStopped) {

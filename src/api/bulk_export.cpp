@@ -195,6 +195,9 @@ class TypeWriter {
 };
 
 constexpr std::string_view kErrorPrefix = "errors";
+/// Files of the manifest's `deleted` array (Bulk Data IG v2): transaction Bundles of DELETEs.
+constexpr std::string_view kDeletedPrefix = "deleted";
+constexpr std::size_t kDeletesPerBundle = 500;
 constexpr std::string_view kSubsettedSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
 
 /// The OperationOutcome line of one problem found while exporting.
@@ -608,6 +611,21 @@ core::Result<ExportResult> write_export(store::Store& store, const ExportSpec& s
       return w.error();
     }
   }
+  // With _since, resources deleted since then (and still deleted at the transaction time) are
+  // listed as DELETE entries of transaction Bundles, so a copy kept up to date by incremental
+  // exports drops them too (export.html, the manifest's `deleted`).
+  TypeWriter deleted(run.directory, "Bundle", run.max_file_bytes, std::string(kDeletedPrefix));
+  std::vector<std::string> deletes;  // "Type/id", waiting for a Bundle
+  const auto flush_deletes = [&]() -> core::Result<void> {
+    if (deletes.empty()) return core::ok();
+    json::array entries;
+    for (const auto& key : deletes) {
+      entries.emplace_back(json::object{{"request", json::object{{"method", "DELETE"}, {"url", key}}}});
+    }
+    deletes.clear();
+    return deleted.write(json::serialize(
+        json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}}));
+  };
   std::unordered_set<std::string> exported;  // "Type/id" of everything written, for includeAssociatedData
   // May this version be exported: in scope for the level and the patients asked for, not withheld
   // for the patient's dissent.
@@ -671,6 +689,19 @@ core::Result<ExportResult> write_export(store::Store& store, const ExportSpec& s
       std::vector<const store::StoredResource*> chosen;
       chosen.reserve(page->entries.size());
       for (const auto& e : page->entries) {
+        if (e.info.deleted && spec.since && e.info.version > 1) {
+          // Listed only if the caller could have had the resource: in scope and visible as it
+          // last stood (a deleted version carries no content of its own).
+          auto before = store.vread(type, e.info.id, e.info.version - 1);
+          if (before && !before->info.deleted && in_scope(type, *before) &&
+              (!run.visible || run.visible(type, before->json))) {
+            deletes.push_back(type + "/" + e.info.id);
+            if (deletes.size() >= kDeletesPerBundle) {
+              if (auto w = flush_deletes(); !w) return w.error();
+            }
+          }
+          continue;
+        }
         if (e.info.deleted || e.json.empty()) continue;
         if (in_scope(type, e)) chosen.push_back(&e);
       }
@@ -792,6 +823,10 @@ core::Result<ExportResult> write_export(store::Store& store, const ExportSpec& s
     ++progress.types_done;
     if (run.progress) run.progress(progress);
   }
+  if (auto w = flush_deletes(); !w) return w.error();
+  auto gone = deleted.finish();
+  if (!gone) return gone.error();
+  result.deleted = std::move(*gone);
   auto errs = errors.finish();
   if (!errs) return errs.error();
   result.errors = std::move(*errs);

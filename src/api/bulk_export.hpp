@@ -106,6 +106,9 @@ struct ExportRun {
 /// some resource, parameters ignored under `Prefer: handling=lenient`.
 struct ExportResult {
   std::vector<ExportFile> output;
+  /// With _since: the manifest's `deleted` files, transaction Bundles of DELETE entries for the
+  /// resources deleted since then that the caller could have had ("deleted-1.ndjson", ...).
+  std::vector<ExportFile> deleted;
   std::vector<ExportFile> errors;
   std::size_t withheld = 0;  ///< resources left out for the patients' dissent
 };

@@ -163,6 +163,18 @@ bool is_shared_directory_file(const std::filesystem::path& p) {
   return name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation");
 }
 
+/// A transaction Bundle whose entries are all DELETEs of Type/id (what an export's `deleted` files hold).
+bool only_deletes(const json::object& bundle) {
+  const auto* entries = bundle.if_contains("entry");
+  if (entries == nullptr || !entries->is_array() || entries->get_array().empty()) return false;
+  return std::all_of(entries->get_array().begin(), entries->get_array().end(), [](const json::value& e) {
+    const auto* eo = e.if_object();
+    const auto* req = eo != nullptr ? eo->if_contains("request") : nullptr;
+    if (req == nullptr || !req->is_object() || eo->contains("resource")) return false;
+    return str_at(req->get_object(), "method") == "DELETE" && !str_at(req->get_object(), "url").empty();
+  });
+}
+
 /// The entry of a transaction an error names (Bundle.entry[n]...), when it names one.
 std::optional<std::size_t> failed_entry(const Response& r) {
   const auto pos = r.body.find("Bundle.entry[");
@@ -188,6 +200,8 @@ void count_results(const Response& r, ImportSummary& summary) {
       ++summary.created;
     } else if (status.starts_with("200")) {
       ++summary.updated;
+    } else if (status.starts_with("204")) {
+      ++summary.deleted;
     }
   }
 }
@@ -456,6 +470,7 @@ core::Result<ImportSummary> Importer::run(const std::vector<std::filesystem::pat
     summary.files_skipped += part.files_skipped;
     summary.created += part.created;
     summary.updated += part.updated;
+    summary.deleted += part.deleted;
     summary.rejected += part.rejected;
     for (auto& x : part.rejections) summary.rejections.push_back(std::move(x));
   };
@@ -709,6 +724,28 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
       reject_line(line_no,
                   "the resource is tagged SUBSETTED (an export with _elements): importing it would replace a whole "
                   "record with part of it (at meta.tag)");
+      continue;
+    }
+    if (rt == "Bundle" && str_at(o, "type") == "transaction" && only_deletes(o)) {
+      // A line of an export's `deleted` file: the resources it names are deleted here too, after
+      // the lines before it and before the lines after it.
+      if (!batch.empty()) {
+        if (auto f = flush(line_start, previous_line); !f) return f;
+      }
+      end_offset = offset;
+      end_line = line_no;
+      marking_->mark_next(state.key, done_to_end().to_json());
+      const Response r = api_->handle(transaction_request(text));
+      marking_->mark_next({}, {});
+      if (r.status >= 500) return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
+      if (r.status < 300) {
+        count_results(r, summary);
+      } else {
+        reject_line(line_no, reason_of(r));
+        if (auto w = record(done_to_end()); !w) return w;
+      }
+      state = done_to_end();
+      publish(tally, state.offset, summary);
       continue;
     }
     if (rt == "Bundle" && str_at(o, "type") != "collection" && str_at(o, "type") != "document") {

@@ -49,6 +49,7 @@ struct ImportSummary {
   std::size_t files_skipped = 0;  ///< files a previous run had finished
   std::size_t created = 0;
   std::size_t updated = 0;
+  std::size_t deleted = 0;   ///< resources deleted by the DELETE Bundles of an export's `deleted` files
   std::size_t rejected = 0;  ///< resources (NDJSON lines, or Bundle entries) not imported
   std::vector<ImportRejection> rejections;
 };

@@ -396,6 +396,10 @@ int run_import(store::Store& store, const ImportArgs& args) {
       "({:.0f} resources/s)\n",
       summary->files, summary->files_skipped, thousands(summary->created), thousands(summary->updated),
       thousands(summary->rejected), seconds, seconds > 0 ? static_cast<double>(written) / seconds : 0.0);
+  if (summary->deleted > 0) {
+    std::cout << fmt::format("import: {} resources deleted (the DELETE Bundles of an export's deleted files)\n",
+                             thousands(summary->deleted));
+  }
   for (const auto& r : summary->rejections) std::cout << "rejected: " << r.where << ": " << r.reason << "\n";
   return summary->rejections.empty() ? 0 : 1;
 }
@@ -454,11 +458,19 @@ int run_export(store::Store& store, const ExportArgs& args) {
     errors.emplace_back(
         boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
   }
-  const boost::json::object manifest{{"transactionTime", core::format_instant(run.transaction_time)},
-                                     {"request", "ucr export"},
-                                     {"requiresAccessToken", false},
-                                     {"output", std::move(output)},
-                                     {"error", std::move(errors)}};
+  boost::json::object manifest{{"transactionTime", core::format_instant(run.transaction_time)},
+                               {"request", "ucr export"},
+                               {"requiresAccessToken", false},
+                               {"output", std::move(output)},
+                               {"error", std::move(errors)}};
+  if (spec->since) {
+    boost::json::array deleted;
+    for (const auto& f : result->deleted) {
+      deleted.emplace_back(
+          boost::json::object{{"type", f.type}, {"url", f.name}, {"count", static_cast<std::int64_t>(f.count)}});
+    }
+    manifest["deleted"] = std::move(deleted);
+  }
   std::ofstream out(std::filesystem::path(args.to) / "manifest.json", std::ios::binary | std::ios::trunc);
   out << boost::json::serialize(manifest) << "\n";
   if (!out) return fail("cannot write " + (std::filesystem::path(args.to) / "manifest.json").string());
@@ -619,7 +631,10 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--data", data_dir, "Directory of the embedded database")->capture_default_str();
   export_cmd->add_option("--type", export_args.types, "Only these resource types (repeatable or comma-separated)")
       ->delimiter(',');
-  export_cmd->add_option("--since", export_args.since, "Only resources changed at or after this instant");
+  export_cmd->add_option(
+      "--since", export_args.since,
+      "Only resources changed at or after this instant; resources deleted since are listed in deleted-*.ndjson "
+      "(transaction Bundles of DELETEs, the manifest's deleted), which ucr import applies");
   export_cmd->add_option("--type-filter", export_args.type_filters,
                          "Only resources matching this search, e.g. 'Observation?category=laboratory' (repeatable)");
   export_cmd->add_option("--group", export_args.group, "Only the compartments of this Group's member Patients");

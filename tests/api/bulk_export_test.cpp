@@ -305,6 +305,60 @@ TEST_F(BulkExportTest, SinceTypeAndTypeFilterNarrowTheExport) {
   (void)vital;
 }
 
+TEST_F(BulkExportTest, WithSinceTheManifestListsTheResourcesDeletedSinceAsDeleteBundles) {
+  const std::string a = create("Patient", patient({}, "Alpha"));
+  const std::string b = create("Patient", patient({}, "Bravo"));
+  const std::string gone = create("Observation", observation(a, "vital-signs"));
+  const std::string back = create("Observation", observation(a, "vital-signs"));
+  const std::string other = create("Observation", observation(b, "vital-signs"));
+  const std::string before = create("Observation", observation(a, "laboratory"));
+  ASSERT_EQ(call("DELETE", "/fhir/Observation/" + before).status, 204);  // deleted before _since: not listed
+  core::Micros t = core::now_micros();
+  while (core::now_micros() / 1000 <= t / 1000) {
+  }
+  t = core::now_micros();
+  ASSERT_EQ(call("DELETE", "/fhir/Observation/" + gone).status, 204);
+  ASSERT_EQ(call("DELETE", "/fhir/Observation/" + back).status, 204);
+  ASSERT_EQ(call("PUT", "/fhir/Observation/" + back, observation(a, "exam", back)).status, 201);  // made again
+  ASSERT_EQ(call("DELETE", "/fhir/Observation/" + other).status, 204);
+  const std::string since = "_since=" + core::format_instant(t);
+  const auto deleted_of = [&](const json::object& manifest) {
+    std::vector<std::string> out;
+    for (const auto& f : manifest.at("deleted").as_array()) {
+      EXPECT_EQ(str(f, {"type"}), "Bundle");
+      auto r = call("GET", str(f, {"url"}), {}, {});
+      EXPECT_EQ(r.status, 200) << r.body;
+      for (const auto& bundle : ndjson(r.body)) {
+        EXPECT_EQ(str(bundle, {"type"}), "transaction");
+        for (const auto& e : bundle.at("entry").as_array()) {
+          EXPECT_EQ(str(e, {"request", "method"}), "DELETE");
+          out.push_back(str(e, {"request", "url"}));
+        }
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto manifest = export_and_wait("/fhir/$export?_type=Observation&" + since);
+  std::vector<std::string> expected{"Observation/" + gone, "Observation/" + other};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(deleted_of(manifest), expected);
+  auto out = download(manifest);
+  ASSERT_EQ(out["Observation"].size(), 1U);  // the one made again
+  EXPECT_EQ(str(out["Observation"][0], {"id"}), back);
+  // A patient-level export lists only deletions from the patients it covers.
+  const std::string group = create(
+      "Group", json::serialize(json::object{
+                   {"resourceType", "Group"},
+                   {"type", "person"},
+                   {"actual", true},
+                   {"member", json::array{json::object{{"entity", json::object{{"reference", "Patient/" + a}}}}}}}));
+  EXPECT_EQ(deleted_of(export_and_wait("/fhir/Group/" + group + "/$export?_type=Observation&" + since)),
+            std::vector<std::string>{"Observation/" + gone});
+  // Without _since there is no `deleted` (nothing was exported before to take back).
+  EXPECT_FALSE(export_and_wait("/fhir/$export?_type=Observation").contains("deleted"));
+}
+
 TEST_F(BulkExportTest, PatientAndGroupLevelsExportCompartments) {
   const std::string a = create("Patient", patient({}, "Alpha"));
   const std::string b = create("Patient", patient({}, "Bravo"));

@@ -239,6 +239,59 @@ TEST_F(BulkImportTest, FilesAreImportedOnSeveralThreadsWithOneSummaryAndSteadyPr
   EXPECT_EQ(again.created + again.updated, 0U);
 }
 
+TEST_F(BulkImportTest, AnIncrementalExportWithDeletionsKeepsACopyInStep) {
+  // The source: three Patients, exported in full; then one updated, one deleted, one added, and
+  // exported again since the first export. Importing both into the copy makes it the same.
+  const auto write_all = [&](const std::string& to, std::optional<core::Micros> since) {
+    ExportSpec spec;
+    spec.level = ExportLevel::system;
+    spec.types = {"Patient"};
+    spec.since = since;
+    ExportRun run;
+    run.transaction_time = export_transaction_time();
+    EXPECT_TRUE(settle_writes(*store_, run.transaction_time));
+    run.directory = dir_ / to;
+    auto r = write_export(*store_, spec, run);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message());
+    return run.transaction_time;
+  };
+  ASSERT_EQ(call("PUT", "/fhir/Patient/k1", patient("k1", "Kept")).status, 201);
+  ASSERT_EQ(call("PUT", "/fhir/Patient/k2", patient("k2", "Changed")).status, 201);
+  ASSERT_EQ(call("PUT", "/fhir/Patient/k3", patient("k3", "Removed")).status, 201);
+  const core::Micros first = write_all("full", std::nullopt);
+  ASSERT_EQ(call("PUT", "/fhir/Patient/k2", patient("k2", "Changed again")).status, 200);
+  ASSERT_EQ(call("DELETE", "/fhir/Patient/k3").status, 204);
+  ASSERT_EQ(call("PUT", "/fhir/Patient/k4", patient("k4", "Added")).status, 201);
+  write_all("increment", first + 1);
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "increment" / "deleted-1.ndjson"));
+
+  // The copy: a store of its own.
+  store::SqliteOptions copy_options;
+  copy_options.directory = dir_ / "copy";
+  auto copy = store::open_sqlite_store(copy_options);
+  ASSERT_TRUE(copy) << copy.error().message();
+  const auto import_into = [&](const std::string& from) {
+    Importer importer(**copy, api_options(), ImportOptions{});
+    auto files = Importer::list_files(dir_ / from);
+    EXPECT_TRUE(files);
+    auto s = importer.run(*files);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message());
+    return s ? *s : ImportSummary{};
+  };
+  auto full = import_into("full");
+  EXPECT_EQ(full.created, 3U);
+  auto increment = import_into("increment");
+  EXPECT_EQ(increment.created, 1U);
+  EXPECT_EQ(increment.updated, 1U);
+  EXPECT_EQ(increment.deleted, 1U);
+  EXPECT_TRUE(increment.rejections.empty()) << increment.rejections.front().reason;
+  EXPECT_FALSE((*copy)->read("Patient", "k3"));  // gone
+  EXPECT_EQ(str(json::parse((*copy)->read("Patient", "k2")->json).as_object(), {"name", "0", "family"}),
+            "Changed again");
+  EXPECT_TRUE((*copy)->read("Patient", "k4"));
+  EXPECT_TRUE((*copy)->read("Patient", "k1"));
+}
+
 TEST_F(BulkImportTest, ImportingAgainSkipsFinishedFilesAndResumesWhereItStopped) {
   const auto f =
       write("three.ndjson", patient("r1", "A") + "\n" + patient("r2", "B") + "\n" + patient("r3", "C") + "\n");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ucr import` and `ucr export` end to end: Synthea-shaped Bundles load (exit 0), a second run
 # skips them, a bad NDJSON line is reported with file:line (exit 1) without stopping the rest, and
-# an export imported into an empty database gives the same number of resources, also gzip-compressed.
+# an export imported into an empty database gives the same number of resources, also gzip-compressed,
+# and an export --since lists a deletion that importing it applies.
 set -euo pipefail
 UCR=${1:?usage: bulk_cli.sh path/to/ucr}
 DATA_DIR=$(cd "$(dirname "$0")/../data/bulk" && pwd)
@@ -39,6 +40,21 @@ for f in "$DATA_DIR"/synthea/*.json; do gzip -c "$f" > "$WORK/gz-synthea/$(basen
 out=$("$UCR" import "$WORK/gz-synthea" --data "$WORK/d" 2>/dev/null) || fail "import of gzip Bundles failed: $out"
 grep -q "3 files read, 0 skipped (done before); 7 created, 0 updated, 0 rejected" <<<"$out" ||
   fail "unexpected gzip Bundle summary: $out"
+# An incremental export carries deletions (the manifest's deleted), and importing it applies them.
+since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+sleep 0.01
+printf '%s\n' '{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/x1"}}]}' \
+  > "$WORK/delete.ndjson"
+out=$("$UCR" import "$WORK/delete.ndjson" --data "$WORK/a" 2>/dev/null) || fail "import of a DELETE Bundle failed: $out"
+grep -q "import: 1 resources deleted" <<<"$out" || fail "the DELETE Bundle was not applied: $out"
+out=$("$UCR" export --data "$WORK/a" --to "$WORK/increment" --since "$since" 2>/dev/null) || fail "export --since failed: $out"
+python3 - "$WORK/increment/manifest.json" <<'PY' || fail "the manifest does not list the deletion"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert [(d["type"], d["count"]) for d in m["deleted"]] == [("Bundle", 1)], m
+PY
+out=$("$UCR" import "$WORK/increment" --data "$WORK/b" 2>/dev/null) || fail "import of the increment failed: $out"
+grep -q "import: 1 resources deleted" <<<"$out" || fail "the increment's deletion was not applied: $out"
 set +e
 "$UCR" import "$WORK/missing" --data "$WORK/b" >/dev/null 2>&1
 rc=$?

@@ -93,7 +93,8 @@ struct ExportJobs::Job {
   core::Micros finished = 0;
   std::string status = "queued";  ///< queued, running, done, failed
   std::vector<ExportFile> output;
-  std::vector<ExportFile> errors;  ///< OperationOutcome files (the manifest's `error`)
+  std::vector<ExportFile> errors;   ///< OperationOutcome files (the manifest's `error`)
+  std::vector<ExportFile> deleted;  ///< with _since: Bundles of DELETEs (the manifest's `deleted`)
   std::string error;
   std::atomic<bool> cancel{false};
   std::atomic<std::size_t> resources{0};
@@ -140,6 +141,7 @@ struct ExportJobs::Job {
                    {"ignored", strings(spec.ignored)},
                    {"output", files_of(output)},
                    {"errors", files_of(errors)},
+                   {"deleted", files_of(deleted)},
                    {"error", error}};
     if (spec.since) o["since"] = *spec.since;
     return json::serialize(o);
@@ -208,6 +210,7 @@ struct ExportJobs::Job {
     };
     j->output = files_of("output");
     j->errors = files_of("errors");
+    j->deleted = files_of("deleted");
     j->error = str_of(o, "error");
     return j;
   }
@@ -396,6 +399,15 @@ Response ExportJobs::status(const Request& request, const std::string& job_id, c
                         {"requiresAccessToken", options_.requires_token},
                         {"output", std::move(output)},
                         {"error", std::move(errors)}};
+  if (job->spec.since) {
+    json::array deleted;
+    for (const auto& f : job->deleted) {
+      deleted.emplace_back(json::object{{"type", f.type},
+                                        {"url", request.base_url + "/$export-file/" + job->id + "/" + f.name},
+                                        {"count", static_cast<std::int64_t>(f.count)}});
+    }
+    manifest["deleted"] = std::move(deleted);
+  }
   lock.unlock();
   Response r;
   r.status = 200;
@@ -447,7 +459,8 @@ Response ExportJobs::file(const Request& request, const std::string& job_id, con
     std::lock_guard lock(mu_);
     const auto named = [&](const ExportFile& f) { return f.name == name; };
     listed = job->status == "done" && (std::any_of(job->output.begin(), job->output.end(), named) ||
-                                       std::any_of(job->errors.begin(), job->errors.end(), named));
+                                       std::any_of(job->errors.begin(), job->errors.end(), named) ||
+                                       std::any_of(job->deleted.begin(), job->deleted.end(), named));
   }
   if (!listed) {
     return outcome(404, "not-found", fmt::format("export {} has no file '{}'", job_id, name), request);
@@ -552,6 +565,7 @@ void ExportJobs::run(const std::shared_ptr<Job>& job) {
         job->status = "done";
         job->output = std::move(result->output);
         job->errors = std::move(result->errors);
+        job->deleted = std::move(result->deleted);
       } else {
         job->status = "failed";
         job->error = result.error().message();

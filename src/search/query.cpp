@@ -450,6 +450,14 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
     return bad_param("_after", "is not a paging cursor of this search (use the next link as given)");
   };
   if (plan.sort.empty()) {
+    if (!value.empty() && value.front() == '~') {
+      // A position in rid order (`~` is not a character of ids).
+      std::int64_t rid = 0;
+      const auto [end, ec] = std::from_chars(value.data() + 1, value.data() + value.size(), rid);
+      if (ec != std::errc() || end != value.data() + value.size() || value.size() == 1 || rid < 0) return bad_cursor();
+      plan.after_rid = rid;
+      return core::ok();
+    }
     if (!core::is_valid_id(value)) return bad_param("_after", fmt::format("'{}' is not a resource id", value));
     plan.after = value;
     return core::ok();

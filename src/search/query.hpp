@@ -87,6 +87,9 @@ struct Plan {
   /// Keyset paging for the default order (by id): only resources whose id sorts after this one.
   /// Unlike an offset it stays exact while resources are created or deleted between pages.
   std::optional<std::string> after;
+  /// Keyset paging in rid order (the order of a driven search's first page, see
+  /// store/sql/search_sql.cpp): only matches with a larger rid. From a `_after=~RID` cursor.
+  std::optional<std::int64_t> after_rid;
   /// With _sort, the cursor also holds the sort values of the row `after` names: the next page
   /// starts after that position in the sort order, exact while resources change between pages.
   std::vector<SortValue> after_keys;

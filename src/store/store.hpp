@@ -54,6 +54,8 @@ struct SearchPage {
   std::optional<std::size_t> total;          ///< set when asked for (or when cheap: the last page)
   bool more = false;                         ///< more matches follow this page
   std::vector<search::SortValue> last_keys;  ///< with _sort: the last row's sort values (for the next cursor)
+  /// Unsorted pages in rid order (a driven search): the last row's rid, the next page's cursor.
+  std::optional<std::int64_t> last_rid;
 };
 
 /// A reference found in index rows (for _include).

@@ -1384,6 +1384,46 @@ TEST_F(CompositeSearchTest, CursorPagingStaysExactWhileRecordsChange) {
   EXPECT_EQ(call("GET", "/fhir/Patient?_after=not%20an%20id").status, 400);
 }
 
+TEST_F(CompositeSearchTest, DrivenPagesFollowCreationOrderWithARidCursor) {
+  // An unsorted search driven by an index (here a code) pages in the order the resources were
+  // made, with a `~rid` cursor: only the page's rows are looked up, however many match.
+  std::vector<std::string> made;
+  for (int i = 0; i < 11; ++i) made.push_back(observation("8867-4", 60 + i, 0));
+  const auto page = [&](const std::string& url, std::vector<std::string>& ids) {
+    const auto r = call("GET", url);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto b = body_of(r);
+    if (const auto* entries = b.if_contains("entry")) {
+      for (const auto& e : entries->as_array()) ids.push_back(str(e, {"resource", "id"}));
+    }
+    for (const auto& l : b.at("link").as_array()) {
+      if (l.at("relation").as_string() == "next")
+        return "/fhir" + std::string(l.at("url").as_string()).substr(std::string(kBase).size());
+    }
+    return std::string();
+  };
+  std::vector<std::string> got;
+  std::string next = page("/fhir/Observation?code=http://loinc.org|8867-4&_count=4", got);
+  ASSERT_NE(next.find("_after=~"), std::string::npos) << next;
+  // Between pages one already seen is deleted and one is added: nothing is repeated or skipped,
+  // and the new one comes at the end.
+  ASSERT_EQ(call("DELETE", "/fhir/Observation/" + made[0]).status, 204);
+  made.push_back(observation("8867-4", 99, 0));
+  int pages = 1;
+  while (!next.empty() && pages < 10) {
+    next = page(next, got);
+    ++pages;
+  }
+  EXPECT_EQ(got, made) << "every match once, in the order made";
+  EXPECT_EQ(pages, 3);
+  // A cursor that is not one: 400 naming _after.
+  for (const std::string bad : {"~", "~x", "~12x", "~-4"}) {
+    const auto r = call("GET", "/fhir/Observation?code=http://loinc.org|8867-4&_after=" + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(r.body.find("_after"), std::string::npos) << r.body;
+  }
+}
+
 TEST_F(CompositeSearchTest, ListSearchFindsTheMembersOfAList) {
   const auto a = observation("8480-6", 120, 80);
   const auto b = observation("8480-6", 130, 85);

@@ -314,8 +314,9 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   if (plan->count > 0 && keyset) {
     if (plan->after) body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
     if (page->more && !page->ids.empty()) {
-      const std::string cursor =
-          plan->sort.empty() ? page->ids.back() : search::encode_cursor(page->last_keys, page->ids.back());
+      const std::string cursor = !plan->sort.empty() ? search::encode_cursor(page->last_keys, page->ids.back())
+                                 : page->last_rid    ? "~" + std::to_string(*page->last_rid)
+                                                     : page->ids.back();
       body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
     }
   } else if (plan->count > 0) {

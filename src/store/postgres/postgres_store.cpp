@@ -91,12 +91,13 @@ core::Result<std::optional<StoredResource>> read_current(Connection& c, const st
 /// Ids matching `plan`; with _sort, `keys` (when given) receives each row's sort values.
 core::Result<std::vector<std::string>> search_on(Connection& c, const search::Plan& plan, std::size_t limit,
                                                  std::size_t offset,
-                                                 std::vector<std::vector<search::SortValue>>* keys = nullptr) {
+                                                 std::vector<std::vector<search::SortValue>>* keys = nullptr,
+                                                 std::vector<std::int64_t>* rids = nullptr) {
   // As on SQLite: a weak driving filter that matches most of a type is answered by walking the type
   // in id order (see store/sql/search_sql.hpp).
   constexpr std::size_t kProbeCap = 2000;
   bool scan_by_id = false;
-  if (limit + offset <= 1001) {
+  if (limit + offset <= 1001 && !plan.after_rid) {
     if (auto probe = sql::driver_probe_sql(plan, kProbeCap)) {
       auto rows = c.run_shape(sql::numbered_placeholders(probe->text), params_of(probe->binds), "search");
       if (!rows) return rows.error();
@@ -110,6 +111,7 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   ids.reserve(static_cast<std::size_t>(rows->size()));
   for (int i = 0; i < rows->size(); ++i) {
     ids.push_back(rows->text(i, 0));
+    if (rids != nullptr && query.rid_order) rids->push_back(rows->i64(i, 1));
     if (keys == nullptr) continue;
     auto& row = keys->emplace_back();
     for (int k = 1; k <= static_cast<int>(plan.sort.size()); ++k) row.push_back(rows->sort_value(i, k));
@@ -726,14 +728,17 @@ class PostgresStore final : public Store {
       SearchPage page;
       if (plan.count > 0) {
         std::vector<std::vector<search::SortValue>> keys;
-        auto ids = search_on(c, plan, plan.count + 1, plan.offset, plan.sort.empty() ? nullptr : &keys);
+        std::vector<std::int64_t> rids;
+        auto ids = search_on(c, plan, plan.count + 1, plan.offset, plan.sort.empty() ? nullptr : &keys, &rids);
         if (!ids) return ids.error();
         page.more = ids->size() > plan.count;
         if (page.more) ids->pop_back();
         page.ids = std::move(*ids);
         if (!page.ids.empty() && !plan.sort.empty()) page.last_keys = std::move(keys[page.ids.size() - 1]);
+        if (!page.ids.empty() && rids.size() >= page.ids.size()) page.last_rid = rids[page.ids.size() - 1];
       }
-      if (want_total || (!page.more && plan.count > 0 && !plan.after && (plan.offset == 0 || !page.ids.empty()))) {
+      if (want_total ||
+          (!page.more && plan.count > 0 && !plan.after && !plan.after_rid && (plan.offset == 0 || !page.ids.empty()))) {
         if (!want_total && !page.more) {
           page.total = plan.offset + page.ids.size();
           return page;

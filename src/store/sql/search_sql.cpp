@@ -508,7 +508,44 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   // primary key instead.
   bool by_id = false;
   int driver = choose_driver(plan, by_id);
-  if (scan_by_id && !count_only && plan.sort.empty()) driver = -1;
+  if (scan_by_id && !count_only && plan.sort.empty() && !plan.after_rid) driver = -1;
+  if (!count_only && plan.sort.empty() && driver >= 0 && !plan.compartment && !plan.after) {
+    // The driver's candidates in rid order, read from its index alone (rids are integers: sorting
+    // even a hundred thousand of them is quick), then the other filters and the deleted flag are
+    // checked on them in that order only until the page is full. Only the page's rows are looked
+    // up in resource_current. A page in id order would first look up every candidate's id.
+    std::string inner =
+        "SELECT d.rid AS rid FROM (" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type) + ") d";
+    if (plan.after_rid) {
+      b.bind(*plan.after_rid);
+      inner += " WHERE d.rid > ?";
+    }
+    // With the driver the only filter, its rows are the matches (deleted resources have none), so
+    // the candidates need be sorted only as far as the page: a top-N sort instead of a full one.
+    std::string cut;
+    if (plan.filters.size() == 1) {
+      b.bind(static_cast<std::int64_t>(limit + offset));
+      cut = " LIMIT ?";
+    } else {
+      cut = dialect == Dialect::kSqlite ? " LIMIT -1" : " OFFSET 0";
+    }
+    std::string where = "c0.type = ? AND c0.deleted = 0";
+    b.bind(plan.type);
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (static_cast<int>(i) == driver) continue;
+      where += " AND " + b.filter(plan.filters[i], "c0", plan.type);
+    }
+    sql.binds.emplace_back(static_cast<std::int64_t>(limit));
+    sql.binds.emplace_back(static_cast<std::int64_t>(offset));
+    sql.rid_order = true;
+    sql.text = dialect == Dialect::kSqlite ? "SELECT c0.id, c0.rid FROM (" + inner + " ORDER BY d.rid" + cut +
+                                                 ") cand CROSS JOIN resource_current c0 ON c0.rid = cand.rid WHERE " +
+                                                 where + " LIMIT ? OFFSET ?"
+                                           : "SELECT c0.id, c0.rid FROM (" + inner + " ORDER BY d.rid" + cut +
+                                                 ") cand JOIN resource_current c0 ON c0.rid = cand.rid WHERE " + where +
+                                                 " ORDER BY cand.rid LIMIT ? OFFSET ?";
+    return sql;
+  }
   std::string from = "resource_current c0";
   if (plan.compartment && !by_id) {
     b.bind(*plan.compartment);
@@ -520,9 +557,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     from = "(" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type) +
            ") d JOIN resource_current c0 ON c0.rid = d.rid";
   }
-  // Unsorted, driven, with more filters to check: put the driver's candidates in id order first
-  // (from the index alone), then check the other filters on them in that order only until the page
-  // is full, rather than checking every candidate and sorting the survivors.
+  // Unsorted, driven, continuing after an id cursor (a first page that walked the type in id order,
+  // see scan_by_id): put the driver's candidates in id order first, then check the other filters on
+  // them in that order only until the page is full, rather than checking every candidate and
+  // sorting the survivors.
   // Deleted resources have no index rows, so the candidates are read from the rid index alone (it
   // holds type and id); the deleted flag is checked again, with the other filters, on the few
   // candidates the page needs. Also with the driver as the only filter.
@@ -565,6 +603,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
     b.bind(*plan.after);
     where += " AND c0.id > ?";
   }
+  if (plan.after_rid && plan.sort.empty() && !count_only) {
+    b.bind(*plan.after_rid);
+    where += " AND c0.rid > ?";
+  }
   if (count_only) {
     sql.text = "SELECT COUNT(*) FROM " + from + " WHERE " + where;
     return sql;
@@ -572,7 +614,10 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   if (plan.sort.empty()) {
     sql.binds.emplace_back(static_cast<std::int64_t>(limit));
     sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-    sql.text = "SELECT c0.id FROM " + from + " WHERE " + where + " ORDER BY c0.id LIMIT ? OFFSET ?";
+    // A rid cursor keeps the rid order its first page had.
+    sql.rid_order = plan.after_rid.has_value();
+    sql.text = "SELECT c0.id, c0.rid FROM " + from + " WHERE " + where + " ORDER BY c0." +
+               (sql.rid_order ? "rid" : "id") + " LIMIT ? OFFSET ?";
     return sql;
   }
   // Sorted: the inner query computes each match's sort values (the select list comes first in the

@@ -29,6 +29,9 @@ struct Bind {
 struct Sql {
   std::string text;
   std::vector<Bind> binds;
+  /// The page comes out in rid order and each row's second column is its rid: the next page's
+  /// cursor is the last rid (Plan::after_rid), not the last id.
+  bool rid_order = false;
 };
 
 /// SELECT c0.id ... for one page (limit/offset) of the plan, or SELECT COUNT(*) when count_only.

@@ -186,13 +186,14 @@ void bind_all(Stmt& s, const std::vector<sql::Bind>& binds) {
 /// Ids matching `plan`; with _sort, `keys` (when given) receives each row's sort values.
 core::Result<std::vector<std::string>> search_on(Connection& c, const search::Plan& plan, std::size_t limit,
                                                  std::size_t offset,
-                                                 std::vector<std::vector<search::SortValue>>* keys = nullptr) {
+                                                 std::vector<std::vector<search::SortValue>>* keys = nullptr,
+                                                 std::vector<std::int64_t>* rids = nullptr) {
   // A weak driver (say gender=male, or a one-letter name prefix) can match most of a type; then
   // walking the type in id order and stopping at the page's end beats collecting and sorting
   // every match. A capped count of the driver's rows tells which plan to use.
   constexpr std::size_t kProbeCap = 2000;
   bool scan_by_id = false;
-  if (limit + offset <= 1001) {
+  if (limit + offset <= 1001 && !plan.after_rid) {
     if (auto probe = sql::driver_probe_sql(plan, kProbeCap)) {
       auto pp = c.prepare_once(probe->text);
       if (!pp) return pp.error();
@@ -211,6 +212,7 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   int rc = 0;
   while ((rc = s.step()) == SQLITE_ROW) {
     ids.push_back(s.text(0));
+    if (rids != nullptr && sql.rid_order) rids->push_back(s.i64(1));
     if (keys == nullptr) continue;
     auto& row = keys->emplace_back();
     for (int i = 1; i <= static_cast<int>(plan.sort.size()); ++i) row.push_back(s.sort_value(i));
@@ -904,14 +906,17 @@ class SqliteStore final : public Store {
     SearchPage page;
     if (plan.count > 0) {
       std::vector<std::vector<search::SortValue>> keys;
-      auto ids = search_on(*lease.conn, plan, plan.count + 1, plan.offset, plan.sort.empty() ? nullptr : &keys);
+      std::vector<std::int64_t> rids;
+      auto ids = search_on(*lease.conn, plan, plan.count + 1, plan.offset, plan.sort.empty() ? nullptr : &keys, &rids);
       if (!ids) return ids.error();
       page.more = ids->size() > plan.count;
       if (page.more) ids->pop_back();
       page.ids = std::move(*ids);
       if (!page.ids.empty() && !plan.sort.empty()) page.last_keys = std::move(keys[page.ids.size() - 1]);
+      if (!page.ids.empty() && rids.size() >= page.ids.size()) page.last_rid = rids[page.ids.size() - 1];
     }
-    if (want_total || (!page.more && plan.count > 0 && !plan.after && (plan.offset == 0 || !page.ids.empty()))) {
+    if (want_total ||
+        (!page.more && plan.count > 0 && !plan.after && !plan.after_rid && (plan.offset == 0 || !page.ids.empty()))) {
       if (!want_total && !page.more) {
         page.total = plan.offset + page.ids.size();
         return page;

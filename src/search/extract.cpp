@@ -542,8 +542,20 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
   std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
+    if (!sp->compiled || sp->type == ParamType::kSpecial) continue;
+    if (!sp->stored_target.empty()) {
+      // Another reference parameter restricted to one target type (Observation patient): its
+      // references are read from the other's rows; only its `:identifier` rows are its own.
+      auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);
+      if (!items) continue;
+      IndexRows own;
+      Extractor x(own, sp->code);
+      for (const auto& v : *items) x.add(sp->type, v);
+      for (auto& t : own.tokens) rows.tokens.push_back(std::move(t));
+      continue;
+    }
     // Unions of other parameters (combo-code = code | component-code) are read from theirs.
-    if (!sp->compiled || sp->type == ParamType::kSpecial || !sp->stored_as.empty()) continue;
+    if (!sp->stored_as.empty()) continue;
     if (sp->type == ParamType::kComposite) {
       extract_composite(*sp, doc, ctx, rows);
       continue;
@@ -556,11 +568,17 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
     for (const auto& v : *items) {
       x.add(sp->type, v);
     }
-    if (sp->type == ParamType::kReference &&
-        std::find(compartment_params.begin(), compartment_params.end(), sp->code) != compartment_params.end()) {
-      for (const auto& r : rows.references) {
-        if (r.param == sp->code && r.target_type == "Patient") compartments.insert("Patient/" + r.target_id);
-      }
+  }
+  // The patients whose compartments hold the resource, from the rows of the compartment's
+  // parameters (a restricted one's are those of the parameter it restricts).
+  for (const auto& code : compartment_params) {
+    const SearchParam* sp = registry.find(type, code);
+    if (sp == nullptr || sp->type != ParamType::kReference) continue;
+    const bool restricted = !sp->stored_target.empty();
+    if (restricted && sp->stored_target != "Patient") continue;
+    const std::string& stored = restricted ? sp->stored_as.front() : sp->code;
+    for (const auto& r : rows.references) {
+      if (r.param == stored && r.target_type == "Patient") compartments.insert("Patient/" + r.target_id);
     }
   }
   if (type == "Patient" && !id.empty()) compartments.insert("Patient/" + std::string(id));

@@ -252,7 +252,9 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
     if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
-    c.param = ref;
+    // A restricted parameter (Observation patient) refers to its one target type only: to this
+    // type through the other parameter's rows, to any other through none.
+    c.param = !sp->stored_target.empty() && sp->stored_target == type ? sp->stored_as.front() : ref;
     c.reverse = true;
     c.chain_type = src_type;
     c.chain = std::make_shared<Filter>(std::move(*chained));
@@ -272,16 +274,21 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
       return bad_param(name, fmt::format("'{}' is not a reference parameter of {}", head, type));
     }
     std::string target = modifier;
+    if (target.empty() && !sp->stored_target.empty()) target = sp->stored_target;  // patient.name
     if (target.empty()) {
       if (sp->targets.size() != 1) return bad_param(name, "the chain needs a type, e.g. subject:Patient.name");
       target = sp->targets.front();
     }
     if (!fhir::is_resource_type(target)) return bad_param(name, fmt::format("'{}' is not a resource type", target));
+    if (!sp->stored_target.empty() && target != sp->stored_target) {
+      return bad_param(name, fmt::format("'{}' refers to {} only", head, sp->stored_target));
+    }
     auto chained = parse_filter(registry, target, name.substr(dot + 1), value, depth + 1);
     if (!chained) return in_chain(chained.error(), name);
     Condition c;
     c.type = ParamType::kReference;
-    c.param = head;
+    // A restricted parameter's references are the other parameter's rows of its target type.
+    c.param = sp->stored_target.empty() ? head : sp->stored_as.front();
     c.chain_type = target;
     c.chain = std::make_shared<Filter>(std::move(*chained));
     f.any_of.push_back(std::move(c));
@@ -381,7 +388,10 @@ core::Result<Filter> parse_filter(const Registry& registry, std::string_view typ
     Condition c;
     c.type = ptype;
     c.param = code;
-    if (defined != nullptr) c.stored_as = defined->stored_as;
+    if (defined != nullptr) {
+      c.stored_as = defined->stored_as;
+      c.stored_target = defined->stored_target;
+    }
     c.modifier = modifier;
     if (auto r = parse_value(c, name, raw); !r) return r.error();
     f.any_of.push_back(std::move(c));
@@ -554,6 +564,7 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
         } else if (const SearchParam* sp = registry.find(type, k.param)) {
           k.type = sp->type;
           k.stored_as = sp->stored_as;
+          k.stored_target = sp->stored_target;
           if (k.type == ParamType::kComposite || k.type == ParamType::kSpecial) {
             if (auto r = fail(bad_param(name, fmt::format("cannot sort by '{}'", k.param))); !r) return r.error();
             continue;

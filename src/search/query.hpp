@@ -28,6 +28,9 @@ struct Condition {
   /// The codes whose index rows hold this parameter's values when it is a union of others
   /// (SearchParam::stored_as); empty: the rows are under `param`.
   std::vector<std::string> stored_as;
+  /// With stored_as: the parameter is that one restricted to this target type
+  /// (SearchParam::stored_target), so its rows are those whose target is of this type.
+  std::string stored_target;
   std::string modifier;  ///< "", exact, contains, missing, not, text, identifier, below, above, or a type
   Prefix prefix = Prefix::kEq;
   std::string text;                   ///< string / uri value (normalised for plain string search)
@@ -58,6 +61,7 @@ struct Filter {
 struct SortKey {
   std::string param;
   std::vector<std::string> stored_as;  ///< as Condition::stored_as
+  std::string stored_target;           ///< as Condition::stored_target
   ParamType type = ParamType::kString;
   bool descending = false;
 };

@@ -66,6 +66,24 @@ void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
     covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
     if (covered == parts[i]) p.stored_as = std::move(codes);
   }
+  // A reference parameter that is exactly another one of the same type restricted to one target
+  // type: `X.where(resolve() is T)` beside `X` (Observation patient and subject).
+  constexpr std::string_view kWhere = ".where(resolve() is ";
+  for (auto& sp : params) {
+    SearchParam& p = *sp;
+    if (p.type != ParamType::kReference || !p.compiled || !p.stored_as.empty() || p.expression.back() != ')') continue;
+    const auto at = p.expression.rfind(kWhere);
+    if (at == std::string::npos || at == 0) continue;
+    const std::string base = p.expression.substr(0, at);
+    const std::string target = p.expression.substr(at + kWhere.size(), p.expression.size() - at - kWhere.size() - 1);
+    if (!fhir::is_resource_type(target) || union_parts(base).size() != 1) continue;
+    const auto q = std::find_if(params.begin(), params.end(), [&](const auto& o) {
+      return o.get() != sp.get() && o->type == ParamType::kReference && o->compiled && o->expression == base;
+    });
+    if (q == params.end()) continue;
+    p.stored_as = {(*q)->code};
+    p.stored_target = target;
+  }
   // A constituent must itself be stored: drop links through another union (not in R4, but custom
   // definitions are not linked at all, so this only guards the rule).
   for (auto& sp : params) {
@@ -73,6 +91,7 @@ void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
       const auto it = std::find_if(params.begin(), params.end(), [&](const auto& o) { return o->code == code; });
       if (it != params.end() && !(*it)->stored_as.empty()) {
         sp->stored_as.clear();
+        sp->stored_target.clear();
         break;
       }
     }

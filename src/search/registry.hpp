@@ -43,6 +43,11 @@ struct SearchParam {
   /// theirs, e.g. Observation combo-code = code | component-code): nothing is stored under its
   /// code, and searches and sorts read the rows of these instead.
   std::vector<std::string> stored_as;
+  /// A reference parameter that is another one restricted to a target type (R4 Observation
+  /// `patient` = `Observation.subject.where(resolve() is Patient)`, `subject` = `Observation.subject`)
+  /// stores no reference rows of its own: stored_as names the other and this is the type, so
+  /// searches read `subject` rows whose target is a Patient. Its `:identifier` rows are its own.
+  std::string stored_target;
 };
 
 /// A composite of a token and two numbers (R4's MolecularSequence coordinates), indexed as triples.

@@ -1424,6 +1424,63 @@ TEST_F(CompositeSearchTest, DrivenPagesFollowCreationOrderWithARidCursor) {
   }
 }
 
+TEST_F(CompositeSearchTest, PatientIsSubjectRestrictedToPatientsInEveryKindOfSearch) {
+  // Observation patient = subject.where(resolve() is Patient): stored once, as subject rows; every
+  // search form must still tell a Patient subject from a Group subject.
+  const std::string pat = create("Patient", R"({"resourceType":"Patient","name":[{"family":"Restrictedson"}]})");
+  const std::string grp = create("Group", R"({"resourceType":"Group","type":"person","actual":true,"name":"Ward 3"})");
+  const auto obs = [&](const std::string& subject) {
+    return create("Observation", R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":)"
+                                 R"("http://loinc.org","code":"8867-4"}]},"subject":{"reference":")" +
+                                     subject + R"("}})");
+  };
+  const std::string of_patient = obs("Patient/" + pat);
+  const std::string of_group = obs("Group/" + grp);
+  const std::string by_identifier =
+      create("Observation",
+             R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org",)"
+             R"("code":"8867-4"}]},"subject":{"reference":"Patient/)" +
+                 pat + R"(","identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}}})");
+  const std::string none = create(
+      "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"1-1"}]}})");
+  using Ids = std::set<std::string>;
+  const auto ids = [&](const std::string& q, const std::string& type = "Observation") {
+    const auto r = call("GET", "/fhir/" + type + "?" + q);
+    EXPECT_EQ(r.status, 200) << q << ": " << r.body;
+    Ids out;
+    const auto b = body_of(r);
+    if (const auto* e = b.if_contains("entry")) {
+      for (const auto& x : e->as_array()) {
+        out.insert(str(x, {"resource", "resourceType"}) + "/" + str(x, {"resource", "id"}));
+      }
+    }
+    return out;
+  };
+  const auto o = [](const std::string& id) { return "Observation/" + id; };
+  EXPECT_EQ(ids("patient=" + pat), (Ids{o(of_patient), o(by_identifier)}));
+  EXPECT_EQ(ids("patient=Patient/" + pat), (Ids{o(of_patient), o(by_identifier)}));
+  EXPECT_EQ(ids("patient=" + grp), Ids{}) << "a Group subject is not a patient";
+  EXPECT_EQ(ids("subject=" + grp), (Ids{o(of_group)}));
+  EXPECT_EQ(ids("patient:missing=true"), (Ids{o(of_group), o(none)}));
+  EXPECT_EQ(ids("patient:missing=false"), (Ids{o(of_patient), o(by_identifier)}));
+  EXPECT_EQ(ids("patient.name=Restrictedson"), (Ids{o(of_patient), o(by_identifier)}));
+  EXPECT_EQ(call("GET", "/fhir/Observation?patient:Group.name=Ward").status, 400);
+  EXPECT_EQ(ids("patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"), (Ids{o(by_identifier)}));
+  EXPECT_EQ(ids("_has:Observation:patient:code=8867-4", "Patient"), (Ids{"Patient/" + pat}));
+  EXPECT_EQ(ids("_has:Observation:patient:code=8867-4", "Group"), Ids{}) << "patient never refers to a Group";
+  EXPECT_EQ(ids("_has:Observation:subject:code=8867-4", "Group"), (Ids{"Group/" + grp}));
+  EXPECT_EQ(ids("code=8867-4&_include=Observation:patient"),
+            (Ids{o(of_patient), o(of_group), o(by_identifier), "Patient/" + pat}));
+  EXPECT_EQ(ids("code=8867-4&_include=Observation:subject"),
+            (Ids{o(of_patient), o(of_group), o(by_identifier), "Patient/" + pat, "Group/" + grp}));
+  EXPECT_EQ(ids("_id=" + pat + "&_revinclude=Observation:patient", "Patient"),
+            (Ids{"Patient/" + pat, o(of_patient), o(by_identifier)}));
+  EXPECT_EQ(ids("_id=" + grp + "&_revinclude=Observation:patient", "Group"), (Ids{"Group/" + grp}));
+  // The patient's compartment holds their Observations, not the Group's.
+  EXPECT_EQ(ids("", "Patient/" + pat + "/Observation"), (Ids{o(of_patient), o(by_identifier)}));
+}
+
 TEST_F(CompositeSearchTest, ListSearchFindsTheMembersOfAList) {
   const auto a = observation("8480-6", 120, 80);
   const auto b = observation("8480-6", 130, 85);

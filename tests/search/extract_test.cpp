@@ -80,7 +80,14 @@ TEST(Registry, UnionParametersAreReadFromTheirParts) {
   EXPECT_EQ(stored("Observation", "combo-code-value-quantity"),
             (std::vector<std::string>{"code-value-quantity", "component-code-value-quantity"}));
   EXPECT_TRUE(stored("Observation", "code").empty());
-  EXPECT_TRUE(stored("Observation", "patient").empty());  // references keep their own rows
+  // A reference restricted to one target type is read from the other's rows of that type.
+  EXPECT_EQ(stored("Observation", "patient"), (std::vector<std::string>{"subject"}));
+  EXPECT_EQ(r.find("Observation", "patient")->stored_target, "Patient");
+  EXPECT_EQ(stored("Encounter", "practitioner"), (std::vector<std::string>{"participant"}));
+  EXPECT_EQ(r.find("Encounter", "practitioner")->stored_target, "Practitioner");
+  EXPECT_TRUE(stored("Observation", "subject").empty());
+  EXPECT_TRUE(stored("Observation", "performer").empty());  // unrestricted: its own rows
+  EXPECT_TRUE(r.find("Observation", "combo-code")->stored_target.empty());
   EXPECT_TRUE(stored("Patient", "name").empty());
   EXPECT_EQ(union_parts("(A.b as Quantity) | (A.c.where(x = 'a|b') | A.d)"),
             (std::vector<std::string>{"(A.b as Quantity)", "(A.c.where(x = 'a|b') | A.d)"}));
@@ -183,9 +190,9 @@ TEST(Extract, ObservationExample) {
   ASSERT_EQ(subject.size(), 1U);
   EXPECT_EQ(subject[0].target_type, "Patient");
   EXPECT_EQ(subject[0].target_id, "example");
-  const auto patient = of(rows.references, "patient");  // subject.where(resolve() is Patient)
-  ASSERT_EQ(patient.size(), 1U);
-  EXPECT_EQ(patient[0].target_id, "example");
+  // patient = subject.where(resolve() is Patient): no rows of its own, searches read subject's.
+  EXPECT_TRUE(of(rows.references, "patient").empty());
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/example"}));
   const auto encounter = of(rows.references, "encounter");
   ASSERT_EQ(encounter.size(), 1U);
   EXPECT_EQ(encounter[0].target_type, "Encounter");

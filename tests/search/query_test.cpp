@@ -188,7 +188,7 @@ TEST(ParseSearch, ReverseChaining) {
   const auto c = only(p);
   EXPECT_TRUE(c.reverse);
   EXPECT_EQ(c.chain_type, "Observation");
-  EXPECT_EQ(c.param, "patient");
+  EXPECT_EQ(c.param, "subject");  // patient is subject restricted to Patients: read from subject's rows
   ASSERT_TRUE(c.chain);
   EXPECT_EQ(c.chain->any_of.front().param, "code");
   EXPECT_EQ(c.chain->any_of.front().code, "8480-6");

@@ -365,9 +365,17 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
         if (inc.source_type.empty() || inc.source_type == t) by_type[t].push_back(id);
       }
       for (const auto& [t, ids] : by_type) {
-        auto refs = store.references_from(t, ids, inc.param == "*" ? std::string() : inc.param);
+        // A restricted parameter (Observation patient) is read from the rows of the one it
+        // restricts (subject), keeping the references to its target type.
+        const search::SearchParam* sp = inc.param == "*" ? nullptr : registry().find(t, inc.param);
+        const bool restricted = sp != nullptr && !sp->stored_target.empty();
+        auto refs = store.references_from(t, ids,
+                                          inc.param == "*" ? std::string()
+                                          : restricted     ? sp->stored_as.front()
+                                                           : inc.param);
         if (!refs) return error_response(refs.error(), req);
         for (const auto& ref : *refs) {
+          if (restricted && ref.type != sp->stored_target) continue;
           if (inc.target_type.empty() || ref.type == inc.target_type) add(ref.type, ref.id);
         }
       }
@@ -379,11 +387,14 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
       rev.type = inc.source_type;
       rev.count = kMaxIncluded;
       search::Filter f;
+      const search::SearchParam* sp = registry().find(inc.source_type, inc.param);
+      const bool restricted = sp != nullptr && !sp->stored_target.empty();
       for (const auto& [t, id] : frontier) {
         if (!inc.target_type.empty() && inc.target_type != t) continue;
+        if (restricted && sp->stored_target != t) continue;  // it refers to that type only
         search::Condition c;
         c.type = search::ParamType::kReference;
-        c.param = inc.param;
+        c.param = restricted ? sp->stored_as.front() : inc.param;
         c.target_type = t;
         c.target_id = id;
         f.any_of.push_back(std::move(c));

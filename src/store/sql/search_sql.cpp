@@ -281,7 +281,18 @@ class Builder {
 
   /// `{r}.param = ?` for the parameter's index rows (or `IN (...)` for a union of parameters), bound.
   std::string param_test(const std::string& r, const std::string& param, const std::vector<std::string>& stored_as,
-                         const std::string& suffix = {}) {
+                         const std::string& suffix = {}, const std::string& stored_target = {}) {
+    if (!stored_target.empty()) {
+      // A reference parameter restricted to one target type: the other parameter's rows whose
+      // target is of that type. Its `:identifier` rows (a suffix) are its own.
+      if (!suffix.empty()) {
+        bind(param + suffix);
+        return r + ".param = ?";
+      }
+      bind(stored_as.front());
+      bind(stored_target);
+      return "(" + r + ".param = ? AND " + r + ".target_type = ?)";
+    }
     if (stored_as.empty()) {
       bind(param + suffix);
       return r + ".param = ?";
@@ -295,7 +306,7 @@ class Builder {
   }
 
   std::string param_test(const std::string& r, const Condition& c) {
-    return param_test(r, c.param, c.stored_as, is_token_view(c) ? ":" + c.modifier : std::string());
+    return param_test(r, c.param, c.stored_as, is_token_view(c) ? ":" + c.modifier : std::string(), c.stored_target);
   }
 
   /// True when a filter can drive the search: a positive test on one indexed parameter (or a
@@ -449,7 +460,7 @@ class Builder {
         break;
     }
     return fmt::format("(SELECT {0}(s.{1}) FROM {2} s WHERE s.rid = {3}.rid AND ", agg, column, table_of(k.type), a) +
-           param_test("s", k.param, k.stored_as) + ")";
+           param_test("s", k.param, k.stored_as, {}, k.stored_target) + ")";
   }
 
  private:

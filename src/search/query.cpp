@@ -602,11 +602,24 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
         continue;
       }
       (name.rfind("_include", 0) == 0 ? plan.includes : plan.revincludes).push_back(std::move(*inc));
-    } else if (name == "_contained" || name == "_containedType") {
-      if (value != "false" && value != "container") {
-        if (auto r = fail(bad_param(name, "searching contained resources is not supported")); !r) return r.error();
+    } else if (name == "_contained") {
+      if (value == "false") {
+        plan.contained = Contained::kFalse;
+      } else if (value == "true") {
+        plan.contained = Contained::kTrue;
+      } else if (value == "both") {
+        plan.contained = Contained::kBoth;
+      } else if (auto r = fail(bad_param(name, fmt::format("'{}' is not one of false, true or both", value))); !r) {
+        return r.error();
       }
-      continue;
+    } else if (name == "_containedType") {
+      if (value == "container") {
+        plan.contained_result = ContainedResult::kContainer;
+      } else if (value == "contained") {
+        plan.contained_result = ContainedResult::kContained;
+      } else if (auto r = fail(bad_param(name, fmt::format("'{}' is not one of container or contained", value))); !r) {
+        return r.error();
+      }
     } else {
       auto f = parse_filter(registry, type, name, value, 0);
       if (!f) {
@@ -616,6 +629,14 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       plan.filters.push_back(std::move(*f));
     }
     plan.canonical.push_back(name);
+  }
+  if (raw_after && plan.contained != Contained::kFalse) {
+    // Contained matches are paged by offset (their next links carry _offset).
+    if (auto f = fail(bad_param("_after", "a search with _contained pages by _offset (use the next link as given)"));
+        !f) {
+      return f.error();
+    }
+    raw_after.reset();
   }
   if (raw_after) {
     if (auto r = read_cursor(*raw_after, plan); !r) {

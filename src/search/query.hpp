@@ -71,6 +71,13 @@ struct Include {
 };
 
 enum class TotalMode { kDefault, kNone, kEstimate, kAccurate };
+
+/// R4 search.html#contained: _contained. kFalse: resources only (the default); kTrue: contained
+/// resources only; kBoth: both.
+enum class Contained { kFalse, kTrue, kBoth };
+/// R4 search.html#contained: _containedType. kContainer: a contained match returns its container
+/// (the default); kContained: the contained resource itself.
+enum class ContainedResult { kContainer, kContained };
 enum class Summary { kNone, kTrue, kText, kData, kCount, kFalse };
 
 /// A sort key's value in a paging cursor: absent, text, integer or decimal.
@@ -97,6 +104,8 @@ struct Plan {
   std::vector<Include> includes;
   std::vector<Include> revincludes;
   Summary summary = Summary::kNone;
+  Contained contained = Contained::kFalse;
+  ContainedResult contained_result = ContainedResult::kContainer;
   std::vector<std::string> elements;
   std::vector<std::string> canonical;  ///< the parameters as understood, for self/next links
 };

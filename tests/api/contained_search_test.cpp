@@ -225,6 +225,11 @@ TEST_F(ContainedSearchTest, ChainsFollowReferencesToContainedResources) {
   EXPECT_EQ(as_set(matches("/fhir/MedicationRequest?medication:Medication.code=999")),
             (std::set<std::string>{"MedicationRequest/mr3", "MedicationRequest/mr4"}));
   EXPECT_TRUE(matches("/fhir/MedicationRequest?medication.code=404").empty());
+  // The chain checked on the candidates of another filter (the subject drives the search).
+  EXPECT_EQ(as_set(matches("/fhir/MedicationRequest?subject=Patient/pat1&medication.code=111")),
+            (std::set<std::string>{"MedicationRequest/mr1", "MedicationRequest/mr2"}));
+  EXPECT_EQ(as_set(matches("/fhir/MedicationRequest?subject=Patient/pat1&medication.code=999&_id=mr4")),
+            (std::set<std::string>{"MedicationRequest/mr4"}));
   // The reference to a contained resource counts as present.
   EXPECT_TRUE(matches("/fhir/MedicationRequest?medication:missing=true").empty());
 }

@@ -488,8 +488,11 @@ class Builder {
             "{1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.rid = {2}.rid AND {0}.param = ? AND {0}.target_type "
             "= ? AND ",
             r, t, a);
-        out += filter(*c.chain, t, c.chain_type) + ") OR " + contained_chain(c, a) + ")";
-        return out;
+        // One call per statement: the binds must follow the text's order.
+        out += filter(*c.chain, t, c.chain_type);
+        out += ") OR ";
+        out += contained_chain(c, a);
+        return out + ")";
       }
       return out + filter(*c.chain, t, c.chain_type) + ")";
     }

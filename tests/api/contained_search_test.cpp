@@ -286,6 +286,15 @@ TEST_F(ContainedSearchTest, InvalidValuesAre400NamingTheParameterOrWarningsWhenL
   EXPECT_TRUE(warned);
 }
 
+TEST_F(ContainedSearchTest, ConditionalInteractionsRefuseContainedCriteria) {
+  request("mr1", json::array{medication("med1", "111")});
+  const auto r = call("POST", "/fhir/Medication", json::serialize(medication("m9", "111")),
+                      {{"if-none-exist", "code=111&_contained=true"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(expressions(body_of(r)), (std::vector<std::string>{"_contained"}));
+  EXPECT_TRUE(matches("/fhir/Medication").empty()) << "nothing was created";
+}
+
 TEST_F(ContainedSearchTest, TheCapabilityStatementOffersContainedSearch) {
   const auto cs = body_of(get("/fhir/metadata"));
   bool contained = false;

@@ -449,7 +449,8 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
   const auto bad_cursor = [&] {
     return bad_param("_after", "is not a paging cursor of this search (use the next link as given)");
   };
-  if (plan.sort.empty()) {
+  const bool contained = plan.contained != Contained::kFalse;
+  if (plan.sort.empty() && !contained) {
     if (!value.empty() && value.front() == '~') {
       // A position in rid order (`~` is not a character of ids).
       std::int64_t rid = 0;
@@ -464,11 +465,18 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
   }
   boost::system::error_code ec;
   const boost::json::value doc = boost::json::parse(value, ec);
-  if (ec || !doc.is_array() || doc.get_array().size() != plan.sort.size() + 1) return bad_cursor();
+  // The last row's sort values, then its id; with _contained its type, id and local id.
+  const std::size_t tail = contained ? 3 : 1;
+  if (ec || !doc.is_array() || doc.get_array().size() != plan.sort.size() + tail) return bad_cursor();
   const auto& arr = doc.get_array();
-  if (!arr.back().is_string() || !core::is_valid_id(arr.back().get_string())) return bad_cursor();
+  for (std::size_t i = arr.size() - tail; i < arr.size(); ++i) {
+    if (!arr[i].is_string()) return bad_cursor();
+    const std::string_view part = arr[i].get_string();
+    const bool local = contained && i + 1 == arr.size();
+    if (!(local && part.empty()) && !core::is_valid_id(part)) return bad_cursor();
+  }
   std::vector<SortValue> keys;
-  for (std::size_t i = 0; i + 1 < arr.size(); ++i) {
+  for (std::size_t i = 0; i + tail < arr.size(); ++i) {
     const auto& v = arr[i];
     if (v.is_null()) {
       keys.emplace_back(std::monostate{});
@@ -482,14 +490,22 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
       return bad_cursor();
     }
   }
-  plan.after = std::string(arr.back().get_string());
   plan.after_keys = std::move(keys);
+  if (contained) {
+    plan.after_match =
+        std::array<std::string, 3>{std::string(arr[arr.size() - 3].get_string()),
+                                   std::string(arr[arr.size() - 2].get_string()), std::string(arr.back().get_string())};
+    return core::ok();
+  }
+  plan.after = std::string(arr.back().get_string());
   return core::ok();
 }
 
 }  // namespace
 
-std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id) {
+namespace {
+
+boost::json::array cursor_keys(const std::vector<SortValue>& keys) {
   boost::json::array arr;
   for (const auto& k : keys) {
     if (const auto* s = std::get_if<std::string>(&k)) {
@@ -502,6 +518,22 @@ std::string encode_cursor(const std::vector<SortValue>& keys, const std::string&
       arr.emplace_back(nullptr);
     }
   }
+  return arr;
+}
+
+}  // namespace
+
+std::string encode_contained_cursor(const std::vector<SortValue>& keys, const std::string& type, const std::string& id,
+                                    const std::string& local) {
+  boost::json::array arr = cursor_keys(keys);
+  arr.emplace_back(type);
+  arr.emplace_back(id);
+  arr.emplace_back(local);
+  return boost::json::serialize(arr);
+}
+
+std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id) {
+  boost::json::array arr = cursor_keys(keys);
   arr.emplace_back(id);
   return boost::json::serialize(arr);
 }
@@ -629,14 +661,6 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
       plan.filters.push_back(std::move(*f));
     }
     plan.canonical.push_back(name);
-  }
-  if (raw_after && plan.contained != Contained::kFalse) {
-    // Contained matches are paged by offset (their next links carry _offset).
-    if (auto f = fail(bad_param("_after", "a search with _contained pages by _offset (use the next link as given)"));
-        !f) {
-      return f.error();
-    }
-    raw_after.reset();
   }
   if (raw_after) {
     if (auto r = read_cursor(*raw_after, plan); !r) {

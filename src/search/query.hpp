@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 #include "search/registry.hpp"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,9 @@ struct Plan {
   /// With _sort, the cursor also holds the sort values of the row `after` names: the next page
   /// starts after that position in the sort order, exact while resources change between pages.
   std::vector<SortValue> after_keys;
+  /// With _contained, paging continues after this match (type, id and local id, as a
+  /// store::MatchRef), placed by after_keys in the sort order.
+  std::optional<std::array<std::string, 3>> after_match;
   TotalMode total = TotalMode::kDefault;
   std::vector<Include> includes;
   std::vector<Include> revincludes;
@@ -125,6 +129,11 @@ struct ParseOptions {
 
 /// The `_after` value that continues a sorted search after a row with these sort values and id.
 [[nodiscard]] std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id);
+
+/// The `_after` value that continues a search with _contained after the match type/id[#local]
+/// with these sort values.
+[[nodiscard]] std::string encode_contained_cursor(const std::vector<SortValue>& keys, const std::string& type,
+                                                  const std::string& id, const std::string& local);
 
 /// Splits a parameter value on unescaped commas and unescapes \, \| \$ \\ (R4 search.html#escaping).
 [[nodiscard]] std::vector<std::string> split_values(std::string_view value);

@@ -175,6 +175,34 @@ TEST_F(ContainedSearchTest, PagesReachEveryMatchOnceAndCountsAgree) {
   EXPECT_EQ(str(body_of(get("/fhir/Medication?code=111&_contained=true&_count=0")), {"total"}), "7");
 }
 
+TEST_F(ContainedSearchTest, CursorPagesStayExactWhileContainersChange) {
+  for (const char* id : {"b", "d", "f", "h"}) request(id, json::array{medication("med1", "111")});
+  const auto first = get("/fhir/Medication?code=111&_contained=true&_containedType=contained&_count=2");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto b1 = body_of(first);
+  EXPECT_EQ(match_urls(b1), (std::vector<std::string>{"MedicationRequest/b#med1", "MedicationRequest/d#med1"}));
+  std::string next;
+  for (const auto& l : b1.at("link").as_array()) {
+    if (str(l, {"relation"}) == "next") next = str(l, {"url"});
+  }
+  ASSERT_NE(next.find("_after="), std::string::npos) << next;
+  // Between pages: a match already seen is deleted and one that sorts before the cursor is added.
+  const auto gone = call("DELETE", "/fhir/MedicationRequest/b");
+  ASSERT_TRUE(gone.status == 200 || gone.status == 204) << gone.body;
+  request("a", json::array{medication("med1", "111")});
+  EXPECT_EQ(matches(next), (std::vector<std::string>{"MedicationRequest/f#med1", "MedicationRequest/h#med1"}));
+  // Sorted (descending codes), the cursor carries the sort value too.
+  request("x", json::array{medication("med1", "222")});
+  const auto sorted = body_of(get("/fhir/Medication?_contained=true&_sort=-code&_count=2"));
+  EXPECT_EQ(match_urls(sorted), (std::vector<std::string>{"MedicationRequest/x", "MedicationRequest/a"}));
+  std::string more;
+  for (const auto& l : sorted.at("link").as_array()) {
+    if (str(l, {"relation"}) == "next") more = str(l, {"url"});
+  }
+  ASSERT_FALSE(more.empty());
+  EXPECT_EQ(matches(more), (std::vector<std::string>{"MedicationRequest/d", "MedicationRequest/f"}));
+}
+
 TEST_F(ContainedSearchTest, SortOrdersContainedMatchesByTheirOwnValues) {
   request("a", json::array{medication("med1", "300")});
   request("b", json::array{medication("med1", "100")});

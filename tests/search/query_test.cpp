@@ -388,6 +388,17 @@ TEST(ParseSearch, ContainedModes) {
   EXPECT_FALSE(parse("Medication", {{"_contained", "yes"}}));
   EXPECT_FALSE(parse("Medication", {{"_containedType", "inner"}}));
   EXPECT_FALSE(parse("Medication", {{"_contained", "true"}, {"_after", "abc"}}));
+  // The cursor of a next link: sort values, then the match's type, id and local id.
+  p = parse("Medication",
+            {{"_contained", "true"}, {"_sort", "code"}, {"_after", R"(["111","MedicationRequest","mr1","med1"])"}});
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_TRUE(p->after_match.has_value());
+  EXPECT_EQ((*p->after_match)[1], "mr1");
+  EXPECT_EQ((*p->after_match)[2], "med1");
+  EXPECT_EQ(p->after_keys, (std::vector<SortValue>{std::string("111")}));
+  EXPECT_EQ(encode_contained_cursor(p->after_keys, "MedicationRequest", "mr1", "med1"),
+            R"(["111","MedicationRequest","mr1","med1"])");
+  EXPECT_FALSE(parse("Medication", {{"_contained", "both"}, {"_after", R"(["MedicationRequest","mr 1",""])"}}));
   std::vector<core::Issue> warnings;
   p = parse("Medication", {{"_contained", "sometimes"}}, true, &warnings);
   ASSERT_TRUE(p);

@@ -32,7 +32,7 @@ json::array search_params(const std::string& type) {
   out.push_back(json::object{{"name", "_contained"},
                              {"definition", "http://hl7.org/fhir/SearchParameter/Resource-contained"},
                              {"type", "token"},
-                             {"documentation", "false (default), true or both; pages by _offset"}});
+                             {"documentation", "false (default), true or both"}});
   out.push_back(json::object{{"name", "_containedType"},
                              {"definition", "http://hl7.org/fhir/SearchParameter/Resource-containedType"},
                              {"type", "token"},

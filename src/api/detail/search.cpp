@@ -368,15 +368,22 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   body += R"(,"link":[{"relation":"self","url":)" +
           quoted(link_url(self_base, *params, plan->offset, raw_after(*params))) + "}";
   // Pages follow a cursor (the last row's position in the sort order, then its id), which stays
-  // exact while resources are created, changed or deleted between pages. An explicit _offset
-  // (from a client) pages by offset, as searches with _contained do.
-  const bool keyset = plan->offset == 0 && plan->contained == search::Contained::kFalse;
+  // exact while resources are created, changed or deleted between pages (with _contained, the
+  // position is the match's type, id and local id). An explicit _offset (from a client) pages by
+  // offset.
+  const bool keyset = plan->offset == 0;
   if (plan->count > 0 && keyset) {
-    if (plan->after) body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+    if (plan->after || plan->after_match) {
+      body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+    }
     if (page->more && !page->ids.empty()) {
       const std::string cursor = !plan->sort.empty() ? search::encode_cursor(page->last_keys, page->ids.back())
                                  : page->last_rid    ? "~" + std::to_string(*page->last_rid)
                                                      : page->ids.back();
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
+    } else if (page->more && !page->refs.empty()) {
+      const auto& last = page->refs.back();
+      const std::string cursor = search::encode_contained_cursor(page->last_keys, last.type, last.id, last.contained);
       body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
     }
   } else if (plan->count > 0) {

@@ -127,12 +127,19 @@ core::Result<SearchPage> search_contained(Connection& c, const search::Plan& pla
     auto rows = c.run_shape(sql::numbered_placeholders(query.text), params_of(query.binds), "search");
     if (!rows) return rows.error();
     for (int i = 0; i < rows->size(); ++i) {
+      if (page.refs.size() == plan.count) {  // the row past the page: there are more
+        page.more = true;
+        break;
+      }
       page.refs.push_back(MatchRef{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2)});
+      page.last_keys.clear();
+      for (int k = 0; k < static_cast<int>(plan.sort.size()); ++k) page.last_keys.push_back(rows->sort_value(i, 3 + k));
     }
-    page.more = page.refs.size() > plan.count;
-    if (page.more) page.refs.pop_back();
   }
-  if (!want_total && (page.more || plan.count == 0 || (plan.offset > 0 && page.refs.empty()))) return page;
+  // Without a cursor, the last page tells the total for free.
+  if (!want_total && (page.more || plan.count == 0 || plan.after_match || (plan.offset > 0 && page.refs.empty()))) {
+    return page;
+  }
   if (!want_total) {
     page.total = plan.offset + page.refs.size();
     return page;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <set>
+#include <variant>
+#include <vector>
 
 #include <cmath>
 #include <cstdlib>
@@ -844,7 +846,7 @@ Sql contained_search_sql(const search::Plan& plan, bool count_only, std::size_t 
     sql.text = "SELECT COUNT(*) FROM (SELECT m.t FROM (" + all + ") m GROUP BY m.t, m.i, m.l) g";
     return sql;
   }
-  std::string select = "m.t, m.i, m.l";
+  std::string select = "m.t AS t, m.i AS i, m.l AS l";
   std::string order;
   if (sorted) {
     for (std::size_t i = 0; i < plan.sort.size(); ++i) {
@@ -853,11 +855,52 @@ Sql contained_search_sql(const search::Plan& plan, bool count_only, std::size_t 
       order += fmt::format("s{}{}, ", i, desc ? " DESC NULLS LAST" : " ASC NULLS LAST");
     }
   }
-  order += "m.t, m.i, m.l";
+  order += "t, i, l";
+  // A cursor continues after the last match seen: its sort values (in the sort's directions, NULLS
+  // LAST), then its type, id and local id; exact while containers change between pages.
+  std::string after;
+  if (plan.after_match && plan.after_keys.size() == (sorted ? plan.sort.size() : 0)) {
+    struct Key {
+      std::string column;
+      bool descending;
+      search::SortValue value;
+    };
+    std::vector<Key> keys;
+    for (std::size_t i = 0; i < plan.after_keys.size(); ++i) {
+      keys.push_back(Key{fmt::format("s{}", i), plan.sort[i].descending, plan.after_keys[i]});
+    }
+    keys.push_back(Key{"t", false, (*plan.after_match)[0]});
+    keys.push_back(Key{"i", false, (*plan.after_match)[1]});
+    keys.push_back(Key{"l", false, (*plan.after_match)[2]});
+    const auto bind_value = [&](const search::SortValue& v) {
+      if (const auto* t = std::get_if<std::string>(&v)) {
+        b.bind(*t);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        b.bind(*n);
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        b.bind(*d);
+      }
+    };
+    const auto is_null = [](const search::SortValue& v) { return std::holds_alternative<std::monostate>(v); };
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (is_null(keys[i].value)) continue;  // nothing sorts after an absent value but other absent values
+      std::string term;
+      for (std::size_t j = 0; j < i; ++j) {
+        term += is_null(keys[j].value) ? keys[j].column + " IS NULL AND " : keys[j].column + " = ? AND ";
+        bind_value(keys[j].value);
+      }
+      const bool sort_key = i < plan.after_keys.size();
+      term += sort_key ? fmt::format("({0} {1} ? OR {0} IS NULL)", keys[i].column, keys[i].descending ? "<" : ">")
+                       : keys[i].column + " > ?";
+      bind_value(keys[i].value);
+      after += after.empty() ? "(" + term + ")" : " OR (" + term + ")";
+    }
+    after = " WHERE " + (after.empty() ? std::string("FALSE") : after);
+  }
   sql.binds.emplace_back(static_cast<std::int64_t>(limit));
   sql.binds.emplace_back(static_cast<std::int64_t>(offset));
-  sql.text =
-      "SELECT " + select + " FROM (" + all + ") m GROUP BY m.t, m.i, m.l ORDER BY " + order + " LIMIT ? OFFSET ?";
+  sql.text = "SELECT * FROM (SELECT " + select + " FROM (" + all + ") m GROUP BY m.t, m.i, m.l) g" + after +
+             " ORDER BY " + order + " LIMIT ? OFFSET ?";
   return sql;
 }
 

@@ -239,12 +239,21 @@ core::Result<SearchPage> search_contained(Connection& c, const search::Plan& pla
     Stmt s(c.db(), *p);
     bind_all(s, sql.binds);
     int rc = 0;
-    while ((rc = s.step()) == SQLITE_ROW) page.refs.push_back(MatchRef{s.text(0), s.text(1), s.text(2)});
-    if (rc != SQLITE_DONE) return db_error(c.db(), "search");
-    page.more = page.refs.size() > plan.count;
-    if (page.more) page.refs.pop_back();
+    std::vector<search::SortValue> keys;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (page.refs.size() == plan.count) break;  // the row past the page: there are more
+      page.refs.push_back(MatchRef{s.text(0), s.text(1), s.text(2)});
+      keys.clear();
+      for (int i = 0; i < static_cast<int>(plan.sort.size()); ++i) keys.push_back(s.sort_value(3 + i));
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(c.db(), "search");
+    page.more = rc == SQLITE_ROW;
+    page.last_keys = std::move(keys);
   }
-  if (!want_total && (page.more || plan.count == 0 || (plan.offset > 0 && page.refs.empty()))) return page;
+  // Without a cursor, the last page tells the total for free.
+  if (!want_total && (page.more || plan.count == 0 || plan.after_match || (plan.offset > 0 && page.refs.empty()))) {
+    return page;
+  }
   if (!want_total) {
     page.total = plan.offset + page.refs.size();
     return page;

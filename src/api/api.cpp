@@ -218,7 +218,11 @@ class Handler {
       if (!get) return method_not_allowed();
       const std::string member(seg[2]);
       const auto& types = search::Registry::r4().patient_compartment_params(member);
-      if (types.empty() && member != "Patient") {
+      // Resources contained in the patient's records are in the compartment with their containers,
+      // whatever their type (R4 search.html#contained).
+      const bool contained = std::any_of(req_.query.begin(), req_.query.end(),
+                                         [](const auto& p) { return p.first == "_contained" && p.second != "false"; });
+      if (types.empty() && member != "Patient" && !contained) {
         return error_response(
             core::Error::invalid(fmt::format("{} resources are not in the Patient compartment", member)), req_);
       }
@@ -670,6 +674,9 @@ class Api::Reindexer {
 
   core::Result<void> run(const search::CustomParam& param, const std::string& marker) {
     constexpr std::size_t kPage = 200;
+    // The upgrade that indexes contained resources reads every type and reindexes only the
+    // resources that have `contained`; its key is removed when it is done.
+    const bool contained_only = marker == store::kContainedReindexKey;
     for (const auto& type : param.bases) {
       std::optional<std::string> after;
       for (;;) {
@@ -691,6 +698,7 @@ class Api::Reindexer {
         for (const auto& id : page->ids) {
           auto res = store_.read(type, id);
           if (!res) continue;  // deleted since the page was read
+          if (contained_only && res->json.find("\"contained\"") == std::string::npos) continue;
           boost::system::error_code ec;
           const json::value doc = json::parse(res->json, ec);
           if (ec) continue;
@@ -712,6 +720,7 @@ class Api::Reindexer {
         if (!page->more) break;
       }
     }
+    if (contained_only) return store_.write([&marker](store::Transaction& t) { return t.delete_meta(marker); });
     return store_.write([&marker](store::Transaction& t) { return t.set_meta(marker, "done"); });
   }
 
@@ -812,6 +821,15 @@ core::Result<void> Api::reload_search_parameters() {
     auto done = store_.get_meta(marker);
     if (!done) return done.error();
     if (!done->has_value()) reindexer_->enqueue(p, std::move(marker));
+  }
+  // A database from before contained resources were indexed (R4 search.html#contained): index them.
+  auto contained = store_.get_meta(store::kContainedReindexKey);
+  if (!contained) return contained.error();
+  if (contained->has_value()) {
+    search::CustomParam every;
+    every.code = "_contained";
+    every.bases = fhir::resource_types();
+    reindexer_->enqueue(std::move(every), store::kContainedReindexKey);
   }
   return core::ok();
 }

@@ -45,9 +45,23 @@ void number_range(const json::value& v, double& value, double& low, double& high
   high = value + half;
 }
 
+/// The resource type of the contained resource `id` (without '#') of `container`, or empty.
+std::string_view contained_type_of(const json::value* container, std::string_view id) {
+  const auto* o = container != nullptr ? container->if_object() : nullptr;
+  const auto* list = o != nullptr ? o->if_contains("contained") : nullptr;
+  if (list == nullptr || !list->is_array()) return {};
+  for (const auto& c : list->get_array()) {
+    const auto* co = c.if_object();
+    if (co != nullptr && str_of(*co, "id") == id) return str_of(*co, "resourceType");
+  }
+  return {};
+}
+
 class Extractor {
  public:
-  Extractor(IndexRows& rows, const std::string& param) : rows_(rows), param_(param) {}
+  /// `container`: the resource whose `contained` list `#id` references point into.
+  Extractor(IndexRows& rows, const std::string& param, const json::value* container = nullptr)
+      : rows_(rows), param_(param), container_(container) {}
 
   void string_value(std::string_view s) {
     if (s.empty()) return;
@@ -157,7 +171,15 @@ class Extractor {
   }
 
   void reference_text(std::string_view ref) {
-    if (ref.empty() || ref.front() == '#') return;
+    if (ref.empty()) return;
+    if (ref.front() == '#') {
+      // A reference to a contained resource: kept as written, with the contained resource's type
+      // (for chained searches into it) and no id, so that it is never read as Type/id.
+      if (ref.size() == 1) return;  // the container itself
+      rows_.references.push_back(
+          ReferenceRow{param_, std::string(contained_type_of(container_, ref.substr(1))), {}, std::string(ref)});
+      return;
+    }
     ReferenceRow row{param_, {}, {}, std::string(ref)};
     // Type/id, Type/id/_history/n, or an absolute URL ending in one.
     std::string_view path = ref;
@@ -309,6 +331,7 @@ class Extractor {
  private:
   IndexRows& rows_;
   const std::string& param_;
+  const json::value* container_;
 };
 
 /// Rows of one typed component, extracted into a scratch IndexRows.
@@ -318,7 +341,7 @@ IndexRows component_rows(const Component& comp, const fhirpath::Value& item, con
   auto values = fhirpath::evaluate(*comp.expression, fhirpath::Collection{item}, ctx);
   if (!values) return rows;
   const std::string param;
-  Extractor x(rows, param);
+  Extractor x(rows, param, ctx.root_resource != nullptr ? ctx.root_resource : ctx.resource);
   for (const auto& v : *values) {
     x.add(comp.type, v);
   }
@@ -519,13 +542,19 @@ bool date_range(std::string_view text, core::Micros& low, core::Micros& high) {
   return true;
 }
 
-IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id, const Registry& registry) {
-  IndexRows rows;
+namespace {
+
+/// The rows of one resource (`doc`, of `type`) into `rows`. `container`: the resource whose
+/// contained list `#id` references point into (itself, or the container of a contained resource).
+/// The patient compartments are collected only when `compartments` is given.
+void extract_into(const json::value& doc, std::string_view type, const json::value& container, const Registry& registry,
+                  IndexRows& rows, std::set<std::string>* compartments) {
   // resolve() (as in `subject.where(resolve() is Patient)`) sees a stub of the referenced type: the
   // index needs only the type, which a literal reference (relative or absolute) carries.
   std::map<std::string, json::value, std::less<>> stubs;
   fhirpath::Context ctx;
   ctx.resource = &doc;  // %resource in component expressions (the sequence's chromosome)
+  ctx.root_resource = &container;
   ctx.resolver = [&stubs](std::string_view ref) -> const json::value* {
     if (auto it = stubs.find(ref); it != stubs.end()) return &it->second;
     std::string_view path = ref;
@@ -539,7 +568,6 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
     json::object stub{{"resourceType", type}, {"id", path.substr(slash + 1)}};
     return &stubs.emplace(std::string(ref), json::value(std::move(stub))).first->second;
   };
-  std::set<std::string> compartments;
   const auto& compartment_params = registry.patient_compartment_params(type);
   for (const SearchParam* sp : registry.for_type(type)) {
     if (!sp->compiled || sp->type == ParamType::kSpecial) continue;
@@ -549,7 +577,7 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
       auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);
       if (!items) continue;
       IndexRows own;
-      Extractor x(own, sp->code);
+      Extractor x(own, sp->code, &container);
       for (const auto& v : *items) x.add(sp->type, v);
       for (auto& t : own.tokens) rows.tokens.push_back(std::move(t));
       continue;
@@ -564,13 +592,14 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
     if (sp->code == "_id" || sp->code == "_lastUpdated") continue;
     auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);
     if (!items) continue;
-    Extractor x(rows, sp->code);
+    Extractor x(rows, sp->code, &container);
     for (const auto& v : *items) {
       x.add(sp->type, v);
     }
   }
   // The patients whose compartments hold the resource, from the rows of the compartment's
   // parameters (a restricted one's are those of the parameter it restricts).
+  if (compartments == nullptr) return;
   for (const auto& code : compartment_params) {
     const SearchParam* sp = registry.find(type, code);
     if (sp == nullptr || sp->type != ParamType::kReference) continue;
@@ -578,11 +607,39 @@ IndexRows extract(const boost::json::value& doc, std::string_view type, std::str
     if (restricted && sp->stored_target != "Patient") continue;
     const std::string& stored = restricted ? sp->stored_as.front() : sp->code;
     for (const auto& r : rows.references) {
-      if (r.param == stored && r.target_type == "Patient") compartments.insert("Patient/" + r.target_id);
+      if (r.param == stored && r.target_type == "Patient" && !r.target_id.empty()) {
+        compartments->insert("Patient/" + r.target_id);
+      }
     }
   }
+}
+
+}  // namespace
+
+IndexRows extract(const boost::json::value& doc, std::string_view type, std::string_view id, const Registry& registry,
+                  bool with_contained) {
+  IndexRows rows;
+  std::set<std::string> compartments;
+  extract_into(doc, type, doc, registry, rows, &compartments);
   if (type == "Patient" && !id.empty()) compartments.insert("Patient/" + std::string(id));
   rows.compartments.assign(compartments.begin(), compartments.end());
+  // Contained resources (R4 references.html#contained): each by its own type's parameters, with
+  // `#id` references resolved inside this container. Nothing more happens without a `contained`.
+  const auto* o = doc.if_object();
+  const auto* list = with_contained && o != nullptr ? o->if_contains("contained") : nullptr;
+  if (list == nullptr || !list->is_array()) return rows;
+  for (const auto& c : list->get_array()) {
+    if (rows.contained.size() + 1 >= static_cast<std::size_t>(kContainedSlots)) break;
+    const auto* co = c.if_object();
+    if (co == nullptr) continue;
+    const std::string_view ctype = str_of(*co, "resourceType");
+    const std::string_view cid = str_of(*co, "id");
+    if (cid.empty() || !fhir::is_resource_type(ctype)) continue;  // not addressable: nothing can find it
+    ContainedRows contained{std::string(ctype), std::string(cid), {}};
+    extract_into(c, ctype, doc, registry, contained.rows, nullptr);
+    contained.rows.tokens.push_back(TokenRow{"_id", {}, contained.id, {}});
+    rows.contained.push_back(std::move(contained));
+  }
   return rows;
 }
 

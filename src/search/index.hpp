@@ -7,6 +7,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,8 @@ struct CompositeRow {
   std::int64_t high = 0;
 };
 
+struct ContainedRows;
+
 /// Every index row of one resource version, plus the patients whose compartment it is in.
 struct IndexRows {
   std::vector<StringRow> strings;
@@ -93,7 +96,41 @@ struct IndexRows {
   std::vector<UriRow> uris;
   std::vector<CompositeRow> composites;
   std::vector<std::string> compartments;  ///< "Patient/{id}"
+  /// The rows of each resource in `contained` (R4 search.html#contained), kept apart from the
+  /// container's own so that ordinary searches never see them.
+  std::vector<ContainedRows> contained;
 };
+
+/// The index rows of one contained resource: its type, its local id (without '#') and its rows.
+/// Its rows hold a token `_id` with the local id, so that every contained resource has one.
+struct ContainedRows {
+  std::string type;
+  std::string id;
+  IndexRows rows;
+};
+
+/// Where contained resources' rows are kept (R4 search.html#contained). They go in the same index
+/// tables as resources' rows, under a key of their own (a contained rid) so that the rows of one
+/// contained resource can be told from another's, and with the type marked (kContainedMark + type)
+/// so that an ordinary search, which reads rows by (type, param, value), never meets them.
+/// Contained rid of the n-th contained resource (0-based) of the resource with rid `rid`:
+/// -(rid * kContainedSlots + n + 1); a container's contained rids are one range, so they are
+/// cleared with its own rows, and the container's rid is -crid / kContainedSlots.
+inline constexpr std::int64_t kContainedSlots = 65536;
+/// The largest rid whose contained resources can be keyed (far beyond any store's sequence).
+inline constexpr std::int64_t kMaxContainerRid = (std::int64_t{1} << 47) - 1;
+inline constexpr char kContainedMark = '#';
+
+[[nodiscard]] constexpr std::int64_t contained_rid(std::int64_t rid, std::size_t n) {
+  return -(rid * kContainedSlots + static_cast<std::int64_t>(n) + 1);
+}
+
+/// The `type` column of a contained resource's index rows.
+[[nodiscard]] inline std::string contained_type(std::string_view type) {
+  std::string out(1, kContainedMark);
+  out += type;
+  return out;
+}
 
 /// Lower-cases and removes accents (Latin letters), as string search compares (R4 search.html#string).
 [[nodiscard]] std::string normalize_string(std::string_view s);
@@ -102,8 +139,11 @@ struct IndexRows {
 [[nodiscard]] bool date_range(std::string_view text, core::Micros& low, core::Micros& high);
 
 /// Extracts the index rows of `resource` (of `type`, with logical id `id`) for every search
-/// parameter `registry` knows for its type.
+/// parameter `registry` knows for its type, and (unless `with_contained` is false: when only the
+/// compartments are wanted) those of each resource in its `contained` list, by the parameters of
+/// that resource's type, with `#id` references resolved inside the container. At most
+/// kContainedSlots - 1 contained resources are indexed.
 [[nodiscard]] IndexRows extract(const boost::json::value& resource, std::string_view type, std::string_view id,
-                                const Registry& registry = Registry::r4());
+                                const Registry& registry = Registry::r4(), bool with_contained = true);
 
 }  // namespace ucr::search

@@ -459,7 +459,8 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
   const auto bad_cursor = [&] {
     return bad_param("_after", "is not a paging cursor of this search (use the next link as given)");
   };
-  if (plan.sort.empty()) {
+  const bool contained = plan.contained != Contained::kFalse;
+  if (plan.sort.empty() && !contained) {
     if (!value.empty() && value.front() == '~') {
       // A position in rid order (`~` is not a character of ids).
       std::int64_t rid = 0;
@@ -474,11 +475,18 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
   }
   boost::system::error_code ec;
   const boost::json::value doc = boost::json::parse(value, ec);
-  if (ec || !doc.is_array() || doc.get_array().size() != plan.sort.size() + 1) return bad_cursor();
+  // The last row's sort values, then its id; with _contained its type, id and local id.
+  const std::size_t tail = contained ? 3 : 1;
+  if (ec || !doc.is_array() || doc.get_array().size() != plan.sort.size() + tail) return bad_cursor();
   const auto& arr = doc.get_array();
-  if (!arr.back().is_string() || !core::is_valid_id(arr.back().get_string())) return bad_cursor();
+  for (std::size_t i = arr.size() - tail; i < arr.size(); ++i) {
+    if (!arr[i].is_string()) return bad_cursor();
+    const std::string_view part = arr[i].get_string();
+    const bool local = contained && i + 1 == arr.size();
+    if (!(local && part.empty()) && !core::is_valid_id(part)) return bad_cursor();
+  }
   std::vector<SortValue> keys;
-  for (std::size_t i = 0; i + 1 < arr.size(); ++i) {
+  for (std::size_t i = 0; i + tail < arr.size(); ++i) {
     const auto& v = arr[i];
     if (v.is_null()) {
       keys.emplace_back(std::monostate{});
@@ -492,14 +500,22 @@ core::Result<void> read_cursor(const std::string& value, Plan& plan) {
       return bad_cursor();
     }
   }
-  plan.after = std::string(arr.back().get_string());
   plan.after_keys = std::move(keys);
+  if (contained) {
+    plan.after_match =
+        std::array<std::string, 3>{std::string(arr[arr.size() - 3].get_string()),
+                                   std::string(arr[arr.size() - 2].get_string()), std::string(arr.back().get_string())};
+    return core::ok();
+  }
+  plan.after = std::string(arr.back().get_string());
   return core::ok();
 }
 
 }  // namespace
 
-std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id) {
+namespace {
+
+boost::json::array cursor_keys(const std::vector<SortValue>& keys) {
   boost::json::array arr;
   for (const auto& k : keys) {
     if (const auto* s = std::get_if<std::string>(&k)) {
@@ -512,6 +528,22 @@ std::string encode_cursor(const std::vector<SortValue>& keys, const std::string&
       arr.emplace_back(nullptr);
     }
   }
+  return arr;
+}
+
+}  // namespace
+
+std::string encode_contained_cursor(const std::vector<SortValue>& keys, const std::string& type, const std::string& id,
+                                    const std::string& local) {
+  boost::json::array arr = cursor_keys(keys);
+  arr.emplace_back(type);
+  arr.emplace_back(id);
+  arr.emplace_back(local);
+  return boost::json::serialize(arr);
+}
+
+std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id) {
+  boost::json::array arr = cursor_keys(keys);
   arr.emplace_back(id);
   return boost::json::serialize(arr);
 }
@@ -613,11 +645,24 @@ core::Result<Plan> parse_search(std::string_view type, const std::vector<std::pa
         continue;
       }
       (name.rfind("_include", 0) == 0 ? plan.includes : plan.revincludes).push_back(std::move(*inc));
-    } else if (name == "_contained" || name == "_containedType") {
-      if (value != "false" && value != "container") {
-        if (auto r = fail(bad_param(name, "searching contained resources is not supported")); !r) return r.error();
+    } else if (name == "_contained") {
+      if (value == "false") {
+        plan.contained = Contained::kFalse;
+      } else if (value == "true") {
+        plan.contained = Contained::kTrue;
+      } else if (value == "both") {
+        plan.contained = Contained::kBoth;
+      } else if (auto r = fail(bad_param(name, fmt::format("'{}' is not one of false, true or both", value))); !r) {
+        return r.error();
       }
-      continue;
+    } else if (name == "_containedType") {
+      if (value == "container") {
+        plan.contained_result = ContainedResult::kContainer;
+      } else if (value == "contained") {
+        plan.contained_result = ContainedResult::kContained;
+      } else if (auto r = fail(bad_param(name, fmt::format("'{}' is not one of container or contained", value))); !r) {
+        return r.error();
+      }
     } else {
       auto f = parse_filter(registry, type, name, value, 0);
       if (!f) {

@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 #include "search/registry.hpp"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,13 @@ struct Include {
 };
 
 enum class TotalMode { kDefault, kNone, kEstimate, kAccurate };
+
+/// R4 search.html#contained: _contained. kFalse: resources only (the default); kTrue: contained
+/// resources only; kBoth: both.
+enum class Contained { kFalse, kTrue, kBoth };
+/// R4 search.html#contained: _containedType. kContainer: a contained match returns its container
+/// (the default); kContained: the contained resource itself.
+enum class ContainedResult { kContainer, kContained };
 enum class Summary { kNone, kTrue, kText, kData, kCount, kFalse };
 
 /// A sort key's value in a paging cursor: absent, text, integer or decimal.
@@ -97,10 +105,15 @@ struct Plan {
   /// With _sort, the cursor also holds the sort values of the row `after` names: the next page
   /// starts after that position in the sort order, exact while resources change between pages.
   std::vector<SortValue> after_keys;
+  /// With _contained, paging continues after this match (type, id and local id, as a
+  /// store::MatchRef), placed by after_keys in the sort order.
+  std::optional<std::array<std::string, 3>> after_match;
   TotalMode total = TotalMode::kDefault;
   std::vector<Include> includes;
   std::vector<Include> revincludes;
   Summary summary = Summary::kNone;
+  Contained contained = Contained::kFalse;
+  ContainedResult contained_result = ContainedResult::kContainer;
   std::vector<std::string> elements;
   std::vector<std::string> canonical;  ///< the parameters as understood, for self/next links
 };
@@ -120,6 +133,11 @@ struct ParseOptions {
 
 /// The `_after` value that continues a sorted search after a row with these sort values and id.
 [[nodiscard]] std::string encode_cursor(const std::vector<SortValue>& keys, const std::string& id);
+
+/// The `_after` value that continues a search with _contained after the match type/id[#local]
+/// with these sort values.
+[[nodiscard]] std::string encode_contained_cursor(const std::vector<SortValue>& keys, const std::string& type,
+                                                  const std::string& id, const std::string& local);
 
 /// Splits a parameter value on unescaped commas and unescapes \, \| \$ \\ (R4 search.html#escaping).
 [[nodiscard]] std::vector<std::string> split_values(std::string_view value);

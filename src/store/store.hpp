@@ -15,6 +15,11 @@
 
 namespace ucr::store {
 
+/// A bookkeeping key (Store::get_meta) set when a database written before contained resources were
+/// indexed is opened: their rows are missing until the API layer has reindexed the resources that
+/// have `contained`, which then removes the key.
+inline constexpr const char* kContainedReindexKey = "reindex:contained";
+
 /// The version facts of one stored resource version.
 struct VersionInfo {
   std::string type;
@@ -48,9 +53,20 @@ struct Criterion {
   std::vector<std::string> values;
 };
 
+/// One match of a search with _contained (R4 search.html#contained): a resource type/id, or, when
+/// `contained` is set, the contained resource with that local id (without '#') inside it.
+struct MatchRef {
+  std::string type;
+  std::string id;
+  std::string contained;
+};
+
 /// One page of search matches (ids of plan.type, in plan order).
 struct SearchPage {
   std::vector<std::string> ids;
+  /// With _contained (plan.contained other than kFalse) the matches are here, in plan order, and
+  /// `ids` is empty: containers, contained resources and resources of plan.type, by the plan's mode.
+  std::vector<MatchRef> refs;
   std::optional<std::size_t> total;          ///< set when asked for (or when cheap: the last page)
   bool more = false;                         ///< more matches follow this page
   std::vector<search::SortValue> last_keys;  ///< with _sort: the last row's sort values (for the next cursor)

@@ -1150,5 +1150,67 @@ TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
   }
 }
 
+TEST_F(SecurityTest, ContainedMatchesAreSeenOnlyByThoseWhoMaySeeTheirContainers) {
+  // R4 search.html#contained: a contained resource is part of its container, so it is visible only
+  // where the container is. A and B each have a prescription holding the same contained Medication.
+  const auto prescription = [](const std::string& patient_id) {
+    return json::serialize(json::object{
+        {"resourceType", "MedicationRequest"},
+        {"status", "active"},
+        {"intent", "order"},
+        {"subject", json::object{{"reference", "Patient/" + patient_id}}},
+        {"medicationReference", json::object{{"reference", "#med"}}},
+        {"contained",
+         json::array{json::object{
+             {"resourceType", "Medication"},
+             {"id", "med"},
+             {"code", json::object{{"coding", json::array{json::object{{"system", "http://snomed.info/sct"},
+                                                                       {"code", "322236009"}}}}}}}}}});
+  };
+  const std::string mr_a = seed("MedicationRequest", prescription(patient_a_));
+  const std::string mr_b = seed("MedicationRequest", prescription(patient_b_));
+  const std::string query = "/fhir/Medication?code=322236009&_contained=true";
+  // Unrestricted, the search finds both.
+  const auto all = open_->handle(make_request("GET", query + "&_total=accurate"));
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(ids_in(all), (std::set<std::string>{"MedicationRequest/" + mr_a, "MedicationRequest/" + mr_b}));
+  EXPECT_EQ(str(body_of(all), {"total"}), "2");
+  // An administrator may search Medications but not read prescriptions: neither the containers nor
+  // what they contain are shown.
+  const auto admin = as(token("admin"), "GET", query + "&_containedType=contained&_total=accurate");
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  EXPECT_TRUE(ids_in(admin).empty()) << admin.body;
+  EXPECT_EQ(body_of(admin).if_contains("total"), nullptr) << admin.body;
+  // The patient: only what their own record holds, counted within it.
+  const std::string pat = token("pat-a");
+  const auto own = as(pat, "GET", query);
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(ids_in(own), (std::set<std::string>{"MedicationRequest/" + mr_a}));
+  const auto own_contained = as(pat, "GET", query + "&_containedType=contained");
+  ASSERT_EQ(own_contained.status, 200) << own_contained.body;
+  const auto own_body = body_of(own_contained);
+  ASSERT_EQ(own_body.at("entry").as_array().size(), 1U) << own_contained.body;
+  EXPECT_EQ(str(own_body, {"entry", "0", "fullUrl"}), std::string(kBase) + "/MedicationRequest/" + mr_a + "#med");
+  EXPECT_EQ(str(body_of(as(pat, "GET", query + "&_summary=count")), {"total"}), "1");
+  // The GP has a relationship with A only: B's prescription and its Medication are not shown, and
+  // no total tells of them; a count across records is refused.
+  const std::string gp = token("dr-who");
+  const auto mine = as(gp, "GET", query + "&_total=accurate");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(ids_in(mine), (std::set<std::string>{"MedicationRequest/" + mr_a}));
+  EXPECT_EQ(body_of(mine).if_contains("total"), nullptr) << mine.body;
+  const auto contained = as(gp, "GET", query + "&_containedType=contained");
+  ASSERT_EQ(contained.status, 200) << contained.body;
+  EXPECT_EQ(contained.body.find(mr_b), std::string::npos) << contained.body;
+  EXPECT_NE(contained.body.find(mr_a + "#med"), std::string::npos) << contained.body;
+  EXPECT_EQ(as(gp, "GET", query + "&_summary=count").status, 403);
+  EXPECT_EQ(as(gp, "GET", "/fhir/Patient/" + patient_b_ + "/Medication?code=322236009&_contained=true").status, 403);
+  EXPECT_EQ(
+      str(body_of(as(gp, "GET",
+                     "/fhir/Patient/" + patient_a_ + "/Medication?code=322236009&_contained=true&_summary=count")),
+          {"total"}),
+      "1");
+}
+
 }  // namespace
 }  // namespace ucr::api::testing

@@ -278,7 +278,13 @@ TEST(Extract, MetaAndReferenceForms) {
   EXPECT_EQ(subject[0].target_type, "Patient");
   EXPECT_EQ(subject[0].target_id, "ext1");
   EXPECT_TRUE(has_token(rows, "performer:identifier", "http://ids", "doc-7"));
-  EXPECT_TRUE(of(rows.references, "performer").empty());  // contained references are not indexed
+  // A reference to a contained resource is kept as written, never as a Type/id (here the
+  // resource it names is not in `contained`, so it has no type either).
+  const auto performer = of(rows.references, "performer");
+  ASSERT_EQ(performer.size(), 1U);
+  EXPECT_EQ(performer[0].url, "#contained");
+  EXPECT_EQ(performer[0].target_type, "");
+  EXPECT_EQ(performer[0].target_id, "");
   const auto q = of(rows.quantities, "value-quantity");
   ASSERT_EQ(q.size(), 1U);
   EXPECT_DOUBLE_EQ(q[0].value, 5.25);
@@ -310,6 +316,45 @@ TEST(Extract, CompartmentsFromEveryCompartmentParam) {
   EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/a", "Patient/b"}));
   json::value org = json::parse(R"({"resourceType":"Organization","name":"x","partOf":{"reference":"Patient/a"}})");
   EXPECT_TRUE(extract(org, "Organization", "o").compartments.empty());
+}
+
+TEST(Extract, ContainedResourcesAreIndexedApartByTheirOwnTypesParameters) {
+  // R4 search.html#contained
+  const json::value mr = json::parse(R"({"resourceType":"MedicationRequest","id":"mr1","status":"active",
+    "subject":{"reference":"Patient/p1"},"medicationReference":{"reference":"#med1"},
+    "contained":[{"resourceType":"Medication","id":"med1",
+                  "code":{"coding":[{"system":"http://snomed.info/sct","code":"111"}]},
+                  "manufacturer":{"reference":"#org1"}},
+                 {"resourceType":"Organization","id":"org1","name":"Maker Ltd"},
+                 {"resourceType":"Patient","id":"p2","name":[{"family":"Inside"}]},
+                 {"resourceType":"NotAType","id":"x"},
+                 {"resourceType":"Medication"}]})");
+  const IndexRows rows = extract(mr, "MedicationRequest", "mr1");
+  // The container's reference to a contained resource: the contained type, no id, as written.
+  const auto refs = of(rows.references, "medication");
+  ASSERT_EQ(refs.size(), 1U);
+  EXPECT_EQ(refs[0].target_type, "Medication");
+  EXPECT_EQ(refs[0].target_id, "");
+  EXPECT_EQ(refs[0].url, "#med1");
+  // The container's own rows hold nothing of the contained resources; its compartment is its own.
+  EXPECT_FALSE(has_token(rows, "code", "http://snomed.info/sct", "111"));
+  EXPECT_EQ(rows.compartments, (std::vector<std::string>{"Patient/p1"}));
+  // Each addressable contained resource of a known type, with its local id as a token `_id`.
+  ASSERT_EQ(rows.contained.size(), 3U);
+  EXPECT_EQ(rows.contained[0].type, "Medication");
+  EXPECT_EQ(rows.contained[0].id, "med1");
+  EXPECT_TRUE(has_token(rows.contained[0].rows, "code", "http://snomed.info/sct", "111"));
+  EXPECT_TRUE(has_token(rows.contained[0].rows, "_id", "", "med1"));
+  const auto maker = of(rows.contained[0].rows.references, "manufacturer");
+  ASSERT_EQ(maker.size(), 1U);
+  EXPECT_EQ(maker[0].target_type, "Organization");
+  EXPECT_EQ(maker[0].url, "#org1");
+  EXPECT_EQ(rows.contained[1].type, "Organization");
+  EXPECT_EQ(normalized(rows.contained[1].rows, "name"), (std::vector<std::string>{"maker ltd"}));
+  EXPECT_EQ(rows.contained[2].type, "Patient");
+  EXPECT_TRUE(rows.contained[2].rows.compartments.empty());
+  // Only what compartments need: no contained rows.
+  EXPECT_TRUE(extract(mr, "MedicationRequest", "mr1", Registry::r4(), false).contained.empty());
 }
 
 }  // namespace

@@ -371,5 +371,41 @@ TEST(NormalizeString, CaseAndAccents) {
   EXPECT_EQ(normalize_string("日本"), "日本");  // other scripts pass through unchanged
 }
 
+TEST(ParseSearch, ContainedModes) {
+  // R4 search.html#contained
+  auto p = parse("Medication", {{"code", "111"}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->contained, Contained::kFalse);
+  EXPECT_EQ(p->contained_result, ContainedResult::kContainer);
+  p = parse("Medication", {{"_contained", "true"}, {"_containedType", "contained"}});
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->contained, Contained::kTrue);
+  EXPECT_EQ(p->contained_result, ContainedResult::kContained);
+  p = parse("Medication", {{"_contained", "both"}, {"_containedType", "container"}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->contained, Contained::kBoth);
+  EXPECT_EQ(p->contained_result, ContainedResult::kContainer);
+  EXPECT_FALSE(parse("Medication", {{"_contained", "yes"}}));
+  EXPECT_FALSE(parse("Medication", {{"_containedType", "inner"}}));
+  EXPECT_FALSE(parse("Medication", {{"_contained", "true"}, {"_after", "abc"}}));
+  // The cursor of a next link: sort values, then the match's type, id and local id.
+  p = parse("Medication",
+            {{"_contained", "true"}, {"_sort", "code"}, {"_after", R"(["111","MedicationRequest","mr1","med1"])"}});
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_TRUE(p->after_match.has_value());
+  EXPECT_EQ((*p->after_match)[1], "mr1");
+  EXPECT_EQ((*p->after_match)[2], "med1");
+  EXPECT_EQ(p->after_keys, (std::vector<SortValue>{std::string("111")}));
+  EXPECT_EQ(encode_contained_cursor(p->after_keys, "MedicationRequest", "mr1", "med1"),
+            R"(["111","MedicationRequest","mr1","med1"])");
+  EXPECT_FALSE(parse("Medication", {{"_contained", "both"}, {"_after", R"(["MedicationRequest","mr 1",""])"}}));
+  std::vector<core::Issue> warnings;
+  p = parse("Medication", {{"_contained", "sometimes"}}, true, &warnings);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->contained, Contained::kFalse);
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_EQ(warnings[0].severity, "warning");
+}
+
 }  // namespace
 }  // namespace ucr::search

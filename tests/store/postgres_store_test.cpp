@@ -111,6 +111,63 @@ TEST_F(PostgresStore, AnOlderSchemaIsUpgradedKeepingItsData) {
   EXPECT_TRUE(store->read("Patient", "kept"));
 }
 
+TEST_F(PostgresStore, AnUpgradeMarksStoredResourcesForTheContainedReindex) {
+  // Migration 4: resources stored before contained resources were indexed are reindexed by the
+  // server (store.hpp kContainedReindexKey); an empty database has nothing to reindex.
+  ASSERT_TRUE(migrate_postgres(options_, 3));
+  admin_query("INSERT INTO \"" + options_.schema +
+              "\".resource_current(type, id, rid, version, seq, deleted, last_updated) "
+              "VALUES('MedicationRequest', 'old', 1, 1, 1, 0, 0)");
+  auto report = migrate_postgres(options_);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->from, 3);
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->get_meta(kContainedReindexKey)->value_or(""), "pending");
+
+  options_.schema = fresh_schema();
+  auto empty = open();
+  ASSERT_NE(empty, nullptr);
+  EXPECT_FALSE(empty->get_meta(kContainedReindexKey)->has_value());
+}
+
+TEST_F(PostgresStore, AResourceWrittenTwiceInOneTransactionKeepsOnlyItsLastContainedRows) {
+  // Index rows wait in batches until the transaction flushes them: the first version's contained
+  // rows must not outlive the second version, which contains nothing.
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const auto version = [](std::int64_t n, bool with_contained) {
+    NewVersion v;
+    v.info = VersionInfo{"MedicationRequest", "twice", n, core::now_micros(), false};
+    v.method = "PUT";
+    v.json = R"({"resourceType":"MedicationRequest","id":"twice"})";
+    if (with_contained) {
+      search::ContainedRows med{"Medication", "med1", {}};
+      med.rows.tokens = {{"code", "http://snomed.info/sct", "111", ""}, {"_id", "", "med1", ""}};
+      v.index.contained.push_back(std::move(med));
+    }
+    return v;
+  };
+  ASSERT_TRUE(store->write([&](Transaction& t) -> core::Result<void> {
+    if (auto r = t.put(version(1, true)); !r) return r;
+    return t.put(version(2, false));
+  }));
+  search::Plan plan;
+  plan.type = "Medication";
+  plan.contained = search::Contained::kTrue;
+  auto page = store->search(plan, true);
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->refs.empty());
+  EXPECT_EQ(page->total.value_or(99), 0U);
+  // Written with its contained rows, it is found.
+  ASSERT_TRUE(store->write([&](Transaction& t) { return t.put(version(3, true)); }));
+  page = store->search(plan, true);
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_EQ(page->refs.size(), 1U);
+  EXPECT_EQ(page->refs[0].type, "MedicationRequest");
+  EXPECT_EQ(page->refs[0].id, "twice");
+}
+
 TEST_F(PostgresStore, ADatabaseWithANewerSchemaIsRefusedWithAClearError) {
   ASSERT_TRUE(migrate_postgres(options_));
   admin_query("INSERT INTO \"" + options_.schema + "\".schema_version(version, applied, what) VALUES(" +

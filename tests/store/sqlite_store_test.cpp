@@ -742,7 +742,7 @@ TEST(SqliteStore, ADatabaseOfSchemaVersion3IsUpgradedWithTheSigningKeyTable) {
   auto s = SqliteBackend::open(dir.path());
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ((*s)->get_meta("kept")->value_or(""), "yes");
-  EXPECT_EQ((*s)->get_meta("schema_version")->value_or(""), "4");
+  EXPECT_EQ((*s)->get_meta("schema_version")->value_or(""), "5");
   auto added = (*s)->add_signing_key(SigningKeyRecord{1, "1-a", 1, "x"});
   ASSERT_TRUE(added) << added.error().message();
   EXPECT_TRUE(*added);

@@ -150,7 +150,7 @@ std::vector<std::string> compartments_of(const json::value& doc, std::string_vie
     out.emplace_back(id);
     return out;
   }
-  const auto rows = search::extract(doc, type, id, registry());
+  const auto rows = search::extract(doc, type, id, registry(), false);
   for (const auto& c : rows.compartments) out.push_back(patient_id_of(c));
   return out;
 }
@@ -235,6 +235,26 @@ std::string readable_compartment_types(const Principal& who, const std::string& 
     for (const auto& t : types) consider(t);
   }
   return out;
+}
+
+/// Does a search ask for contained resources (_contained=true or both, R4 search.html#contained),
+/// in its query or its POSTed form? Their matches are checked against their containers.
+bool searches_contained(const Request& req) {
+  const auto asks = [](const std::vector<std::pair<std::string, std::string>>& params) {
+    return std::any_of(params.begin(), params.end(),
+                       [](const auto& p) { return p.first == "_contained" && p.second != "false"; });
+  };
+  if (asks(req.query)) return true;
+  if (req.method != "POST" || req.body.empty()) return false;
+  auto form = decode_query(req.body);
+  return form && asks(*form);
+}
+
+/// Does a search ask for a count only (_summary=count or _count=0)?
+bool counts_only(const Request& req) {
+  return std::any_of(req.query.begin(), req.query.end(), [](const auto& p) {
+    return (p.first == "_summary" && p.second == "count") || (p.first == "_count" && p.second == "0");
+  });
 }
 
 bool has_include(const Request& req) {
@@ -1043,7 +1063,10 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (auto r = need(route.type, Permission::search, true); !r) return r.error();
       auto granted = restriction_search(who, route.type);
       if (!granted) return granted.error();
-      if (patient_facing && in_compartment_types(route.type)) {
+      const bool contained = searches_contained(req);
+      // Contained resources are in their containers' compartments: a patient's search for them is
+      // run inside the patient's record, whatever the type.
+      if (patient_facing && (in_compartment_types(route.type) || contained)) {
         Request narrowed = req;
         if (req.method == "POST" && !req.body.empty()) {
           // A POSTed search carries its parameters in the body; the narrowed GET keeps them.
@@ -1074,11 +1097,18 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         }
         if (auto r = need_care(gate.patient); !r) return r.error();
       }
+      if (professional && contained && counts_only(req)) {
+        // The matches are checked one by one against their containers, which a count cannot be.
+        return forbidden(fmt::format(
+            "a count of contained {0} resources would include records you may not open: count within one patient's "
+            "record (Patient/<id>/{0}?...&_contained=true&_summary=count)",
+            route.type));
+      }
       if (Request narrowed = req; exclude_hidden_labels(who, narrowed) || !granted->empty()) {
         for (auto& p : *granted) narrowed.query.push_back(std::move(p));
         gate.narrowed = std::move(narrowed);
       }
-      gate.filter_entries = patient_facing || has_include(req);
+      gate.filter_entries = patient_facing || has_include(req) || contained;
       return gate;
     }
     case K::type_history:
@@ -1218,7 +1248,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
         for (auto& p : *granted) narrowed.query.push_back(std::move(p));
         gate.narrowed = std::move(narrowed);
       }
-      gate.filter_entries = patient_facing || has_include(req);
+      gate.filter_entries = patient_facing || has_include(req) || searches_contained(req);
       return gate;
     }
   }
@@ -1273,13 +1303,32 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
   if (entries == nullptr || !entries->is_array()) return;
   json::array kept;
   bool removed = false;
+  bool removed_match = false;
   for (auto& e : entries->get_array()) {
     const json::object* res = nullptr;
+    json::value container;  // the resource a contained match is in: it is seen only if that is
+    bool keep = true;
     if (e.is_object()) {
       if (const auto* r = e.get_object().if_contains("resource"); r != nullptr && r->is_object())
         res = &r->get_object();
+      const auto* full = e.get_object().if_contains("fullUrl");
+      const std::string_view url = full != nullptr && full->is_string() ? std::string_view(full->get_string()) : "";
+      if (const auto hash = url.find('#'); res != nullptr && hash != std::string_view::npos) {
+        // [base]/Type/id#local (R4 search.html#contained)
+        const auto id_at = url.rfind('/', hash);
+        const auto type_at =
+            id_at == std::string_view::npos || id_at == 0 ? std::string_view::npos : url.rfind('/', id_at - 1);
+        res = nullptr;
+        if (type_at != std::string_view::npos) {
+          auto stored = care.store().read(std::string(url.substr(type_at + 1, id_at - type_at - 1)),
+                                          std::string(url.substr(id_at + 1, hash - id_at - 1)));
+          boost::system::error_code cec;
+          if (stored) container = json::parse(stored->json, cec);
+          if (stored && !cec && container.is_object()) res = &container.get_object();
+        }
+        keep = res != nullptr;
+      }
     }
-    bool keep = true;
     if (res != nullptr) {
       std::string type;
       if (const auto* rt = res->if_contains("resourceType"); rt != nullptr && rt->is_string()) {
@@ -1306,10 +1355,15 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
       kept.push_back(std::move(e));
     } else {
       removed = true;
+      const auto* search = e.is_object() ? e.get_object().if_contains("search") : nullptr;
+      const auto* mode = search != nullptr && search->is_object() ? search->get_object().if_contains("mode") : nullptr;
+      removed_match = removed_match || (mode != nullptr && mode->is_string() && mode->get_string() == "match");
     }
   }
   if (!removed) return;
   doc.get_object()["entry"] = std::move(kept);
+  // A total that counted contained matches the caller may not see would tell of them.
+  if (removed_match && searches_contained(req)) doc.get_object().erase("total");
   response.body = format_body(json::serialize(doc), req);
 }
 }  // namespace

@@ -28,6 +28,15 @@ json::array search_params(const std::string& type) {
     }
     out.push_back(json::object{{"name", sp->code}, {"type", std::string(search::param_type_name(sp->type))}});
   }
+  // R4 search.html#contained: searches of one type may match contained resources.
+  out.push_back(json::object{{"name", "_contained"},
+                             {"definition", "http://hl7.org/fhir/SearchParameter/Resource-contained"},
+                             {"type", "token"},
+                             {"documentation", "false (default), true or both"}});
+  out.push_back(json::object{{"name", "_containedType"},
+                             {"definition", "http://hl7.org/fhir/SearchParameter/Resource-containedType"},
+                             {"type", "token"},
+                             {"documentation", "container (default) or contained: fullUrl [base]/Type/id#local"}});
   return out;
 }
 

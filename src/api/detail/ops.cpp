@@ -255,6 +255,11 @@ core::Result<search::Plan> parse_criteria(const std::string& type, std::string_v
   options.registry = &registry();
   auto plan = search::parse_search(type, *parsed, options, warnings);
   if (!plan) return plan.error();
+  if (plan->contained != search::Contained::kFalse) {
+    // The criteria choose a resource to create, change or delete: never one inside another.
+    return core::Error::invalid("conditional interactions match resources themselves, not contained ones",
+                                "_contained");
+  }
   if (plan->filters.empty() && !plan->compartment) {
     return core::Error::invalid("conditional interactions need at least one search criterion");
   }

@@ -276,6 +276,66 @@ core::Result<std::vector<std::pair<std::string, std::string>>> expand_value_sets
   return out;
 }
 
+/// The contained resource with local id `local` in `container`, or null.
+const json::value* find_contained(const json::value& container, std::string_view local) {
+  const auto* o = container.if_object();
+  const auto* list = o != nullptr ? o->if_contains("contained") : nullptr;
+  if (list == nullptr || !list->is_array()) return nullptr;
+  for (const auto& c : list->get_array()) {
+    const auto* co = c.if_object();
+    const auto* id = co != nullptr ? co->if_contains("id") : nullptr;
+    if (id != nullptr && id->is_string() && id->get_string() == local) return &c;
+  }
+  return nullptr;
+}
+
+/// The matches of a search with _contained (R4 search.html#contained): resources and containers as
+/// they are stored; a contained resource (_containedType=contained) as itself, with the fullUrl
+/// [base]/Type/id#local of its place in its container. Containers deleted or changed since the
+/// search (the contained resource gone) are left out. Containers and resources join `matched`
+/// (for _include); contained resources, which no reference outside their container can name, do not.
+core::Result<void> append_contained_matches(store::Store& store, const search::Plan& plan,
+                                            const std::vector<store::MatchRef>& refs, const Request& req,
+                                            std::string& body, bool& first, std::set<std::string>& seen,
+                                            std::vector<std::pair<std::string, std::string>>& matched) {
+  // Each type's resources in one reading.
+  std::map<std::string, std::vector<std::string>> wanted;
+  for (const auto& m : refs) {
+    auto& ids = wanted[m.type];
+    if (std::find(ids.begin(), ids.end(), m.id) == ids.end()) ids.push_back(m.id);
+  }
+  std::map<std::pair<std::string, std::string>, std::string> stored;
+  for (const auto& [t, ids] : wanted) {
+    auto found = store.read_many(t, ids);
+    if (!found) return found.error();
+    for (auto& r : *found) stored.emplace(std::make_pair(t, r.info.id), std::move(r.json));
+  }
+  for (const auto& m : refs) {
+    auto it = stored.find(std::make_pair(m.type, m.id));
+    if (it == stored.end()) continue;
+    const std::string url = req.base_url + "/" + m.type + "/" + m.id;
+    if (m.contained.empty()) {
+      if (!seen.insert(m.type + "/" + m.id).second) continue;
+      matched.emplace_back(m.type, m.id);
+      append_entry(body, first, url, shape_resource(it->second, m.type, summary_code(plan.summary), plan.elements),
+                   "match");
+      continue;
+    }
+    boost::system::error_code ec;
+    const json::value container = json::parse(it->second, ec);
+    if (ec) continue;
+    const json::value* contained = find_contained(container, m.contained);
+    if (contained == nullptr) continue;
+    const auto* rt = contained->get_object().if_contains("resourceType");
+    const std::string ctype = rt != nullptr && rt->is_string() ? std::string(rt->get_string()) : plan.type;
+    seen.insert(m.type + "/" + m.id + "#" + m.contained);
+    append_entry(body, first, url + "#" + m.contained,
+                 shape_resource(fhir::json_text(*contained), ctype, summary_code(plan.summary), plan.elements),
+                 "match");
+  }
+  return core::ok();
+}
+
 }  // namespace
 
 Response search_type(store::Store& store, const ApiOptions& options, const Request& req, const std::string& type,
@@ -308,15 +368,22 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   body += R"(,"link":[{"relation":"self","url":)" +
           quoted(link_url(self_base, *params, plan->offset, raw_after(*params))) + "}";
   // Pages follow a cursor (the last row's position in the sort order, then its id), which stays
-  // exact while resources are created, changed or deleted between pages. An explicit _offset
-  // (from a client) pages by offset.
+  // exact while resources are created, changed or deleted between pages (with _contained, the
+  // position is the match's type, id and local id). An explicit _offset (from a client) pages by
+  // offset.
   const bool keyset = plan->offset == 0;
   if (plan->count > 0 && keyset) {
-    if (plan->after) body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+    if (plan->after || plan->after_match) {
+      body += R"(,{"relation":"first","url":)" + quoted(link_url(self_base, *params, 0)) + "}";
+    }
     if (page->more && !page->ids.empty()) {
       const std::string cursor = !plan->sort.empty() ? search::encode_cursor(page->last_keys, page->ids.back())
                                  : page->last_rid    ? "~" + std::to_string(*page->last_rid)
                                                      : page->ids.back();
+      body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
+    } else if (page->more && !page->refs.empty()) {
+      const auto& last = page->refs.back();
+      const std::string cursor = search::encode_contained_cursor(page->last_keys, last.type, last.id, last.contained);
       body += R"(,{"relation":"next","url":)" + quoted(link_url(self_base, *params, 0, cursor)) + "}";
     }
   } else if (plan->count > 0) {
@@ -333,16 +400,22 @@ Response search_type(store::Store& store, const ApiOptions& options, const Reque
   bool first = true;
   std::set<std::string> seen;
   std::vector<std::pair<std::string, std::string>> matched;  // (type, id) for includes
-  // The page's resources in one reading (one round trip on PostgreSQL); those deleted between the
-  // search and the read are left out.
-  auto found = store.read_many(type, page->ids);
-  if (!found) return error_response(found.error(), req);
-  for (const auto& r : *found) {
-    const std::string& id = r.info.id;
-    seen.insert(type + "/" + id);
-    matched.emplace_back(type, id);
-    append_entry(body, first, req.base_url + "/" + type + "/" + id,
-                 shape_resource(r.json, type, summary_code(plan->summary), plan->elements), "match");
+  if (plan->contained != search::Contained::kFalse) {
+    if (auto r = append_contained_matches(store, *plan, page->refs, req, body, first, seen, matched); !r) {
+      return error_response(r.error(), req);
+    }
+  } else {
+    // The page's resources in one reading (one round trip on PostgreSQL); those deleted between the
+    // search and the read are left out.
+    auto found = store.read_many(type, page->ids);
+    if (!found) return error_response(found.error(), req);
+    for (const auto& r : *found) {
+      const std::string& id = r.info.id;
+      seen.insert(type + "/" + id);
+      matched.emplace_back(type, id);
+      append_entry(body, first, req.base_url + "/" + type + "/" + id,
+                   shape_resource(r.json, type, summary_code(plan->summary), plan->elements), "match");
+    }
   }
   // _include and _revinclude (R4 search.html#include): the first round starts from the matches; with
   // :iterate, each later round (a few levels) starts from the resources the round before added.
@@ -443,6 +516,14 @@ Response search_system(store::Store& store, const ApiOptions& options, const Req
     if (!plan->includes.empty() || !plan->revincludes.empty()) {
       return error_response(core::Error::not_supported("_include and _revinclude are not supported across types yet"),
                             req);
+    }
+    if (plan->contained != search::Contained::kFalse) {
+      return error_response(
+          core::Error::make(
+              400, "not-supported",
+              "_contained is supported in a search of one type (e.g. Medication?code=...&_contained=true)",
+              "_contained"),
+          req);
     }
     plans.push_back(std::move(*plan));
   }

@@ -119,6 +119,38 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   return ids;
 }
 
+/// A search with _contained (R4 search.html#contained): matches as type, id and local id, paged by offset.
+core::Result<SearchPage> search_contained(Connection& c, const search::Plan& plan, bool want_total) {
+  SearchPage page;
+  if (plan.count > 0) {
+    const sql::Sql query = sql::contained_search_sql(plan, false, plan.count + 1, plan.offset);
+    auto rows = c.run_shape(sql::numbered_placeholders(query.text), params_of(query.binds), "search");
+    if (!rows) return rows.error();
+    for (int i = 0; i < rows->size(); ++i) {
+      if (page.refs.size() == plan.count) {  // the row past the page: there are more
+        page.more = true;
+        break;
+      }
+      page.refs.push_back(MatchRef{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2)});
+      page.last_keys.clear();
+      for (int k = 0; k < static_cast<int>(plan.sort.size()); ++k) page.last_keys.push_back(rows->sort_value(i, 3 + k));
+    }
+  }
+  // Without a cursor, the last page tells the total for free.
+  if (!want_total && (page.more || plan.count == 0 || plan.after_match || (plan.offset > 0 && page.refs.empty()))) {
+    return page;
+  }
+  if (!want_total) {
+    page.total = plan.offset + page.refs.size();
+    return page;
+  }
+  const sql::Sql count = sql::contained_search_sql(plan, true, 0, 0);
+  auto rows = c.run_shape(sql::numbered_placeholders(count.text), params_of(count.binds), "count");
+  if (!rows) return rows.error();
+  page.total = static_cast<std::size_t>(rows->i64(0, 0));
+  return page;
+}
+
 /// A value that is part of a btree search key, cut to at most kKeyBytes at a UTF-8 character
 /// boundary: PostgreSQL refuses an index entry over about 2.7 kB, and a value that long (a pasted
 /// document in a name, a code, a URI) is not something anyone searches by. The full value stays in
@@ -371,7 +403,26 @@ class PgTransaction final : public Transaction {
     if (v.info.version > 1) {
       if (auto r = clear_index(rid); !r) return r;
     }
-    if (!v.info.deleted) return insert_index(v.info.type, v.compartment, v.index, rid);
+    if (v.info.deleted) return core::ok();
+    if (auto r = insert_index(v.info.type, v.compartment, v.index, rid); !r) return r;
+    return v.index.contained.empty() ? core::ok() : insert_contained(v.info.type, v.compartment, v.index, rid);
+  }
+
+  /// Queues the rows of the resources a resource contains, each under its contained rid and marked
+  /// type, with the container's compartment (so one person's data stays together).
+  core::Result<void> insert_contained(const std::string& type, const std::string& compartment,
+                                      const search::IndexRows& x, std::int64_t rid) {
+    if (rid > search::kMaxContainerRid) {
+      return core::Error::internal(fmt::format("a {}'s contained resources cannot be indexed", type));
+    }
+    for (std::size_t n = 0; n < x.contained.size(); ++n) {
+      const auto& c = x.contained[n];
+      if (auto r =
+              insert_index(search::contained_type(c.type), compartment, c.rows, search::contained_rid(rid, n), true);
+          !r) {
+        return r;
+      }
+    }
     return core::ok();
   }
 
@@ -388,7 +439,8 @@ class PgTransaction final : public Transaction {
     const std::int64_t rid = found->i64(0, 0);
     const std::string compartment = found->text(0, 2);
     if (auto r = clear_index(rid); !r) return r;
-    return insert_index(type, compartment, rows, rid);
+    if (auto r = insert_index(type, compartment, rows, rid); !r) return r;
+    return rows.contained.empty() ? core::ok() : insert_contained(type, compartment, rows, rid);
   }
 
   core::Result<void> set_meta(const std::string& key, const std::string& value) override {
@@ -461,22 +513,38 @@ class PgTransaction final : public Transaction {
     if (pending_rids_.erase(rid) != 0) {
       for (auto& b : batches_) b.drop(rid);
     }
+    // The rows of the resources it contains (one range of contained rids, search/index.hpp).
+    const std::int64_t first = search::contained_rid(rid, search::kContainedSlots - 2);
+    const std::int64_t last = search::contained_rid(rid, 0);
+    std::vector<std::int64_t> contained;
+    for (const std::int64_t pending : pending_rids_) {
+      if (pending >= first && pending <= last) contained.push_back(pending);
+    }
+    for (const std::int64_t crid : contained) {
+      pending_rids_.erase(crid);
+      for (auto& b : batches_) b.drop(crid);
+    }
     Params p;
     p.i64(rid);
-    auto r =
-        note(c_.run("WITH a AS (DELETE FROM idx_string WHERE rid = $1), b AS (DELETE FROM idx_token WHERE rid = $1), "
-                    "c AS (DELETE FROM idx_reference WHERE rid = $1), d AS (DELETE FROM idx_date WHERE rid = $1), "
-                    "e AS (DELETE FROM idx_number WHERE rid = $1), f AS (DELETE FROM idx_quantity WHERE rid = $1), "
-                    "g AS (DELETE FROM idx_uri WHERE rid = $1), h AS (DELETE FROM idx_composite WHERE rid = $1), "
-                    "i AS (DELETE FROM compartment WHERE rid = $1) SELECT 1",
-                    p, "clear index"));
+    p.i64(first);
+    p.i64(last);
+    auto r = note(c_.run(
+        "WITH a AS (DELETE FROM idx_string WHERE rid = $1 OR rid BETWEEN $2 AND $3), b AS (DELETE FROM idx_token "
+        "WHERE rid = $1 OR rid BETWEEN $2 AND $3), c AS (DELETE FROM idx_reference WHERE rid = $1 OR rid BETWEEN $2 "
+        "AND $3), d AS (DELETE FROM idx_date WHERE rid = $1 OR rid BETWEEN $2 AND $3), e AS (DELETE FROM idx_number "
+        "WHERE rid = $1 OR rid BETWEEN $2 AND $3), f AS (DELETE FROM idx_quantity WHERE rid = $1 OR rid BETWEEN $2 "
+        "AND $3), g AS (DELETE FROM idx_uri WHERE rid = $1 OR rid BETWEEN $2 AND $3), h AS (DELETE FROM "
+        "idx_composite WHERE rid = $1 OR rid BETWEEN $2 AND $3), i AS (DELETE FROM compartment WHERE rid = $1) "
+        "SELECT 1",
+        p, "clear index"));
     if (!r) return r.error();
     return core::ok();
   }
 
   /// Queues the index rows of resource `rid` for flush().
+  /// `contained`: the rows of a contained resource, which is in no compartment of its own.
   core::Result<void> insert_index(const std::string& type, const std::string& compartment, const search::IndexRows& x,
-                                  std::int64_t rid) {
+                                  std::int64_t rid, bool contained = false) {
     pending_rids_.insert(rid);
     for (const auto& r : x.strings) {
       auto& b = batches_[kString];
@@ -555,7 +623,7 @@ class PgTransaction final : public Transaction {
     for (const auto& c : x.compartments) {
       if (c.rfind("Patient/", 0) == 0) add_patient(std::string_view(c).substr(8));
     }
-    if (compartment.rfind("Patient/", 0) == 0 &&
+    if (!contained && compartment.rfind("Patient/", 0) == 0 &&
         std::find(x.compartments.begin(), x.compartments.end(), compartment) == x.compartments.end()) {
       add_patient(std::string_view(compartment).substr(8));
     }
@@ -725,6 +793,7 @@ class PostgresStore final : public Store {
 
   core::Result<SearchPage> search(const search::Plan& plan, bool want_total) override {
     return with_connection([&](Connection& c) -> core::Result<SearchPage> {
+      if (plan.contained != search::Contained::kFalse) return search_contained(c, plan, want_total);
       SearchPage page;
       if (plan.count > 0) {
         std::vector<std::vector<search::SortValue>> keys;

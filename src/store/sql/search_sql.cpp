@@ -1,11 +1,15 @@
 #include "store/sql/search_sql.hpp"
 
 #include "core/time.hpp"
+#include "search/index.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <set>
+#include <variant>
+#include <vector>
 
 #include <cmath>
 #include <cstdlib>
@@ -59,6 +63,26 @@ class Builder {
   std::string row_alias() { return fmt::format("i{}", next_alias_++); }
 
   void bind(Bind b) { sql_.binds.push_back(std::move(b)); }
+
+  /// The rid of the resource that alias `a` is, or that contains it (when `a` is a contained one).
+  static std::string container_of(const std::string& a) {
+    return fmt::format("(CASE WHEN {0}.rid < 0 THEN (-{0}.rid) / {1} ELSE {0}.rid END)", a, search::kContainedSlots);
+  }
+
+  /// `column` is the contained rid of a resource contained in the resource with rid `container`.
+  static std::string in_container(const std::string& column, const std::string& container) {
+    return fmt::format("{0} BETWEEN -({1} * {2} + {3}) AND -({1} * {2} + 1)", column, container,
+                       search::kContainedSlots, search::kContainedSlots - 1);
+  }
+
+  /// The id and lastUpdated of alias `a`: a resource (resource_current or a subquery with the same
+  /// columns), or the `_id` token row of a contained resource (its local id; its container's date).
+  std::string id_of(const std::string& a) const { return a + (token_aliases_.contains(a) ? ".code" : ".id"); }
+  std::string updated_of(const std::string& a) const {
+    if (!token_aliases_.contains(a)) return a + ".last_updated";
+    return fmt::format("(SELECT u.last_updated FROM resource_current u WHERE u.rid = (-{}.rid) / {})", a,
+                       search::kContainedSlots);
+  }
 
   /// (cond OR cond ...) over resource alias `a` (of resource type `type`).
   std::string filter(const Filter& f, const std::string& a, const std::string& type) {
@@ -359,6 +383,40 @@ class Builder {
     }
   }
 
+  /// SELECT rid ... of the `type` resources whose chained parameter refers (`#id`) to a resource
+  /// contained beside them that satisfies the chain: found from the contained resources.
+  std::string contained_chain_rows(const Condition& c, const std::string& type) {
+    const std::string marked = search::contained_type(c.chain_type);
+    const std::string t = alias();
+    const std::string r = row_alias();
+    token_aliases_.insert(t);
+    std::string out = "SELECT " + r + ".rid AS rid FROM ";
+    const bool driven = can_drive(*c.chain);
+    if (driven) {
+      const std::string d = alias();
+      out +=
+          "(" + driver_rows(*c.chain, marked) + ") " + d + " JOIN idx_token " + t + " ON " + t + ".rid = " + d + ".rid";
+    } else {
+      out += "idx_token " + t;
+    }
+    // The referring rows are the container's own, or (in a search of contained resources) those of
+    // another resource in the same container.
+    const std::string container = fmt::format("((-{}.rid) / {})", t, search::kContainedSlots);
+    const std::string same =
+        type.starts_with(search::kContainedMark) ? in_container(r + ".rid", container) : r + ".rid = " + container;
+    bind(type);
+    bind(c.param);
+    bind(c.chain_type);
+    bind(marked);
+    bind("_id");
+    out += fmt::format(
+        " JOIN idx_reference {0} ON {1} AND {0}.type = ? AND {0}.param = ? AND {0}.target_type = ? AND "
+        "{0}.target_id = '' AND {0}.url = '#' || {2}.code WHERE {2}.type = ? AND {2}.param = ?",
+        r, same, t);
+    if (!driven) out += " AND " + filter(*c.chain, t, marked);
+    return out;
+  }
+
   /// SELECT DISTINCT rid ... for a driving filter.
   std::string driver_rows(const Filter& f, const std::string& type) {
     const Condition& first = f.any_of.front();
@@ -368,12 +426,13 @@ class Builder {
       bind(type);
       bind(first.param);
       bind(first.chain_type);
-      return fmt::format(
-                 "SELECT DISTINCT {0}.rid AS rid FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = "
-                 "{0}.target_type AND {1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type = ? AND {0}.param = ? "
-                 "AND {0}.target_type = ? AND ",
-                 r, t) +
-             filter(*first.chain, t, first.chain_type);
+      std::string out = fmt::format(
+                            "SELECT DISTINCT {0}.rid AS rid FROM idx_reference {0} JOIN resource_current {1} ON "
+                            "{1}.type = {0}.target_type AND {1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.type "
+                            "= ? AND {0}.param = ? AND {0}.target_type = ? AND ",
+                            r, t) +
+                        filter(*first.chain, t, first.chain_type);
+      return out + " UNION " + contained_chain_rows(first, type);
     }
     bind(type);
     std::string out = fmt::format("SELECT DISTINCT {0}.rid AS rid FROM {1} {0} WHERE {0}.type = ? AND ", r,
@@ -386,18 +445,41 @@ class Builder {
     return out + ")";
   }
 
+  /// A chain through a `#id` reference (R4 search.html#chaining, references.html#contained): a
+  /// resource of chain_type contained in the same container as alias `a`, referred to by `a`'s
+  /// parameter, that satisfies the chain.
+  std::string contained_chain(const Condition& c, const std::string& a) {
+    const std::string r = row_alias();
+    const std::string t = alias();
+    token_aliases_.insert(t);
+    const std::string marked = search::contained_type(c.chain_type);
+    bind(marked);
+    bind("_id");
+    bind(c.param);
+    bind(c.chain_type);
+    std::string out = fmt::format(
+        "EXISTS (SELECT 1 FROM idx_reference {0} JOIN idx_token {1} ON {3} AND {1}.type = ? AND {1}.param = ? AND "
+        "{1}.code = substr({0}.url, 2) WHERE {0}.rid = {2}.rid AND {0}.param = ? AND {0}.target_type = ? AND "
+        "{0}.target_id = '' AND ",
+        r, t, a, in_container(t + ".rid", container_of(a)));
+    return out + filter(*c.chain, t, marked) + ")";
+  }
+
   // Conditions other than the driving one are checked per candidate through the index tables'
   // owner index (rid), which holds a few dozen rows per resource.
   std::string condition(const Condition& c, const std::string& a, const std::string& type) {
     if (c.param == "_id") {
       if (c.modifier == "not") {
         bind(c.code.value_or(""));
-        return a + ".id != ?";
+        return id_of(a) + " != ?";
       }
       bind(c.code.value_or(""));
-      return a + ".id = ?";
+      return id_of(a) + " = ?";
     }
-    if (c.param == "_lastUpdated") return range_test(c, a + ".last_updated", a + ".last_updated");
+    if (c.param == "_lastUpdated") {
+      const std::string updated = updated_of(a);
+      return range_test(c, updated, updated);
+    }
     if (c.chain) {
       const std::string r = row_alias();
       const std::string t = alias();
@@ -415,10 +497,15 @@ class Builder {
         bind(c.param);
         bind(c.chain_type);
         out = fmt::format(
-            "EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type AND "
+            "(EXISTS (SELECT 1 FROM idx_reference {0} JOIN resource_current {1} ON {1}.type = {0}.target_type AND "
             "{1}.id = {0}.target_id AND {1}.deleted = 0 WHERE {0}.rid = {2}.rid AND {0}.param = ? AND {0}.target_type "
             "= ? AND ",
             r, t, a);
+        // One call per statement: the binds must follow the text's order.
+        out += filter(*c.chain, t, c.chain_type);
+        out += ") OR ";
+        out += contained_chain(c, a);
+        return out + ")";
       }
       return out + filter(*c.chain, t, c.chain_type) + ")";
     }
@@ -466,6 +553,7 @@ class Builder {
  private:
   Sql& sql_;
   int next_alias_ = 1;
+  std::set<std::string, std::less<>> token_aliases_;  ///< aliases of contained resources' `_id` rows
 };
 
 }  // namespace
@@ -681,6 +769,148 @@ Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std
   sql.binds.emplace_back(static_cast<std::int64_t>(limit));
   sql.binds.emplace_back(static_cast<std::int64_t>(offset));
   sql.text = "SELECT * FROM (SELECT " + select + " FROM " + from + " WHERE " + where + ") AS m" + outer_where +
+             " ORDER BY " + order + " LIMIT ? OFFSET ?";
+  return sql;
+}
+
+Sql contained_search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset) {
+  Sql sql;
+  Builder b(sql);
+  const bool sorted = !count_only && !plan.sort.empty();
+  const bool containers = plan.contained_result == search::ContainedResult::kContainer;
+  const std::string marked = search::contained_type(plan.type);
+  // Each part selects (t, i, l [, k0, ...]): the type and id of the resource to return and, for a
+  // contained resource returned itself, its local id; then the sort values of the match. A part's
+  // binds follow its text: select list, FROM (with the driver), WHERE.
+  const auto select_list = [&](const std::string& head) {
+    std::string out = head;
+    if (sorted) {
+      for (std::size_t i = 0; i < plan.sort.size(); ++i)
+        out += fmt::format(", {} AS k{}", b.sort_expr(plan.sort[i], "c0"), i);
+    }
+    return out;
+  };
+  const auto driver_of = [&](bool allow) {
+    int driver = -1;
+    if (!allow) return driver;
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (!Builder::can_drive(plan.filters[i])) continue;
+      if (driver < 0 || Builder::selectivity(plan.filters[i]) <
+                            Builder::selectivity(plan.filters[static_cast<std::size_t>(driver)])) {
+        driver = static_cast<int>(i);
+      }
+    }
+    return driver;
+  };
+  // Contained resources of plan.type: each one's `_id` row (its key and local id), in a container
+  // that exists; the alias c0 has the columns a resource has (rid, id, last_updated).
+  std::string contained = "SELECT " + select_list(containers ? "c0.ctype AS t, c0.cid AS i, '' AS l"
+                                                             : "c0.ctype AS t, c0.cid AS i, c0.id AS l");
+  {
+    const int driver = driver_of(true);
+    std::string source = "idx_token k";
+    if (driver >= 0) {
+      source = "(" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], marked) +
+               ") d JOIN idx_token k ON k.rid = d.rid";
+    }
+    b.bind(marked);
+    b.bind("_id");
+    contained += fmt::format(
+        " FROM (SELECT k.rid AS rid, k.code AS id, p.last_updated AS last_updated, p.type AS ctype, p.id AS cid, "
+        "p.rid AS prid FROM {} JOIN resource_current p ON p.rid = (-k.rid) / {} WHERE k.type = ? AND k.param = ? "
+        "AND p.deleted = 0) c0 WHERE TRUE",
+        source, search::kContainedSlots);
+    if (plan.compartment) {
+      b.bind(*plan.compartment);
+      contained += " AND EXISTS (SELECT 1 FROM compartment pk WHERE pk.rid = c0.prid AND pk.patient = ?)";
+    }
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (static_cast<int>(i) == driver) continue;
+      contained += " AND " + b.filter(plan.filters[i], "c0", marked);
+    }
+  }
+  std::string all = contained;
+  if (plan.contained == search::Contained::kBoth) {
+    bool by_id = false;
+    const int driver = choose_driver(plan, by_id);
+    std::string ordinary = "SELECT " + select_list("c0.type AS t, c0.id AS i, '' AS l") + " FROM ";
+    if (driver >= 0) {
+      ordinary += "(" + b.driver_rows(plan.filters[static_cast<std::size_t>(driver)], plan.type) +
+                  ") d JOIN resource_current c0 ON c0.rid = d.rid";
+    } else {
+      ordinary += "resource_current c0";
+    }
+    b.bind(plan.type);
+    ordinary += " WHERE c0.type = ? AND c0.deleted = 0";
+    if (plan.compartment) {
+      b.bind(*plan.compartment);
+      ordinary += " AND EXISTS (SELECT 1 FROM compartment pk WHERE pk.rid = c0.rid AND pk.patient = ?)";
+    }
+    for (std::size_t i = 0; i < plan.filters.size(); ++i) {
+      if (static_cast<int>(i) == driver) continue;
+      ordinary += " AND " + b.filter(plan.filters[i], "c0", plan.type);
+    }
+    all += " UNION ALL " + ordinary;
+  }
+  // A container with several matching contained resources is one match.
+  if (count_only) {
+    sql.text = "SELECT COUNT(*) FROM (SELECT m.t FROM (" + all + ") m GROUP BY m.t, m.i, m.l) g";
+    return sql;
+  }
+  std::string select = "m.t AS t, m.i AS i, m.l AS l";
+  std::string order;
+  if (sorted) {
+    for (std::size_t i = 0; i < plan.sort.size(); ++i) {
+      const bool desc = plan.sort[i].descending;
+      select += fmt::format(", {}(m.k{}) AS s{}", desc ? "MAX" : "MIN", i, i);
+      order += fmt::format("s{}{}, ", i, desc ? " DESC NULLS LAST" : " ASC NULLS LAST");
+    }
+  }
+  order += "t, i, l";
+  // A cursor continues after the last match seen: its sort values (in the sort's directions, NULLS
+  // LAST), then its type, id and local id; exact while containers change between pages.
+  std::string after;
+  if (plan.after_match && plan.after_keys.size() == (sorted ? plan.sort.size() : 0)) {
+    struct Key {
+      std::string column;
+      bool descending;
+      search::SortValue value;
+    };
+    std::vector<Key> keys;
+    for (std::size_t i = 0; i < plan.after_keys.size(); ++i) {
+      keys.push_back(Key{fmt::format("s{}", i), plan.sort[i].descending, plan.after_keys[i]});
+    }
+    keys.push_back(Key{"t", false, (*plan.after_match)[0]});
+    keys.push_back(Key{"i", false, (*plan.after_match)[1]});
+    keys.push_back(Key{"l", false, (*plan.after_match)[2]});
+    const auto bind_value = [&](const search::SortValue& v) {
+      if (const auto* t = std::get_if<std::string>(&v)) {
+        b.bind(*t);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        b.bind(*n);
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        b.bind(*d);
+      }
+    };
+    const auto is_null = [](const search::SortValue& v) { return std::holds_alternative<std::monostate>(v); };
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (is_null(keys[i].value)) continue;  // nothing sorts after an absent value but other absent values
+      std::string term;
+      for (std::size_t j = 0; j < i; ++j) {
+        term += is_null(keys[j].value) ? keys[j].column + " IS NULL AND " : keys[j].column + " = ? AND ";
+        bind_value(keys[j].value);
+      }
+      const bool sort_key = i < plan.after_keys.size();
+      term += sort_key ? fmt::format("({0} {1} ? OR {0} IS NULL)", keys[i].column, keys[i].descending ? "<" : ">")
+                       : keys[i].column + " > ?";
+      bind_value(keys[i].value);
+      after += after.empty() ? "(" + term + ")" : " OR (" + term + ")";
+    }
+    after = " WHERE " + (after.empty() ? std::string("FALSE") : after);
+  }
+  sql.binds.emplace_back(static_cast<std::int64_t>(limit));
+  sql.binds.emplace_back(static_cast<std::int64_t>(offset));
+  sql.text = "SELECT * FROM (SELECT " + select + " FROM (" + all + ") m GROUP BY m.t, m.i, m.l) g" + after +
              " ORDER BY " + order + " LIMIT ? OFFSET ?";
   return sql;
 }

@@ -44,6 +44,14 @@ enum class Dialect { kSqlite, kPostgres };
 [[nodiscard]] Sql search_sql(const search::Plan& plan, bool count_only, std::size_t limit, std::size_t offset,
                              bool scan_by_id = false, Dialect dialect = Dialect::kSqlite);
 
+/// A search with _contained (plan.contained other than kFalse, R4 search.html#contained): SELECT
+/// type, id, local id (empty for a resource itself) [, sort values] of one page (limit/offset) in
+/// the plan's order (its sort keys, then type, id and local id), or SELECT COUNT(*) when
+/// count_only. Contained resources are matched on their own index rows (search/index.hpp), and only
+/// inside containers that exist; the plan's compartment applies to the containers.
+[[nodiscard]] Sql contained_search_sql(const search::Plan& plan, bool count_only, std::size_t limit,
+                                       std::size_t offset);
+
 /// For an unsorted plan whose best driving filter is a weak one (a string prefix, a code with few
 /// values, a date range) and whose other filters are codes with few values: SELECT COUNT(*) of at
 /// most `cap` of the driver's rows, to tell whether scan_by_id is the better plan. Empty otherwise.

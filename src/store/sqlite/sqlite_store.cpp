@@ -31,8 +31,10 @@ using sqlite_detail::Connection;
 using sqlite_detail::db_error;
 using sqlite_detail::Stmt;
 
-constexpr int kSchemaVersion = 4;
-/// Older schema versions this build brings up to date when opening (their changes only add tables).
+constexpr int kSchemaVersion = 5;
+/// Older schema versions this build brings up to date when opening (their changes only add tables,
+/// or, for 5, index contained resources: resources stored before are reindexed in the background
+/// when the bookkeeping key below is set).
 constexpr int kOldestUpgradable = 3;
 
 // Index rows are keyed by `rid`, an integer assigned once per resource (the seq of its first
@@ -130,12 +132,18 @@ class MultiInsert {
   std::array<std::string, kRowsPerInsert + 1> texts_;
 };
 
-// Clears a resource's index rows before its new version's rows go in (literals: cached by address).
+// Clears a resource's index rows, and those of the resources it contains (their rids are one range,
+// search/index.hpp), before its new version's rows go in (literals: cached by address).
+static_assert(search::kContainedSlots == 65536, "the statements below spell out the contained rid range");
 constexpr std::array<const char*, 9> kClearIndex = {
-    "DELETE FROM idx_composite WHERE rid = ?1", "DELETE FROM idx_string WHERE rid = ?1",
-    "DELETE FROM idx_token WHERE rid = ?1",     "DELETE FROM idx_reference WHERE rid = ?1",
-    "DELETE FROM idx_date WHERE rid = ?1",      "DELETE FROM idx_number WHERE rid = ?1",
-    "DELETE FROM idx_quantity WHERE rid = ?1",  "DELETE FROM idx_uri WHERE rid = ?1",
+    "DELETE FROM idx_composite WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_string WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_token WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_reference WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_date WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_number WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_quantity WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_uri WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
     "DELETE FROM compartment WHERE rid = ?1"};
 
 StoredResource row_to_resource(const Stmt& s, const std::string& type, const std::string& id, int first) {
@@ -219,6 +227,45 @@ core::Result<std::vector<std::string>> search_on(Connection& c, const search::Pl
   }
   if (rc != SQLITE_DONE) return db_error(c.db(), "search");
   return ids;
+}
+
+/// A search with _contained (R4 search.html#contained): matches as type, id and local id, paged by offset.
+core::Result<SearchPage> search_contained(Connection& c, const search::Plan& plan, bool want_total) {
+  SearchPage page;
+  if (plan.count > 0) {
+    const sql::Sql sql = sql::contained_search_sql(plan, false, plan.count + 1, plan.offset);
+    auto p = c.prepare_once(sql.text);
+    if (!p) return p.error();
+    Stmt s(c.db(), *p);
+    bind_all(s, sql.binds);
+    int rc = 0;
+    std::vector<search::SortValue> keys;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (page.refs.size() == plan.count) break;  // the row past the page: there are more
+      page.refs.push_back(MatchRef{s.text(0), s.text(1), s.text(2)});
+      keys.clear();
+      for (int i = 0; i < static_cast<int>(plan.sort.size()); ++i) keys.push_back(s.sort_value(3 + i));
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(c.db(), "search");
+    page.more = rc == SQLITE_ROW;
+    page.last_keys = std::move(keys);
+  }
+  // Without a cursor, the last page tells the total for free.
+  if (!want_total && (page.more || plan.count == 0 || plan.after_match || (plan.offset > 0 && page.refs.empty()))) {
+    return page;
+  }
+  if (!want_total) {
+    page.total = plan.offset + page.refs.size();
+    return page;
+  }
+  const sql::Sql sql = sql::contained_search_sql(plan, true, 0, 0);
+  auto p = c.prepare_once(sql.text);
+  if (!p) return p.error();
+  Stmt s(c.db(), *p);
+  bind_all(s, sql.binds);
+  if (s.step() != SQLITE_ROW) return db_error(c.db(), "count");
+  page.total = static_cast<std::size_t>(s.i64(0));
+  return page;
 }
 
 core::Result<std::vector<std::string>> find_ids_on(Connection& c, const std::string& type,
@@ -359,6 +406,7 @@ class SqliteTransaction final : public Transaction {
     }
     if (!v.info.deleted) {
       if (auto r = insert_index(v, rid); !r) return r;
+      if (!v.index.contained.empty()) return insert_contained(v, rid);
     }
     return core::ok();
   }
@@ -384,7 +432,8 @@ class SqliteTransaction final : public Transaction {
       v.compartment = s.text(2);
     }
     if (auto r = clear_index(rid); !r) return r;
-    return insert_index(v, rid);
+    if (auto r = insert_index(v, rid); !r) return r;
+    return v.index.contained.empty() ? core::ok() : insert_contained(v, rid);
   }
 
   core::Result<void> set_meta(const std::string& key, const std::string& value) override {
@@ -564,6 +613,22 @@ class SqliteTransaction final : public Transaction {
                        [](Stmt& s, int at, const std::string& patient) { s.bind_static(at, patient); });
   }
 
+  /// The rows of the resources `v` contains, each under its contained rid and marked type.
+  core::Result<void> insert_contained(const NewVersion& v, std::int64_t rid) {
+    if (rid > search::kMaxContainerRid) {
+      return core::Error::internal(
+          fmt::format("{}/{}: its contained resources cannot be indexed", v.info.type, v.info.id));
+    }
+    for (std::size_t n = 0; n < v.index.contained.size(); ++n) {
+      const auto& c = v.index.contained[n];
+      NewVersion cv;
+      cv.info.type = search::contained_type(c.type);
+      cv.index = c.rows;
+      if (auto r = insert_index(cv, search::contained_rid(rid, n)); !r) return r;
+    }
+    return core::ok();
+  }
+
   static void bind_common(Stmt& s, const NewVersion& v) {
     s.bind(1, v.info.type);
     s.bind(2, v.info.id);
@@ -630,6 +695,16 @@ class SqliteStore final : public Store {
     }
     if (auto r = check_schema_version(); !r) return r;
     if (auto r = writer_conn_->exec(kSchema); !r) return r;
+    {
+      // Schema version 5 indexes contained resources: an older database's are indexed after opening.
+      auto up = writer_conn_->prepare(
+          "INSERT OR IGNORE INTO ucr_meta(key, value) SELECT ?1, 'pending' WHERE EXISTS (SELECT 1 FROM ucr_meta "
+          "WHERE key = 'schema_version' AND CAST(value AS INTEGER) < 5)");
+      if (!up) return up.error();
+      Stmt s(writer_conn_->db(), *up);
+      s.bind(1, std::string(kContainedReindexKey));  // store.hpp
+      if (s.step() != SQLITE_DONE) return db_error(writer_conn_->db(), "schema");
+    }
     // Schema version 4 added signing_key (created above when missing): an older database is now current.
     auto p = writer_conn_->prepare(
         "INSERT INTO ucr_meta(key, value) VALUES('schema_version', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1");
@@ -903,6 +978,7 @@ class SqliteStore final : public Store {
     auto c = acquire();
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
+    if (plan.contained != search::Contained::kFalse) return search_contained(*lease.conn, plan, want_total);
     SearchPage page;
     if (plan.count > 0) {
       std::vector<std::vector<search::SortValue>> keys;

@@ -99,10 +99,19 @@ CREATE TABLE signing_key(generation BIGINT PRIMARY KEY, kid TEXT COLLATE "C" NOT
   created BIGINT NOT NULL, sealed TEXT NOT NULL);
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{{
+// Contained resources are indexed (R4 search.html#contained) under contained rids in the same
+// tables; those of resources stored before are missing until the server has reindexed them, which
+// it does in the background when this key is set (store.hpp kContainedReindexKey).
+constexpr const char* kV4 = R"sql(
+INSERT INTO ucr_meta(key, value) SELECT 'reindex:contained', 'pending' WHERE EXISTS (SELECT 1 FROM resource_current)
+ON CONFLICT (key) DO NOTHING;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "resources, history, search index, compartments, bookkeeping and audit tables", kV1},
     {2, "audit entries by patient", kV2},
     {3, "signing keys shared by the nodes", kV3},
+    {4, "contained resources searchable (those stored before are reindexed by the server)", kV4},
 }};
 
 }  // namespace

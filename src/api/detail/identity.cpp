@@ -103,6 +103,9 @@ json::object explanation_extension(const mpi::Explanation& x) {
                      {"valueString", fmt::format("{} ({:+.2f}): '{}' / '{}'", f.level, f.weight, f.a, f.b)}});
   }
   if (!x.result.cap.empty()) parts.push_back(json::object{{"url", "cap"}, {"valueString", x.result.cap}});
+  if (!x.result.corroboration.empty()) {
+    parts.push_back(json::object{{"url", "corroboration"}, {"valueString", x.result.corroboration}});
+  }
   parts.push_back(json::object{{"url", "weight"}, {"valueDecimal", x.result.weight}});
   return json::object{{"url", kExplanationUrl}, {"extension", std::move(parts)}};
 }
@@ -327,6 +330,9 @@ core::Result<LinkDecision> decide_link(store::Store& store, const json::object& 
         fmt::format("{}: {} ('{}' / '{}', {:+.2f})\n", mpi::field_name(f.field), f.level, f.a, f.b, f.weight);
   }
   if (!best.explanation.result.cap.empty()) d.explanation += fmt::format("rule: {}\n", best.explanation.result.cap);
+  if (!best.explanation.result.corroboration.empty()) {
+    d.explanation += fmt::format("corroboration: {}\n", best.explanation.result.corroboration);
+  }
   if (certain == 1) {
     d.link_to = best.id;
   } else {

@@ -79,7 +79,9 @@ std::size_t record_bytes(const mpi::PatientRecord& r) {
   strings(r.middle_names);
   strings(r.phones);
   strings(r.emails);
+  strings(r.gp_practices);
   n += r.postcodes.capacity() * sizeof(mpi::Postcode);
+  n += r.previous_postcodes.capacity() * sizeof(mpi::Postcode);
   n += r.identifiers.capacity() * sizeof(mpi::LocalId);
   return n;
 }

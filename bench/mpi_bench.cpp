@@ -184,6 +184,7 @@ void bm_batch_linkage(benchmark::State& state) {
 BENCHMARK(bm_batch_linkage)
     ->Args({100000, 100000, 2})
     ->Args({1000000, 100000, 2})
+    ->Args({1760000, 100000, 2})  // about 2,000,000 persons
     ->ArgNames({"people", "incoming", "threads"})
     ->Iterations(1)
     ->UseRealTime()

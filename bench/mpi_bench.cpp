@@ -79,7 +79,9 @@ std::size_t record_bytes(const mpi::PatientRecord& r) {
   strings(r.middle_names);
   strings(r.phones);
   strings(r.emails);
+  strings(r.gp_practices);
   n += r.postcodes.capacity() * sizeof(mpi::Postcode);
+  n += r.previous_postcodes.capacity() * sizeof(mpi::Postcode);
   n += r.identifiers.capacity() * sizeof(mpi::LocalId);
   return n;
 }
@@ -182,6 +184,7 @@ void bm_batch_linkage(benchmark::State& state) {
 BENCHMARK(bm_batch_linkage)
     ->Args({100000, 100000, 2})
     ->Args({1000000, 100000, 2})
+    ->Args({1760000, 100000, 2})  // about 2,000,000 persons
     ->ArgNames({"people", "incoming", "threads"})
     ->Iterations(1)
     ->UseRealTime()

@@ -96,6 +96,36 @@ struct MatchEvaluateArgs {
   std::size_t examples = 5;
 };
 
+/// Settings of `ucr match generate`.
+struct MatchGenerateArgs {
+  mpi::PopulationOptions population;
+  std::string records = "all";  ///< all | persons | copies
+  std::string out = "-";
+};
+
+/// Writes the generated Patients as NDJSON (one Patient a line), e.g. for `ucr import` or $match queries.
+int match_generate(const MatchGenerateArgs& args) {
+  if (auto valid = args.population.validate(); !valid) return fail(valid.error().message());
+  std::ofstream file;
+  if (args.out != "-") {
+    file.open(args.out, std::ios::binary | std::ios::trunc);
+    if (!file) return fail("cannot write " + args.out);
+  }
+  std::ostream& out = args.out == "-" ? std::cout : file;
+  std::size_t written = 0;
+  auto persons =
+      mpi::generate_patients(args.population, [&](const boost::json::object& patient, const mpi::RecordLabel& label) {
+        if ((args.records == "persons" && !label.original) || (args.records == "copies" && label.original)) return;
+        out << boost::json::serialize(patient) << '\n';
+        ++written;
+      });
+  if (!persons) return fail(persons.error().message());
+  out.flush();
+  if (!out) return fail("writing " + args.out + " failed");
+  std::cerr << fmt::format("match: {} Patients written ({} of {} persons)\n", written, args.records, persons->size());
+  return 0;
+}
+
 /// Progress of a long stage on standard error: a rewritten line on a terminal, else a line per 10%.
 mpi::ProgressFn stderr_progress(bool enabled) {
   if (!enabled) return {};
@@ -178,12 +208,14 @@ int match_evaluate(const MatchEvaluateArgs& args) {
       "ucr match evaluate: {} people, seed {}, {} copies per person; look-alikes: twins {}, namesakes {}, "
       "parent-child {}\n"
       "corruption: missing NHS {}, nickname {}, given typo {}, family typo {}, married {} (maiden kept {}), "
-      "transposed date {}, date typo {}, moved {}, phone changed {} / missing {}, e-mail missing {}, gender missing "
-      "{}, middle dropped {}\n"
+      "transposed date {}, date typo {}, moved {} (out of date {}), phone changed {} / missing {}, e-mail missing {}, "
+      "gender missing {}, middle dropped {}\n"
+      "evidence: address history kept {}; GP practice missing {}, changed {}, changed on a move {}\n"
       "weights: {}; generated in {:.2f} s\n\n",
       o.people, o.seed, o.copies_per_person, o.twin_rate, o.namesake_rate, o.parent_child_rate, r.missing_nhs,
       r.nickname, r.given_typo, r.family_typo, r.married, r.maiden_kept, r.transposed_date, r.date_typo, r.moved,
-      r.phone_changed, r.phone_missing, r.email_missing, r.gender_missing, r.middle_dropped,
+      r.moved_stale, r.phone_changed, r.phone_missing, r.email_missing, r.gender_missing, r.middle_dropped,
+      o.address_history, r.gp_missing, r.gp_changed, r.gp_moved,
       args.estimate              ? "estimated by EM from the candidate pairs"
       : args.config_file.empty() ? "default (data/mpi/match-config.json)"
                                  : args.config_file,
@@ -737,6 +769,14 @@ int main(int argc, char** argv) {
        "Share of copies with birth day and month swapped (when the day is 12 or less)");
   rate("--date-typo-rate", rates.date_typo, "Share of copies with one digit of the birth date wrong (day or year)");
   rate("--moved-rate", rates.moved, "Share of copies at another postcode");
+  rate("--moved-stale-rate", rates.moved_stale,
+       "Of those, the share that are out of date: the address (and GP practice) the person moved from");
+  rate("--address-history-rate", pop.address_history,
+       "Share of primary records that keep the previous address (use old), as PDS does");
+  rate("--gp-missing-rate", rates.gp_missing, "Share of copies without the registered GP practice");
+  rate("--gp-changed-rate", rates.gp_changed, "Share of copies with another practice without a move");
+  rate("--gp-moved-rate", rates.gp_moved,
+       "Share of moves that change the GP practice (the others stay in the district)");
   rate("--phone-changed-rate", rates.phone_changed, "Share of copies with another phone number");
   rate("--phone-missing-rate", rates.phone_missing, "Share of copies without a phone number (when not changed)");
   rate("--email-missing-rate", rates.email_missing, "Share of copies without the e-mail address");
@@ -755,6 +795,28 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
   match_eval->add_flag("--quiet", mea.quiet, "No progress on standard error (shown from 50,000 people)");
+
+  auto* match_gen = match->add_subcommand(
+      "generate",
+      "Write the synthetic population of `match evaluate` (default rates) as NDJSON, one FHIR Patient a line "
+      "(ids syn-<n>): every person's primary record, then the corrupted copies other systems hold. For loading "
+      "with `ucr import` and for $match queries.");
+  MatchGenerateArgs mga;
+  mga.population.people = 10000;
+  match_gen->add_option("--people", mga.population.people, "People generated (look-alikes and copies come on top)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2000000));
+  match_gen->add_option("--seed", mga.population.seed, "Seed: the same seed and options give the same population")
+      ->capture_default_str();
+  match_gen->add_option("--copies", mga.population.copies_per_person, "Mean corrupted copies per person (0-20)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 20.0));
+  match_gen
+      ->add_option("--records", mga.records,
+                   "Which records: all, persons (the primary records only) or copies (the corrupted copies only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"all", "persons", "copies"}));
+  match_gen->add_option("--out", mga.out, "NDJSON file to write ('-': standard output)")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   core::init_logging(log_level);
@@ -783,6 +845,7 @@ int main(int argc, char** argv) {
     }
     return match_evaluate(mea);
   }
+  if (*match_gen) return match_generate(mga);
 
   if (*validate) {
     std::string why;

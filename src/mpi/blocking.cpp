@@ -56,13 +56,17 @@ std::vector<std::string> blocking_keys(const PatientRecord& r) {
       keys.push_back("dob:" + format_date(Date{dob->year, dob->day, dob->month}));
     }
   }
+  // Previous addresses too: an out-of-date copy elsewhere still holds the address the person moved from.
+  std::vector<const Postcode*> postcodes;
+  for (const auto& pc : r.postcodes) postcodes.push_back(&pc);
+  for (const auto& pc : r.previous_postcodes) postcodes.push_back(&pc);
   const auto surnames = surname_codes(r);
   for (const auto& code : surnames) {
-    for (const auto& pc : r.postcodes) keys.push_back(fmt::format("sx:{}|{}", code, pc.district()));
+    for (const auto* pc : postcodes) keys.push_back(fmt::format("sx:{}|{}", code, pc->district()));
   }
   if (dob) {
     for (const auto& g : r.given_names) {
-      for (const auto& pc : r.postcodes) keys.push_back(fmt::format("gi:{}|{}|{}", g.front(), dob->year, pc.sector()));
+      for (const auto* pc : postcodes) keys.push_back(fmt::format("gi:{}|{}|{}", g.front(), dob->year, pc->sector()));
     }
     const auto givens = given_codes(r);
     for (const auto& s : surnames) {

@@ -14,8 +14,8 @@ namespace ucr::mpi {
 ///   "dob:1970-03-12"                 birth date, and the day/month-swapped date when it exists
 ///                                    ("dob:1970-12-03"), so transposed dates still meet
 ///   "sx:S530|ME14"                   Soundex of each family name (and of each part of a double-barrelled
-///                                    one) + postcode district
-///   "gi:j|1970|ME14 5"               given-name initial + birth year + postcode sector
+///                                    one) + postcode district (of current and previous addresses)
+///   "gi:j|1970|ME14 5"               given-name initial + birth year + postcode sector (current and previous)
 ///   "nm:S530|J500|1970"              Soundex of family name + Soundex of given name (and of the formal
 ///                                    names a nickname stands for) + birth year: survives a move
 ///   "tel:07700900123", "email:a@b.uk", "id:system|value"

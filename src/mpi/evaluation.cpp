@@ -290,9 +290,9 @@ std::string Evaluation::to_text() const {
   }
   if (!review_reasons.empty()) {
     line("");
-    line(fmt::format("{:<82} {:>6} {:>9}", "review queue, by reason", "same", "different"));
+    line(fmt::format("{:<100} {:>6} {:>9}", "review queue, by reason", "same", "different"));
     for (const auto& r : review_reasons) {
-      line(fmt::format("  {:<80} {:>6} {:>9}", r.reason, grouped(r.same_person), grouped(r.different_people)));
+      line(fmt::format("  {:<98} {:>6} {:>9}", r.reason, grouped(r.same_person), grouped(r.different_people)));
     }
   }
   for (const auto& w : wrong_auto_links) line("wrong auto-link: " + json::serialize(w.to_json()));

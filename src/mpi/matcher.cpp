@@ -21,13 +21,14 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "nhs_number", "family_name", "given_name", "birth_date", "gender", "postcode", "phone", "email", "local_id"};
+    "nhs_number", "family_name", "given_name", "birth_date", "gender",
+    "postcode",   "phone",       "email",      "local_id",   "gp_practice"};
 
 constexpr std::array<std::string_view, 2> kBinary = {"exact", "disagree"};
 constexpr std::array<std::string_view, 4> kFamily = {"exact", "close", "phonetic", "disagree"};
 constexpr std::array<std::string_view, 5> kGiven = {"exact", "variant", "close", "partial", "disagree"};
 constexpr std::array<std::string_view, 5> kBirth = {"exact", "transposed", "one_digit", "partial", "disagree"};
-constexpr std::array<std::string_view, 4> kPostcodeLevels = {"exact", "sector", "district", "disagree"};
+constexpr std::array<std::string_view, 5> kPostcodeLevels = {"exact", "previous", "sector", "district", "disagree"};
 
 constexpr std::size_t idx(Field f) { return static_cast<std::size_t>(f); }
 
@@ -151,6 +152,7 @@ int birth_level(const PatientRecord& a, const PatientRecord& b) {
   return kMissing;
 }
 
+/// Postcodes as explained: current ones first, then previous ones (positions index this order).
 Best compare_postcodes(const PatientRecord& a, const PatientRecord& b) {
   Best best;
   for (std::size_t i = 0; i < a.postcodes.size(); ++i) {
@@ -160,12 +162,24 @@ Best compare_postcodes(const PatientRecord& a, const PatientRecord& b) {
       if (pa == pb) {
         best.offer(0, i, j);
       } else if (pa.outward == pb.outward && pa.inward.substr(0, 1) == pb.inward.substr(0, 1)) {
-        best.offer(1, i, j);
-      } else if (pa.district() == pb.district()) {
         best.offer(2, i, j);
-      } else {
+      } else if (pa.district() == pb.district()) {
         best.offer(3, i, j);
+      } else {
+        best.offer(4, i, j);
       }
+    }
+  }
+  if (best.level == 0) return best;
+  // An address history: a copy that is out of date holds the address the person moved from, which the
+  // up-to-date record keeps as a previous address (and two records may both keep it). Exact only: near a
+  // previous address says little.
+  const auto na = a.postcodes.size();
+  const auto nb = b.postcodes.size();
+  for (std::size_t i = 0; i < na + a.previous_postcodes.size(); ++i) {
+    const auto& pa = i < na ? a.postcodes[i] : a.previous_postcodes[i - na];
+    for (std::size_t j = i < na ? nb : 0; j < nb + b.previous_postcodes.size(); ++j) {
+      if (pa == (j < nb ? b.postcodes[j] : b.previous_postcodes[j - nb])) best.offer(1, i, j);
     }
   }
   return best;
@@ -215,6 +229,8 @@ Best compare_field(Field f, const PatientRecord& a, const PatientRecord& b) {
       return compare_sets(a.emails, b.emails);
     case Field::kLocalId:
       return compare_local_ids(a, b);
+    case Field::kGpPractice:
+      return compare_sets(a.gp_practices, b.gp_practices);
   }
   return best;
 }
@@ -236,8 +252,13 @@ std::string value_of(Field f, const PatientRecord& r, std::size_t at) {
       return r.birth_date ? format_date(*r.birth_date) : std::string();
     case Field::kGender:
       return r.gender;
-    case Field::kPostcode:
-      return r.postcodes.empty() ? std::string() : pick(r.postcodes).full();
+    case Field::kPostcode: {
+      if (at < r.postcodes.size()) return r.postcodes[at].full();
+      if (at - r.postcodes.size() < r.previous_postcodes.size()) {
+        return r.previous_postcodes[at - r.postcodes.size()].full() + " (previous)";
+      }
+      return r.postcodes.empty() ? std::string() : r.postcodes.front().full();
+    }
     case Field::kPhone:
       return pick(r.phones);
     case Field::kEmail:
@@ -247,6 +268,8 @@ std::string value_of(Field f, const PatientRecord& r, std::size_t at) {
       const auto& id = pick(r.identifiers);
       return id.system + '|' + id.value;
     }
+    case Field::kGpPractice:
+      return pick(r.gp_practices);
   }
   return {};
 }
@@ -289,6 +312,9 @@ core::Result<void> overlay(MatchConfig& c, const json::value& value) {
     }
     if (const auto* v = r->get_object().if_contains("certain_needs_corroboration"); v != nullptr && v->is_bool()) {
       c.certain_needs_corroboration = v->get_bool();
+    }
+    if (const auto* v = r->get_object().if_contains("gp_practice_corroborates"); v != nullptr && v->is_bool()) {
+      c.gp_practice_corroborates = v->get_bool();
     }
   }
   if (const auto* fv = o.if_contains("fields")) {
@@ -400,7 +426,8 @@ json::value MatchConfig::to_json() const {
       {"prior", prior},
       {"thresholds", json::object{{"certain", certain}, {"probable", probable}, {"possible", possible}}},
       {"rules", json::object{{"nhs_disagreement_vetoes", nhs_disagreement_vetoes},
-                             {"certain_needs_corroboration", certain_needs_corroboration}}},
+                             {"certain_needs_corroboration", certain_needs_corroboration},
+                             {"gp_practice_corroborates", gp_practice_corroborates}}},
       {"fields", std::move(fields)},
   };
 }
@@ -447,11 +474,21 @@ MatchScore Matcher::score(const ComparisonVector& v) const {
     const int postcode = at(Field::kPostcode);
     // A full postcode, not a sector: namesakes born the same day in one sector of ~3,000 homes exist.
     // Not a middle name: middle names come from a small pool, and namesakes share them too often.
-    s.corroboration = postcode == 0              ? "postcode"
-                      : at(Field::kPhone) == 0   ? "phone"
-                      : at(Field::kEmail) == 0   ? "email"
-                      : at(Field::kLocalId) == 0 ? "local id"
-                                                 : std::string_view();
+    // A previous address held by one record and current (or previous) in the other tells a person who
+    // moved from a namesake born the same day elsewhere: an address has a household, twins and a parent
+    // and child share its history, and the given-name and birth-date rules below catch them.
+    // The registered GP practice has thousands of patients: with the rule on, it corroborates only the
+    // same family name (exact or close), the exact birth date and no conflicting phone number.
+    const int family = at(Field::kFamilyName);
+    const bool same_practice =
+        at(Field::kGpPractice) == 0 && (family == 0 || family == 1) && birth == 0 && at(Field::kPhone) != 1;
+    s.corroboration = postcode == 0                                       ? "postcode"
+                      : at(Field::kPhone) == 0                            ? "phone"
+                      : at(Field::kEmail) == 0                            ? "email"
+                      : at(Field::kLocalId) == 0                          ? "local id"
+                      : postcode == 1                                     ? "previous address"
+                      : same_practice && config_.gp_practice_corroborates ? "gp practice"
+                                                                          : std::string_view();
     const bool corroborated = !s.corroboration.empty();
     if (given == 4) {
       cap(Grade::kPossible, "no NHS number match and given names disagree");
@@ -463,8 +500,11 @@ MatchScore Matcher::score(const ComparisonVector& v) const {
       cap(Grade::kProbable, "no NHS number match and given names only partly agree");
     } else if (birth < 0 || birth > 2) {
       cap(Grade::kProbable, "no NHS number match and birth dates only partly agree");
+    } else if (!corroborated && same_practice) {
+      cap(Grade::kProbable, "no NHS number match and only the GP practice corroborates");
     } else if (!corroborated) {
-      cap(Grade::kProbable, "no NHS number match and no address, phone, e-mail or local id agrees");
+      cap(Grade::kProbable,
+          "no NHS number match and no address (current or previous), phone, e-mail or local id agrees");
     }
   }
   return s;

@@ -19,18 +19,31 @@
 namespace ucr::mpi {
 
 /// The compared fields, in the order of a ComparisonVector.
-enum class Field { kNhsNumber, kFamilyName, kGivenName, kBirthDate, kGender, kPostcode, kPhone, kEmail, kLocalId };
-inline constexpr std::size_t kFieldCount = 9;
+enum class Field {
+  kNhsNumber,
+  kFamilyName,
+  kGivenName,
+  kBirthDate,
+  kGender,
+  kPostcode,
+  kPhone,
+  kEmail,
+  kLocalId,
+  kGpPractice
+};
+inline constexpr std::size_t kFieldCount = 10;
 
 /// Configuration name of a field: "nhs_number", "family_name", "given_name", "birth_date", "gender",
-/// "postcode", "phone", "email", "local_id".
+/// "postcode", "phone", "email", "local_id", "gp_practice".
 [[nodiscard]] std::string_view field_name(Field field);
 
 /// The agreement levels of a field, best first; the last is always "disagree".
 ///  nhs_number: exact, disagree                  family_name: exact, close, phonetic, disagree
 ///  given_name: exact, variant (nickname), close, partial (an initial, or a middle name), disagree
 ///  birth_date: exact, transposed, one_digit, partial, disagree
-///  gender, phone, email, local_id: exact, disagree      postcode: exact, sector, district, disagree
+///  gender, phone, email, local_id, gp_practice: exact, disagree
+///  postcode: exact (current addresses), previous (one record's postcode is a previous address of the
+///            other, or both held it before), sector, district (current addresses), disagree
 [[nodiscard]] std::span<const std::string_view> level_names(Field field);
 
 /// Level of one field in a comparison: an index into level_names, or kMissing when either side lacks it.
@@ -65,10 +78,17 @@ struct MatchConfig {
   /// (then possible, for review): two people must never be merged silently.
   bool nhs_disagreement_vetoes = true;
   /// Without an agreeing NHS number, "certain" also needs an agreeing given name (exact/variant/close),
-  /// birth date (exact/transposed/one_digit), no gender disagreement, and one of postcode (exact), phone, e-mail
-  /// or local id; otherwise the grade is capped at probable, or at possible when the given names or birth dates
-  /// disagree outright. Guards twins, namesakes born the same day, and parent and child.
+  /// birth date (exact/transposed/one_digit), no gender disagreement, and one of postcode (exact, or a
+  /// previous address of either record), phone, e-mail or local id (or the GP practice, see below);
+  /// otherwise the grade is capped at probable, or at possible when the given names or birth dates disagree
+  /// outright. Guards twins, namesakes born the same day, and parent and child.
   bool certain_needs_corroboration = true;
+  /// Also accept the registered GP practice as corroboration, with the same family name (exact or close),
+  /// the exact birth date and no conflicting phone. Off by default: on the generated populations a
+  /// namesake born the same day at the same practice is about 1 in 300 namesakes, and the pairs it
+  /// would add are 97-99% precise, short of what "certain" (0.999) promises. Turn it on where same-day
+  /// namesakes are known to be rarer.
+  bool gp_practice_corroborates = false;
 
   /// The shipped defaults.
   [[nodiscard]] static const MatchConfig& defaults();
@@ -88,7 +108,8 @@ struct MatchScore {
   Grade grade = Grade::kCertainlyNot;
   std::string_view cap;  ///< why the grade was capped by a rule (static text), empty when not
   /// Without an agreeing NHS number: what corroborated the identity besides name, birth date and
-  /// gender ("postcode", "phone", "email", "local id"), empty when nothing did.
+  /// gender ("postcode", "phone", "email", "local id", "previous address", "gp practice"), empty when
+  /// nothing did.
   std::string_view corroboration;
 };
 

@@ -81,6 +81,10 @@ constexpr double kMiddleHeld = 0.5;     ///< share of people with a middle name
 constexpr double kYearTypo = 0.25;      ///< share of one-digit date typos in the year (else the day)
 constexpr double kPhoneIntl = 0.3;      ///< copies writing the phone as +44 (formatting only)
 constexpr double kPostcodeLower = 0.5;  ///< copies writing the postcode in lower case (formatting only)
+constexpr double kGpRegistered = 0.98;  ///< share of people registered with a GP practice (primary record)
+constexpr int kPracticesPerDistrict = 3;
+constexpr int kDistricts = 20;       ///< districts 1..20 in each area
+constexpr int kLastMoveYear = 2025;  ///< previous addresses end by this year
 constexpr int kFirstYear = 1930;
 constexpr int kLastYear = 2020;
 constexpr int kLastParentYear = 1985;
@@ -138,6 +142,11 @@ struct Demographics {
   std::string postcode;
   std::string phone;
   std::string email;
+  std::string gp;                 ///< ODS code of the registered GP practice, empty when none
+  std::string previous_postcode;  ///< the address before the last move
+  std::string previous_gp;        ///< the practice registered with there
+  int moved_year = 0;             ///< when the person left the previous address
+  bool history = false;           ///< the record keeps the previous address (use "old")
 };
 
 class Generator {
@@ -161,10 +170,39 @@ class Generator {
   }
 
   std::string postcode() {
-    return fmt::format("{}{} {}{}{}", kAreas[static_cast<std::size_t>(random_.uniform(0, kAreas.size() - 1))],
-                       random_.uniform(1, 20), random_.uniform(0, 9),
+    return postcode_in(static_cast<std::size_t>(random_.uniform(0, kAreas.size() - 1)), random_.uniform(1, kDistricts));
+  }
+
+  std::string postcode_in(std::size_t area, int district) {
+    return fmt::format("{}{} {}{}{}", kAreas[area], district, random_.uniform(0, 9),
                        kInwardLetters[static_cast<std::size_t>(random_.uniform(0, kInwardLetters.size() - 1))],
                        kInwardLetters[static_cast<std::size_t>(random_.uniform(0, kInwardLetters.size() - 1))]);
+  }
+
+  /// Another postcode in the district of `postcode` (as generated: upper case, area letters then district).
+  std::string postcode_near(const std::string& postcode) {
+    const auto [area, district] = place_of(postcode);
+    for (;;) {
+      auto other = postcode_in(area, district);
+      if (other != postcode) return other;
+    }
+  }
+
+  /// A GP practice of the district of `postcode`: fictional ODS-shaped codes "G8" + area + district + n.
+  std::string practice_near(const std::string& postcode) {
+    const auto [area, district] = place_of(postcode);
+    return fmt::format("G8{}{:02}{}", area, district, random_.uniform(1, kPracticesPerDistrict));
+  }
+
+  static std::pair<std::size_t, int> place_of(const std::string& postcode) {
+    std::size_t letters = 0;
+    while (letters < postcode.size() && postcode[letters] >= 'A' && postcode[letters] <= 'Z') ++letters;
+    const auto area = std::find(kAreas.begin(), kAreas.end(), std::string_view(postcode).substr(0, letters));
+    int district = 0;
+    for (std::size_t i = letters; i < postcode.size() && postcode[i] >= '0' && postcode[i] <= '9'; ++i) {
+      district = district * 10 + (postcode[i] - '0');
+    }
+    return {static_cast<std::size_t>(area - kAreas.begin()), district};
   }
 
   std::string phone() { return fmt::format("07{:09}", random_.uniform(0, 999'999'999)); }
@@ -188,6 +226,19 @@ class Generator {
     if (random_.chance(kEmailHeld)) {
       p.email = fmt::format("{}.{}{}@example.com", p.given, p.family, random_.uniform(1, 999));
     }
+    // The address before the last move: nearby when the move kept the GP practice, else anywhere.
+    const bool registered = random_.chance(kGpRegistered);
+    if (random_.chance(options_.rates.gp_moved)) {
+      p.previous_postcode = postcode();
+      p.previous_gp = practice_near(p.previous_postcode);
+      if (registered) p.gp = practice_near(p.postcode);
+    } else {
+      p.previous_postcode = postcode_near(p.postcode);
+      if (registered) p.gp = practice_near(p.postcode);
+      p.previous_gp = p.gp;
+    }
+    p.moved_year = random_.uniform(std::max(p.year, 2000), kLastMoveYear);
+    p.history = random_.chance(options_.address_history);
     return p;
   }
 
@@ -243,7 +294,26 @@ class Generator {
         p.day += p.day % 10 == 9 || p.day >= 28 ? -1 : 1;
       }
     }
-    if (random_.chance(r.moved)) p.postcode = postcode();
+    if (random_.chance(r.moved)) {
+      if (random_.chance(r.moved_stale)) {
+        // Out of date: last updated before the person moved.
+        p.postcode = p.previous_postcode;
+        p.gp = p.previous_gp;
+      } else if (random_.chance(r.gp_moved)) {
+        // Newer than the primary record: a move it has not heard of.
+        p.postcode = postcode();
+        p.gp = practice_near(p.postcode);
+      } else {
+        p.postcode = postcode_near(p.postcode);
+      }
+    } else if (!p.gp.empty() && random_.chance(r.gp_changed)) {
+      const auto old = p.gp;
+      do {
+        p.gp = practice_near(p.postcode);
+      } while (p.gp == old);
+    }
+    if (random_.chance(r.gp_missing)) p.gp.clear();
+    p.history = false;  // other systems keep the current address only
     if (random_.chance(r.phone_changed)) {
       p.phone = phone();
     } else if (random_.chance(r.phone_missing)) {
@@ -285,7 +355,17 @@ json::object to_patient(const Demographics& p, std::size_t index) {
   o["name"] = std::move(names);
   o["birthDate"] = fmt::format("{:04}-{:02}-{:02}", p.year, p.month, p.day);
   if (!p.gender.empty()) o["gender"] = p.gender;
-  o["address"] = json::array{json::object{{"use", "home"}, {"postalCode", p.postcode}}};
+  json::array addresses{json::object{{"use", "home"}, {"postalCode", p.postcode}}};
+  if (p.history && !p.previous_postcode.empty()) {
+    addresses.push_back(json::object{{"use", "old"},
+                                     {"postalCode", p.previous_postcode},
+                                     {"period", json::object{{"end", fmt::format("{:04}-06-30", p.moved_year)}}}});
+  }
+  o["address"] = std::move(addresses);
+  if (!p.gp.empty()) {
+    o["generalPractitioner"] = json::array{json::object{
+        {"type", "Organization"}, {"identifier", json::object{{"system", kOdsOrganisationSystem}, {"value", p.gp}}}}};
+  }
   json::array telecom;
   if (!p.phone.empty()) telecom.push_back(json::object{{"system", "phone"}, {"value", p.phone}});
   if (!p.email.empty()) telecom.push_back(json::object{{"system", "email"}, {"value", p.email}});
@@ -310,8 +390,13 @@ core::Result<void> PopulationOptions::validate() const {
     return core::Error::invalid(
         fmt::format("population: copies per person must be between 0 and 20 (got {})", copies_per_person));
   }
-  const std::array<std::pair<double, std::string_view>, 17> all = {{
+  const std::array<std::pair<double, std::string_view>, 22> all = {{
       {twin_rate, "twin rate"},
+      {address_history, "address history rate"},
+      {rates.moved_stale, "moved-stale rate"},
+      {rates.gp_missing, "GP practice missing rate"},
+      {rates.gp_changed, "GP practice changed rate"},
+      {rates.gp_moved, "GP practice changed on a move rate"},
       {namesake_rate, "namesake rate"},
       {parent_child_rate, "parent-child rate"},
       {rates.missing_nhs, "missing NHS number rate"},
@@ -343,6 +428,7 @@ json::value PopulationOptions::to_json() const {
       {"twin_rate", twin_rate},
       {"namesake_rate", namesake_rate},
       {"parent_child_rate", parent_child_rate},
+      {"address_history", address_history},
       {"rates", json::object{{"missing_nhs", rates.missing_nhs},
                              {"nickname", rates.nickname},
                              {"given_typo", rates.given_typo},
@@ -353,6 +439,10 @@ json::value PopulationOptions::to_json() const {
                              {"transposed_date", rates.transposed_date},
                              {"date_typo", rates.date_typo},
                              {"moved", rates.moved},
+                             {"moved_stale", rates.moved_stale},
+                             {"gp_missing", rates.gp_missing},
+                             {"gp_changed", rates.gp_changed},
+                             {"gp_moved", rates.gp_moved},
                              {"phone_changed", rates.phone_changed},
                              {"phone_missing", rates.phone_missing},
                              {"email_missing", rates.email_missing},

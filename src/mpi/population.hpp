@@ -22,7 +22,8 @@
 namespace ucr::mpi {
 
 /// Probabilities of each corruption, applied independently to every copy in another source system.
-/// All in [0, 1].
+/// All in [0, 1]. Every person has a registered GP practice (98%, one of 3 per postcode district) and a
+/// previous address: in the same district when the move kept the practice (1 - gp_moved), else anywhere.
 struct CorruptionRates {
   double missing_nhs = 0.5;       ///< the copy holds no NHS number
   double nickname = 0.15;         ///< given name written as a short form (William -> Bill) when one is known
@@ -33,11 +34,16 @@ struct CorruptionRates {
   double family_typo = 0.10;      ///< one keying error in the family name (when not married)
   double transposed_date = 0.05;  ///< birth day and month swapped (when the day is 12 or less and differs)
   double date_typo = 0.05;        ///< birth day one digit off (when not transposed)
-  double moved = 0.20;            ///< another postcode (anywhere in Kent and Medway)
+  double moved = 0.20;            ///< the copy holds another postcode than the primary record's current one
   double phone_changed = 0.15;    ///< another mobile number
   double phone_missing = 0.15;    ///< no phone (when not changed)
   double email_missing = 0.5;     ///< no e-mail
   double gender_missing = 0.05;   ///< no gender
+  double moved_stale = 0.75;      ///< of moved copies, the copy is out of date: it holds the address the person moved
+                                  ///< from (and the practice registered with then); else a newer address
+  double gp_missing = 0.3;        ///< the copy holds no registered GP practice
+  double gp_changed = 0.05;       ///< another practice in the same district without a move (re-registered)
+  double gp_moved = 0.5;          ///< a move changed the GP practice (a move within the district keeps it)
 };
 
 /// What a population holds. The defaults make about 3,450 people and 2,070 corrupted copies.
@@ -52,13 +58,15 @@ struct PopulationOptions {
                                      ///< family name and gender; another address, phone and NHS number)
   double parent_child_rate = 0.033;  ///< share of people born by 1985 with a child of the same name at the
                                      ///< same address and phone, born 18-35 years later
+  double address_history = 0.8;      ///< share of primary records that keep the address the person lived at
+                                     ///< before (Patient.address use "old" with a period), as PDS does
   CorruptionRates rates;
 
   /// Error `invalid` naming the option when a rate is outside [0, 1], copies_per_person outside [0, 20]
-  /// or people is 0 or above 20,000,000.
+  /// or people is 0 or above 2,000,000.
   [[nodiscard]] core::Result<void> validate() const;
   /// {"people", "seed", "copies_per_person", "twin_rate", "namesake_rate", "parent_child_rate",
-  ///  "rates": {"missing_nhs", "nickname", ...}}, for reports.
+  ///  "address_history", "rates": {"missing_nhs", "nickname", ...}}, for reports.
   [[nodiscard]] boost::json::value to_json() const;
 };
 

@@ -107,15 +107,45 @@ core::Result<PatientRecord> record_from_patient(const json::object& patient) {
     for (const auto& v : *addresses) {
       if (v.is_object()) ordered.push_back(&v.get_object());
     }
-    // Home addresses first, old ones last: the first postcode is the one blocking trusts most.
-    const auto rank = [](const json::object* a) {
-      const auto use = str(*a, "use");
-      return use == "home" ? 0 : use == "old" ? 2 : 1;
+    // An address is previous when its use is "old" or its period has ended (R4 Address.period.end).
+    const auto previous = [](const json::object* a) {
+      if (str(*a, "use") == "old") return true;
+      const auto* period = a->if_contains("period");
+      return period != nullptr && period->is_object() && !str(period->get_object(), "end").empty();
     };
+    // Home addresses first: the first postcode is the one blocking trusts most.
+    const auto rank = [](const json::object* a) { return str(*a, "use") == "home" ? 0 : 1; };
     std::stable_sort(ordered.begin(), ordered.end(),
                      [&](const json::object* a, const json::object* b) { return rank(a) < rank(b); });
     for (const auto* a : ordered) {
+      if (previous(a)) continue;
       if (auto pc = parse_postcode(str(*a, "postalCode"))) add_unique(r.postcodes, std::move(*pc));
+    }
+    for (const auto* a : ordered) {
+      if (!previous(a)) continue;
+      auto pc = parse_postcode(str(*a, "postalCode"));
+      if (pc && std::find(r.postcodes.begin(), r.postcodes.end(), *pc) == r.postcodes.end()) {
+        add_unique(r.previous_postcodes, std::move(*pc));
+      }
+    }
+  }
+
+  if (const auto* gps = arr(patient, "generalPractitioner")) {
+    for (const auto& v : *gps) {
+      if (!v.is_object()) continue;
+      const auto& ref = v.get_object();
+      const auto reference = str(ref, "reference");
+      const auto type = str(ref, "type");
+      const auto* id = ref.if_contains("identifier");
+      if (id != nullptr && id->is_object() && str(id->get_object(), "system") == kOdsOrganisationSystem &&
+          !str(id->get_object(), "value").empty() && (type.empty() || type == "Organization")) {
+        std::string code(str(id->get_object(), "value"));
+        std::transform(code.begin(), code.end(), code.begin(),
+                       [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; });
+        add_unique(r.gp_practices, "ods:" + code);
+      } else if (reference.starts_with("Organization/") && reference.size() > 13) {
+        add_unique(r.gp_practices, std::string(reference));
+      }
     }
   }
 

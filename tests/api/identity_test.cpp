@@ -226,6 +226,44 @@ TEST_F(IdentityTest, AnArrivingRecordIsLinkedToItsOneCertainMatchOrQueuedForRevi
   EXPECT_EQ(body_of(call("GET", "/fhir/Task")).at("entry").as_array().size(), 1U);
 }
 
+TEST_F(IdentityTest, ACopyMadeBeforeAMoveIsLinkedByThePreviousAddress) {
+  // The person's record keeps the address they moved from; a hospital's out-of-date copy still holds it.
+  json::object moved =
+      json::parse(person("Margaret", "Hartley", "1948-05-14", "CT9 1AA", "9000000009", "female")).as_object();
+  moved["address"].as_array().push_back(
+      json::object{{"use", "old"}, {"postalCode", "ME14 5AB"}, {"period", json::object{{"end", "2021-06-30"}}}});
+  moved["generalPractitioner"] = json::array{json::object{
+      {"identifier", json::object{{"system", "https://fhir.nhs.uk/Id/ods-organization-code"}, {"value", "G82001"}}}}};
+  const std::string keep = create(json::serialize(moved));
+  const std::string stale = person("Margaret", "Hartley", "1948-05-14", "me14 5ab", "", "female");
+
+  auto r = call("POST", "/fhir/Patient/$match", match_request(stale));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto answer = body_of(r);
+  ASSERT_FALSE(answer.at("entry").as_array().empty()) << r.body;
+  const auto& entry = answer.at("entry").as_array().at(0);
+  EXPECT_EQ(str(entry, {"resource", "id"}), keep);
+  const auto explained = json::serialize(entry.at("search"));
+  EXPECT_NE(explained.find(R"("valueCode":"certain")"), std::string::npos) << explained;
+  EXPECT_NE(explained.find(R"({"url":"corroboration","valueString":"previous address"})"), std::string::npos)
+      << explained;
+  EXPECT_NE(explained.find("ME14 5AB (previous)"), std::string::npos) << explained;
+
+  // Only the GP practice besides name and birth date: queued for review, not linked.
+  json::object same_practice =
+      json::parse(person("Margaret", "Hartley", "1948-05-14", "TN1 1AA", "", "female")).as_object();
+  same_practice["generalPractitioner"] = moved["generalPractitioner"];
+  const std::string maybe = create(json::serialize(same_practice));
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + maybe)).if_contains("link"), nullptr);
+  const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + maybe));
+  ASSERT_EQ(tasks.at("entry").as_array().size(), 1U) << json::serialize(tasks);
+  EXPECT_NE(json::serialize(tasks).find("only the GP practice corroborates"), std::string::npos);
+
+  // The out-of-date copy arriving is linked (the GP-only record is merely probable).
+  const std::string linked = create(stale);
+  EXPECT_TRUE(links_to(body_of(call("GET", "/fhir/Patient/" + linked)), "seealso", keep));
+}
+
 TEST_F(IdentityTest, TwinsAreNeverLinkedAutomatically) {
   const std::string first = create(person("Thomas", "Smith", "2001-06-01", "ME14 5AB"));
   const std::string twin = create(person("James", "Smith", "2001-06-01", "ME14 5AB"));

@@ -64,6 +64,20 @@ TEST(BlockingKeys, NicknameMeetsFormalNameAfterAMove) {
   EXPECT_TRUE(share_a_key(a, b));
 }
 
+TEST(BlockingKeys, PreviousAddressesAreKeysToo) {
+  // Birth date wrong by a year and no phone: only the surname near the previous address meets.
+  const auto moved = record(R"({"resourceType": "Patient", "name": [{"family": "Hartley", "given": ["Margaret"]}],
+    "birthDate": "1948-05-14", "address": [{"use": "home", "postalCode": "CT9 1AA"},
+    {"use": "old", "postalCode": "ME14 5AB", "period": {"end": "2021-06-30"}}]})");
+  const auto keys = blocking_keys(moved);
+  EXPECT_TRUE(has(keys, "sx:H634|ME14"));
+  EXPECT_TRUE(has(keys, "gi:m|1948|ME14 5"));
+  EXPECT_TRUE(has(keys, "sx:H634|CT9"));
+  const auto stale = record(R"({"resourceType": "Patient", "name": [{"family": "Hartley", "given": ["Maggie"]}],
+    "birthDate": "1949-05-14", "address": [{"postalCode": "ME14 6XY"}]})");
+  EXPECT_TRUE(share_a_key(moved, stale));
+}
+
 TEST(BlockingKeys, EmptyRecordHasNoKeys) { EXPECT_TRUE(blocking_keys(PatientRecord{}).empty()); }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tests of mpi/matcher: field levels, Fellegi-Sunter scores, grades, safety rules, explanations, config.
 #include "mpi/matcher.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -56,7 +57,7 @@ TEST(Matcher, FieldLevelsAreGraded) {
   EXPECT_EQ(level(v, Field::kGivenName), 1);   // variant: Jack ~ John
   EXPECT_EQ(level(v, Field::kBirthDate), 2);   // one digit
   EXPECT_EQ(level(v, Field::kGender), 0);
-  EXPECT_EQ(level(v, Field::kPostcode), 1);  // same sector
+  EXPECT_EQ(level(v, Field::kPostcode), 2);  // same sector
   EXPECT_EQ(level(v, Field::kPhone), kMissing);
 }
 
@@ -125,6 +126,129 @@ TEST(Matcher, ParentAndChildOfTheSameNameAtOneAddressAreNotCertain) {
                          record(R"({"name": [{"family": "Smith", "given": ["Mary"]}], "birthDate": "1979-08-30",
       "gender": "female", "address": [{"postalCode": "ME14 5AB"}]})"));
   EXPECT_NE(s.grade, Grade::kCertain);
+}
+
+// A copy last updated before the person moved: no NHS number, phone or e-mail; the name and birth date
+// agree, and its postcode is the one the person's up-to-date record keeps as a previous address.
+constexpr std::string_view kMoved = R"({
+  "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}],
+  "name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12", "gender": "male",
+  "address": [{"use": "home", "postalCode": "CT1 2AB"},
+              {"use": "old", "postalCode": "ME14 5AB", "period": {"end": "2019-06-30"}}],
+  "generalPractitioner": [{"type": "Organization",
+    "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "G82001"}}]})";
+constexpr std::string_view kStaleCopy = R"({"name": [{"family": "Smith", "given": ["John"]}],
+  "birthDate": "1970-03-12", "gender": "male", "address": [{"postalCode": "ME14 5AB"}]})";
+
+TEST(Matcher, APreviousAddressIsItsOwnLevel) {
+  const auto v = compare(record(kMoved), record(kStaleCopy));
+  EXPECT_EQ(level(v, Field::kPostcode), 1);
+  EXPECT_EQ(level_names(Field::kPostcode)[1], "previous");
+  EXPECT_EQ(level(compare(record(kStaleCopy), record(kMoved)), Field::kPostcode), 1);  // either way round
+  // The current address agreeing is still exact.
+  EXPECT_EQ(level(compare(record(kMoved), record(R"({"address": [{"postalCode": "CT1 2AB"}]})")), Field::kPostcode), 0);
+  // Both keep it as a previous address.
+  EXPECT_EQ(level(compare(record(kMoved), record(R"({"address": [{"postalCode": "DA1 1AA"},
+    {"use": "old", "postalCode": "ME14 5AB"}]})")),
+                  Field::kPostcode),
+            1);
+  // Near a previous address is not evidence: the current ones are compared by sector and district.
+  EXPECT_EQ(level(compare(record(kMoved), record(R"({"address": [{"postalCode": "ME14 5AD"}]})")), Field::kPostcode),
+            4);
+}
+
+TEST(Matcher, APreviousAddressCorroboratesAMovedPerson) {
+  const Matcher m;
+  const auto without_history = m.score(record(R"({
+    "name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12", "gender": "male",
+    "address": [{"use": "home", "postalCode": "CT1 2AB"}]})"),
+                                       record(kStaleCopy));
+  EXPECT_EQ(without_history.grade, Grade::kProbable);  // name and birth date alone
+  const auto e = m.explain(record(kMoved), record(kStaleCopy));
+  EXPECT_EQ(e.result.grade, Grade::kCertain);
+  EXPECT_EQ(e.result.corroboration, "previous address");
+  const auto& postcode = e.fields[static_cast<std::size_t>(Field::kPostcode)];
+  EXPECT_EQ(postcode.level, "previous");
+  EXPECT_EQ(postcode.a, "ME14 5AB (previous)");
+  EXPECT_EQ(postcode.b, "ME14 5AB");
+  EXPECT_EQ(e.to_json().at("corroboration").as_string(), "previous address");
+}
+
+TEST(Matcher, TheRegisteredGpPracticeIsWeighedAndCorroboratesOnlyWhenConfigured) {
+  const auto copy = record(R"({"name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12",
+    "gender": "male", "address": [{"postalCode": "TN1 1AA"}],
+    "generalPractitioner": [{"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "g82001"}}]})");
+  EXPECT_EQ(level(compare(record(kMoved), copy), Field::kGpPractice), 0);
+
+  // By default the practice adds weight but does not make a certain match of name and birth date.
+  const Matcher m;
+  const auto d = m.explain(record(kMoved), copy);
+  EXPECT_EQ(d.result.grade, Grade::kProbable);
+  EXPECT_EQ(d.result.cap, "no NHS number match and only the GP practice corroborates");
+  const auto& gp = d.fields[static_cast<std::size_t>(Field::kGpPractice)];
+  EXPECT_EQ(gp.level, "exact");
+  EXPECT_EQ(gp.a, "ods:G82001");
+  EXPECT_EQ(gp.b, "ods:G82001");
+  EXPECT_GT(gp.weight, 0);
+
+  auto c = MatchConfig::from_json(json::parse(R"({"rules": {"gp_practice_corroborates": true}})")).value();
+  EXPECT_TRUE(c.gp_practice_corroborates);
+  const Matcher with_gp(c);
+  const auto e = with_gp.explain(record(kMoved), copy);
+  EXPECT_EQ(e.result.grade, Grade::kCertain);
+  EXPECT_EQ(e.result.corroboration, "gp practice");
+  EXPECT_EQ(e.to_json().at("corroboration").as_string(), "gp practice");
+
+  // Not with another family name (a married name, or an unrelated person), a birth-date typo, or a phone
+  // that conflicts.
+  auto married = json::parse(R"({"name": [{"family": "Jones", "given": ["John"]}], "birthDate": "1970-03-12",
+    "gender": "male", "generalPractitioner": [{"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+    "value": "G82001"}}]})")
+                     .as_object();
+  EXPECT_EQ(with_gp.score(record(kMoved), record(json::serialize(married))).grade, Grade::kProbable);
+  auto typo = married;
+  typo["name"].as_array()[0].as_object()["family"] = "Smith";
+  typo["birthDate"] = "1970-03-13";
+  EXPECT_EQ(with_gp.score(record(kMoved), record(json::serialize(typo))).grade, Grade::kProbable);
+  auto phones = json::parse(kMoved).as_object();
+  phones["telecom"] = json::array{json::object{{"system", "phone"}, {"value", "07700 900123"}}};
+  auto other_phone = typo;
+  other_phone["birthDate"] = "1970-03-12";
+  other_phone["telecom"] = json::array{json::object{{"system", "phone"}, {"value", "07700 900999"}}};
+  EXPECT_EQ(with_gp.score(record(json::serialize(phones)), record(json::serialize(other_phone))).grade,
+            Grade::kProbable);
+  other_phone.erase("telecom");
+  EXPECT_EQ(with_gp.score(record(json::serialize(phones)), record(json::serialize(other_phone))).grade,
+            Grade::kCertain);
+
+  // Another practice disagrees, and is evidence against.
+  const auto other = record(R"({"generalPractitioner": [{"reference": "Organization/p2"}]})");
+  EXPECT_EQ(level(compare(record(kMoved), other), Field::kGpPractice), 1);
+  EXPECT_LT(m.config().weight(Field::kGpPractice, 1), 0);
+}
+
+TEST(Matcher, TwinsSharingAddressHistoryAndGpPracticeAreStillNotLinked) {
+  // Twins moved together and are registered at one practice: everything agrees but the given name.
+  const Matcher m;
+  const auto twin = [](std::string_view given) {
+    return record(fmt::format(R"({{"name": [{{"family": "Smith", "given": ["{}"]}}], "birthDate": "2001-06-01",
+      "gender": "male", "address": [{{"postalCode": "ME14 5AB"}}, {{"use": "old", "postalCode": "CT1 2AB"}}],
+      "generalPractitioner": [{{"identifier": {{"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+      "value": "G82001"}}}}]}})",
+                              given));
+  };
+  EXPECT_NE(m.score(twin("John"), twin("James")).grade, Grade::kCertain);
+  auto c = MatchConfig::defaults();
+  c.gp_practice_corroborates = true;
+  EXPECT_NE(Matcher(c).score(twin("John"), twin("James")).grade, Grade::kCertain);
+  // A parent and child of one name at one practice: the birth dates disagree.
+  const auto parent = record(R"({"name": [{"family": "Smith", "given": ["Mary"]}], "birthDate": "1950-03-12",
+    "gender": "female", "address": [{"use": "old", "postalCode": "ME14 5AB"}],
+    "generalPractitioner": [{"reference": "Organization/p1"}]})");
+  const auto child = record(R"({"name": [{"family": "Smith", "given": ["Mary"]}], "birthDate": "1979-08-30",
+    "gender": "female", "address": [{"postalCode": "ME14 5AB"}], "generalPractitioner": [{"reference": "Organization/p1"}]})");
+  EXPECT_NE(m.score(parent, child).grade, Grade::kCertain);
+  EXPECT_NE(Matcher(c).score(parent, child).grade, Grade::kCertain);
 }
 
 TEST(Matcher, ExplanationShowsEachFieldValuesAndWeights) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
+
 #include <set>
 #include <string>
 #include <vector>
@@ -22,7 +24,7 @@ PopulationOptions clean(std::size_t people) {
   o.twin_rate = 0;
   o.namesake_rate = 0;
   o.parent_child_rate = 0;
-  o.rates = CorruptionRates{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  o.rates = CorruptionRates{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   return o;
 }
 
@@ -85,6 +87,82 @@ TEST(Population, WithoutCorruptionCopiesEqualTheirPerson) {
     EXPECT_EQ(copy.birth_date, person.birth_date);
     EXPECT_EQ(copy.postcodes, person.postcodes);
     EXPECT_EQ(copy.phones, person.phones);  // "+44 7..." and "07..." normalise alike
+    EXPECT_EQ(copy.gp_practices, person.gp_practices);
+    EXPECT_TRUE(copy.previous_postcodes.empty());  // other systems keep the current address only
+  }
+}
+
+TEST(Population, PrimaryRecordsKeepAPreviousAddressAndAGpPractice) {
+  auto o = clean(1000);
+  o.address_history = 0.8;
+  const auto pop = generate_population(o).value();
+  std::size_t history = 0;
+  std::size_t registered = 0;
+  for (std::size_t p = 0; p < pop.persons.size(); ++p) {
+    const auto& r = pop.records[p];
+    ASSERT_EQ(r.postcodes.size(), 1U);
+    history += r.previous_postcodes.size();
+    EXPECT_LE(r.previous_postcodes.size(), 1U);
+    if (!r.previous_postcodes.empty()) {
+      EXPECT_NE(r.previous_postcodes[0], r.postcodes[0]);
+    }
+    registered += r.gp_practices.size();
+    // Practices are of the home district: "ods:G8" + area + two-digit district + n.
+    if (!r.gp_practices.empty()) {
+      EXPECT_EQ(r.gp_practices[0].substr(0, 6), "ods:G8") << r.gp_practices[0];
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(history) / 1000.0, 0.8, 0.05);
+  EXPECT_NEAR(static_cast<double>(registered) / 1000.0, 0.98, 0.02);
+
+  o.address_history = 0;
+  for (const auto& r : generate_population(o).value().records) EXPECT_TRUE(r.previous_postcodes.empty());
+}
+
+TEST(Population, OutOfDateCopiesHoldThePreviousAddressAndPractice) {
+  auto o = clean(600);
+  o.address_history = 1;
+  o.rates.moved = 1;
+  o.rates.moved_stale = 1;
+  o.rates.gp_moved = 1;
+  const auto pop = generate_population(o).value();
+  for (std::size_t i = 600; i < 1200; ++i) {
+    const auto& copy = pop.records[i];
+    const auto& person = pop.records[pop.labels[i].person];
+    ASSERT_EQ(person.previous_postcodes.size(), 1U);
+    EXPECT_EQ(copy.postcodes, person.previous_postcodes);
+    // A move that changed the practice: the old one is of the old district (two digits after the area).
+    ASSERT_EQ(copy.gp_practices.size(), 1U);
+    const auto district = copy.postcodes[0].district();
+    EXPECT_EQ(copy.gp_practices[0].substr(7, 2), fmt::format("{:02}", std::stoi(district.substr(2))));
+  }
+  // Moves within the district keep the practice: the old address is in the same district.
+  o.rates.gp_moved = 0;
+  const auto near = generate_population(o).value();
+  for (std::size_t i = 600; i < 1200; ++i) {
+    const auto& copy = near.records[i];
+    const auto& person = near.records[near.labels[i].person];
+    EXPECT_EQ(copy.gp_practices, person.gp_practices);
+    EXPECT_EQ(copy.postcodes[0].district(), person.postcodes[0].district());
+    EXPECT_NE(copy.postcodes[0], person.postcodes[0]);
+  }
+}
+
+TEST(Population, GpPracticeMissingAndChangedAtRateOne) {
+  auto o = clean(300);
+  o.rates.gp_missing = 1;
+  const auto missing = generate_population(o).value();
+  for (std::size_t i = 300; i < 600; ++i) EXPECT_TRUE(missing.records[i].gp_practices.empty());
+  o.rates.gp_missing = 0;
+  o.rates.gp_changed = 1;
+  const auto pop = generate_population(o).value();
+  for (std::size_t i = 300; i < 600; ++i) {
+    const auto& copy = pop.records[i];
+    const auto& person = pop.records[pop.labels[i].person];
+    if (person.gp_practices.empty()) continue;
+    ASSERT_EQ(copy.gp_practices.size(), 1U);
+    EXPECT_NE(copy.gp_practices, person.gp_practices);
+    EXPECT_EQ(copy.gp_practices[0].substr(0, 9), person.gp_practices[0].substr(0, 9));  // same district
   }
 }
 
@@ -215,6 +293,12 @@ TEST(Population, InvalidOptionsAreRefusedWithTheirName) {
   o = {};
   o.twin_rate = -0.1;
   EXPECT_FALSE(o.validate().has_value());
+  o = {};
+  o.rates.gp_missing = 2;
+  EXPECT_NE(o.validate().error().message().find("GP practice missing rate"), std::string::npos);
+  o = {};
+  o.address_history = -1;
+  EXPECT_NE(o.validate().error().message().find("address history rate"), std::string::npos);
   o = {};
   o.copies_per_person = 21;
   EXPECT_FALSE(o.validate().has_value());

@@ -36,10 +36,34 @@ TEST(PatientRecord, ExtractsEveryMatchedElement) {
   EXPECT_EQ(r.middle_names, (std::vector<std::string>{"anne"}));
   EXPECT_EQ(r.birth_date, (Date{1970, 3, 12}));
   EXPECT_EQ(r.gender, "female");
-  ASSERT_EQ(r.postcodes.size(), 2U);
-  EXPECT_EQ(r.postcodes[0].full(), "ME14 5AB");  // home before old
+  ASSERT_EQ(r.postcodes.size(), 1U);
+  EXPECT_EQ(r.postcodes[0].full(), "ME14 5AB");
+  ASSERT_EQ(r.previous_postcodes.size(), 1U);  // use "old" is a previous address
+  EXPECT_EQ(r.previous_postcodes[0].full(), "CT1 1AA");
   EXPECT_EQ(r.phones, (std::vector<std::string>{"07700900123"}));
   EXPECT_EQ(r.emails, (std::vector<std::string>{"mary@example.org"}));
+}
+
+TEST(PatientRecord, AnAddressWhosePeriodHasEndedIsPrevious) {
+  const auto r = record_from_patient(patient(R"({"resourceType": "Patient", "address": [
+    {"use": "home", "postalCode": "DA1 1AA", "period": {"start": "2001-01-01", "end": "2019-06-30"}},
+    {"use": "temp", "postalCode": "TN1 1AA"},
+    {"use": "old", "postalCode": "TN1 1AA"}]})"))
+                     .value();
+  ASSERT_EQ(r.postcodes.size(), 1U);
+  EXPECT_EQ(r.postcodes[0].full(), "TN1 1AA");
+  ASSERT_EQ(r.previous_postcodes.size(), 1U);  // TN1 1AA is current, so kept once, as current
+  EXPECT_EQ(r.previous_postcodes[0].full(), "DA1 1AA");
+}
+
+TEST(PatientRecord, ReadsTheRegisteredGpPractice) {
+  const auto r = record_from_patient(patient(R"({"resourceType": "Patient", "generalPractitioner": [
+    {"type": "Organization", "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "g82001"}},
+    {"reference": "Organization/abc"},
+    {"reference": "Practitioner/dr-who"},
+    {"type": "Practitioner", "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "X1"}}]})"))
+                     .value();
+  EXPECT_EQ(r.gp_practices, (std::vector<std::string>{"ods:G82001", "Organization/abc"}));
 }
 
 TEST(PatientRecord, KeepsInvalidNhsNumbersApart) {

@@ -47,11 +47,22 @@ PORT=$((20000 + RANDOM % 20000))
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
 BASE="http://127.0.0.1:$PORT/fhir"
-# Patient X: a demo patient with heart-rate readings (the last made); patient H: the first made,
-# given about 2,000 resources. Ids are time-ordered, so the two differ.
-PID_X=$(curl -s "$BASE/Observation?code=http://loinc.org%7C8867-4&_count=1&_sort=-_id&_elements=subject" |
-  python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["subject"]["reference"].split("/")[1])')
-PID_H=$(curl -s "$BASE/Patient?_count=1&_sort=_id&_elements=id" | python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+# Patient H: the last made, given about 2,000 resources. Patient X: an ordinary demo patient with
+# heart-rate readings: of the subjects of the first heart-rate Observations, the one with the fewest
+# Observations (so never H, nor a patient an earlier run of this script gave 2,000 more).
+PID_H=$(curl -s "$BASE/Patient?_count=1&_sort=-_id&_elements=id" | python3 -c 'import sys,json; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+PID_X=$(python3 - "$BASE" "$PID_H" <<'PY'
+import json, sys, urllib.request
+base, h = sys.argv[1], sys.argv[2]
+get = lambda q: json.load(urllib.request.urlopen(base + q))
+subjects = []
+for e in get("/Observation?code=http://loinc.org%7C8867-4&_count=20&_elements=subject").get("entry", []):
+    s = e["resource"]["subject"]["reference"].split("/")[1]
+    if s != h and s not in subjects:
+        subjects.append(s)
+print(min(subjects, key=lambda s: get(f"/Patient/{s}/Observation?_summary=count")["total"]))
+PY
+)
 HAVE=$(curl -s "$BASE/Patient/$PID_H/Observation?_summary=count" | python3 -c 'import sys,json; print(json.load(sys.stdin)["total"])')
 if ((HAVE < 1900)); then
   python3 - "$BASE" "$PID_H" <<'PY'

@@ -242,6 +242,20 @@ class Store {
     return out;
   }
 
+  /// Row handles (rids) of current resources of `type` carrying each of `codes` as a code of token
+  /// parameter `param`, read from the index alone: for each code in turn, at most `per_code` handles.
+  /// One reading; for look-ups of many keys at once
+  /// (record linkage's blocking keys), where a search per key would cost a plan and an id look-up
+  /// per row. Handles are stable for a resource's life and are read back with read_rids.
+  [[nodiscard]] virtual core::Result<std::vector<std::vector<std::int64_t>>> token_rids(
+      const std::string& type, const std::string& param, const std::vector<std::string>& codes,
+      std::size_t per_code) = 0;
+
+  /// The current versions of the resources of `type` with the given row handles (token_rids), in
+  /// the order given; handles of other types or of deleted resources are left out. One reading.
+  [[nodiscard]] virtual core::Result<std::vector<StoredResource>> read_rids(const std::string& type,
+                                                                            const std::vector<std::int64_t>& rids) = 0;
+
   /// The shared signing keys, oldest generation first. Backends without the table say so.
   [[nodiscard]] virtual core::Result<std::vector<SigningKeyRecord>> signing_keys() {
     return core::Error::not_supported("this store keeps no signing keys");

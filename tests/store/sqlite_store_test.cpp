@@ -664,6 +664,49 @@ TYPED_TEST(StoreContract, ReadManyReturnsCurrentVersionsInTheOrderAskedLeavingOu
   EXPECT_TRUE(none->empty());
 }
 
+TYPED_TEST(StoreContract, TokenRidsReadsEveryCodesBlockCappedAndReadRidsReturnsTheCurrentVersions) {
+  // Five Patients share key "k1"; two also carry "k2"; one was updated, one deleted, and an
+  // Observation carries "k1" under the same parameter name.
+  for (int i = 1; i <= 5; ++i) {
+    std::vector<search::TokenRow> rows{{"_key", "", "k1", ""}};
+    if (i <= 2) rows.push_back({"_key", "", "k2", ""});
+    ASSERT_TRUE(this->put("Patient", "p" + std::to_string(i), R"({"n":)" + std::to_string(i) + "}", 0, rows));
+  }
+  ASSERT_TRUE(this->put("Patient", "p1", R"({"n":1,"v":2})", 0, {{"_key", "", "k1", ""}, {"_key", "", "k2", ""}}));
+  ASSERT_TRUE(this->remove("Patient", "p5"));
+  ASSERT_TRUE(this->put("Observation", "o1", "{}", 0, {{"_key", "", "k1", ""}}));
+
+  auto blocks = this->store().token_rids("Patient", "_key", {"k2", "none", "k1"}, 10);
+  ASSERT_TRUE(blocks) << blocks.error().message();
+  ASSERT_EQ(blocks->size(), 3u);
+  EXPECT_EQ((*blocks)[0].size(), 2u);
+  EXPECT_TRUE((*blocks)[1].empty());
+  EXPECT_EQ((*blocks)[2].size(), 4u);  // p5 was deleted; the Observation is another type
+  auto capped = this->store().token_rids("Patient", "_key", {"k1"}, 3);
+  ASSERT_TRUE(capped);
+  EXPECT_EQ((*capped)[0].size(), 3u);
+
+  // Read back in the order asked: p1's current version; an unknown handle is left out.
+  std::vector<std::int64_t> rids = (*blocks)[2];
+  std::reverse(rids.begin(), rids.end());
+  rids.push_back(987654321);
+  auto got = this->store().read_rids("Patient", rids);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got->size(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& r : *got) ids.push_back(r.info.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"p4", "p3", "p2", "p1"}));
+  EXPECT_EQ(got->back().info.version, 2);
+  EXPECT_EQ(got->back().json, R"({"n":1,"v":2})");
+  // A handle read as another type is not that type's resource.
+  auto other = this->store().read_rids("Observation", (*blocks)[0]);
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->empty());
+  auto none = this->store().token_rids("Patient", "_key", {}, 10);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TYPED_TEST(StoreContract, AResourceWrittenTwiceInOneWriteKeepsOnlyItsLastIndexRows) {
   auto r = this->store().write([](Transaction& t) -> core::Result<void> {
     for (int i = 1; i <= 200; ++i) {

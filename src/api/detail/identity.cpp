@@ -15,8 +15,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ucr::api::detail {
@@ -232,45 +233,36 @@ const mpi::Matcher& matcher() {
   return kMatcher;
 }
 
-/// Every stored Patient sharing a blocking key with `query`, scored; certainly-not candidates and
-/// `exclude_id` are left out, the best first. A key's block is read up to `per_key` records: a larger
-/// block (a common surname's sound in one postcode district) says little on its own. At most `limit`
-/// candidates are read and scored: those whose shared keys are the most selective, by the sum over
-/// shared keys of 1 / (records in the key's block), so a shared phone outranks a shared birth date.
+/// Every stored Patient sharing a blocking key with `query`, scored; certainly-not candidates are
+/// left out, the best first. A key's block is read up to `per_key` records: a larger block (a common
+/// surname's sound in one postcode district) says little on its own. At most `limit` candidates are
+/// read and scored: those whose shared keys are the most selective, by the sum over shared keys of
+/// 1 / (records in the key's block), so a shared phone outranks a shared birth date.
 core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mpi::PatientRecord& query,
-                                                   const std::vector<std::string>& keys, std::size_t limit,
-                                                   const std::string& exclude_id) {
+                                                   const std::vector<std::string>& keys, std::size_t limit) {
   // At 2,000,000 persons a birth date's block holds about 65, a surname's sound in one district several
   // hundred: reading 50 of each keeps a $match to a few thousand index rows (p99 30 -> 18 ms there),
   // and a true match shares smaller blocks too (name code + birth year, phone, NHS number).
   constexpr std::size_t kPerKey = 50;
-  std::map<std::string, double> shared;
-  for (const auto& key : keys) {
-    search::Plan plan;
-    plan.type = "Patient";
-    plan.count = kPerKey;
-    search::Filter f;
-    search::Condition c;
-    c.type = search::ParamType::kToken;
-    c.param = kMatchKeyParam;
-    c.code = key;
-    f.any_of.push_back(std::move(c));
-    plan.filters.push_back(std::move(f));
-    auto page = store.search(plan, false);
-    if (!page) return page.error();
-    const double weight = 1.0 / static_cast<double>(std::max<std::size_t>(1, page->ids.size()));
-    for (const auto& id : page->ids) {
-      if (id != exclude_id) shared[id] += weight;
-    }
+  // Every key's block in one reading of the index alone; only the chosen candidates are read.
+  auto blocks = store.token_rids("Patient", kMatchKeyParam, keys, kPerKey);
+  if (!blocks) return blocks.error();
+  std::unordered_map<std::int64_t, double> shared;
+  for (const auto& block : *blocks) {
+    const double weight = 1.0 / static_cast<double>(std::max<std::size_t>(1, block.size()));
+    for (const auto rid : block) shared[rid] += weight;
   }
-  std::vector<std::pair<std::string, double>> candidates(shared.begin(), shared.end());
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::pair<std::int64_t, double>> candidates(shared.begin(), shared.end());
+  // Equal weights fall back to the order records were first stored, so answers do not depend on
+  // the hash map's order.
+  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
   if (candidates.size() > limit) candidates.resize(limit);
-  std::vector<std::string> ids;
-  ids.reserve(candidates.size());
-  for (auto& [id, weight] : candidates) ids.push_back(std::move(id));
-  auto stored = store.read_many("Patient", ids);  // deleted ones are left out
+  std::vector<std::int64_t> rids;
+  rids.reserve(candidates.size());
+  for (const auto& [rid, weight] : candidates) rids.push_back(rid);
+  auto stored = store.read_rids("Patient", rids);  // deleted ones are left out
   if (!stored) return stored.error();
   std::vector<Scored> scored;
   for (auto& res : *stored) {
@@ -334,7 +326,7 @@ core::Result<LinkDecision> decide_link(store::Store& store, const json::object& 
   if (!record) return d;
   const auto keys = mpi::blocking_keys(*record);
   if (keys.empty()) return d;
-  auto scored = score_candidates(store, *record, keys, kLinkCandidates, "");
+  auto scored = score_candidates(store, *record, keys, kLinkCandidates);
   if (!scored) return scored.error();
   if (scored->empty()) return d;
   const auto certain = std::count_if(scored->begin(), scored->end(),
@@ -470,7 +462,7 @@ Response match_patient(store::Store& store, const ApiOptions& /*options*/, const
                               "NHS number, a phone number or an e-mail address)"),
                           req);
   }
-  auto candidates = score_candidates(store, *query, keys, kMaxCandidates, "");
+  auto candidates = score_candidates(store, *query, keys, kMaxCandidates);
   if (!candidates) return error_response(candidates.error(), req);
   std::vector<Scored> scored;
   for (auto& c : *candidates) {

@@ -964,6 +964,58 @@ class PostgresStore final : public Store {
     });
   }
 
+  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
+                                                                  const std::vector<std::string>& codes,
+                                                                  std::size_t per_code) override {
+    std::vector<std::vector<std::int64_t>> out(codes.size());
+    if (codes.empty() || per_code == 0) return out;
+    return with_connection([&](Connection& c) -> core::Result<std::vector<std::vector<std::int64_t>>> {
+      std::vector<std::string_view> views(codes.begin(), codes.end());
+      Params p;
+      p.text(type);
+      p.text(param);
+      p.text_array(views);
+      p.i64(static_cast<std::int64_t>(per_code));
+      // One round trip for every code: each is its own capped index range scan.
+      auto rows = c.run(
+          "SELECT k.n, t.rid FROM unnest($3::text[]) WITH ORDINALITY AS k(code, n) CROSS JOIN LATERAL "
+          "(SELECT rid FROM idx_token WHERE type = $1 AND param = $2 AND code = k.code ORDER BY rid LIMIT $4) t",
+          p, "token look-up");
+      if (!rows) return rows.error();
+      for (int i = 0; i < rows->size(); ++i) {
+        const std::int64_t n = rows->i64(i, 0);
+        if (n >= 1 && static_cast<std::size_t>(n) <= out.size())
+          out[static_cast<std::size_t>(n) - 1].push_back(rows->i64(i, 1));
+      }
+      return out;
+    });
+  }
+
+  core::Result<std::vector<StoredResource>> read_rids(const std::string& type,
+                                                      const std::vector<std::int64_t>& rids) override {
+    if (rids.empty()) return std::vector<StoredResource>{};
+    return with_connection([&](Connection& c) -> core::Result<std::vector<StoredResource>> {
+      Params p;
+      p.text(type);
+      p.i64_array(rids);
+      auto rows = c.run(
+          "SELECT c.rid, c.id, c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment FROM "
+          "resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = $1 AND c.rid = ANY($2::bigint[]) "
+          "AND c.deleted = 0",
+          p, "read");
+      if (!rows) return rows.error();
+      std::unordered_map<std::int64_t, int> row_of;
+      for (int i = 0; i < rows->size(); ++i) row_of.emplace(rows->i64(i, 0), i);
+      std::vector<StoredResource> out;
+      out.reserve(row_of.size());
+      for (const auto rid : rids) {
+        const auto it = row_of.find(rid);
+        if (it != row_of.end()) out.push_back(to_resource(*rows, it->second, type, rows->text(it->second, 1), 2));
+      }
+      return out;
+    });
+  }
+
   core::Result<std::vector<SigningKeyRecord>> signing_keys() override {
     return with_connection([&](Connection& c) -> core::Result<std::vector<SigningKeyRecord>> {
       Params none;

@@ -1071,6 +1071,55 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
+                                                                  const std::vector<std::string>& codes,
+                                                                  std::size_t per_code) override {
+    std::vector<std::vector<std::int64_t>> out(codes.size());
+    if (codes.empty() || per_code == 0) return out;
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    // The clustered key (type, param, code, system, text, rid) answers this without the table: rows
+    // of one code and one system come in rid order.
+    auto p = lease.conn->prepare("SELECT rid FROM idx_token WHERE type = ?1 AND param = ?2 AND code = ?3 LIMIT ?4");
+    if (!p) return p.error();
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      Stmt s(lease.conn->db(), *p);
+      s.bind_static(1, type);
+      s.bind_static(2, param);
+      s.bind_static(3, codes[i]);
+      s.bind(4, static_cast<std::int64_t>(per_code));
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) out[i].push_back(s.i64(0));
+      if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "token look-up");
+    }
+    return out;
+  }
+
+  core::Result<std::vector<StoredResource>> read_rids(const std::string& type,
+                                                      const std::vector<std::int64_t>& rids) override {
+    std::vector<StoredResource> out;
+    if (rids.empty()) return out;
+    auto c = acquire();
+    if (!c) return c.error();
+    Lease lease(*this, std::move(*c));
+    auto p = lease.conn->prepare(
+        "SELECT c.id, c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment FROM resource_current c "
+        "JOIN resource_version v ON v.seq = c.seq WHERE c.rid = ?1 AND c.type = ?2 AND c.deleted = 0");
+    if (!p) return p.error();
+    out.reserve(rids.size());
+    for (const auto rid : rids) {
+      Stmt s(lease.conn->db(), *p);
+      s.bind(1, rid);
+      s.bind_static(2, type);
+      const int rc = s.step();
+      if (rc == SQLITE_DONE) continue;
+      if (rc != SQLITE_ROW) return db_error(lease.conn->db(), "read");
+      out.push_back(row_to_resource(s, type, s.text(0), 1));
+    }
+    return out;
+  }
+
   core::Result<std::vector<SigningKeyRecord>> signing_keys() override {
     auto c = acquire();
     if (!c) return c.error();

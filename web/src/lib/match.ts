@@ -35,6 +35,10 @@ export interface MatchInfo {
   grade: Grade;
   score?: number;
   fields: FieldVerdict[]; // only the fields both sides had
+  /** What confirmed a link made without an NHS number: "postcode", "previous address", ... */
+  corroboration?: string;
+  /** The safety rule that held the grade down, e.g. "no NHS number match and birth dates disagree". */
+  rule?: string;
 }
 
 const kGradeUrl = 'http://hl7.org/fhir/StructureDefinition/match-grade';
@@ -47,7 +51,29 @@ const kFieldNames: Record<string, string> = {
   postcode: 'Postcode',
   phone: 'Phone',
   email: 'Email',
+  local_id: 'Local record number',
+  gp_practice: 'GP practice',
 };
+
+// The server's comparison levels (docs/mpi.md), as people read them.
+const kVerdictWords: Record<string, string> = {
+  exact: 'agrees',
+  close: 'nearly agrees',
+  phonetic: 'sounds alike',
+  variant: 'is a variant (such as a short form)',
+  partial: 'partly agrees',
+  transposed: 'has day and month swapped',
+  one_digit: 'differs by one digit',
+  previous: 'matches a previous address',
+  sector: 'same postcode sector',
+  district: 'same postcode district',
+  disagree: 'differs',
+};
+
+/** "Date of birth has day and month swapped" and the like. */
+export function verdictText(f: FieldVerdict): string {
+  return `${f.field} ${kVerdictWords[f.verdict] ?? f.verdict}`;
+}
 
 interface Extension {
   url?: string;
@@ -62,15 +88,21 @@ export function matchInfo(entry: BundleEntry): MatchInfo {
   const ext = search?.extension ?? [];
   const grade = (ext.find((e) => e.url === kGradeUrl)?.valueCode ?? 'unknown') as Grade;
   const fields: FieldVerdict[] = [];
+  let corroboration: string | undefined;
+  let rule: string | undefined;
   for (const e of ext) {
     for (const f of e.extension ?? []) {
+      if (f.url === 'corroboration' && f.valueString) corroboration = f.valueString;
+      if (f.url === 'cap' && f.valueString) rule = f.valueString;
       const name = f.url ? kFieldNames[f.url] : undefined;
-      const verdict = /^([a-z-]+)/.exec(f.valueString ?? '')?.[1];
+      const verdict = /^([a-z_-]+)/.exec(f.valueString ?? '')?.[1];
       if (name && verdict && verdict !== 'missing') fields.push({ field: name, verdict });
     }
   }
   const info: MatchInfo = { grade, fields };
   if (typeof search?.score === 'number') info.score = search.score;
+  if (corroboration) info.corroboration = corroboration;
+  if (rule) info.rule = rule;
   return info;
 }
 

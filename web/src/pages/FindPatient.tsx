@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorSummary, Link } from '../components/Layout';
 import { type Bundle, type FhirClient, type Resource, resourcesOf } from '../lib/fhir';
-import { gradeText, type MatchInfo, matchInfo, matchParameters } from '../lib/match';
+import { gradeText, type MatchInfo, matchInfo, matchParameters, verdictText } from '../lib/match';
 import { dateFromParts, formatBirthDateAndAge } from '../lib/dates';
 import { formatNhsNumber, isValidNhsNumber, nhsNumberDigits } from '../lib/nhs-number';
 import { addressOf, genderText, kNhsNumberSystem, nhsNumberOf, patientName } from '../lib/record';
@@ -248,9 +248,11 @@ function MatchCell({ match }: { match: MatchInfo }) {
   return (
     <>
       <strong className={`nhsuk-tag nhsuk-tag--${colour}`}>{gradeText(match.grade)}</strong>
-      {match.fields.length > 0 && (
-        <span className="ucr-provenance">{match.fields.map((f) => `${f.field} ${f.verdict}`).join(', ')}</span>
+      {match.fields.length > 0 && <span className="ucr-provenance">{match.fields.map(verdictText).join(', ')}</span>}
+      {match.corroboration && (
+        <span className="ucr-provenance">Confirmed without an NHS number by: {match.corroboration}</span>
       )}
+      {match.rule && <span className="ucr-provenance">Held at this grade because: {match.rule}</span>}
     </>
   );
 }

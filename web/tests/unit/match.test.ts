@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gradeText, matchInfo, matchParameters } from '../../src/lib/match';
+import { gradeText, matchInfo, matchParameters, verdictText } from '../../src/lib/match';
 
 describe('$match', () => {
   it('sends the typed details as a Patient in Parameters, postcode in capitals', () => {
@@ -51,5 +51,41 @@ describe('$match', () => {
       { field: 'Date of birth', verdict: 'exact' },
     ]);
     expect(gradeText(info.grade)).toBe('Probable match');
+  });
+  it('reads previous addresses, GP practices, the corroboration and the rule that held the grade', () => {
+    const info = matchInfo({
+      search: {
+        mode: 'match',
+        score: 0.998,
+        extension: [
+          { url: 'http://hl7.org/fhir/StructureDefinition/match-grade', valueCode: 'probable' },
+          {
+            url: 'https://ucr.nhs.example/fhir/StructureDefinition/match-explanation',
+            extension: [
+              { url: 'birth_date', valueString: "one_digit (+4.10): '1952-06-07' / '1952-06-08'" },
+              { url: 'postcode', valueString: "previous (+9.20): 'ME14 1XX' / 'ME14 1XX'" },
+              { url: 'gp_practice', valueString: "exact (+2.30): 'G82001' / 'G82001'" },
+              { url: 'local_id', valueString: "missing (+0.00): '' / ''" },
+              { url: 'cap', valueString: 'no NHS number match and birth dates only partly agree' },
+              { url: 'corroboration', valueString: 'previous address' },
+              { url: 'weight', valueDecimal: 21.4 },
+            ],
+          },
+        ],
+      } as never,
+    });
+    expect(info.fields.map(verdictText)).toEqual([
+      'Date of birth differs by one digit',
+      'Postcode matches a previous address',
+      'GP practice agrees',
+    ]);
+    expect(info.corroboration).toBe('previous address');
+    expect(info.rule).toBe('no NHS number match and birth dates only partly agree');
+  });
+  it('names no corroboration or rule when the server gave none', () => {
+    const info = matchInfo({ search: { mode: 'match', extension: [] } as never });
+    expect(info.corroboration).toBeUndefined();
+    expect(info.rule).toBeUndefined();
+    expect(info.grade).toBe('unknown');
   });
 });

@@ -35,6 +35,7 @@ struct StoredResource {
   std::string method;  ///< POST, PUT, PATCH or DELETE: how this version came to be
   std::string json;
   std::string compartment;  ///< "Patient/{id}" when the version is in a patient's compartment, else empty
+  std::int64_t rid = 0;     ///< the row handle, set by read_rids only
 };
 
 /// A new version to store. The caller has set meta.versionId and meta.lastUpdated in `json`.

@@ -1,8 +1,10 @@
 // Patient identity at the API: NHS numbers (Modulus 11, canonical form) and Patient/$match.
 #include "api_fixture.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <string>
 #include <vector>
@@ -350,6 +352,56 @@ TEST_F(IdentityTest, PatientsArrivingInATransactionAreLinkedToo) {
       << "linked to the stored record";
   const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + id_of(3)));
   EXPECT_EQ(tasks.at("entry").as_array().size(), 1U) << "the nickname at another address is queued for review";
+}
+
+TEST_F(IdentityTest, ABundleOfManyPatientsIsMatchedOnSeveralThreadsWithTheSameDecisions) {
+  // Enough Patients in one transaction (an import's batch) to be matched on several threads: each
+  // hospital copy is linked to its own stored record, and the strangers to nobody.
+  const std::vector<std::string> given{"Amelia", "Oliver", "Isla",   "George", "Ava",   "Harry", "Mia",
+                                       "Noah",   "Freya",  "Arthur", "Lily",   "Oscar", "Grace", "Leo",
+                                       "Ivy",    "Jack",   "Rosie",  "Henry",  "Evie",  "Theo"};
+  const std::vector<std::string> family{"Ashdown", "Brookes", "Caldwell", "Dunmore", "Easton",  "Fairlie", "Gosling",
+                                        "Hartley", "Ingram",  "Jessop",   "Kettle",  "Lomax",   "Marwood", "Norbury",
+                                        "Oakes",   "Pelling", "Quarrie",  "Rudd",    "Stanway", "Tolley"};
+  std::vector<std::string> stored;
+  json::array entries;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    const std::string birth = fmt::format("19{:02}-{:02}-{:02}", 40 + i, 1 + i % 12, 1 + i);
+    const std::string postcode = fmt::format("ME{} {}AB", 1 + i, 1 + i % 9);
+    const std::string gender = i % 2 == 0 ? "female" : "male";
+    stored.push_back(create(person(given[i], family[i], birth, postcode, "", gender)));
+    json::object copy = json::parse(person(given[i], family[i], birth, postcode, "", gender)).as_object();
+    copy["identifier"] =
+        json::array{json::object{{"system", "https://mtw.example/mrn"}, {"value", fmt::format("K{}", i)}}};
+    entries.push_back(
+        json::object{{"resource", copy}, {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}});
+  }
+  const std::vector<std::array<std::string, 2>> strangers{
+      {"Yusuf", "Quayle"}, {"Zara", "Vickery"}, {"Ciaran", "Wetherall"}, {"Wren", "Yardley"}};
+  for (std::size_t i = 0; i < strangers.size(); ++i) {
+    entries.push_back(json::object{
+        {"resource", json::parse(person(strangers[i][0], strangers[i][1], fmt::format("2001-0{}-1{}", 1 + i, i),
+                                        fmt::format("TN{} {}QQ", 20 + i, i)))},
+        {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}});
+  }
+  auto r = call("POST", "/fhir",
+                json::serialize(json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto es = body_of(r).at("entry").as_array();
+  ASSERT_EQ(es.size(), given.size() + strangers.size());
+  for (std::size_t i = 0; i < es.size(); ++i) {
+    const std::string loc = str(es[i], {"response", "location"});
+    const auto start = loc.find("Patient/") + 8;
+    const auto created = body_of(call("GET", "/fhir/Patient/" + loc.substr(start, loc.find('/', start) - start)));
+    if (i < given.size()) {
+      EXPECT_TRUE(links_to(created, "seealso", stored[i])) << i << ": " << json::serialize(created);
+      EXPECT_EQ(created.at("link").as_array().size(), 1U) << "linked to its own record only";
+    } else {
+      EXPECT_EQ(created.if_contains("link"), nullptr) << json::serialize(created);
+    }
+  }
+  EXPECT_EQ(body_of(call("GET", "/fhir/Task")).at("entry").as_array().size(), 0U)
+      << json::serialize(body_of(call("GET", "/fhir/Task")));
 }
 
 }  // namespace

@@ -698,6 +698,7 @@ TYPED_TEST(StoreContract, TokenRidsReadsEveryCodesBlockCappedAndReadRidsReturnsT
   EXPECT_EQ(ids, (std::vector<std::string>{"p4", "p3", "p2", "p1"}));
   EXPECT_EQ(got->back().info.version, 2);
   EXPECT_EQ(got->back().json, R"({"n":1,"v":2})");
+  for (std::size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].rid, rids[i]) << "each carries its handle";
   // A handle read as another type is not that type's resource.
   auto other = this->store().read_rids("Observation", (*blocks)[0]);
   ASSERT_TRUE(other);

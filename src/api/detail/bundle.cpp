@@ -18,9 +18,13 @@
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 namespace ucr::api::detail {
@@ -350,8 +354,44 @@ struct ReviewPlan {
 /// Record linkage for the Patients a transaction creates, as for single creates: each is matched
 /// against the stored Patients and the Patients before it in the Bundle; a single certain match is
 /// linked (`seealso`, by fullUrl inside the Bundle), a probable or possible one planned for review.
+/// The store's linkage decision for each Patient the Bundle creates (empty for other entries).
+/// Each is independent of the others, so a Bundle of many Patients (an import's batch) is matched
+/// on several threads: matching is reads and scoring, and a thread per core halves a batch's time.
+std::vector<std::optional<core::Result<LinkDecision>>> store_decisions(store::Store& store,
+                                                                       const std::vector<Entry>& entries) {
+  std::vector<std::optional<core::Result<LinkDecision>>> out(entries.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (e.method == "POST" && e.type == "Patient" && e.resource) todo.push_back(i);
+  }
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t n = next++; n < todo.size(); n = next++) {
+      const std::size_t i = todo[n];
+      try {
+        out[i] = decide_link(store, *entries[i].resource);
+      } catch (const std::exception& ex) {
+        out[i] = core::Result<LinkDecision>(core::Error::internal(std::string("record linkage failed: ") + ex.what()));
+      }
+    }
+  };
+  // A few Patients are matched on the request's own thread; more share the cores (at most four).
+  constexpr std::size_t kParallelFrom = 16;
+  const std::size_t threads =
+      todo.size() < kParallelFrom ? 1 : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+  {
+    std::vector<std::jthread> helpers;
+    helpers.reserve(threads - 1);
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    work();
+  }
+  return out;
+}
+
 core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries) {
   std::vector<ReviewPlan> reviews;
+  auto decisions = store_decisions(store, entries);
   std::map<std::size_t, mpi::PatientRecord> earlier;             // entry position -> record
   std::map<std::string, std::vector<std::size_t>> earlier_keys;  // blocking key -> entry positions
   const mpi::Matcher matcher;
@@ -360,7 +400,8 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
     if (e.method != "POST" || e.type != "Patient" || !e.resource) continue;
     auto record = mpi::record_from_patient(*e.resource);
     if (!record) continue;
-    auto d = decide_link(store, *e.resource);
+    if (!decisions[i]) continue;
+    auto& d = *decisions[i];
     if (!d) return d.error();
     // The best match among the Bundle's earlier Patients that share a blocking key with it.
     std::optional<std::size_t> in_bundle;

@@ -233,17 +233,29 @@ const mpi::Matcher& matcher() {
   return kMatcher;
 }
 
+/// How many candidates score_candidates reads.
+struct CandidateLimit {
+  std::size_t most = 200;  ///< never more than this many
+  /// Read this many first, and stop there if they hold a certain match whose shared-key weight is at
+  /// least kClearLead times that of the best candidate not read (0: read `most` at once).
+  std::size_t first = 0;
+};
+
 /// Every stored Patient sharing a blocking key with `query`, scored; certainly-not candidates are
 /// left out, the best first. A key's block is read up to `per_key` records: a larger block (a common
-/// surname's sound in one postcode district) says little on its own. At most `limit` candidates are
-/// read and scored: those whose shared keys are the most selective, by the sum over shared keys of
+/// surname's sound in one postcode district) says little on its own. The candidates read and scored
+/// are those whose shared keys are the most selective, by the sum over shared keys of
 /// 1 / (records in the key's block), so a shared phone outranks a shared birth date.
 core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mpi::PatientRecord& query,
-                                                   const std::vector<std::string>& keys, std::size_t limit) {
+                                                   const std::vector<std::string>& keys, CandidateLimit limit) {
   // At 2,000,000 persons a birth date's block holds about 65, a surname's sound in one district several
   // hundred: reading 50 of each keeps a $match to a few thousand index rows (p99 30 -> 18 ms there),
   // and a true match shares smaller blocks too (name code + birth year, phone, NHS number).
   constexpr std::size_t kPerKey = 50;
+  // A candidate with less than half the shared-key evidence of a certain match is not another
+  // certain one in practice: a second certain match (the same person recorded twice) shares the
+  // same selective keys (NHS number, phone, name with birth date) and ranks beside the first.
+  constexpr double kClearLead = 2.0;
   // Every key's block in one reading of the index alone; only the chosen candidates are read.
   auto blocks = store.token_rids("Patient", kMatchKeyParam, keys, kPerKey);
   if (!blocks) return blocks.error();
@@ -258,22 +270,33 @@ core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mp
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
-  if (candidates.size() > limit) candidates.resize(limit);
-  std::vector<std::int64_t> rids;
-  rids.reserve(candidates.size());
-  for (const auto& [rid, weight] : candidates) rids.push_back(rid);
-  auto stored = store.read_rids("Patient", rids);  // deleted ones are left out
-  if (!stored) return stored.error();
+  if (candidates.size() > limit.most) candidates.resize(limit.most);
+
   std::vector<Scored> scored;
-  for (auto& res : *stored) {
-    boost::system::error_code ec;
-    const json::value doc = json::parse(res.json, ec);
-    if (ec || !doc.is_object()) continue;
-    auto record = mpi::record_from_patient(doc.get_object());
-    if (!record) continue;
-    const mpi::MatchScore score = matcher().score(query, *record);
-    if (score.grade == mpi::Grade::kCertainlyNot) continue;
-    scored.push_back(Scored{std::move(res.json), res.info.id, std::move(*record), score});
+  double certain_evidence = 0;  // the largest shared-key weight of a certain match read so far
+  const auto read = [&](std::size_t from, std::size_t to) -> core::Result<void> {
+    std::vector<std::int64_t> rids;
+    rids.reserve(to - from);
+    for (std::size_t i = from; i < to; ++i) rids.push_back(candidates[i].first);
+    auto stored = store.read_rids("Patient", rids);  // deleted ones are left out
+    if (!stored) return stored.error();
+    for (auto& res : *stored) {
+      boost::system::error_code ec;
+      const json::value doc = json::parse(res.json, ec);
+      if (ec || !doc.is_object()) continue;
+      auto record = mpi::record_from_patient(doc.get_object());
+      if (!record) continue;
+      const mpi::MatchScore score = matcher().score(query, *record);
+      if (score.grade == mpi::Grade::kCertainlyNot) continue;
+      if (score.grade == mpi::Grade::kCertain) certain_evidence = std::max(certain_evidence, shared[res.rid]);
+      scored.push_back(Scored{std::move(res.json), res.info.id, std::move(*record), score});
+    }
+    return core::ok();
+  };
+  const std::size_t first = limit.first > 0 ? std::min(limit.first, candidates.size()) : candidates.size();
+  if (auto r = read(0, first); !r) return r.error();
+  if (first < candidates.size() && !(certain_evidence >= kClearLead * candidates[first].second)) {
+    if (auto r = read(first, candidates.size()); !r) return r.error();
   }
   // Capped scores tie (just under the next grade): the weight of evidence orders them.
   std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
@@ -320,7 +343,9 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
 }
 
 core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient) {
-  constexpr std::size_t kLinkCandidates = 200;
+  // Linkage reads the 32 strongest candidates first and stops there when one is a clear certain match:
+  // most arriving records are, and each candidate read costs a record's look-up and parse.
+  constexpr CandidateLimit kLinkCandidates{200, 32};
   LinkDecision d;
   auto record = mpi::record_from_patient(patient);
   if (!record) return d;
@@ -462,7 +487,7 @@ Response match_patient(store::Store& store, const ApiOptions& /*options*/, const
                               "NHS number, a phone number or an e-mail address)"),
                           req);
   }
-  auto candidates = score_candidates(store, *query, keys, kMaxCandidates);
+  auto candidates = score_candidates(store, *query, keys, CandidateLimit{kMaxCandidates, 0});
   if (!candidates) return error_response(candidates.error(), req);
   std::vector<Scored> scored;
   for (auto& c : *candidates) {

@@ -1010,7 +1010,9 @@ class PostgresStore final : public Store {
       out.reserve(row_of.size());
       for (const auto rid : rids) {
         const auto it = row_of.find(rid);
-        if (it != row_of.end()) out.push_back(to_resource(*rows, it->second, type, rows->text(it->second, 1), 2));
+        if (it == row_of.end()) continue;
+        out.push_back(to_resource(*rows, it->second, type, rows->text(it->second, 1), 2));
+        out.back().rid = rid;
       }
       return out;
     });

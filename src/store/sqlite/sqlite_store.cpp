@@ -1116,6 +1116,7 @@ class SqliteStore final : public Store {
       if (rc == SQLITE_DONE) continue;
       if (rc != SQLITE_ROW) return db_error(lease.conn->db(), "read");
       out.push_back(row_to_resource(s, type, s.text(0), 1));
+      out.back().rid = rid;
     }
     return out;
   }

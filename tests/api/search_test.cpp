@@ -1252,6 +1252,48 @@ TEST_F(CompositeSearchTest, CodeValueQuantityMatchesCodeAndValueOfTheSameElement
   EXPECT_EQ(call("GET", "/fhir/Observation?code-value-quantity=8480-6").status, 400);
 }
 
+TEST_F(CompositeSearchTest, AnUpdateReplacesOnlyTheIndexRowsThatChanged) {
+  // Later versions write only the rows that differ from the stored ones: what changed is found by
+  // its new values only, what did not is still found, and an identical update changes nothing.
+  const auto id = observation("8480-6", 160, 95);
+  const auto other = observation("8480-6", 120, 80);
+  const auto put = [&](const std::string& code, double systolic, double diastolic, const std::string& status,
+                       int expected = 200) {
+    const std::string body =
+        R"({"resourceType":"Observation","id":")" + id + R"(","status":")" + status +
+        R"(","code":{"coding":[{"system":"http://loinc.org","code":")" + code + R"("}]},"valueQuantity":{"value":)" +
+        std::to_string(systolic) +
+        R"(,"system":"http://unitsofmeasure.org","code":"mm[Hg]"},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":)" +
+        std::to_string(diastolic) + R"(,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})";
+    const auto r = call("PUT", "/fhir/Observation/" + id, body);
+    EXPECT_EQ(r.status, expected) << r.body;
+  };
+  // The diastolic value and the status change; the code and systolic value do not.
+  put("8480-6", 160, 70, "amended");
+  EXPECT_EQ(found("code-value-quantity=8480-6$gt150"), (std::set<std::string>{id}));
+  EXPECT_EQ(found("component-code-value-quantity=8462-4$ge90"), (std::set<std::string>{}));
+  EXPECT_EQ(found("component-code-value-quantity=8462-4$lt75"), (std::set<std::string>{id}));
+  EXPECT_EQ(found("status=final"), (std::set<std::string>{other}));
+  EXPECT_EQ(found("status=amended"), (std::set<std::string>{id}));
+  EXPECT_EQ(found("code=8480-6"), (std::set<std::string>{id, other}));
+  // The same content again: every row kept, nothing found twice or lost.
+  put("8480-6", 160, 70, "amended");
+  EXPECT_EQ(found("code=8480-6&status=amended&value-quantity=160"), (std::set<std::string>{id}));
+  EXPECT_EQ(found("component-code-value-quantity=8462-4$lt75"), (std::set<std::string>{id}));
+  const auto page = body_of(call("GET", "/fhir/Observation?code=8480-6&_total=accurate"));
+  EXPECT_EQ(page.at("total").to_number<int>(), 2);
+  // Every row changes; then deleted and written again: only the last version's rows remain.
+  put("8310-5", 37, 36, "final");
+  EXPECT_EQ(found("code=8480-6"), (std::set<std::string>{other}));
+  EXPECT_EQ(found("code-value-quantity=8310-5$gt36.5"), (std::set<std::string>{id}));
+  EXPECT_EQ(call("DELETE", "/fhir/Observation/" + id).status, 204);
+  EXPECT_EQ(found("code=8310-5"), (std::set<std::string>{}));
+  put("8480-6", 130, 85, "final", 201);  // written again after its deletion
+  EXPECT_EQ(found("code=8310-5"), (std::set<std::string>{}));
+  EXPECT_EQ(found("code-value-quantity=8480-6$lt140"), (std::set<std::string>{id, other}));
+  EXPECT_EQ(found("status=final&code=8480-6"), (std::set<std::string>{id, other}));
+}
+
 TEST_F(CompositeSearchTest, ComboParametersSearchTheObservationAndItsComponents) {
   // combo-* parameters are unions (code | component.code, ...): their rows are not stored twice,
   // searches read the rows of code and component-code instead. Every form must still answer.

@@ -14,14 +14,19 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 namespace ucr::store {
@@ -124,9 +129,32 @@ class MultiInsert {
       text += "," + row;
       texts_.at(n) = text;
     }
+    // "INSERT [OR IGNORE] INTO table(type, rid, c1, c2...)": the row's own columns, to read a
+    // resource's stored rows and to delete one by its values.
+    const auto open = head.find('(');
+    const auto into = head.rfind(' ', open);
+    const std::string table(head.substr(into + 1, open - into - 1));
+    std::vector<std::string> names;
+    std::string_view list = head.substr(open + 1, head.rfind(')') - open - 1);
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      std::string_view name = list.substr(0, comma);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      names.emplace_back(name);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    select = "SELECT ";
+    erase = "DELETE FROM " + table + " WHERE type = ?1 AND rid = ?2";
+    for (std::size_t i = 2; i < names.size(); ++i) {
+      select += (i > 2 ? ", " : "") + names[i];
+      erase += " AND " + names[i] + " = ?" + std::to_string(i + 1);
+    }
+    select += " FROM " + table + " WHERE rid = ?1";
   }
   [[nodiscard]] const char* text(std::size_t rows) const { return texts_.at(rows).c_str(); }
-  int columns;  // per row, besides type and rid
+  int columns;         // per row, besides type and rid
+  std::string select;  // a resource's stored rows: its own columns, by rid (?1)
+  std::string erase;   // one stored row: type, rid, then its own columns
 
  private:
   std::array<std::string, kRowsPerInsert + 1> texts_;
@@ -145,6 +173,16 @@ constexpr std::array<const char*, 9> kClearIndex = {
     "DELETE FROM idx_quantity WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
     "DELETE FROM idx_uri WHERE rid = ?1 OR rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
     "DELETE FROM compartment WHERE rid = ?1"};
+// The rows of the resources a resource contains, alone (its own rows are brought up to date row by row).
+constexpr std::array<const char*, 8> kClearContainedIndex = {
+    "DELETE FROM idx_composite WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_string WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_token WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_reference WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_date WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_number WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_quantity WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)",
+    "DELETE FROM idx_uri WHERE rid BETWEEN -(?1 * 65536 + 65535) AND -(?1 * 65536 + 1)"};
 
 StoredResource row_to_resource(const Stmt& s, const std::string& type, const std::string& id, int first) {
   StoredResource r;
@@ -401,14 +439,18 @@ class SqliteTransaction final : public Transaction {
         if (s.step() != SQLITE_DONE) return db_error(c_.db(), "update current");
       }
     }
+    if (v.info.version > 1 && v.info.deleted) return clear_index(rid);
+    if (v.info.deleted) return core::ok();
     if (v.info.version > 1) {
-      if (auto r = clear_index(rid); !r) return r;
-    }
-    if (!v.info.deleted) {
+      // A later version usually changes few of its rows: only those that differ are written, so an
+      // update dirties the pages of what changed, not of every row twice. Contained resources'
+      // rows are replaced whole.
+      if (auto r = clear_contained_index(rid); !r) return r;
+      if (auto r = insert_index(v, rid, true); !r) return r;
+    } else {
       if (auto r = insert_index(v, rid); !r) return r;
-      if (!v.index.contained.empty()) return insert_contained(v, rid);
     }
-    return core::ok();
+    return v.index.contained.empty() ? core::ok() : insert_contained(v, rid);
   }
 
   core::Result<void> replace_index(const std::string& type, const std::string& id,
@@ -485,6 +527,17 @@ class SqliteTransaction final : public Transaction {
   }
 
  private:
+  core::Result<void> clear_contained_index(std::int64_t rid) {
+    for (const char* clear : kClearContainedIndex) {
+      auto del = c_.prepare(clear);
+      if (!del) return del.error();
+      Stmt s(c_.db(), *del);
+      s.bind(1, rid);
+      if (s.step() != SQLITE_DONE) return db_error(c_.db(), "clear index");
+    }
+    return core::ok();
+  }
+
   core::Result<void> clear_index(std::int64_t rid) {
     for (const char* clear : kClearIndex) {
       auto del = c_.prepare(clear);
@@ -501,7 +554,8 @@ class SqliteTransaction final : public Transaction {
   /// parameter `at` on; the type and rid come first. Text is bound in place: rows outlive step().
   template <class Rows, class BindRow>
   core::Result<void> insert_rows(const NewVersion& v, std::int64_t rid, const MultiInsert& sql, const Rows& rows,
-                                 BindRow bind_row) {
+                                 BindRow bind_row, bool diff) {
+    if (diff) return replace_rows(v, rid, sql, rows, bind_row);
     const int per_row = sql.columns + 2;
     for (std::size_t first = 0; first < rows.size(); first += MultiInsert::kRowsPerInsert) {
       const std::size_t count = std::min(MultiInsert::kRowsPerInsert, rows.size() - first);
@@ -519,7 +573,98 @@ class SqliteTransaction final : public Transaction {
     return core::ok();
   }
 
-  core::Result<void> insert_index(const NewVersion& v, std::int64_t rid) {
+  /// A row's values as one comparable key: from the row to store (through its bind function) or
+  /// from a stored row (column by column), tagged by storage class so "1" never equals 1.
+  struct RowKey {
+    std::string key;
+    void bind_static(int /*at*/, const std::string& v) { text(v.data(), v.size()); }
+    void bind(int /*at*/, std::int64_t v) { raw('i', std::bit_cast<std::array<char, sizeof v>>(v)); }
+    void bind(int /*at*/, double v) { raw('r', std::bit_cast<std::array<char, sizeof v>>(v)); }
+    void text(const char* p, std::size_t n) {
+      raw('s', std::bit_cast<std::array<char, sizeof(std::uint64_t)>>(static_cast<std::uint64_t>(n)));
+      key.append(p, n);
+    }
+    template <std::size_t N>
+    void raw(char tag, const std::array<char, N>& bytes) {
+      key += tag;
+      key.append(bytes.data(), bytes.size());
+    }
+  };
+
+  /// Brings a resource's rows of one table from what is stored to `rows`: deletes the stored rows
+  /// that are not among them and inserts the ones not stored. Stored rows are read from the owner
+  /// index alone (it holds the clustered key's columns).
+  template <class Rows, class BindRow>
+  core::Result<void> replace_rows(const NewVersion& v, std::int64_t rid, const MultiInsert& sql, const Rows& rows,
+                                  BindRow bind_row) {
+    using Value = std::unique_ptr<sqlite3_value, decltype(&sqlite3_value_free)>;
+    struct Stored {
+      std::vector<Value> values;
+      bool keep = false;
+    };
+    std::vector<Stored> stored;
+    std::unordered_map<std::string, std::size_t> stored_at;  // key -> index in stored
+    {
+      auto p = c_.prepare(sql.select.c_str());
+      if (!p) return p.error();
+      Stmt s(c_.db(), *p);
+      s.bind(1, rid);
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        RowKey k;
+        Stored row;
+        for (int i = 0; i < sql.columns; ++i) {
+          sqlite3_stmt* st = *p;
+          switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER:
+              k.bind(0, static_cast<std::int64_t>(sqlite3_column_int64(st, i)));
+              break;
+            case SQLITE_FLOAT:
+              k.bind(0, sqlite3_column_double(st, i));
+              break;
+            default: {
+              const auto* t = static_cast<const char*>(sqlite3_column_blob(st, i));
+              k.text(t == nullptr ? "" : t, static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
+            }
+          }
+          row.values.emplace_back(sqlite3_value_dup(sqlite3_column_value(st, i)), &sqlite3_value_free);
+          if (!row.values.back()) return core::Error::internal("out of memory reading index rows");
+        }
+        stored_at.emplace(std::move(k.key), stored.size());
+        stored.push_back(std::move(row));
+      }
+      if (rc != SQLITE_DONE) return db_error(c_.db(), "index");
+    }
+    std::vector<typename Rows::value_type> fresh;
+    for (const auto& row : rows) {
+      RowKey k;
+      bind_row(k, 0, row);
+      const auto it = stored_at.find(k.key);
+      if (it == stored_at.end()) {
+        fresh.push_back(row);
+      } else {
+        stored[it->second].keep = true;
+      }
+    }
+    // Stored rows that are gone, deleted by their values: type and rid, then the row's columns.
+    for (const auto& old : stored) {
+      if (old.keep) continue;
+      auto d = c_.prepare(sql.erase.c_str());
+      if (!d) return d.error();
+      Stmt del(c_.db(), *d);
+      del.bind_static(1, v.info.type);
+      del.bind(2, rid);
+      for (int i = 0; i < sql.columns; ++i) {
+        if (sqlite3_bind_value(*d, i + 3, old.values[static_cast<std::size_t>(i)].get()) != SQLITE_OK) {
+          return db_error(c_.db(), "index");
+        }
+      }
+      if (del.step() != SQLITE_DONE) return db_error(c_.db(), "index");
+    }
+    return insert_rows(v, rid, sql, fresh, bind_row, false);
+  }
+
+  core::Result<void> insert_index(const NewVersion& v, std::int64_t rid, bool diff = false) {
     static const MultiInsert kStrings("INSERT OR IGNORE INTO idx_string(type, rid, param, normalized, exact)", 3);
     static const MultiInsert kTokens("INSERT OR IGNORE INTO idx_token(type, rid, param, system, code, text)", 4);
     static const MultiInsert kReferences(
@@ -535,71 +680,95 @@ class SqliteTransaction final : public Transaction {
         15);
     static const MultiInsert kCompartments("INSERT OR IGNORE INTO compartment(type, rid, patient)", 1);
     const auto& x = v.index;
-    core::Result<void> r = insert_rows(v, rid, kStrings, x.strings, [](Stmt& s, int at, const search::StringRow& row) {
-      s.bind_static(at, row.param);
-      s.bind_static(at + 1, row.normalized);
-      s.bind_static(at + 2, row.exact);
-    });
+    core::Result<void> r = insert_rows(
+        v, rid, kStrings, x.strings,
+        [](auto& s, int at, const search::StringRow& row) {
+          s.bind_static(at, row.param);
+          s.bind_static(at + 1, row.normalized);
+          s.bind_static(at + 2, row.exact);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kTokens, x.tokens, [](Stmt& s, int at, const search::TokenRow& row) {
-      s.bind_static(at, row.param);
-      s.bind_static(at + 1, row.system);
-      s.bind_static(at + 2, row.code);
-      s.bind_static(at + 3, row.text);
-    });
+    r = insert_rows(
+        v, rid, kTokens, x.tokens,
+        [](auto& s, int at, const search::TokenRow& row) {
+          s.bind_static(at, row.param);
+          s.bind_static(at + 1, row.system);
+          s.bind_static(at + 2, row.code);
+          s.bind_static(at + 3, row.text);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kReferences, x.references, [](Stmt& s, int at, const search::ReferenceRow& row) {
-      s.bind_static(at, row.param);
-      s.bind_static(at + 1, row.target_type);
-      s.bind_static(at + 2, row.target_id);
-      s.bind_static(at + 3, row.url);
-    });
+    r = insert_rows(
+        v, rid, kReferences, x.references,
+        [](auto& s, int at, const search::ReferenceRow& row) {
+          s.bind_static(at, row.param);
+          s.bind_static(at + 1, row.target_type);
+          s.bind_static(at + 2, row.target_id);
+          s.bind_static(at + 3, row.url);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kDates, x.dates, [](Stmt& s, int at, const search::DateRow& row) {
-      s.bind_static(at, row.param);
-      s.bind(at + 1, row.low);
-      s.bind(at + 2, row.high);
-    });
+    r = insert_rows(
+        v, rid, kDates, x.dates,
+        [](auto& s, int at, const search::DateRow& row) {
+          s.bind_static(at, row.param);
+          s.bind(at + 1, row.low);
+          s.bind(at + 2, row.high);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kNumbers, x.numbers, [](Stmt& s, int at, const search::NumberRow& row) {
-      s.bind_static(at, row.param);
-      s.bind(at + 1, row.value);
-      s.bind(at + 2, row.low);
-      s.bind(at + 3, row.high);
-    });
+    r = insert_rows(
+        v, rid, kNumbers, x.numbers,
+        [](auto& s, int at, const search::NumberRow& row) {
+          s.bind_static(at, row.param);
+          s.bind(at + 1, row.value);
+          s.bind(at + 2, row.low);
+          s.bind(at + 3, row.high);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kQuantities, x.quantities, [](Stmt& s, int at, const search::QuantityRow& row) {
-      s.bind_static(at, row.param);
-      s.bind(at + 1, row.value);
-      s.bind(at + 2, row.low);
-      s.bind(at + 3, row.high);
-      s.bind_static(at + 4, row.system);
-      s.bind_static(at + 5, row.code);
-      s.bind_static(at + 6, row.unit);
-    });
+    r = insert_rows(
+        v, rid, kQuantities, x.quantities,
+        [](auto& s, int at, const search::QuantityRow& row) {
+          s.bind_static(at, row.param);
+          s.bind(at + 1, row.value);
+          s.bind(at + 2, row.low);
+          s.bind(at + 3, row.high);
+          s.bind_static(at + 4, row.system);
+          s.bind_static(at + 5, row.code);
+          s.bind_static(at + 6, row.unit);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kUris, x.uris, [](Stmt& s, int at, const search::UriRow& row) {
-      s.bind_static(at, row.param);
-      s.bind_static(at + 1, row.uri);
-    });
+    r = insert_rows(
+        v, rid, kUris, x.uris,
+        [](auto& s, int at, const search::UriRow& row) {
+          s.bind_static(at, row.param);
+          s.bind_static(at + 1, row.uri);
+        },
+        diff);
     if (!r) return r;
-    r = insert_rows(v, rid, kComposites, x.composites, [](Stmt& s, int at, const search::CompositeRow& row) {
-      s.bind_static(at, row.param);
-      s.bind_static(at + 1, row.system1);
-      s.bind_static(at + 2, row.code1);
-      s.bind_static(at + 3, row.system);
-      s.bind_static(at + 4, row.code);
-      s.bind_static(at + 5, row.unit);
-      s.bind_static(at + 6, row.normalized);
-      s.bind_static(at + 7, row.exact);
-      s.bind_static(at + 8, row.uri);
-      s.bind_static(at + 9, row.target_type);
-      s.bind_static(at + 10, row.target_id);
-      s.bind_static(at + 11, row.url);
-      s.bind(at + 12, row.value);
-      s.bind(at + 13, static_cast<std::int64_t>(row.low));
-      s.bind(at + 14, static_cast<std::int64_t>(row.high));
-    });
+    r = insert_rows(
+        v, rid, kComposites, x.composites,
+        [](auto& s, int at, const search::CompositeRow& row) {
+          s.bind_static(at, row.param);
+          s.bind_static(at + 1, row.system1);
+          s.bind_static(at + 2, row.code1);
+          s.bind_static(at + 3, row.system);
+          s.bind_static(at + 4, row.code);
+          s.bind_static(at + 5, row.unit);
+          s.bind_static(at + 6, row.normalized);
+          s.bind_static(at + 7, row.exact);
+          s.bind_static(at + 8, row.uri);
+          s.bind_static(at + 9, row.target_type);
+          s.bind_static(at + 10, row.target_id);
+          s.bind_static(at + 11, row.url);
+          s.bind(at + 12, row.value);
+          s.bind(at + 13, static_cast<std::int64_t>(row.low));
+          s.bind(at + 14, static_cast<std::int64_t>(row.high));
+        },
+        diff);
     if (!r) return r;
     std::vector<std::string> patients;
     for (const auto& c : x.compartments) {
@@ -609,8 +778,9 @@ class SqliteTransaction final : public Transaction {
         std::find(x.compartments.begin(), x.compartments.end(), v.compartment) == x.compartments.end()) {
       patients.push_back(v.compartment.substr(8));
     }
-    return insert_rows(v, rid, kCompartments, patients,
-                       [](Stmt& s, int at, const std::string& patient) { s.bind_static(at, patient); });
+    return insert_rows(
+        v, rid, kCompartments, patients,
+        [](auto& s, int at, const std::string& patient) { s.bind_static(at, patient); }, diff);
   }
 
   /// The rows of the resources `v` contains, each under its contained rid and marked type.

@@ -1294,6 +1294,23 @@ TEST_F(CompositeSearchTest, AnUpdateReplacesOnlyTheIndexRowsThatChanged) {
   EXPECT_EQ(found("status=final&code=8480-6"), (std::set<std::string>{id, other}));
 }
 
+TEST_F(CompositeSearchTest, AnUpdateKeepsRowsThatAVersionHoldsTwice) {
+  // Two identical components make two identical composite rows; an update that keeps them keeps both.
+  const std::string component =
+      R"({"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":88,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}})";
+  const std::string body =
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"component":[)" +
+      component + "," + component + "]}";
+  const auto id = create("Observation", body);
+  EXPECT_EQ(found("component-code-value-quantity=8462-4$eq88"), (std::set<std::string>{id}));
+  for (int i = 0; i < 2; ++i) {
+    const auto r = call("PUT", "/fhir/Observation/" + id,
+                        R"({"resourceType":"Observation","id":")" + id + "\"," + body.substr(30));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(found("component-code-value-quantity=8462-4$eq88"), (std::set<std::string>{id})) << "update " << i;
+  }
+}
+
 TEST_F(CompositeSearchTest, ComboParametersSearchTheObservationAndItsComponents) {
   // combo-* parameters are unions (code | component.code, ...): their rows are not stored twice,
   // searches read the rows of code and component-code instead. Every form must still answer.

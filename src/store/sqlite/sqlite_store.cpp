@@ -630,8 +630,9 @@ class SqliteTransaction final : public Transaction {
           row.values.emplace_back(sqlite3_value_dup(sqlite3_column_value(st, i)), &sqlite3_value_free);
           if (!row.values.back()) return core::Error::internal("out of memory reading index rows");
         }
-        stored_at.emplace(std::move(k.key), stored.size());
-        stored.push_back(std::move(row));
+        // A table without a unique key (idx_composite) can hold a row twice: one copy stands for
+        // all, kept with them or deleted with them (a delete by values removes every copy).
+        if (stored_at.emplace(std::move(k.key), stored.size()).second) stored.push_back(std::move(row));
       }
       if (rc != SQLITE_DONE) return db_error(c_.db(), "index");
     }

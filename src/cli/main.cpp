@@ -646,8 +646,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   import_cmd
-      ->add_option("--threads", import_args.threads,
-                   "Files imported at once (Synthea's hospital and practitioner files go first, alone)")
+      ->add_option(
+          "--threads", import_args.threads,
+          "Files imported at once (Synthea's hospital and practitioner files go first, alone). One file is read "
+          "by one thread: split a large extract into several files to load it on several, e.g. split -n l/2 "
+          "--additional-suffix=.ndjson extract.ndjson part-")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   import_cmd->add_flag("!--no-link", import_args.link,

@@ -236,9 +236,10 @@ const mpi::Matcher& matcher() {
 /// How many candidates score_candidates reads.
 struct CandidateLimit {
   std::size_t most = 200;  ///< never more than this many
-  /// Read this many first, and stop there if they hold a certain match whose shared-key weight is at
-  /// least kClearLead times that of the best candidate not read (0: read `most` at once).
-  std::size_t first = 0;
+  /// Read in rounds: the strongest `rounds[0]` first, then up to `rounds[1]`, and so on up to `most`,
+  /// stopping after a round that holds a certain match whose shared-key weight is at least
+  /// kClearLead times that of the best candidate not read. Empty: read `most` at once.
+  std::vector<std::size_t> rounds;
 };
 
 /// Every stored Patient sharing a blocking key with `query`, scored; certainly-not candidates are
@@ -247,7 +248,7 @@ struct CandidateLimit {
 /// are those whose shared keys are the most selective, by the sum over shared keys of
 /// 1 / (records in the key's block), so a shared phone outranks a shared birth date.
 core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mpi::PatientRecord& query,
-                                                   const std::vector<std::string>& keys, CandidateLimit limit) {
+                                                   const std::vector<std::string>& keys, const CandidateLimit& limit) {
   // At 2,000,000 persons a birth date's block holds about 65, a surname's sound in one district several
   // hundred: reading 50 of each keeps a $match to a few thousand index rows (p99 30 -> 18 ms there),
   // and a true match shares smaller blocks too (name code + birth year, phone, NHS number).
@@ -293,10 +294,18 @@ core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mp
     }
     return core::ok();
   };
-  const std::size_t first = limit.first > 0 ? std::min(limit.first, candidates.size()) : candidates.size();
-  if (auto r = read(0, first); !r) return r.error();
-  if (first < candidates.size() && !(certain_evidence >= kClearLead * candidates[first].second)) {
-    if (auto r = read(first, candidates.size()); !r) return r.error();
+  std::size_t done = 0;
+  bool settled = false;
+  for (const std::size_t round : limit.rounds) {
+    const std::size_t to = std::min(round, candidates.size());
+    if (to <= done) continue;
+    if (auto r = read(done, to); !r) return r.error();
+    done = to;
+    settled = done < candidates.size() && certain_evidence >= kClearLead * candidates[done].second;
+    if (settled) break;
+  }
+  if (!settled && done < candidates.size()) {
+    if (auto r = read(done, candidates.size()); !r) return r.error();
   }
   // Capped scores tie (just under the next grade): the weight of evidence orders them.
   std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
@@ -343,15 +352,16 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
 }
 
 core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient) {
-  // Linkage reads the 32 strongest candidates first and stops there when one is a clear certain match:
-  // most arriving records are, and each candidate read costs a record's look-up and parse.
-  constexpr CandidateLimit kLinkCandidates{200, 32};
+  // Linkage reads the strongest 8 candidates, then 32, then the rest, and stops after a round that
+  // holds a clear certain match: most arriving records have one (an NHS number or a phone shared with
+  // one person outweighs the rest), and each candidate read costs a record's look-up and parse.
+  const CandidateLimit link_candidates{200, {8, 32}};
   LinkDecision d;
   auto record = mpi::record_from_patient(patient);
   if (!record) return d;
   const auto keys = mpi::blocking_keys(*record);
   if (keys.empty()) return d;
-  auto scored = score_candidates(store, *record, keys, kLinkCandidates);
+  auto scored = score_candidates(store, *record, keys, link_candidates);
   if (!scored) return scored.error();
   if (scored->empty()) return d;
   const auto certain = std::count_if(scored->begin(), scored->end(),
@@ -487,7 +497,7 @@ Response match_patient(store::Store& store, const ApiOptions& /*options*/, const
                               "NHS number, a phone number or an e-mail address)"),
                           req);
   }
-  auto candidates = score_candidates(store, *query, keys, CandidateLimit{kMaxCandidates, 0});
+  auto candidates = score_candidates(store, *query, keys, CandidateLimit{kMaxCandidates, {}});
   if (!candidates) return error_response(candidates.error(), req);
   std::vector<Scored> scored;
   for (auto& c : *candidates) {

@@ -130,8 +130,9 @@ std::string encode_param(std::string_view v) {
 
 class Handler {
  public:
-  Handler(store::Store& store, const ApiOptions& options, const Request& req)
-      : store_(store), options_(options), req_(req) {}
+  Handler(store::Store& store, const ApiOptions& options, const Request& req,
+          const detail::Reviewer* reviewer = nullptr)
+      : store_(store), options_(options), req_(req), reviewer_(reviewer) {}
 
   Started run() {
     if (auto e = check_format(req_)) return error_response(*e, req_);
@@ -208,6 +209,15 @@ class Handler {
     if (seg.size() == 3 && seg[2] == "$validate") {
       if (m != "POST") return method_not_allowed();
       return validate_op(type, id);
+    }
+    if (seg.size() == 3 && type == "Task" && seg[2] == "$resolve-match") {
+      if (m != "POST") return method_not_allowed();
+      if (reviewer_ == nullptr) {
+        return error_response(core::Error::make(400, "not-supported",
+                                                "$resolve-match is not available inside a Bundle: POST it on its own"),
+                              req_);
+      }
+      return detail::resolve_review(store_, req_, id, *reviewer_);
     }
     if (seg.size() == 3 && type == "Patient" && seg[2] == "$everything") {
       if (!get) return method_not_allowed();
@@ -569,6 +579,7 @@ class Handler {
   store::Store& store_;
   const ApiOptions& options_;
   const Request& req_;
+  const detail::Reviewer* reviewer_;  ///< who is asking, for operations that record it (null in a Bundle)
 };
 
 }  // namespace
@@ -980,7 +991,12 @@ Started Api::begin(const Request& request) {
   const detail::RegistryScope scope(*registry);
   std::optional<detail::AuditedStore> audited;
   if (auditing) audited.emplace(store_, who);
-  Handler h(audited ? static_cast<store::Store&>(*audited) : store_, options_, effective);
+  detail::Reviewer reviewer;
+  if (principal) {
+    reviewer.reference = principal->fhir_user;
+    reviewer.display = principal->display.empty() ? principal->subject : principal->display;
+  }
+  Handler h(audited ? static_cast<store::Store&>(*audited) : store_, options_, effective, &reviewer);
   Started started = h.run();
   if (auto* pending = std::get_if<PendingWrite>(&started)) {
     // The write runs on the store's thread with the registry this request started with; a write

@@ -13,7 +13,7 @@ struct RoleInfo {
   std::string_view title;
 };
 
-constexpr std::array<RoleInfo, 16> kRoles{{
+constexpr std::array<RoleInfo, 17> kRoles{{
     {Role::gp, "gp", "GP"},
     {Role::hospital_clinician, "hospital-clinician", "Hospital clinician"},
     {Role::community_nurse, "community-nurse", "Community nurse"},
@@ -28,6 +28,7 @@ constexpr std::array<RoleInfo, 16> kRoles{{
     {Role::patient, "patient", "Patient"},
     {Role::proxy, "proxy", "Proxy (carer or parent)"},
     {Role::analyst, "analyst", "Analyst"},
+    {Role::data_quality_officer, "data-quality-officer", "Data quality officer"},
     {Role::administrator, "administrator", "Administrator"},
     {Role::integration, "integration", "Integration system"},
 }};
@@ -175,6 +176,13 @@ unsigned grants(Role role, std::string_view type) {
       if (c == ResourceClass::clinical || c == ResourceClass::social_care || c == ResourceClass::workflow ||
           c == ResourceClass::demographics || c == ResourceClass::consent)
         return kRead;
+      return common_read ? kRead : 0;
+    case Role::data_quality_officer:
+      // Keeps the index of people right: reviews possible duplicates (Tasks of the identity
+      // service only; the api hides every other Task), links, merges and corrects demographics.
+      // Never the clinical or social care record.
+      if (type == "Patient") return kRead | static_cast<unsigned>(Permission::update);
+      if (c == ResourceClass::demographics || c == ResourceClass::identity || type == "Task") return kRead;
       return common_read ? kRead : 0;
     case Role::administrator:
       if (c == ResourceClass::directory || c == ResourceClass::definitional || c == ResourceClass::identity ||

@@ -30,6 +30,7 @@ enum class Role {
   patient,
   proxy,
   analyst,
+  data_quality_officer,
   administrator,
   integration,
 };

@@ -202,6 +202,110 @@ TEST_F(IdentityTest, MergeRefusesBadInputAndChangesNothing) {
   EXPECT_EQ(str(body_of(call("GET", "/fhir/Patient/" + a)), {"meta", "versionId"}), "1");
 }
 
+std::string decision(const std::string& code, const std::string& survivor = {}, const std::string& note = {}) {
+  json::array params{json::object{{"name", "decision"}, {"valueCode", code}}};
+  if (!survivor.empty()) {
+    params.push_back(
+        json::object{{"name", "survivor"}, {"valueReference", json::object{{"reference", "Patient/" + survivor}}}});
+  }
+  if (!note.empty()) params.push_back(json::object{{"name", "note"}, {"valueString", note}});
+  return json::serialize(json::object{{"resourceType", "Parameters"}, {"parameter", std::move(params)}});
+}
+
+TEST_F(IdentityTest, AReviewDecisionLinksMergesOrKeepsApartAndCanBeChanged) {
+  const std::string keep = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  const std::string maybe = create(person("Bill", "Smith", "1970-03-12", "CT9 1AA"));
+  const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + maybe));
+  ASSERT_EQ(tasks.at("entry").as_array().size(), 1U) << json::serialize(tasks);
+  const std::string task = str(tasks.at("entry").as_array()[0], {"resource", "id"});
+  const std::string op = "/fhir/Task/" + task + "/$resolve-match";
+  const auto patient = [&](const std::string& id) { return body_of(call("GET", "/fhir/Patient/" + id)); };
+  const auto provenances = [&] {
+    const auto b = body_of(call("GET", "/fhir/Provenance?_summary=count"));
+    return b.at("total").as_int64();
+  };
+
+  // The same person, from two sources: linked, the Task completed with the decision and a note.
+  auto r = call("POST", op, decision("link", {}, "Same mobile number on both records"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto t = body_of(r);
+  EXPECT_EQ(t.at("status"), "completed");
+  EXPECT_EQ(t.at("output").as_array()[0].at("valueCode"), "link");
+  EXPECT_NE(json::serialize(t.at("note")).find("Same mobile number on both records"), std::string::npos);
+  EXPECT_TRUE(links_to(patient(maybe), "seealso", keep));
+  EXPECT_EQ(provenances(), 1);
+  const std::string version = str(t, {"meta", "versionId"});
+
+  // The same decision again (a retry) changes nothing.
+  r = call("POST", op, decision("link"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(str(body_of(r), {"meta", "versionId"}), version);
+  EXPECT_EQ(provenances(), 1);
+
+  // Changed to different people: the link is undone.
+  r = call("POST", op, decision("distinct"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(links_to(patient(maybe), "seealso", keep));
+  EXPECT_EQ(body_of(r).at("output").as_array()[0].at("valueCode"), "distinct");
+  EXPECT_NE(json::serialize(body_of(r).at("note")).find("Decision changed"), std::string::npos);
+  EXPECT_EQ(provenances(), 2) << "the unlink is recorded";
+
+  // Changed to a merge, keeping the newer record: the older one is replaced and inactive.
+  r = call("POST", op, decision("merge", maybe));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(links_to(patient(keep), "replaced-by", maybe));
+  EXPECT_EQ(patient(keep).at("active"), false);
+  EXPECT_TRUE(links_to(patient(maybe), "replaces", keep));
+  EXPECT_EQ(provenances(), 3);
+
+  // And back to a link: unmerged first, `active` restored, then linked.
+  r = call("POST", op, decision("link"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto kept = patient(keep);
+  EXPECT_FALSE(links_to(kept, "replaced-by", maybe));
+  EXPECT_NE(kept.at("active"), false);
+  EXPECT_FALSE(links_to(patient(maybe), "replaces", keep));
+  EXPECT_TRUE(links_to(patient(maybe), "seealso", keep));
+  EXPECT_EQ(provenances(), 5) << "unmerge and link";
+}
+
+TEST_F(IdentityTest, AReviewDecisionRefusesBadInputAndChangesNothing) {
+  const std::string keep = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
+  const std::string maybe = create(person("Bill", "Smith", "1970-03-12", "CT9 1AA"));
+  const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + maybe));
+  ASSERT_EQ(tasks.at("entry").as_array().size(), 1U);
+  const std::string task = str(tasks.at("entry").as_array()[0], {"resource", "id"});
+  const std::string op = "/fhir/Task/" + task + "/$resolve-match";
+  const auto bad = [&](const std::string& body, int status, const std::string& says) {
+    auto r = call("POST", op, body);
+    EXPECT_EQ(r.status, status) << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(says), std::string::npos) << r.body;
+  };
+  bad(R"({"resourceType":"Parameters"})", 400, "give the decision");
+  bad(decision("maybe"), 400, "Parameters.parameter[0].valueCode");
+  bad(R"({"resourceType":"Parameters","parameter":[{"name":"why","valueString":"x"}]})", 400,
+      "Parameters.parameter[0].name");
+  bad(decision("link", keep), 400, "survivor is given only with the decision merge");
+  const std::string stranger = create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female"));
+  bad(decision("merge", stranger), 400, "one of the two records reviewed");
+  bad(decision("link", {}, std::string(2001, 'x')), 400, "at most 2000 characters");
+  bad("{", 400, "");
+  EXPECT_EQ(call("GET", op).status, 405);
+  EXPECT_EQ(call("POST", "/fhir/Task/nothing-here/$resolve-match", decision("link")).status, 404);
+  auto plain = call("POST", "/fhir/Task", R"({"resourceType":"Task","status":"requested","intent":"order"})");
+  ASSERT_EQ(plain.status, 201);
+  EXPECT_EQ(call("POST", "/fhir/Task/" + str(body_of(plain), {"id"}) + "/$resolve-match", decision("link")).status,
+            422);
+  // Nothing was changed by any of these.
+  const auto t = body_of(call("GET", "/fhir/Task/" + task));
+  EXPECT_EQ(t.at("status"), "requested");
+  EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + maybe)).if_contains("link"), nullptr);
+  EXPECT_EQ(body_of(call("GET", "/fhir/Provenance?_summary=count")).at("total").as_int64(), 0);
+  // A record merged away elsewhere cannot be linked: review the record that replaced it.
+  ASSERT_EQ(call("POST", "/fhir/Patient/$merge", merge_request(keep, stranger)).status, 200);
+  bad(decision("link"), 409, "merged into another record");
+}
+
 TEST_F(IdentityTest, AnArrivingRecordIsLinkedToItsOneCertainMatchOrQueuedForReview) {
   const std::string keep = create(person("William", "Smith", "1970-03-12", "ME14 5AB", "9000000009"));
   // The hospital's copy: same name, birth date, sex and postcode, a local number, no NHS number.

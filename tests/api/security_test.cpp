@@ -277,6 +277,87 @@ TEST_F(SecurityTest, RolePolicyAndScopesLimitWhatACallerMayDo) {
   EXPECT_EQ(as(token("dr-who"), "POST", "/fhir/AuditEvent", R"({"resourceType":"AuditEvent"})").status, 405);
 }
 
+// A data-quality officer works the review queue: the identity service's review Tasks and the
+// demographics of the people in them, never the clinical record or other Tasks, and only they
+// (and integration systems) decide whether two records are the same person.
+TEST_F(SecurityTest, ADataQualityOfficerWorksTheReviewQueueAndNothingElse) {
+  const auto patient_json = [](const std::string& given, const std::string& postcode) {
+    return json::serialize(json::object{
+        {"resourceType", "Patient"},
+        {"name", json::array{json::object{{"family", "Smith"}, {"given", json::array{json::string(given)}}}}},
+        {"gender", "male"},
+        {"birthDate", "1970-03-12"},
+        {"address", json::array{json::object{{"postalCode", postcode}}}},
+        {"identifier", json::array{json::object{{"system", "https://fhir.nhs.uk/Id/nhs-number"},
+                                                {"value", given == "William" ? "9000000009" : "9449306060"}}}}});
+  };
+  // Arriving through an import with record linkage on: the copy goes on the review queue.
+  Api linking(*store_, ApiOptions{});
+  const auto arrive = [&](const std::string& body) {
+    auto r = linking.handle(make_request("POST", "/fhir/Patient", body));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return str(body_of(r), {"id"});
+  };
+  const std::string keep = arrive(patient_json("William", "ME14 5AB"));
+  json::object copy = json::parse(patient_json("Bill", "CT9 1AA")).as_object();
+  copy.erase("identifier");
+  const std::string maybe = arrive(json::serialize(copy));
+  const std::string clinical_task =
+      seed("Task", json::serialize(json::object{{"resourceType", "Task"},
+                                                {"status", "requested"},
+                                                {"intent", "order"},
+                                                {"description", "Dressing change"},
+                                                {"for", json::object{{"reference", "Patient/" + maybe}}}}));
+  add_user("dq", auth::Role::data_quality_officer, {});
+  const std::string dq = token("dq");
+
+  auto queue = as(dq, "GET", "/fhir/Task?status=requested&_total=accurate");
+  ASSERT_EQ(queue.status, 200) << queue.body;
+  const auto listed = ids_in(queue);
+  EXPECT_EQ(listed.size(), 1U) << queue.body;
+  EXPECT_EQ(listed.count("Task/" + clinical_task), 0U) << "other Tasks are not the officer's";
+  EXPECT_EQ(body_of(queue).at("total").as_int64(), 1) << "nor counted";
+  ASSERT_FALSE(listed.empty());
+  const std::string review = listed.begin()->substr(5);
+  EXPECT_EQ(as(dq, "GET", "/fhir/Task/" + review).status, 200);
+  EXPECT_EQ(as(dq, "GET", "/fhir/Task/" + clinical_task).status, 403);
+  EXPECT_EQ(ids_in(as(dq, "GET", "/fhir/Patient/" + maybe + "/Task")).count("Task/" + clinical_task), 0U);
+  auto in_bundle =
+      as(dq, "POST", "/fhir",
+         R"({"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Task"}}]})");
+  EXPECT_EQ(in_bundle.status, 403) << in_bundle.body;
+  // The demographics of both records, not the clinical record.
+  EXPECT_EQ(as(dq, "GET", "/fhir/Patient/" + keep).status, 200);
+  EXPECT_EQ(as(dq, "GET", "/fhir/Patient/" + patient_a_).status, 200);
+  EXPECT_EQ(as(dq, "GET", "/fhir/Observation/" + obs_a_).status, 403);
+  EXPECT_EQ(as(dq, "POST", "/fhir/Task", R"({"resourceType":"Task","status":"requested","intent":"order"})").status,
+            403);
+
+  // Only data-quality officers and integration systems decide.
+  const std::string op = "/fhir/Task/" + review + "/$resolve-match";
+  const std::string link = R"({"resourceType":"Parameters","parameter":[{"name":"decision","valueCode":"link"}]})";
+  for (const char* user : {"dr-who", "analyst", "admin", "pat-a"}) {
+    auto r = as(token(user), "POST", op, link);
+    EXPECT_EQ(r.status, 403) << user << ": " << r.body;
+  }
+  EXPECT_EQ(body_of(as(dq, "GET", "/fhir/Task/" + review)).at("status"), "requested") << "refusals change nothing";
+  auto decided = as(dq, "POST", op, link);
+  ASSERT_EQ(decided.status, 200) << decided.body;
+  const auto task = body_of(decided);
+  EXPECT_EQ(task.at("status"), "completed");
+  EXPECT_NE(json::serialize(task.at("note")).find("Dr dq"), std::string::npos) << "the officer is named";
+  // The decision is in the audit trail under the officer's name.
+  store::AuditQuery q;
+  q.patient = maybe;
+  auto events = store_->audit_events(q);
+  ASSERT_TRUE(events);
+  EXPECT_TRUE(std::any_of(events->begin(), events->end(), [&](const store::AuditRecord& e) {
+    const std::string text = text_of(e);
+    return text.find("dq") != std::string::npos && text.find("Task/" + review) != std::string::npos &&
+           text.find(R"("code":"update")") != std::string::npos;
+  }));
+}
+
 // SMART v2 granular scopes: a grant that holds only for resources matching a query narrows reads
 // and searches (and what $everything and includes return); other uses are refused, never widened.
 TEST_F(SecurityTest, GranularScopesNarrowReadsAndSearches) {
@@ -1108,6 +1189,8 @@ TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
       {auth::Role::patient, "YYYYYY"},
       {auth::Role::proxy, "YYYYYY"},
       {auth::Role::analyst, "YYYYYY"},  // de-identified: see AnalystsSeeDeIdentifiedDataOnly
+      // h: hidden, the read refused and the search answered without it (review Tasks only).
+      {auth::Role::data_quality_officer, "nhYYnn"},
       {auth::Role::administrator, "nYYYnn"},
       {auth::Role::integration, "YYYYYY"},
   };
@@ -1120,15 +1203,16 @@ TEST_F(SecurityTest, RoleMatrixMatchesTheDocumentedPolicy) {
     for (std::size_t i = 0; i < items.size(); ++i) {
       const auto& [type, id] = items[i];
       const bool yes = allowed[i] == 'Y';
+      const bool hidden = allowed[i] == 'h';
       auto read = as(t, "GET", "/fhir/" + type + "/" + id);
       EXPECT_EQ(read.status, yes ? 200 : 403) << name << " read " << type << ": " << read.body;
       const std::string query = type == "Organization" ? "/fhir/Organization?_id=" + id
                                 : type == "Patient"    ? "/fhir/Patient?_id=" + id
                                                        : "/fhir/" + type + "?patient=" + patient_a_;
       auto found = as(t, "GET", query + "&_total=accurate");
-      if (yes) {
+      if (yes || hidden) {
         EXPECT_EQ(found.status, 200) << name << " search " << type << ": " << found.body;
-        EXPECT_EQ(ids_in(found).count(type + "/" + id), 1U) << name << " search " << type;
+        EXPECT_EQ(ids_in(found).count(type + "/" + id), yes ? 1U : 0U) << name << " search " << type;
       } else {
         EXPECT_EQ(found.status, 403) << name << " search " << type << ": " << found.body;
         EXPECT_EQ(found.body.find(id), std::string::npos) << name << " search " << type;

@@ -40,6 +40,8 @@ std::vector<std::string_view> segments(std::string_view path) {
 
 core::Error forbidden(std::string why) { return core::Error::make(403, "forbidden", std::move(why)); }
 
+constexpr const char* kIdentityOperationSystem = "https://ucr.nhs.example/fhir/CodeSystem/identity-operation";
+
 std::string_view permission_word(Permission p) {
   switch (p) {
     case Permission::create:
@@ -183,6 +185,29 @@ bool labels_allow(const Principal& who, const json::object& res) {
       return false;
     }
   }
+  return true;
+}
+
+/// A review Task of the identity service (Task.code review-match): the only Tasks a data-quality
+/// officer sees.
+bool is_review_task(const json::object& task) {
+  const auto* code = task.if_contains("code");
+  const auto* codings = code != nullptr && code->is_object() ? code->get_object().if_contains("coding") : nullptr;
+  if (codings == nullptr || !codings->is_array()) return false;
+  return std::any_of(codings->get_array().begin(), codings->get_array().end(), [](const json::value& c) {
+    const auto* o = c.if_object();
+    const auto* sys = o != nullptr ? o->if_contains("system") : nullptr;
+    const auto* v = o != nullptr ? o->if_contains("code") : nullptr;
+    return sys != nullptr && sys->is_string() && sys->get_string() == kIdentityOperationSystem && v != nullptr &&
+           v->is_string() && v->get_string() == "review-match";
+  });
+}
+
+/// A data-quality officer's search of Tasks is narrowed to review Tasks, so paging and totals
+/// count only those.
+bool narrow_to_review_tasks(const Principal& who, std::string_view type, Request& r) {
+  if (who.role != auth::Role::data_quality_officer || type != "Task") return false;
+  r.query.emplace_back("code", fmt::format("{}|review-match", kIdentityOperationSystem));
   return true;
 }
 
@@ -841,6 +866,8 @@ Route classify(const Request& req) {
     r.kind = Route::Kind::bulk_export;
   } else if (seg.size() == 3 && seg[2] == "$break-glass") {
     r.kind = Route::Kind::break_glass;
+  } else if (seg.size() == 3 && seg[2] == "$resolve-match") {
+    r.kind = Route::Kind::resolve;
   } else if (seg.size() == 3 && seg[2] != "_history") {
     r.kind = Route::Kind::compartment_search;
     r.member = std::string(seg[2]);
@@ -977,7 +1004,7 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
   };
   using K = Route::Kind;
   if (who.role == auth::Role::analyst) {
-    if (route.kind == K::match || route.kind == K::merge) {
+    if (route.kind == K::match || route.kind == K::merge || route.kind == K::resolve) {
       return forbidden("matching and linking people's records is identity work, not open to analysts");
     }
     auto params = req.query;
@@ -1054,6 +1081,9 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       for (const auto& [method, type] : *targets) {
         if (type.empty()) continue;
         if (type == "AuditEvent") return forbidden("the audit trail is written by the server only");
+        if (type == "Task" && who.role == auth::Role::data_quality_officer) {
+          return forbidden("search review Tasks directly (GET Task?...), not inside a Bundle");
+        }
         if (auto r = need(type, permission_for_method(method)); !r) return r.error();
       }
       gate.filter_entries = true;
@@ -1104,7 +1134,9 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
             "record (Patient/<id>/{0}?...&_contained=true&_summary=count)",
             route.type));
       }
-      if (Request narrowed = req; exclude_hidden_labels(who, narrowed) || !granted->empty()) {
+      Request narrowed = req;
+      const bool hidden = exclude_hidden_labels(who, narrowed);
+      if (narrow_to_review_tasks(who, route.type, narrowed) || hidden || !granted->empty()) {
         for (auto& p : *granted) narrowed.query.push_back(std::move(p));
         gate.narrowed = std::move(narrowed);
       }
@@ -1141,10 +1173,17 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (auto r = need(route.type, permission_for_method(req.method)); !r) return r.error();
       return gate;
     case K::merge:
-      if (who.role != auth::Role::administrator && who.role != auth::Role::integration) {
-        return forbidden("merging and unmerging records is for data-quality officers (administrator role)");
+    case K::resolve:
+      if (who.role != auth::Role::data_quality_officer && who.role != auth::Role::integration) {
+        return forbidden(route.kind == K::merge
+                             ? "merging and unmerging records is for data-quality officers"
+                             : "deciding whether two records are the same person is for data-quality officers");
       }
       if (auto r = need("Patient", Permission::update); !r) return r.error();
+      if (route.kind == K::resolve) {
+        if (route.type != "Task") return core::Error::not_found("$resolve-match is an operation on a review Task");
+        if (auto r = need("Task", Permission::read); !r) return r.error();
+      }
       return gate;
     case K::match:
       if (patient_facing) return forbidden("matching across people's records is not available to patients");
@@ -1244,7 +1283,9 @@ core::Result<Gate> admit(const Principal& who, const Route& route, const Request
       if (patient_facing && !allowed_type(who, route.id, route.member)) return not_shared(route.member);
       if (auto r = need_care(route.id); !r) return r.error();
       gate.patient = route.id;
-      if (Request narrowed = req; exclude_hidden_labels(who, narrowed) || !granted->empty()) {
+      Request narrowed = req;
+      const bool hidden = exclude_hidden_labels(who, narrowed);
+      if (narrow_to_review_tasks(who, route.member, narrowed) || hidden || !granted->empty()) {
         for (auto& p : *granted) narrowed.query.push_back(std::move(p));
         gate.narrowed = std::move(narrowed);
       }
@@ -1295,6 +1336,16 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
       return;
     }
   }
+  if (response.status == 200 && route.type == "Task" && who.role == auth::Role::data_quality_officer &&
+      (route.kind == Route::Kind::read || route.kind == Route::Kind::vread)) {
+    boost::system::error_code pec;
+    const json::value one = json::parse(response.body, pec);
+    if (pec || !one.is_object() || !is_review_task(one.get_object())) {
+      response = error_response(
+          forbidden("a data-quality officer sees the review Tasks of the identity service only, not this Task"), req);
+      return;
+    }
+  }
   if (!gate.filter_entries || response.status != 200) return;
   boost::system::error_code ec;
   json::value doc = json::parse(response.body, ec);
@@ -1341,6 +1392,7 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
           keep = v != nullptr && v->is_string() && within_grant(care.store(), who, type, std::string(v->get_string()));
         }
         if (keep) keep = labels_allow(who, *res);
+        if (keep && type == "Task" && who.role == auth::Role::data_quality_officer) keep = is_review_task(*res);
         if (keep && patient_facing) keep = patient_may_see(who, *res);
         if (keep && professional && type != "Patient" && in_compartment_types(type)) {
           std::string id;
@@ -1391,6 +1443,7 @@ audit::Event read_event(const AuditContext& who, const Route& route, const Reque
     case K::match:
     case K::validate:
     case K::merge:
+    case K::resolve:
       e.action = 'E';
       e.subtype = "operation";
       break;

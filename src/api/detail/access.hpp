@@ -39,6 +39,7 @@ struct Route {
     conditional,  ///< conditional update, delete or patch on a type
     merge,
     match,
+    resolve,  ///< Task/{id}/$resolve-match: a data-quality officer's decision on a possible duplicate
     validate,
     read,
     update,

@@ -5,6 +5,7 @@
 #include "fhir/definitions.hpp"
 #include "search/registry.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 
 namespace ucr::api::detail {
@@ -59,6 +60,16 @@ std::string capability_statement(const std::string& base_url, const std::string&
                                         {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}});
       operations.push_back(
           json::object{{"name", "match"}, {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-match"}});
+      for (const char* op : {"merge", "unmerge"}) {
+        operations.push_back(json::object{
+            {"name", op},
+            {"definition", fmt::format("https://ucr.nhs.example/fhir/OperationDefinition/Patient-{}", op)}});
+      }
+    }
+    if (type == "Task") {
+      operations.push_back(
+          json::object{{"name", "resolve-match"},
+                       {"definition", "https://ucr.nhs.example/fhir/OperationDefinition/Task-resolve-match"}});
     }
     if (bulk_export && (type == "Patient" || type == "Group")) {
       operations.push_back(

@@ -486,6 +486,306 @@ Response merge_patients(store::Store& store, const ApiOptions& /*options*/, cons
   return r;
 }
 
+namespace {
+
+constexpr std::size_t kMaxNote = 2000;
+
+/// What a data-quality officer decided about a possible duplicate.
+struct ReviewInput {
+  std::string decision;  ///< link | merge | distinct
+  std::string survivor;  ///< merge: the Patient kept (empty: the candidate, the record there first)
+  std::string note;
+};
+
+core::Result<ReviewInput> read_review_input(const Request& req) {
+  auto doc = parse_json(req.body, "request body");
+  if (!doc) return doc.error();
+  const auto* o = doc->if_object();
+  const auto* rt = o != nullptr ? o->if_contains("resourceType") : nullptr;
+  if (rt == nullptr || !rt->is_string() || rt->get_string() != "Parameters") {
+    return bad("$resolve-match takes a Parameters resource", "resourceType");
+  }
+  ReviewInput in;
+  const auto* params = o->if_contains("parameter");
+  if (params != nullptr && params->is_array()) {
+    for (std::size_t i = 0; i < params->get_array().size(); ++i) {
+      const auto* p = params->get_array()[i].if_object();
+      if (p == nullptr) continue;
+      const auto* name = p->if_contains("name");
+      const std::string n = name != nullptr && name->is_string() ? std::string(name->get_string()) : "";
+      const std::string where = fmt::format("Parameters.parameter[{}]", i);
+      if (n == "decision") {
+        const auto* v = p->if_contains("valueCode");
+        if (v == nullptr || !v->is_string() ||
+            (v->get_string() != "link" && v->get_string() != "merge" && v->get_string() != "distinct")) {
+          return bad(
+              "decision takes valueCode link (the same person: link the records), merge (the same person: "
+              "one record replaces the other) or distinct (different people)",
+              where + ".valueCode");
+        }
+        in.decision = std::string(v->get_string());
+      } else if (n == "survivor") {
+        auto id = patient_ref(*p, where);
+        if (!id) return id.error();
+        in.survivor = std::move(*id);
+      } else if (n == "note") {
+        const auto* v = p->if_contains("valueString");
+        if (v == nullptr || !v->is_string() || v->get_string().size() > kMaxNote) {
+          return bad(fmt::format("note takes a valueString of at most {} characters", kMaxNote), where);
+        }
+        in.note = std::string(v->get_string());
+      } else {
+        return bad(fmt::format("$resolve-match has no parameter '{}'", n), where + ".name");
+      }
+    }
+  }
+  if (in.decision.empty()) return bad("give the decision: link, merge or distinct");
+  if (!in.survivor.empty() && in.decision != "merge") return bad("survivor is given only with the decision merge");
+  return in;
+}
+
+/// The reference an element holds ("Patient/{id}" -> id), or empty.
+std::string patient_id_in(const json::value* v) {
+  const auto* ref = v != nullptr && v->is_object() ? v->get_object().if_contains("reference") : nullptr;
+  if (ref == nullptr || !ref->is_string() || !ref->get_string().starts_with("Patient/")) return {};
+  return std::string(std::string_view(ref->get_string()).substr(8));
+}
+
+/// Task.input or Task.output named by `type.text`.
+const json::object* task_part(const json::object& task, const char* list, std::string_view name) {
+  const auto* parts = task.if_contains(list);
+  if (parts == nullptr || !parts->is_array()) return nullptr;
+  for (const auto& p : parts->get_array()) {
+    const auto* o = p.if_object();
+    const auto* type = o != nullptr ? o->if_contains("type") : nullptr;
+    const auto* text = type != nullptr && type->is_object() ? type->get_object().if_contains("text") : nullptr;
+    if (text != nullptr && text->is_string() && text->get_string() == name) return o;
+  }
+  return nullptr;
+}
+
+bool is_review_match(const json::object& task) {
+  const auto* code = task.if_contains("code");
+  const auto* codings = code != nullptr && code->is_object() ? code->get_object().if_contains("coding") : nullptr;
+  if (codings == nullptr || !codings->is_array()) return false;
+  return std::any_of(codings->get_array().begin(), codings->get_array().end(), [](const json::value& c) {
+    const auto* o = c.if_object();
+    const auto* sys = o != nullptr ? o->if_contains("system") : nullptr;
+    const auto* v = o != nullptr ? o->if_contains("code") : nullptr;
+    return sys != nullptr && sys->is_string() && sys->get_string() == kIdentityOperationSystem && v != nullptr &&
+           v->is_string() && v->get_string() == "review-match";
+  });
+}
+
+std::string_view decision_text(std::string_view decision) {
+  if (decision == "link") return "The same person: the records are linked";
+  if (decision == "merge") return "The same person: one record replaces the other";
+  return "Different people: the records stay apart";
+}
+
+/// A Patient as read in the transaction, changed in memory and written once at the end.
+struct PatientEdit {
+  std::string id;
+  json::object doc;
+  std::int64_t version = 0;
+  bool changed = false;
+};
+
+core::Result<PatientEdit> read_patient(store::Transaction& t, const std::string& id) {
+  auto cur = t.current("Patient", id);
+  if (!cur) return cur.error();
+  if (!cur->has_value() || (*cur)->info.deleted) {
+    return core::Error::make(409, "conflict",
+                             fmt::format("Patient/{} is not known or was deleted: this review cannot be decided "
+                                         "until the record is restored",
+                                         id));
+  }
+  return PatientEdit{id, json::parse((*cur)->json).as_object(), (*cur)->info.version, false};
+}
+
+}  // namespace
+
+Response resolve_review(store::Store& store, const Request& req, const std::string& task_id, const Reviewer& who) {
+  auto in = read_review_input(req);
+  if (!in) return error_response(in.error(), req);
+  const search::Registry& reg = registry();
+  OpResult result;
+  auto w = store.write([&](store::Transaction& t) -> core::Result<void> {
+    const RegistryScope scope(reg);
+    auto cur = t.current("Task", task_id);
+    if (!cur) return cur.error();
+    if (!cur->has_value() || (*cur)->info.deleted) {
+      return core::Error::not_found(fmt::format("Task/{} is not known or was deleted", task_id));
+    }
+    json::object task = json::parse((*cur)->json).as_object();
+    if (!is_review_match(task)) {
+      return core::Error::make(
+          422, "business-rule",
+          fmt::format("Task/{} is not a review of a possible duplicate (code review-match)", task_id));
+    }
+    const std::string focus = patient_id_in(task.if_contains("focus"));
+    const auto* candidate_part = task_part(task, "input", "candidate");
+    const std::string candidate =
+        candidate_part != nullptr ? patient_id_in(candidate_part->if_contains("valueReference")) : std::string();
+    if (focus.empty() || candidate.empty() || focus == candidate) {
+      return core::Error::make(422, "business-rule",
+                               fmt::format("Task/{} does not name the two records to compare (focus and the "
+                                           "candidate input)",
+                                           task_id));
+    }
+    const auto* status = task.if_contains("status");
+    const std::string_view state = status != nullptr && status->is_string() ? status->get_string().c_str() : "";
+    std::string previous;
+    if (state == "completed") {
+      if (const auto* d = task_part(task, "output", "decision"); d != nullptr) {
+        if (const auto* v = d->if_contains("valueCode"); v != nullptr && v->is_string()) previous = v->get_string();
+      }
+    } else if (state == "cancelled" || state == "rejected" || state == "failed" || state == "entered-in-error") {
+      return core::Error::make(409, "conflict",
+                               fmt::format("Task/{} is {}: there is nothing to decide", task_id, state));
+    }
+    std::string previous_survivor;
+    if (const auto* s = task_part(task, "output", "survivor"); s != nullptr) {
+      previous_survivor = patient_id_in(s->if_contains("valueReference"));
+    }
+    const std::string survivor = in->decision != "merge" ? std::string()
+                                 : in->survivor.empty()  ? candidate
+                                                         : in->survivor;
+    if (!survivor.empty() && survivor != focus && survivor != candidate) {
+      return bad(fmt::format("the survivor must be one of the two records reviewed, Patient/{} or Patient/{}", focus,
+                             candidate),
+                 "Parameters.parameter.valueReference");
+    }
+    if (previous == in->decision && (in->decision != "merge" || previous_survivor == survivor)) {
+      // The same decision again (a retry): nothing to do.
+      result = OpResult{200, (*cur)->info, (*cur)->json};
+      return core::ok();
+    }
+    auto a = read_patient(t, focus);
+    if (!a) return a.error();
+    auto b = read_patient(t, candidate);
+    if (!b) return b.error();
+    PatientEdit* by_id[2] = {&*a, &*b};
+    const auto edit = [&](const std::string& id) -> PatientEdit& { return by_id[0]->id == id ? *by_id[0] : *by_id[1]; };
+    std::vector<const char*> activities;
+
+    // A changed decision first undoes what the earlier one did.
+    if (previous == "link") {
+      for (auto* p : by_id) {
+        const std::string& other = p == by_id[0] ? candidate : focus;
+        if (has_link(p->doc, "seealso", other)) {
+          remove_link(p->doc, "seealso", other);
+          p->changed = true;
+        }
+      }
+      activities.push_back("unlink");
+    } else if (previous == "merge" && !previous_survivor.empty()) {
+      PatientEdit& kept = edit(previous_survivor);
+      PatientEdit& gone = edit(previous_survivor == focus ? candidate : focus);
+      if (has_link(gone.doc, "replaced-by", kept.id)) {
+        remove_link(gone.doc, "replaced-by", kept.id);
+        remove_link(kept.doc, "replaces", gone.id);
+        bool was_active = true;
+        if (const auto* x = task_part(task, "output", "merged-record-was-active"); x != nullptr) {
+          if (const auto* v = x->if_contains("valueBoolean"); v != nullptr && v->is_bool()) was_active = v->get_bool();
+        }
+        gone.doc["active"] = was_active;
+        gone.changed = kept.changed = true;
+        activities.push_back("unmerge");
+      }
+    }
+
+    json::array output{json::object{{"type", json::object{{"text", "decision"}}}, {"valueCode", in->decision}}};
+    if (in->decision == "link" || in->decision == "merge") {
+      for (auto* p : by_id) {
+        if (has_link_type(p->doc, "replaced-by")) {
+          return core::Error::make(409, "conflict",
+                                   fmt::format("Patient/{} has been merged into another record: review that record "
+                                               "instead",
+                                               p->id));
+        }
+      }
+    }
+    if (in->decision == "link") {
+      if (!has_link(a->doc, "seealso", candidate) && !has_link(b->doc, "seealso", focus)) {
+        add_seealso_link(a->doc, candidate);
+        a->changed = true;
+      }
+      activities.push_back("link");
+    } else if (in->decision == "merge") {
+      PatientEdit& kept = edit(survivor);
+      PatientEdit& gone = edit(survivor == focus ? candidate : focus);
+      // A merge supersedes a link between the two.
+      remove_link(gone.doc, "seealso", kept.id);
+      remove_link(kept.doc, "seealso", gone.id);
+      const auto* act = gone.doc.if_contains("active");
+      const bool was_active = act == nullptr || !act->is_bool() || act->get_bool();
+      add_link(gone.doc, "replaced-by", kept.id);
+      gone.doc["active"] = false;
+      add_link(kept.doc, "replaces", gone.id);
+      gone.changed = kept.changed = true;
+      output.push_back(json::object{{"type", json::object{{"text", "survivor"}}},
+                                    {"valueReference", json::object{{"reference", "Patient/" + kept.id}}}});
+      output.push_back(
+          json::object{{"type", json::object{{"text", "merged-record-was-active"}}}, {"valueBoolean", was_active}});
+      activities.push_back("merge");
+    }
+
+    bool any_changed = false;
+    for (auto* p : by_id) {
+      if (!p->changed) continue;
+      auto u = op_update(t, "Patient", p->id, p->doc, std::nullopt);
+      if (!u) return u.error();
+      p->version = u->info->version;
+      any_changed = true;
+    }
+    for (const char* activity : activities) {
+      if (!any_changed) break;
+      json::object prov = provenance(activity, focus, a->version, candidate, b->version);
+      if (!who.reference.empty() || !who.display.empty()) {
+        json::object agent;
+        if (!who.reference.empty()) agent["reference"] = who.reference;
+        if (!who.display.empty()) agent["display"] = who.display;
+        prov["agent"] = json::array{json::object{{"who", std::move(agent)}}};
+      }
+      auto pv = op_create(t, "Provenance", prov, {});
+      if (!pv) return pv.error();
+    }
+
+    const std::string now = core::format_instant(core::now_micros());
+    task["status"] = "completed";
+    task["businessStatus"] = json::object{{"text", decision_text(in->decision)}};
+    task["output"] = std::move(output);
+    task["lastModified"] = now;
+    json::object period;
+    if (const auto* p = task.if_contains("executionPeriod"); p != nullptr && p->is_object()) period = p->get_object();
+    period["end"] = now;
+    task["executionPeriod"] = std::move(period);
+    if (!who.reference.empty()) {
+      json::object owner{{"reference", who.reference}};
+      if (!who.display.empty()) owner["display"] = who.display;
+      task["owner"] = std::move(owner);
+    }
+    std::string text = previous.empty() ? std::string(decision_text(in->decision))
+                                        : fmt::format("Decision changed from '{}' to '{}'.", decision_text(previous),
+                                                      decision_text(in->decision));
+    if (!in->note.empty()) text += "\n" + in->note;
+    json::object note{{"time", now}, {"text", text}};
+    if (!who.display.empty()) note["authorString"] = who.display;
+    if (!task.contains("note") || !task["note"].is_array()) task["note"] = json::array{};
+    task["note"].as_array().push_back(std::move(note));
+    auto updated = op_update(t, "Task", task_id, task, std::nullopt);
+    if (!updated) return updated.error();
+    result = std::move(*updated);
+    return core::ok();
+  });
+  if (!w) return error_response(w.error(), req);
+  result.status = 200;
+  Response r = resource_response(result, req, true);
+  r.interaction = "operation";
+  return r;
+}
+
 Response match_patient(store::Store& store, const ApiOptions& /*options*/, const Request& req) {
   auto in = read_input(req);
   if (!in) return error_response(in.error(), req);

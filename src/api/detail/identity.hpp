@@ -52,6 +52,19 @@ void add_seealso_link(boost::json::object& patient, const std::string& other);
 /// The review Task for a possible duplicate: a data-quality officer decides (merge, link or not).
 [[nodiscard]] boost::json::object review_task(const std::string& patient_id, const LinkDecision& decision);
 
+/// Who decides a review: the officer's Practitioner ("Practitioner/{id}", may be empty) and name.
+struct Reviewer {
+  std::string reference;
+  std::string display;
+};
+/// POST [base]/Task/{id}/$resolve-match with Parameters `decision` (valueCode `link`: the same
+/// person, the records are linked with `seealso`; `merge`: the same person, the `survivor` (default:
+/// the candidate, the record there first) replaces the other; `distinct`: different people), and
+/// an optional `note`. In one transaction the Patients change, a Provenance records each change and
+/// the Task is completed with the decision as its output. Deciding a completed review again
+/// undoes the earlier decision first (unlink, unmerge); the same decision again changes nothing.
+[[nodiscard]] Response resolve_review(store::Store& store, const Request& request, const std::string& task_id,
+                                      const Reviewer& who);
 /// POST [base]/Patient/$match with Parameters (resource, onlyCertainMatches, count) or a bare Patient.
 [[nodiscard]] Response match_patient(store::Store& store, const ApiOptions& options, const Request& request);
 

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { Layout, Link } from './components/Layout';
+import { Layout, Link, type NavItem } from './components/Layout';
 import {
   actingFor,
   beginSignIn,
@@ -13,11 +13,16 @@ import { FhirClient } from './lib/fhir';
 import { FindPatient } from './pages/FindPatient';
 import { MyRecord } from './pages/MyRecord';
 import { PatientRecord } from './pages/PatientRecord';
+import { ReviewMatch } from './pages/ReviewMatch';
+import { ReviewQueue } from './pages/ReviewQueue';
 import { Sharing } from './pages/Sharing';
 import { WhoAccessed } from './pages/WhoAccessed';
 import { navigate, parseRoute, useLocation } from './router';
 
 const origin = () => window.location.origin;
+
+/** Keeps the index of people right: reviews possible duplicates, sees demographics but never the clinical record. */
+const kDataQualityOfficer = 'data-quality-officer';
 
 async function signIn(returnTo: string) {
   window.location.assign(await beginSignIn(origin(), returnTo, window.sessionStorage));
@@ -119,9 +124,17 @@ export function App() {
   } else if (route.page === 'home') {
     page = isPatientRole(session.role) ? (
       <MyRecord client={client} patientId={patientId} proxy={proxy} />
+    ) : session.role === kDataQualityOfficer ? (
+      <ReviewQueue key="waiting" client={client} view="waiting" />
     ) : (
       <FindPatient client={client} />
     );
+  } else if (route.page === 'find-patient' && !isPatientRole(session.role)) {
+    page = <FindPatient client={client} />;
+  } else if (route.page === 'review' && !isPatientRole(session.role)) {
+    page = <ReviewQueue key={route.view} client={client} view={route.view} />;
+  } else if (route.page === 'review-match' && !isPatientRole(session.role)) {
+    page = <ReviewMatch client={client} id={route.id} />;
   } else if (route.page === 'my-record') {
     page = <MyRecord client={client} patientId={patientId} proxy={proxy} />;
   } else if (route.page === 'sharing') {
@@ -129,7 +142,14 @@ export function App() {
   } else if (route.page === 'who-accessed') {
     page = <WhoAccessed client={client} patientId={patientId} />;
   } else if (route.page === 'patient') {
-    page = <PatientRecord client={client} id={route.id} fhirUser={session.fhirUser} />;
+    page = (
+      <PatientRecord
+        client={client}
+        id={route.id}
+        fhirUser={session.fhirUser}
+        demographicsOnly={session.role === kDataQualityOfficer}
+      />
+    );
   } else {
     page = (
       <>
@@ -141,13 +161,30 @@ export function App() {
     );
   }
   useEffect(() => {
-    if (route.page === 'home' && session && !isPatientRole(session.role)) {
+    const finding = route.page === 'find-patient' || (route.page === 'home' && session?.role !== kDataQualityOfficer);
+    if (finding && session && !isPatientRole(session.role)) {
       document.title = 'Find a patient - Universal Care Record';
     }
   }, [route.page, session]);
 
+  // A data-quality officer starts at the review queue, and can find a patient from there.
+  let navigation: NavItem[] | undefined;
+  if (session?.role === kDataQualityOfficer && route.page !== 'callback') {
+    const reviewing = route.page === 'home' || route.page === 'review' || route.page === 'review-match';
+    const exact = route.page === 'home' || (route.page === 'review' && route.view === 'waiting');
+    const finding = route.page === 'find-patient' || route.page === 'patient';
+    navigation = [
+      { to: '/app/', text: 'Possible duplicate records', current: exact ? 'page' : reviewing ? 'section' : false },
+      {
+        to: '/app/find-patient',
+        text: 'Find a patient',
+        current: route.page === 'find-patient' ? 'page' : finding ? 'section' : false,
+      },
+    ];
+  }
+
   return (
-    <Layout {...(session ? { userName: session.name, onSignOut: signOut } : {})}>
+    <Layout {...(session ? { userName: session.name, onSignOut: signOut } : {})} {...(navigation ? { navigation } : {})}>
       {page}
     </Layout>
   );

@@ -9,6 +9,9 @@ export type Route =
   | { page: 'my-record' }
   | { page: 'who-accessed' }
   | { page: 'sharing' }
+  | { page: 'find-patient' }
+  | { page: 'review'; view: 'waiting' | 'decided' }
+  | { page: 'review-match'; id: string }
   | { page: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
@@ -18,8 +21,14 @@ export function parseRoute(pathname: string): Route {
   if (path === '/app/my-record') return { page: 'my-record' };
   if (path === '/app/my-record/who-accessed') return { page: 'who-accessed' };
   if (path === '/app/my-record/sharing') return { page: 'sharing' };
+  if (path === '/app/find-patient') return { page: 'find-patient' };
+  if (path === '/app/review') return { page: 'review', view: 'waiting' };
+  if (path === '/app/review/decided') return { page: 'review', view: 'decided' };
   const m = /^\/app\/patient\/([A-Za-z0-9\-.]{1,64})$/.exec(path);
   if (m?.[1]) return { page: 'patient', id: m[1] };
+  // A review is a Task of the identity service; "decided" above is the list, never a Task's id here.
+  const r = /^\/app\/review\/([A-Za-z0-9\-.]{1,64})$/.exec(path);
+  if (r?.[1]) return { page: 'review-match', id: r[1] };
   return { page: 'not-found' };
 }
 

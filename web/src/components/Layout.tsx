@@ -15,14 +15,42 @@ export function Link({ to, children, className }: { to: string; children: ReactN
   );
 }
 
+/** A page in the header's navigation; `current` marks the page shown, or the section the page shown is in. */
+export interface NavItem {
+  to: string;
+  text: string;
+  current: 'page' | 'section' | false;
+}
+
+function NavLink({ item }: { item: NavItem }) {
+  const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    navigate(item.to);
+  };
+  return (
+    <a
+      className="nhsuk-header__navigation-link"
+      href={item.to}
+      onClick={onClick}
+      {...(item.current ? { 'aria-current': item.current === 'page' ? ('page' as const) : ('true' as const) } : {})}
+    >
+      {/* Bold for the current page even when the reader's own colours override the styles. */}
+      {item.current ? <strong className="nhsuk-header__navigation-item-current-fallback">{item.text}</strong> : item.text}
+    </a>
+  );
+}
+
 export function Layout({
   children,
   userName,
   onSignOut,
+  navigation,
 }: {
   children: ReactNode;
   userName?: string;
   onSignOut?: () => void;
+  navigation?: NavItem[];
 }) {
   return (
     <>
@@ -51,6 +79,22 @@ export function Layout({
             </nav>
           )}
         </div>
+        {navigation && navigation.length > 0 && (
+          <nav className="nhsuk-header__navigation" aria-label="Menu">
+            <div className="nhsuk-header__navigation-container nhsuk-width-container">
+              <ul className="nhsuk-header__navigation-list">
+                {navigation.map((item) => (
+                  <li
+                    className={`nhsuk-header__navigation-item${item.current ? ' nhsuk-header__navigation-item--current' : ''}`}
+                    key={item.to}
+                  >
+                    <NavLink item={item} />
+                  </li>
+                ))}
+              </ul>
+            </div>
+          </nav>
+        )}
       </header>
       <div className="nhsuk-width-container">
         <main className="nhsuk-main-wrapper" id="maincontent" tabIndex={-1}>

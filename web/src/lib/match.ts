@@ -42,6 +42,7 @@ export interface MatchInfo {
 }
 
 const kGradeUrl = 'http://hl7.org/fhir/StructureDefinition/match-grade';
+// The server's field codes (docs/mpi.md), as people read them.
 const kFieldNames: Record<string, string> = {
   nhs_number: 'NHS number',
   family_name: 'Last name',
@@ -70,9 +71,20 @@ const kVerdictWords: Record<string, string> = {
   disagree: 'differs',
 };
 
-/** "Date of birth has day and month swapped" and the like. */
+/** "Last name" for the server's field code "family_name"; undefined for a code it does not know. */
+export function fieldName(code: string): string | undefined {
+  return Object.hasOwn(kFieldNames, code) ? kFieldNames[code] : undefined;
+}
+
+/** "agrees" for the server's level "exact", and the like; undefined for a level it does not know. */
+export function verdictWords(verdict: string): string | undefined {
+  return Object.hasOwn(kVerdictWords, verdict) ? kVerdictWords[verdict] : undefined;
+}
+
+/** "Date of birth has day and month swapped" and the like ("Phone: level" for a level not known here). */
 export function verdictText(f: FieldVerdict): string {
-  return `${f.field} ${kVerdictWords[f.verdict] ?? f.verdict}`;
+  const words = verdictWords(f.verdict);
+  return words ? `${f.field} ${words}` : `${f.field}: ${f.verdict.replace(/_/g, ' ')}`;
 }
 
 interface Extension {
@@ -94,7 +106,7 @@ export function matchInfo(entry: BundleEntry): MatchInfo {
     for (const f of e.extension ?? []) {
       if (f.url === 'corroboration' && f.valueString) corroboration = f.valueString;
       if (f.url === 'cap' && f.valueString) rule = f.valueString;
-      const name = f.url ? kFieldNames[f.url] : undefined;
+      const name = f.url ? fieldName(f.url) : undefined;
       const verdict = /^([a-z_-]+)/.exec(f.valueString ?? '')?.[1];
       if (name && verdict && verdict !== 'missing') fields.push({ field: name, verdict });
     }

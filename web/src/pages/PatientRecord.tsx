@@ -34,8 +34,22 @@ type Clinical =
   | { state: 'refused'; reason: string }
   | { state: 'failed'; reason: string };
 
-/** The clinician's view of one patient: banner, critical flags and the summary, or emergency access. */
-export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id: string; fhirUser?: string | undefined }) {
+/**
+ * The clinician's view of one patient: banner, critical flags and the summary, or emergency access.
+ * `demographicsOnly`: the user's role may see who the person is but never their clinical record (a
+ * data-quality officer), so only the banner is shown and the clinical record is not asked for.
+ */
+export function PatientRecord({
+  client,
+  id,
+  fhirUser,
+  demographicsOnly = false,
+}: {
+  client: FhirClient;
+  id: string;
+  fhirUser?: string | undefined;
+  demographicsOnly?: boolean;
+}) {
   const [demo, setDemo] = useState<Demographics | null>(null);
   const [demoError, setDemoError] = useState('');
   const [clinical, setClinical] = useState<Clinical>({ state: 'loading' });
@@ -85,11 +99,11 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
       .catch((e: unknown) => {
         if (live) setDemoError(e instanceof Error ? e.message : String(e));
       });
-    void loadClinical();
+    if (!demographicsOnly) void loadClinical();
     return () => {
       live = false;
     };
-  }, [client, id, loadClinical]);
+  }, [client, id, loadClinical, demographicsOnly]);
 
   useEffect(() => {
     if (demo) document.title = 'Patient record - Universal Care Record';
@@ -101,12 +115,30 @@ export function PatientRecord({ client, id, fhirUser }: { client: FhirClient; id
         <h1 className="nhsuk-heading-l">Record not available</h1>
         <p role="alert">{demoError}</p>
         <p>
-          <Link to="/app/">Find another patient</Link>
+          <Link to={demographicsOnly ? '/app/find-patient' : '/app/'}>Find another patient</Link>
         </p>
       </>
     );
   }
   if (!demo) return <p role="status">Loading the record…</p>;
+
+  if (demographicsOnly) {
+    return (
+      <>
+        <Link to="/app/find-patient" className="nhsuk-back-link">
+          Find another patient
+        </Link>
+        <PatientBanner patient={demo.patient} practice={demo.practice} />
+        <div className="nhsuk-inset-text" data-testid="demographics-only">
+          <span className="nhsuk-u-visually-hidden">Information: </span>
+          <p>
+            Your role lets you see who this person is, so that their records can be kept right. It does not let you
+            see their health and care record.
+          </p>
+        </div>
+      </>
+    );
+  }
 
   return (
     <>

@@ -861,6 +861,161 @@ try {
     await checkAccessibility(page, 'not-found');
   });
 
+  await test('the demo data puts possible duplicate records on the review queue', async () => {
+    const waiting = await fhir(
+      token('data-quality-officer'),
+      `Task?code=${encodeURIComponent('https://ucr.nhs.example/fhir/CodeSystem/identity-operation|review-match')}&status=requested&_count=1`,
+    );
+    if (waiting.status !== 200 || (waiting.body?.entry ?? []).length === 0) {
+      throw new Error(`no review waiting in the demo data: ${waiting.status} ${JSON.stringify(waiting.body).slice(0, 300)}`);
+    }
+  });
+
+  await test('a data-quality officer compares a possible duplicate and decides they are different people', async () => {
+    const system = token('integration');
+    // A record arrives that is probably, not certainly, a person already held: the same name and date of
+    // birth, no NHS number, another address and a hospital number. The server puts it on the review queue.
+    const own = new Set([claims(token('patient')).patient, claims(token('proxy')).patient, withAllergy.id, notMine.id]);
+    const held = await fhir(system, `Patient?birthdate=le1990&identifier=${encodeURIComponent(kNhs + '|')}&_count=50`);
+    const existing = (held.body?.entry ?? [])
+      .map((e) => e.resource)
+      .find((p) => familyOf(p) && p.name?.[0]?.given?.length && p.birthDate && !own.has(p.id));
+    if (!existing) throw new Error('no adult in the demo data to make a possible duplicate of');
+    const arrived = await write(system, {
+      resourceType: 'Patient',
+      name: [{ use: 'official', family: familyOf(existing), given: existing.name[0].given }],
+      birthDate: existing.birthDate,
+      gender: existing.gender,
+      address: [{ use: 'home', line: ['1 Test Street'], city: 'Margate', postalCode: 'CT9 9ZZ' }],
+      identifier: [{ system: 'https://example.org/hospital-mrn', value: 'H123456' }],
+    });
+    const officerToken = token('data-quality-officer');
+    const found = await fhir(officerToken, `Task?focus=Patient/${arrived.id}`);
+    const task = found.body?.entry?.[0]?.resource;
+    if (!task) throw new Error(`no review was made for the new record: ${JSON.stringify(found.body).slice(0, 300)}`);
+
+    const officer = await context.newPage(); // a new tab: its own session
+    try {
+      await signIn(officer, 'data-quality-officer');
+      await officer.getByRole('heading', { name: 'Possible duplicate records', level: 1 }).waitFor();
+      if ((await officer.title()) !== 'Possible duplicate records - Universal Care Record') {
+        throw new Error(`page title "${await officer.title()}"`);
+      }
+      const queue = officer.getByTestId('review-queue');
+      await queue.waitFor();
+      if ((await queue.locator('tbody tr').count()) === 0) throw new Error('the queue lists no review');
+      if (!/(Probable|Possible) match, score \d/.test(await queue.innerText())) throw new Error('no grade and score in the queue');
+      await checkAccessibility(officer, 'review-queue');
+      // The new review is the newest: page on until it is listed (the queue is oldest first).
+      const link = queue.locator(`a[href="/app/review/${task.id}"]`);
+      for (let page = 2; (await link.count()) === 0; page++) {
+        if (page > 50) throw new Error('the new review is not on the queue');
+        await officer.getByRole('button', { name: 'Next page' }).click();
+        await queue.getByText(`(page ${page})`).waitFor();
+      }
+      expectText(await link.innerText(), familyOf(existing).toUpperCase(), 'the link names the two people');
+      await link.click();
+
+      await officer.getByRole('heading', { name: 'Review a possible duplicate' }).waitFor();
+      if ((await officer.title()) !== 'Review a possible duplicate - Universal Care Record') {
+        throw new Error(`page title "${await officer.title()}"`);
+      }
+      const comparison = officer.getByTestId('comparison');
+      await comparison.waitFor();
+      const postcode = await comparison.getByRole('row').filter({ hasText: 'Postcode' }).innerText();
+      expectText(postcode, 'CT9 9ZZ', 'the new record\'s postcode');
+      expectText(postcode, 'Different', 'a difference marked in words');
+      expectText(await comparison.getByRole('row').filter({ hasText: 'Date of birth' }).innerText(), 'Same', 'same birth date');
+      expectText(await comparison.getByRole('row').filter({ hasText: 'Local record numbers' }).innerText(), 'H123456', 'hospital number');
+      expectText(
+        await comparison.getByRole('row').filter({ hasText: 'NHS number' }).innerText(),
+        formatNhs(nhsOf(existing)),
+        'the existing record\'s NHS number',
+      );
+      const explanation = await officer.getByTestId('explanation').innerText();
+      expectText(explanation, 'Date of birth agrees', 'explanation');
+      expectText(explanation, 'Postcode differs', 'explanation');
+      expectText(explanation, 'Held at this grade because: no NHS number match', 'the rule that held the grade');
+      await checkAccessibility(officer, 'review-match', officer.getByTestId('comparison'));
+
+      await officer.getByRole('button', { name: 'Save decision' }).click();
+      const summary = officer.getByRole('alert').filter({ hasText: 'There is a problem' });
+      expectText(await summary.innerText(), 'Select whether these are the same person', 'error summary');
+      await checkAccessibility(officer, 'review-match-error');
+      // Merging asks which record to keep; the other answers do not.
+      const keep = officer.getByRole('group', { name: 'Which record should be kept?' });
+      if (await keep.isVisible()) throw new Error('the record to keep is asked before merging is chosen');
+      await officer.getByLabel('Yes, merge them (one is a duplicate)').check();
+      await keep.waitFor();
+      if (!(await officer.getByLabel(/^The existing record/).isChecked())) throw new Error('the existing record is not kept by default');
+      await officer.getByLabel('No, they are different people').check();
+      await keep.waitFor({ state: 'hidden' });
+      await officer.getByLabel('Note (optional)').fill('Different mothers\' names on the hospital record');
+      await officer.setViewportSize({ width: 375, height: 740 });
+      try {
+        await phoneFits(officer, 'the review');
+      } finally {
+        await officer.setViewportSize({ width: 1280, height: 900 });
+      }
+      await officer.getByRole('button', { name: 'Save decision' }).click();
+      const saved = officer.getByTestId('decision-saved');
+      await saved.waitFor();
+      expectText(await saved.innerText(), 'Different people: the records stay apart', 'confirmation');
+      await checkAccessibility(officer, 'review-saved');
+
+      const after = await fhir(officerToken, `Task/${task.id}`);
+      const decision = after.body?.output?.find((o) => o.type?.text === 'decision')?.valueCode;
+      if (after.body?.status !== 'completed' || decision !== 'distinct') {
+        throw new Error(`the review was not completed as distinct: ${JSON.stringify(after.body).slice(0, 400)}`);
+      }
+      expectText(after.body.note?.map((n) => n.text).join('\n'), 'Different mothers\' names', 'the note');
+
+      // The decided review shows who decided, and may be changed.
+      await officer.getByRole('button', { name: 'See this review again' }).click();
+      const decided = await officer.getByTestId('decision').innerText();
+      expectText(decided, 'Different people: the records stay apart', 'the decision');
+      expectText(decided, 'Decided by', 'who decided');
+      expectText(decided, 'Different mothers\' names', 'the note');
+      await officer.getByRole('heading', { name: 'Change the decision' }).waitFor();
+      expectText(await officer.getByTestId('decision-form').innerText(), 'The earlier decision will be undone', 'warning');
+      // Back to the list it came from: the reviews waiting, where it is no longer.
+      await officer.getByRole('link', { name: 'Back to possible duplicate records' }).click();
+      await officer.locator('[data-testid="review-queue"], [data-testid="review-queue-empty"]').first().waitFor();
+      if ((await officer.getByRole('link', { name: 'Waiting for a decision' }).getAttribute('aria-current')) !== 'page') {
+        throw new Error('the back link did not lead to the reviews waiting');
+      }
+      if ((await queue.locator(`a[href="/app/review/${task.id}"]`).count()) > 0) throw new Error('the decided review is still waiting');
+      await officer.getByRole('link', { name: 'Find a patient' }).click();
+      await officer.getByRole('heading', { name: 'Find a patient' }).waitFor();
+      await officer.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Possible duplicate records' }).click();
+      await officer.getByRole('link', { name: 'Recently decided' }).click();
+      await officer.getByTestId('review-queue').locator(`a[href="/app/review/${task.id}"]`).waitFor();
+      await checkAccessibility(officer, 'review-decided');
+    } finally {
+      await officer.close();
+    }
+  });
+
+  await test('a data-quality officer sees who a person is, never their clinical record', async () => {
+    const officer = await context.newPage();
+    try {
+      await signIn(officer, 'data-quality-officer');
+      await officer.getByRole('heading', { name: 'Possible duplicate records', level: 1 }).waitFor();
+      await officer.goto(`${origin}/app/patient/${withAllergy.id}`);
+      expectText(await officer.getByTestId('patient-banner').innerText(), formatNhs(nhs), 'banner');
+      await officer.getByTestId('demographics-only').waitFor();
+      for (const id of ['critical-flags', 'problems', 'allergies', 'medications']) {
+        if ((await officer.getByTestId(id).count()) > 0) throw new Error(`the ${id} are shown to a data-quality officer`);
+      }
+      if ((await officer.getByRole('button', { name: 'Get emergency access' }).count()) > 0) throw new Error('emergency access offered');
+      await checkAccessibility(officer, 'demographics-only');
+      const refused = await fhir(token('data-quality-officer'), `AllergyIntolerance?patient=${withAllergy.id}`);
+      if (refused.status !== 403) throw new Error(`the server let a data-quality officer read allergies: ${refused.status}`);
+    } finally {
+      await officer.close();
+    }
+  });
+
   await test('nothing was fetched from any other site (no fonts or scripts from a CDN)', async () => {
     if (foreignRequests.length > 0) throw new Error(foreignRequests.join('\n'));
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gradeText, matchInfo, matchParameters, verdictText } from '../../src/lib/match';
+import { fieldName, gradeText, matchInfo, matchParameters, verdictText, verdictWords } from '../../src/lib/match';
 
 describe('$match', () => {
   it('sends the typed details as a Patient in Parameters, postcode in capitals', () => {
@@ -87,5 +87,12 @@ describe('$match', () => {
     expect(info.corroboration).toBeUndefined();
     expect(info.rule).toBeUndefined();
     expect(info.grade).toBe('unknown');
+  });
+  it('names a level it has no words for as the server wrote it, and turns field codes into names', () => {
+    expect(verdictText({ field: 'Phone', verdict: 'some_new_level' })).toBe('Phone: some new level');
+    expect(fieldName('gp_practice')).toBe('GP practice');
+    expect(fieldName('toString')).toBeUndefined();
+    expect(verdictWords('previous')).toBe('matches a previous address');
+    expect(verdictWords('constructor')).toBeUndefined();
   });
 });

@@ -49,6 +49,13 @@ struct ApiOptions {
   /// Bulk Data export ($export): where job files are written (DATA/exports). Empty: $export is
   /// not offered.
   std::string export_directory;
+  /// For an importer that sends one file's transactions in a pipeline (ucr import): a transaction
+  /// calls it once its Patients are matched (without Patients to match: once it is prepared), just
+  /// before it is written. It returns when the transaction sent before it has been written, with the
+  /// blocking keys of that one's Patients; this transaction's Patients that share one are matched
+  /// again, so every decision is the one sending the transactions one after another would give.
+  /// An error (the earlier transaction failed) fails this one. Empty: transactions do not wait.
+  std::function<core::Result<std::vector<std::string>>()> before_write;
   /// Exports queued or running at once; more kick-offs are answered 429 with Retry-After.
   std::size_t max_export_jobs = 2;
   /// How long a finished export's files stay downloadable.

@@ -3,6 +3,8 @@
 #include "api/bulk_export.hpp"
 #include "core/ids.hpp"
 #include "fhir/definitions.hpp"
+#include "mpi/blocking.hpp"
+#include "mpi/record.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -10,6 +12,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -30,6 +35,9 @@ constexpr const char* kBase = "urn:ucr:import/fhir";
 /// Retries of one NDJSON batch, each without the line the last attempt was refused for; beyond
 /// this the batch's lines are sent one by one.
 constexpr int kMaxBatchRetries = 8;
+// One file's batches in flight at once: the oldest is written while the others are prepared and
+// matched (more only queue for the one writer).
+constexpr std::size_t kInFlight = 2;
 
 /// Reads a gzip file (or, transparently, a plain one) through zlib as a stream. Seeking forward
 /// decompresses up to the position (gzseek), which is how an interrupted import resumes.
@@ -352,6 +360,7 @@ Importer::Importer(store::Store& store, ApiOptions api_options, ImportOptions op
   api_options.auth = nullptr;
   api_options.export_directory.clear();
   api_options.max_bundle_entries = std::max<std::size_t>(api_options.max_bundle_entries, 1'000'000);
+  api_options.before_write = [this] { return before_write(); };
   api_ = std::make_unique<Api>(*marking_, std::move(api_options));
 }
 
@@ -616,6 +625,71 @@ core::Result<void> Importer::import_bundle(const std::filesystem::path& file, Fi
   return core::ok();
 }
 
+/// One file's transactions in flight: each waits, just before it is written, for the one sent
+/// before it (ApiOptions::before_write), so they commit in file order while the next one is
+/// parsed, validated and matched.
+struct Importer::Chain {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::size_t, std::vector<std::string>> keys;  ///< a batch's Patients' blocking keys, guarded by mu
+  std::set<std::size_t> settled;                         ///< batches written or given up, guarded by mu
+  std::set<std::size_t> failed;                          ///< batches the store failed, guarded by mu
+  std::string key;                                       ///< the file's bookkeeping key
+  std::map<std::size_t, std::uint64_t> ends;             ///< where each batch ends in the file, guarded by mu
+};
+
+namespace {
+/// The offset a file's bookkeeping says is committed (0: none yet).
+std::uint64_t committed_offset(store::Store& store, const std::string& key) {
+  auto kept = store.get_meta(key);
+  if (!kept || !kept->has_value()) return 0;
+  boost::system::error_code ec;
+  const json::value v = json::parse(**kept, ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  const auto* off = o != nullptr ? o->if_contains("offset") : nullptr;
+  return off != nullptr && off->is_int64() ? static_cast<std::uint64_t>(off->get_int64()) : 0;
+}
+}  // namespace
+
+core::Result<std::vector<std::string>> Importer::before_write() {
+  std::shared_ptr<Chain> chain;
+  std::size_t seq = 0;
+  {
+    const std::lock_guard lock(chain_mu_);
+    const auto it = senders_.find(std::this_thread::get_id());
+    if (it == senders_.end()) return std::vector<std::string>{};
+    chain = it->second.first;
+    seq = it->second.second;
+  }
+  if (seq == 0) return std::vector<std::string>{};
+  // The batch before is committed once its bookkeeping (written in its own transaction) can be
+  // read: this one may be written then, while that one is still being flushed to disk (the WAL
+  // keeps their order), rather than only once it is acknowledged.
+  std::unique_lock lock(chain->mu);
+  const std::uint64_t end = chain->ends[seq - 1];
+  for (;;) {
+    if (chain->settled.count(seq - 1) != 0) break;
+    lock.unlock();
+    const bool visible = committed_offset(store_, chain->key) >= end;
+    lock.lock();
+    if (visible) break;
+    constexpr auto kPoll = std::chrono::microseconds(500);
+    chain->cv.wait_for(lock, kPoll, [&] { return chain->settled.count(seq - 1) != 0; });
+  }
+  if (chain->failed.count(seq - 1) != 0) {
+    return core::Error::internal("the transaction before this one in the file was not written");
+  }
+  // Every batch that may have been in flight while this one was matched: the ones before it, up
+  // to kInFlight - 1 back (each commits after the one before it).
+  std::vector<std::string> keys;
+  for (std::size_t back = 1; back < kInFlight && back <= seq; ++back) {
+    if (const auto it = chain->keys.find(seq - back); it != chain->keys.end()) {
+      keys.insert(keys.end(), it->second.begin(), it->second.end());
+    }
+  }
+  return keys;
+}
+
 core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, FileState& state, ImportSummary& summary,
                                            Tally& tally) {
   const std::string name = file.string();
@@ -628,83 +702,168 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
   in.seekg(static_cast<std::streamoff>(state.offset));
   struct Line {
     std::size_t number = 0;
-    std::string key;    ///< Type/id, or empty
     std::string entry;  ///< the transaction entry as JSON text, holding the line's own text
   };
-  std::vector<Line> batch;
-  std::set<std::string> keys;
-  std::uint64_t offset = state.offset;
-  std::size_t line_no = state.line;
+  /// One transaction's worth of lines, and what became of them.
+  struct Batch {
+    std::size_t seq = 0;
+    std::vector<Line> lines;
+    std::vector<std::string> patient_keys;  ///< blocking keys of its Patients (linkage of the next batch)
+    FileState done;                         ///< the file's state once it is written
+    ImportSummary part;                     ///< its counts and rejections
+    std::vector<std::size_t> rejected_lines;
+    std::optional<core::Error> failure;  ///< the store failed
+  };
+  auto chain = std::make_shared<Chain>();
+  chain->key = state.key;
+  // The bookkeeping starts from where this run starts (a changed file is read from the start
+  // again), so that reading it tells how far this run has committed.
+  if (committed_offset(store_, state.key) != state.offset) {
+    if (auto w = record(state); !w) return w;
+  }
+  std::deque<std::pair<std::unique_ptr<Batch>, std::thread>> in_flight;
+  std::optional<core::Error> failure;
+  // Rejections found while reading, kept with their line numbers until the batch they fall in is
+  // merged, so the summary lists every rejection in file order.
+  std::vector<std::pair<std::size_t, ImportRejection>> read_rejections;
   const auto reject_line = [&](std::size_t number, std::string reason) {
-    summary.rejections.push_back({fmt::format("{}:{}", name, number), std::move(reason)});
-    ++summary.rejected;
+    read_rejections.emplace_back(number, ImportRejection{fmt::format("{}:{}", name, number), std::move(reason)});
   };
-  // Where the batch being sent ends: committing it means the file is done up to there.
-  std::uint64_t end_offset = offset;
-  std::size_t end_line = line_no;
-  const auto done_to_end = [&] {
-    FileState next = state;
-    next.offset = end_offset;
-    next.line = end_line;
-    return next;
+  const auto merge_rejections_to = [&](std::size_t line, std::vector<std::pair<std::size_t, ImportRejection>> more) {
+    std::vector<std::pair<std::size_t, ImportRejection>> upto;
+    std::vector<std::pair<std::size_t, ImportRejection>> later;
+    for (auto& r : read_rejections) (r.first <= line ? upto : later).push_back(std::move(r));
+    read_rejections = std::move(later);
+    for (auto& r : more) upto.push_back(std::move(r));
+    std::stable_sort(upto.begin(), upto.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& r : upto) {
+      summary.rejections.push_back(std::move(r.second));
+      ++summary.rejected;
+    }
   };
-  // Sends one transaction of `lines`; returns its response.
-  const auto send = [&](const std::vector<Line>& lines, bool mark) {
+  // Waits for the oldest batch in flight and adds what became of it.
+  const auto settle_oldest = [&] {
+    auto [batch, thread] = std::move(in_flight.front());
+    in_flight.pop_front();
+    thread.join();
+    if (batch->failure) {
+      if (!failure) failure = batch->failure;
+      return;
+    }
+    summary.created += batch->part.created;
+    summary.updated += batch->part.updated;
+    summary.deleted += batch->part.deleted;
+    std::vector<std::pair<std::size_t, ImportRejection>> sent_rejections;
+    for (std::size_t i = 0; i < batch->rejected_lines.size(); ++i) {
+      sent_rejections.emplace_back(batch->rejected_lines[i], std::move(batch->part.rejections[i]));
+    }
+    merge_rejections_to(batch->done.line, std::move(sent_rejections));
+    state = batch->done;
+    publish(tally, state.offset, summary);
+  };
+  // Sends one transaction of `lines` from the calling thread; returns its response.
+  const auto send = [&](Batch& b, const std::vector<Line>& lines, bool mark) {
     std::string body = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
     for (std::size_t i = 0; i < lines.size(); ++i) {
       if (i > 0) body += ',';
       body += lines[i].entry;
     }
     body += "]}";
-    if (mark) marking_->mark_next(state.key, done_to_end().to_json());
+    if (mark) marking_->mark_next(b.done.key, b.done.to_json());
     Response r = api_->handle(transaction_request(std::move(body)));
     marking_->mark_next({}, {});
     return r;
   };
-  const auto flush = [&](std::uint64_t to_offset, std::size_t to_line) -> core::Result<void> {
-    end_offset = to_offset;
-    end_line = to_line;
-    std::vector<Line> lines = std::move(batch);
-    batch.clear();
-    keys.clear();
+  // Writes one batch (on its own thread): whole, or without the lines the store refuses.
+  const auto write_batch = [&](Batch& b) -> core::Result<void> {
+    const auto reject = [&](std::size_t number, std::string reason) {
+      b.part.rejections.push_back({fmt::format("{}:{}", name, number), std::move(reason)});
+      b.rejected_lines.push_back(number);
+    };
+    std::vector<Line> lines = std::move(b.lines);
     for (int attempt = 0; !lines.empty() && attempt <= kMaxBatchRetries; ++attempt) {
-      const Response r = send(lines, true);
+      const Response r = send(b, lines, true);
       if (r.status < 300) {
-        count_results(r, summary);
-        state = done_to_end();
-        publish(tally, state.offset, summary);
+        count_results(r, b.part);
         return core::ok();
       }
       if (r.status >= 500) return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
       const auto bad = failed_entry(r);
       if (!bad || *bad >= lines.size()) break;
-      reject_line(lines[*bad].number, reason_of(r));
+      reject(lines[*bad].number, reason_of(r));
       lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(*bad));
     }
     // Many refusals (or one not tied to an entry): each line on its own.
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const bool last = i + 1 == lines.size();
-      const Response r = send({lines[i]}, last);
+      const Response r = send(b, {lines[i]}, last);
       if (r.status < 300) {
-        count_results(r, summary);
+        count_results(r, b.part);
       } else if (r.status >= 500) {
         return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
       } else {
-        reject_line(lines[i].number, reason_of(r));
+        reject(lines[i].number, reason_of(r));
         if (last) {
-          if (auto w = record(done_to_end()); !w) return w;
+          if (auto w = record(b.done); !w) return w;
         }
       }
     }
-    if (lines.empty()) {
-      if (auto w = record(done_to_end()); !w) return w;
-    }
-    state = done_to_end();
-    publish(tally, state.offset, summary);
+    if (lines.empty()) return record(b.done);
     return core::ok();
   };
+  std::uint64_t offset = state.offset;
+  std::size_t line_no = state.line;
+  std::size_t next_seq = 0;
+  auto batch = std::make_unique<Batch>();
+  std::set<std::string> keys;  // Type/id of the lines in `batch`
+  // Sends `batch`, done up to (to_offset, to_line), on a thread of its own; at most kInFlight are
+  // in flight, so some are matched while another is written.
+  const auto flush = [&](std::uint64_t to_offset, std::size_t to_line) {
+    while (in_flight.size() >= kInFlight && !failure) settle_oldest();
+    if (failure) return;
+    batch->seq = next_seq++;
+    batch->done = state;
+    batch->done.offset = to_offset;
+    batch->done.line = to_line;
+    {
+      const std::lock_guard lock(chain->mu);
+      chain->keys[batch->seq] = batch->patient_keys;
+      chain->ends[batch->seq] = to_offset;
+      // A batch's keys are read by the kInFlight - 1 batches after it; those before this one's
+      // kInFlight predecessors have all passed that point.
+      if (batch->seq >= 2 * kInFlight) {
+        chain->ends.erase(batch->seq - 2 * kInFlight);
+        chain->keys.erase(batch->seq - 2 * kInFlight);
+      }
+    }
+    Batch* b = batch.get();
+    std::thread t([this, b, chain, &write_batch] {
+      {
+        const std::lock_guard lock(chain_mu_);
+        senders_[std::this_thread::get_id()] = {chain, b->seq};
+      }
+      auto r = write_batch(*b);
+      if (!r) b->failure = r.error();
+      {
+        const std::lock_guard lock(chain_mu_);
+        senders_.erase(std::this_thread::get_id());
+      }
+      {
+        const std::lock_guard lock(chain->mu);
+        chain->settled.insert(b->seq);
+        if (!r) chain->failed.insert(b->seq);
+      }
+      chain->cv.notify_all();
+    });
+    in_flight.emplace_back(std::move(batch), std::move(t));
+    batch = std::make_unique<Batch>();
+    keys.clear();
+  };
+  const auto drain = [&] {
+    while (!in_flight.empty()) settle_oldest();
+  };
   std::string text;
-  while (std::getline(in, text)) {
+  while (!failure && std::getline(in, text)) {
     const std::uint64_t line_start = offset;
     const std::size_t previous_line = line_no;
     const bool had_newline = !in.eof();
@@ -742,12 +901,13 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     if (rt == "Bundle" && str_at(o, "type") == "transaction" && only_deletes(o)) {
       // A line of an export's `deleted` file: the resources it names are deleted here too, after
       // the lines before it and before the lines after it.
-      if (!batch.empty()) {
-        if (auto f = flush(line_start, previous_line); !f) return f;
-      }
-      end_offset = offset;
-      end_line = line_no;
-      marking_->mark_next(state.key, done_to_end().to_json());
+      if (!batch->lines.empty()) flush(line_start, previous_line);
+      drain();
+      if (failure) break;
+      FileState done = state;
+      done.offset = offset;
+      done.line = line_no;
+      marking_->mark_next(done.key, done.to_json());
       const Response r = api_->handle(transaction_request(text));
       marking_->mark_next({}, {});
       if (r.status >= 500) return core::Error::internal(fmt::format("{}: the store failed: {}", name, reason_of(r)));
@@ -755,9 +915,10 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
         count_results(r, summary);
       } else {
         reject_line(line_no, reason_of(r));
-        if (auto w = record(done_to_end()); !w) return w;
+        if (auto w = record(done); !w) return w;
       }
-      state = done_to_end();
+      merge_rejections_to(line_no, {});
+      state = done;
       publish(tally, state.offset, summary);
       continue;
     }
@@ -772,23 +933,25 @@ core::Result<void> Importer::import_ndjson(const std::filesystem::path& file, Fi
     }
     std::string key = id.empty() ? std::string() : rt + "/" + id;
     // The same resource twice in one transaction is not allowed: the earlier lines go first.
-    if (!key.empty() && keys.count(key) != 0) {
-      if (auto f = flush(line_start, previous_line); !f) return f;
-    }
+    if (!key.empty() && keys.count(key) != 0) flush(line_start, previous_line);
     if (!key.empty()) keys.insert(key);
+    if (rt == "Patient") {
+      if (auto record = mpi::record_from_patient(o)) {
+        for (auto& k : mpi::blocking_keys(*record)) batch->patient_keys.push_back(std::move(k));
+      }
+    }
     // The line's text goes into the Bundle as it is (it parsed as one JSON object above).
     std::string entry = id.empty() ? R"({"request":{"method":"POST","url":")" + rt + R"("},"resource":)"
                                    : R"({"request":{"method":"PUT","url":")" + rt + "/" + id + R"("},"resource":)";
     entry += text;
     entry += '}';
-    batch.push_back(Line{line_no, std::move(key), std::move(entry)});
-    if (batch.size() >= options_.batch) {
-      if (auto f = flush(offset, line_no); !f) return f;
-    }
+    batch->lines.push_back(Line{line_no, std::move(entry)});
+    if (batch->lines.size() >= options_.batch) flush(offset, line_no);
   }
-  if (!batch.empty()) {
-    if (auto f = flush(offset, line_no); !f) return f;
-  }
+  if (!failure && !batch->lines.empty()) flush(offset, line_no);
+  drain();
+  if (failure) return *failure;
+  merge_rejections_to(line_no, {});
   if (const auto damaged = input.error(); !damaged.empty()) {
     // A truncated or corrupt gzip stream: what was read before the damage is kept.
     summary.rejections.push_back({fmt::format("{}:{}", name, line_no + 1), "not a readable gzip file: " + damaged});

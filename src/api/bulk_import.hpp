@@ -15,9 +15,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace ucr::api {
@@ -76,6 +79,9 @@ class Importer {
  private:
   class MarkingStore;
   struct FileState;
+  struct Chain;
+  /// ApiOptions::before_write for the transactions the importer sends.
+  core::Result<std::vector<std::string>> before_write();
   /// What of one file has been added to progress_ so far.
   struct Tally {
     std::uint64_t bytes = 0;
@@ -96,6 +102,9 @@ class Importer {
   std::unique_ptr<MarkingStore> marking_;
   std::unique_ptr<Api> api_;
   ImportOptions options_;
+  std::mutex chain_mu_;
+  /// The file and batch each sending thread is writing, guarded by chain_mu_.
+  std::map<std::thread::id, std::pair<std::shared_ptr<Chain>, std::size_t>> senders_;
   std::mutex progress_mu_;
   ImportProgress progress_;  // guarded by progress_mu_ while files are imported
 };

@@ -251,8 +251,16 @@ int load_demo(store::Store& store, const demo::Options& options, const demo::Loa
 
 /// The embedded database in `data_dir`, or the PostgreSQL database `database` when given.
 core::Result<std::unique_ptr<store::Store>> open_store(const std::string& data_dir, const std::string& database,
-                                                       std::size_t pool_size) {
-  if (database.empty()) return store::open_sqlite_store(store::SqliteOptions{data_dir});
+                                                       std::size_t pool_size, std::size_t writer_cache_mib = 64,
+                                                       bool bulk_load = false) {
+  if (database.empty()) {
+    store::SqliteOptions options{data_dir};
+    options.writer_cache_mib = writer_cache_mib;
+    // An import's commits are large (10,000 pages for 500 Patients in a store of a million):
+    // the writer leaves copying them into the database to the background for longer.
+    if (bulk_load) options.writer_checkpoint_pages = 524'288;
+    return store::open_sqlite_store(options);
+  }
   if (!store::is_postgres_url(database)) {
     return core::Error::invalid(
         fmt::format("--database must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB; got '{}'",
@@ -324,6 +332,7 @@ struct ImportArgs {
   std::size_t threads = 2;
   bool link = true;
   bool audit = true;
+  std::size_t cache_mib = 1024;
 };
 
 /// Arguments of `ucr export`.
@@ -646,16 +655,21 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   import_cmd
-      ->add_option(
-          "--threads", import_args.threads,
-          "Files imported at once (Synthea's hospital and practitioner files go first, alone). One file is read "
-          "by one thread: split a large extract into several files to load it on several, e.g. split -n l/2 "
-          "--additional-suffix=.ndjson extract.ndjson part-")
+      ->add_option("--threads", import_args.threads,
+                   "Files imported at once (Synthea's hospital and practitioner files go first, alone). Within a file, "
+                   "one batch is prepared and matched while the one before it is written, in file order")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   import_cmd->add_flag("!--no-link", import_args.link,
                        "Do not match arriving Patients against the stored ones (record linkage)");
   import_cmd->add_flag("!--no-audit", import_args.audit, "Do not record the import in the audit trail");
+  import_cmd
+      ->add_option("--cache-mib", import_args.cache_mib,
+                   "The embedded database writer's page cache, in MiB: a large import into a large database "
+                   "inserts into index pages all over each index, and a cache that holds them saves reading them "
+                   "again (ucr serve uses 64)")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 65536));
 
   // export
   auto* export_cmd = app.add_subcommand("export",
@@ -876,7 +890,8 @@ int main(int argc, char** argv) {
 
   if (*copy) return copy_store(copy_from, copy_to);
 
-  auto opened = open_store(data_dir, database, pool_size);
+  auto opened = open_store(data_dir, database, pool_size, import_cmd->parsed() ? import_args.cache_mib : 64,
+                           import_cmd->parsed());
   if (!opened) return fail(opened.error().message());
   auto& store = **opened;
 

@@ -247,6 +247,9 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
     } else if (role == auth::Role::proxy) {
       if (child.empty()) continue;
       u.patients = {child};
+    } else if (role == auth::Role::data_quality_officer || role == auth::Role::administrator) {
+      // Not clinicians: their decisions are recorded under their own names, not the demo GP's.
+      u.organisation = organisation;
     } else if (role != auth::Role::analyst && role != auth::Role::integration) {
       u.fhir_user = practitioner;
       u.organisation = organisation;
@@ -264,7 +267,8 @@ core::Result<void> seed_demo_accounts(auth::Provider& provider, store::Store& st
   if (auto r = provider.add_client(web); !r) return r.error();
   std::cerr << fmt::format(
       "demo: sign-in accounts created, one per role: user name = role code (gp, hospital-clinician, ..., patient, "
-      "proxy, analyst, administrator), password = ucr-demo-<role code> (e.g. gp / ucr-demo-gp). Web client id: "
+      "proxy, analyst, data-quality-officer, administrator), password = ucr-demo-<role code> (e.g. gp / ucr-demo-gp). "
+      "Web client id: "
       "ucr-web. "
       "A token for scripts: ucr admin token --user gp\n");
   return core::ok();

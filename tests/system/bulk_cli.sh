@@ -25,6 +25,18 @@ set -e
 grep -q "2 created, 0 updated, 1 rejected" <<<"$out" || fail "unexpected summary: $out"
 grep -q "rejected: $WORK/bad.ndjson:2: not valid JSON" <<<"$out" || fail "the bad line is not reported: $out"
 
+# The writer's cache is the operator's choice within bounds; out of bounds is refused before anything.
+set +e
+err=$("$UCR" import "$WORK/bad.ndjson" --data "$WORK/z" --cache-mib 8 2>&1 >/dev/null)
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "--cache-mib 8 must be refused"
+grep -q "cache-mib" <<<"$err" || fail "the refusal does not name --cache-mib: $err"
+[[ ! -e "$WORK/z/ucr.db" ]] || fail "a refused command created a database"
+printf '%s\n' '{"resourceType":"Patient","id":"c1","name":[{"family":"Cache"}]}' > "$WORK/cache.ndjson"
+out=$("$UCR" import "$WORK/cache.ndjson" --data "$WORK/z" --cache-mib 256 2>/dev/null) || fail "import with --cache-mib 256 failed: $out"
+grep -q "1 created" <<<"$out" || fail "unexpected summary: $out"
+
 out=$("$UCR" export --data "$WORK/a" --to "$WORK/export" 2>/dev/null) || fail "export failed: $out"
 grep -q "^export: 9 resources in" <<<"$out" || fail "unexpected export summary: $out"
 [[ -f "$WORK/export/manifest.json" ]] || fail "no manifest.json"

@@ -389,9 +389,29 @@ std::vector<std::optional<core::Result<LinkDecision>>> store_decisions(store::St
   return out;
 }
 
-core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries) {
+core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries,
+                                                           const ApiOptions& options, bool& waited) {
   std::vector<ReviewPlan> reviews;
   auto decisions = store_decisions(store, entries);
+  if (options.before_write && std::any_of(decisions.begin(), decisions.end(), [](const auto& d) { return d; })) {
+    // Matched while the transaction before this one was being written: wait for it, then match
+    // again the Patients that share a blocking key with its Patients (they may be candidates now).
+    auto written = options.before_write();
+    if (!written) return written.error();
+    waited = true;
+    if (!written->empty()) {
+      const std::set<std::string> keys(written->begin(), written->end());
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!decisions[i]) continue;
+        auto record = mpi::record_from_patient(*entries[i].resource);
+        if (!record) continue;
+        const auto mine = mpi::blocking_keys(*record);
+        if (std::any_of(mine.begin(), mine.end(), [&](const std::string& k) { return keys.count(k) != 0; })) {
+          decisions[i] = decide_link(store, *entries[i].resource);
+        }
+      }
+    }
+  }
   std::map<std::size_t, mpi::PatientRecord> earlier;             // entry position -> record
   std::map<std::string, std::vector<std::size_t>> earlier_keys;  // blocking key -> entry positions
   const mpi::Matcher matcher;
@@ -601,12 +621,16 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
     }
   }
   std::vector<ReviewPlan> reviews;
+  bool waited = false;
   if (options.link_patients) {
-    auto planned = link_bundle_patients(store, entries);
+    auto planned = link_bundle_patients(store, entries, options, waited);
     if (!planned) return error_response(planned.error(), req);
     reviews = std::move(*planned);
   }
   const std::map<std::size_t, std::string> preassigned = prepare_unconditional(entries);
+  if (options.before_write && !waited) {
+    if (auto written = options.before_write(); !written) return error_response(written.error(), req);
+  }
   // The store may run this work more than once, each time from the same database state. Entries
   // whose identities were all settled up front come out of any run the same, so they are worked
   // on in place; otherwise every run works on a fresh copy of the untouched entries and the copy

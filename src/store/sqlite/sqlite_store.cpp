@@ -855,6 +855,8 @@ class SqliteStore final : public Store {
     std::filesystem::create_directories(options_.directory, ec);
     if (ec) return core::Error::internal(fmt::format("cannot create data directory: {}", ec.message()));
     path_ = (options_.directory / "ucr.db").string();
+    writer_checkpoint_pages_ =
+        static_cast<int>(std::clamp<std::size_t>(options_.writer_checkpoint_pages, 1000, 1 << 24));
     writer_conn_ = std::make_unique<Connection>();
     if (auto r = writer_conn_->open(path_, false); !r) return r;
     // WAL, and every acknowledged commit on disk before we answer: SQLite flushes each commit
@@ -863,6 +865,11 @@ class SqliteStore final : public Store {
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
                                "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"}) {
       if (auto r = writer_conn_->exec(pragma); !r) return r;
+    }
+    if (options_.writer_cache_mib != 64) {
+      const std::string pragma =
+          fmt::format("PRAGMA cache_size=-{}", std::clamp<std::size_t>(options_.writer_cache_mib, 1, 1 << 20) * 1024);
+      if (auto r = writer_conn_->exec(pragma.c_str()); !r) return r;
     }
     if (auto r = check_schema_version(); !r) return r;
     if (auto r = writer_conn_->exec(kSchema); !r) return r;
@@ -1546,18 +1553,17 @@ class SqliteStore final : public Store {
   /// After each commit of the writer: asks for a checkpoint once the WAL holds enough pages. The
   /// checkpointer copies in the background while the writer goes on; but the writer can start the
   /// WAL over only if every frame was copied before its transaction began, which a writer that is
-  /// never idle (a bulk load) does not allow. So past kWriterCheckpointPages the writer checkpoints
+  /// never idle (a bulk load) does not allow. So past writer_checkpoint_pages the writer checkpoints
   /// itself, copying only what the checkpointer has not: the frames of about one commit in
-  /// kWriterCheckpointPages / (pages per commit). A bulk load commits 6,000-9,000 pages at a time.
+  /// writer_checkpoint_pages / (pages per commit). A bulk load commits 6,000-11,000 pages at a time.
   static int on_wal_commit(void* self, sqlite3* db, const char* /*name*/, int pages) {
-    constexpr int kCheckpointPages = 1000;          // SQLite's own automatic threshold
-    constexpr int kWriterCheckpointPages = 32'000;  // 125 MiB of 4 KiB pages
+    constexpr int kCheckpointPages = 1000;  // SQLite's own automatic threshold
     constexpr int kCheckpointAgainPages = 4000;
-    if (pages >= kWriterCheckpointPages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    if (pages >= store->writer_checkpoint_pages_) {
       (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       return SQLITE_OK;
     }
-    auto* store = static_cast<SqliteStore*>(self);
     // Once the WAL is past the threshold, a busy writer never lets it start over, so every commit
     // would ask again: each checkpoint flushes the database file, and those flushes slowed the
     // syncer's WAL flushes that acknowledge writes. Ask again only after another kCheckpointPages.
@@ -1631,7 +1637,8 @@ class SqliteStore final : public Store {
     std::vector<Job> jobs;
     std::vector<core::Result<void>> results;
   };
-  int wal_fd_ = -1;  // the WAL, for the syncer (pipelined_sync); -1: SQLite syncs each commit
+  int wal_fd_ = -1;                       // the WAL, for the syncer (pipelined_sync); -1: SQLite syncs each commit
+  int writer_checkpoint_pages_ = 32'000;  // options_.writer_checkpoint_pages, for the commit hook
   std::unique_ptr<Connection> checkpoint_conn_;  // used only by the checkpointer thread
   std::thread checkpointer_;
   std::mutex checkpoint_mu_;

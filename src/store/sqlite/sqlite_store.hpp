@@ -21,6 +21,16 @@ struct SqliteOptions {
   /// The audit trail is indexed by patient in batches of this many entries (sorted by patient, so
   /// index pages are shared); `AuditEvent?patient=` scans the entries after the last batch.
   std::int64_t audit_index_batch = 32768;
+  /// The writer's page cache. A bulk load into a large database inserts into index pages all over
+  /// each index; a cache that holds them saves reading them again (`ucr import --cache-mib`).
+  /// Costs memory, and SQLite walks the whole cache after a transaction that moves B-tree pages,
+  /// which small HTTP writes feel: keep the default for serving.
+  std::size_t writer_cache_mib = 64;
+  /// WAL pages past which the writer copies them into the database itself, on its own thread
+  /// (below, a background thread does, without holding the writer up). A bulk load whose commits
+  /// are 10,000 pages or more gains from a larger figure (`ucr import`: 524,288, a WAL of up to
+  /// 2 GiB), at the cost of that much disk and of readers looking pages up in a longer WAL.
+  std::size_t writer_checkpoint_pages = 32'000;
 };
 
 /// Opens (creating if needed) the database under options.directory.

@@ -56,7 +56,7 @@ test-web: build web
 	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr npm run test:browser
 
 ## Refreshes docs/screenshots (the main screens at desktop and phone widths) by running the browser tests
-SCREENSHOT_PAGES ?= find-patient,match-results,patient-summary,documents,results,correct-entry,break-glass,emergency-record,my-record,my-documents,who-accessed,sharing,sharing-named
+SCREENSHOT_PAGES ?= find-patient,match-results,review-queue,review-match,patient-summary,documents,results,correct-entry,break-glass,emergency-record,my-record,my-documents,who-accessed,sharing,sharing-named
 screenshots: build web
 	rm -f docs/screenshots/*.jpg
 	cd web && UCR_BIN=$(CURDIR)/$(BUILD)/src/cli/ucr SCREENSHOTS=$(CURDIR)/docs/screenshots \

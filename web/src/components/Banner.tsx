@@ -1,14 +1,30 @@
 import type { Resource } from '../lib/fhir';
 import { formatBirthDateAndAge } from '../lib/dates';
 import { formatNhsNumber } from '../lib/nhs-number';
-import { addressOf, type CriticalFlag, genderText, nhsNumberOf, patientName } from '../lib/record';
+import { addressOf, type CriticalFlag, genderText, nhsNumberOf, patientName, replacedBy } from '../lib/record';
+import { Link } from './Layout';
 
 /** The patient banner: who this record is about, on every screen of the record. */
 export function PatientBanner({ patient, practice }: { patient: Resource; practice?: Resource | undefined }) {
   const nhs = nhsNumberOf(patient);
   const practiceName = typeof practice?.name === 'string' ? practice.name : 'Not known';
+  const current = replacedBy(patient);
   return (
     <section className="ucr-banner" aria-labelledby="banner-name" data-testid="patient-banner">
+      {current && (
+        <div className="nhsuk-warning-callout" data-testid="merged-away">
+          <h2 className="nhsuk-warning-callout__label">
+            <span role="text">
+              <span className="nhsuk-u-visually-hidden">Important: </span>
+              This record has been merged
+            </span>
+          </h2>
+          <p>
+            It was a duplicate of another record of the same person and is no longer kept up to date.{' '}
+            <Link to={`/app/patient/${current}`}>Go to the current record</Link>
+          </p>
+        </div>
+      )}
       <h1 className="nhsuk-heading-l ucr-banner__name" id="banner-name">
         {patientName(patient)}
       </h1>

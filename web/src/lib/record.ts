@@ -88,6 +88,20 @@ export function genderText(p: Resource): string {
   }
 }
 
+/**
+ * The id of the record that replaced this one when it was merged away as a duplicate
+ * (Patient.link type `replaced-by`), or undefined when it is current.
+ */
+export function replacedBy(p: Resource): string | undefined {
+  const links = obj<{ type?: string; other?: Reference }[]>(p, 'link') ?? [];
+  for (const l of links) {
+    if (l.type !== 'replaced-by') continue;
+    const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(l.other?.reference ?? '');
+    if (m?.[1]) return m[1];
+  }
+  return undefined;
+}
+
 /** The reference to the registered GP practice (an Organization in Patient.generalPractitioner). */
 export function practiceReference(p: Resource): Reference | undefined {
   const refs = obj<Reference[]>(p, 'generalPractitioner') ?? [];

@@ -1011,6 +1011,39 @@ try {
       await checkAccessibility(officer, 'demographics-only');
       const refused = await fhir(token('data-quality-officer'), `AllergyIntolerance?patient=${withAllergy.id}`);
       if (refused.status !== 403) throw new Error(`the server let a data-quality officer read allergies: ${refused.status}`);
+
+      // A record merged away as a duplicate says so, and leads to the record that replaced it.
+      const system = token('integration');
+      const person = (given) => ({
+        resourceType: 'Patient',
+        name: [{ family: 'Merriweather', given: [given] }],
+        gender: 'female',
+        birthDate: '1961-04-23',
+        address: [{ postalCode: 'TN23 1AA' }],
+      });
+      const kept = await write(system, person('Rosalind'));
+      const duplicate = await write(system, person('Ros'));
+      const merged = await fetch(`${origin}/fhir/Patient/$merge`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${system}`, 'Content-Type': 'application/fhir+json' },
+        body: JSON.stringify({
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'source-patient', valueReference: { reference: `Patient/${duplicate.id}` } },
+            { name: 'target-patient', valueReference: { reference: `Patient/${kept.id}` } },
+          ],
+        }),
+      });
+      if (merged.status !== 200) throw new Error(`the merge failed: ${merged.status} ${await merged.text()}`);
+      await officer.goto(`${origin}/app/patient/${duplicate.id}`);
+      const notice = officer.getByTestId('merged-away');
+      await notice.waitFor();
+      expectText(await notice.innerText(), 'This record has been merged', 'merged-away notice');
+      await checkAccessibility(officer, 'merged-away');
+      await notice.getByRole('link', { name: 'Go to the current record' }).click();
+      await officer.waitForURL(`${origin}/app/patient/${kept.id}`);
+      await officer.getByTestId('patient-banner').waitFor();
+      if ((await officer.getByTestId('merged-away').count()) > 0) throw new Error('the current record says it was merged away');
     } finally {
       await officer.close();
     }

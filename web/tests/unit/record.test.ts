@@ -7,6 +7,7 @@ import {
   nhsNumberOf,
   patientName,
   provenanceOf,
+  replacedBy,
   sortAllergies,
   sortMedicines,
   sortProblems,
@@ -103,5 +104,30 @@ describe('ordering by clinical relevance', () => {
     const m = (resourceType: string, text: string): Resource => ({ resourceType, medicationCodeableConcept: { text } });
     const sorted = sortMedicines([m('MedicationStatement', 'Aspirin'), m('MedicationRequest', 'Ramipril'), m('MedicationRequest', 'Amlodipine')]);
     expect(sorted.map((x) => (x.medicationCodeableConcept as { text: string }).text)).toEqual(['Amlodipine', 'Ramipril', 'Aspirin']);
+  });
+});
+
+describe('replacedBy', () => {
+  it('names the record that replaced a merged-away one', () => {
+    const merged: Resource = {
+      resourceType: 'Patient',
+      active: false,
+      link: [
+        { type: 'seealso', other: { reference: 'Patient/other-source' } },
+        { type: 'replaced-by', other: { reference: 'Patient/survivor-1' } },
+      ],
+    };
+    expect(replacedBy(merged)).toBe('survivor-1');
+    const absolute: Resource = {
+      resourceType: 'Patient',
+      link: [{ type: 'replaced-by', other: { reference: 'https://ucr.example/fhir/Patient/abc' } }],
+    };
+    expect(replacedBy(absolute)).toBe('abc');
+  });
+  it('is undefined for a current record, a record that replaces others, or a malformed link', () => {
+    expect(replacedBy({ resourceType: 'Patient' })).toBeUndefined();
+    expect(replacedBy({ resourceType: 'Patient', link: [{ type: 'replaces', other: { reference: 'Patient/x' } }] })).toBeUndefined();
+    expect(replacedBy({ resourceType: 'Patient', link: [{ type: 'replaced-by', other: { reference: 'Organization/x' } }] })).toBeUndefined();
+    expect(replacedBy({ resourceType: 'Patient', link: [{ type: 'replaced-by' }] })).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 #include "api/detail/access.hpp"
 
 #include "api/bulk_export.hpp"
+#include "api/detail/identity.hpp"
 #include "api/detail/ops.hpp"
 #include "api/detail/registry_scope.hpp"
 #include "api/detail/respond.hpp"
@@ -39,8 +40,6 @@ std::vector<std::string_view> segments(std::string_view path) {
 }
 
 core::Error forbidden(std::string why) { return core::Error::make(403, "forbidden", std::move(why)); }
-
-constexpr const char* kIdentityOperationSystem = "https://ucr.nhs.example/fhir/CodeSystem/identity-operation";
 
 std::string_view permission_word(Permission p) {
   switch (p) {
@@ -186,21 +185,6 @@ bool labels_allow(const Principal& who, const json::object& res) {
     }
   }
   return true;
-}
-
-/// A review Task of the identity service (Task.code review-match): the only Tasks a data-quality
-/// officer sees.
-bool is_review_task(const json::object& task) {
-  const auto* code = task.if_contains("code");
-  const auto* codings = code != nullptr && code->is_object() ? code->get_object().if_contains("coding") : nullptr;
-  if (codings == nullptr || !codings->is_array()) return false;
-  return std::any_of(codings->get_array().begin(), codings->get_array().end(), [](const json::value& c) {
-    const auto* o = c.if_object();
-    const auto* sys = o != nullptr ? o->if_contains("system") : nullptr;
-    const auto* v = o != nullptr ? o->if_contains("code") : nullptr;
-    return sys != nullptr && sys->is_string() && sys->get_string() == kIdentityOperationSystem && v != nullptr &&
-           v->is_string() && v->get_string() == "review-match";
-  });
 }
 
 /// A data-quality officer's search of Tasks is narrowed to review Tasks, so paging and totals
@@ -1340,7 +1324,7 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
       (route.kind == Route::Kind::read || route.kind == Route::Kind::vread)) {
     boost::system::error_code pec;
     const json::value one = json::parse(response.body, pec);
-    if (pec || !one.is_object() || !is_review_task(one.get_object())) {
+    if (pec || !one.is_object() || !is_review_match(one.get_object())) {
       response = error_response(
           forbidden("a data-quality officer sees the review Tasks of the identity service only, not this Task"), req);
       return;
@@ -1392,7 +1376,7 @@ void enforce_access(const Principal& who, Gate& gate, const Route& route, const 
           keep = v != nullptr && v->is_string() && within_grant(care.store(), who, type, std::string(v->get_string()));
         }
         if (keep) keep = labels_allow(who, *res);
-        if (keep && type == "Task" && who.role == auth::Role::data_quality_officer) keep = is_review_task(*res);
+        if (keep && type == "Task" && who.role == auth::Role::data_quality_officer) keep = is_review_match(*res);
         if (keep && patient_facing) keep = patient_may_see(who, *res);
         if (keep && professional && type != "Patient" && in_compartment_types(type)) {
           std::string id;
@@ -1747,10 +1731,9 @@ Response break_glass(store::Store& store, const auth::Principal* who, const Requ
       {"status", "requested"},
       {"intent", "order"},
       {"priority", "urgent"},
-      {"code", json::object{{"coding", json::array{json::object{
-                                           {"system", "https://ucr.nhs.example/fhir/CodeSystem/identity-operation"},
-                                           {"code", "review-emergency-access"},
-                                           {"display", "Review emergency access to a record"}}}}}},
+      {"code", json::object{{"coding", json::array{json::object{{"system", kIdentityOperationSystem},
+                                                                {"code", "review-emergency-access"},
+                                                                {"display", "Review emergency access to a record"}}}}}},
       {"description",
        fmt::format("{} ({}) used emergency access: {}", who->display.empty() ? who->subject : who->display,
                    auth::role_title(who->role), reason)},

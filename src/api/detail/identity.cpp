@@ -111,8 +111,6 @@ json::object explanation_extension(const mpi::Explanation& x) {
   return json::object{{"url", kExplanationUrl}, {"extension", std::move(parts)}};
 }
 
-constexpr const char* kIdentityOperationSystem = "https://ucr.nhs.example/fhir/CodeSystem/identity-operation";
-
 struct MergeInput {
   std::string source;
   std::string target;
@@ -564,19 +562,6 @@ const json::object* task_part(const json::object& task, const char* list, std::s
   return nullptr;
 }
 
-bool is_review_match(const json::object& task) {
-  const auto* code = task.if_contains("code");
-  const auto* codings = code != nullptr && code->is_object() ? code->get_object().if_contains("coding") : nullptr;
-  if (codings == nullptr || !codings->is_array()) return false;
-  return std::any_of(codings->get_array().begin(), codings->get_array().end(), [](const json::value& c) {
-    const auto* o = c.if_object();
-    const auto* sys = o != nullptr ? o->if_contains("system") : nullptr;
-    const auto* v = o != nullptr ? o->if_contains("code") : nullptr;
-    return sys != nullptr && sys->is_string() && sys->get_string() == kIdentityOperationSystem && v != nullptr &&
-           v->is_string() && v->get_string() == "review-match";
-  });
-}
-
 std::string_view decision_text(std::string_view decision) {
   if (decision == "link") return "The same person: the records are linked";
   if (decision == "merge") return "The same person: one record replaces the other";
@@ -604,6 +589,19 @@ core::Result<PatientEdit> read_patient(store::Transaction& t, const std::string&
 }
 
 }  // namespace
+
+bool is_review_match(const json::object& task) {
+  const auto* code = task.if_contains("code");
+  const auto* codings = code != nullptr && code->is_object() ? code->get_object().if_contains("coding") : nullptr;
+  if (codings == nullptr || !codings->is_array()) return false;
+  return std::any_of(codings->get_array().begin(), codings->get_array().end(), [](const json::value& c) {
+    const auto* o = c.if_object();
+    const auto* sys = o != nullptr ? o->if_contains("system") : nullptr;
+    const auto* v = o != nullptr ? o->if_contains("code") : nullptr;
+    return sys != nullptr && sys->is_string() && sys->get_string() == kIdentityOperationSystem && v != nullptr &&
+           v->is_string() && v->get_string() == "review-match";
+  });
+}
 
 Response resolve_review(store::Store& store, const Request& req, const std::string& task_id, const Reviewer& who) {
   auto in = read_review_input(req);

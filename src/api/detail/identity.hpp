@@ -17,6 +17,10 @@ namespace ucr::api::detail {
 /// The search-index parameter under which a Patient's blocking keys are stored. Internal: not a
 /// search parameter clients can use (it starts with '_' and is not registered).
 inline constexpr const char* kMatchKeyParam = "_match-key";
+/// The code system of the identity service's operations and review Tasks.
+inline constexpr const char* kIdentityOperationSystem = "https://ucr.nhs.example/fhir/CodeSystem/identity-operation";
+/// A review Task of a possible duplicate (Task.code `review-match` in kIdentityOperationSystem).
+[[nodiscard]] bool is_review_match(const boost::json::object& task);
 
 /// Checks every NHS number (Patient.identifier with the UK Core system) with the Modulus 11 rule and
 /// rewrites spaced or hyphenated forms to the 10 digits. Errors point at the identifier.

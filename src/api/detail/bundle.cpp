@@ -468,7 +468,8 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
       LinkDecision bundle_decision;
       bundle_decision.score = best_in_bundle.score;
       bundle_decision.grade = std::string(mpi::grade_code(best_in_bundle.grade));
-      bundle_decision.explanation = "a Patient in the same Bundle\n";
+      bundle_decision.explanation =
+          "a Patient in the same Bundle\n" + explanation_text(matcher.explain(earlier.at(i), earlier.at(*in_bundle)));
       reviews.push_back(ReviewPlan{i, in_bundle, std::move(bundle_decision)});
     }
   }

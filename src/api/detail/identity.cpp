@@ -349,6 +349,16 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
   }
 }
 
+std::string explanation_text(const mpi::Explanation& why) {
+  std::string out;
+  for (const auto& f : why.fields) {
+    out += fmt::format("{}: {} ('{}' / '{}', {:+.2f})\n", mpi::field_name(f.field), f.level, f.a, f.b, f.weight);
+  }
+  if (!why.result.cap.empty()) out += fmt::format("rule: {}\n", why.result.cap);
+  if (!why.result.corroboration.empty()) out += fmt::format("corroboration: {}\n", why.result.corroboration);
+  return out;
+}
+
 core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient) {
   // Linkage reads the strongest 8 candidates, then 32, then the rest, and stops after a round that
   // holds a clear certain match: most arriving records have one (an NHS number or a phone shared with
@@ -368,12 +378,7 @@ core::Result<LinkDecision> decide_link(store::Store& store, const json::object& 
   const mpi::Explanation why = matcher().explain(*record, best.record);
   d.score = why.result.score;
   d.grade = std::string(mpi::grade_code(why.result.grade));
-  for (const auto& f : why.fields) {
-    d.explanation +=
-        fmt::format("{}: {} ('{}' / '{}', {:+.2f})\n", mpi::field_name(f.field), f.level, f.a, f.b, f.weight);
-  }
-  if (!why.result.cap.empty()) d.explanation += fmt::format("rule: {}\n", why.result.cap);
-  if (!why.result.corroboration.empty()) d.explanation += fmt::format("corroboration: {}\n", why.result.corroboration);
+  d.explanation = explanation_text(why);
   if (certain == 1) {
     d.link_to = best.id;
   } else {

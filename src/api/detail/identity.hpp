@@ -4,6 +4,7 @@
 #pragma once
 
 #include "api/api.hpp"
+#include "mpi/matcher.hpp"
 #include "search/index.hpp"
 
 #include <boost/json/object.hpp>
@@ -50,6 +51,9 @@ struct LinkDecision {
 /// possible ones, go to review; two different people are never linked automatically.
 [[nodiscard]] core::Result<LinkDecision> decide_link(store::Store& store, const boost::json::object& patient);
 
+/// A match's explanation for a review Task, a line per field ("family_name: exact ('smith' /
+/// 'smith', +4.10)"), then the rule that capped the grade and what corroborated it, when any.
+[[nodiscard]] std::string explanation_text(const mpi::Explanation& why);
 /// Adds `link: {other: Patient/{other}, type: seealso}` to a Patient.
 void add_seealso_link(boost::json::object& patient, const std::string& other);
 

@@ -6,6 +6,7 @@
 #include "store/sql/search_sql.hpp"
 #include "store/sqlite/detail/connection.hpp"
 #include "store/sqlite/detail/page_cache.hpp"
+#include "store/sqlite/detail/wal_buffer.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -1676,12 +1677,14 @@ class SqliteStore final : public Store {
 
 core::Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
   // SQLite's allocation statistics take a global mutex on every malloc; ucr does not use them. Its
-  // page cache gets a layer that skips needless truncations (detail/page_cache.hpp). Both must come
+  // page cache gets a layer that skips needless truncations (detail/page_cache.hpp), and its files a
+  // layer that writes each commit's WAL frames at once (detail/wal_buffer.hpp). These must come
   // before SQLite's first use; if something in the process used it first, they are left out.
   static std::once_flag configured;
   std::call_once(configured, [] {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite_detail::install_page_cache();
+    sqlite_detail::install_wal_buffer();
   });
   auto store = std::make_unique<SqliteStore>(options);
   if (auto r = store->open(); !r) return r.error();

@@ -133,7 +133,7 @@ int x_unfetch(sqlite3_file* p, sqlite3_int64 offset, void* page) {
   return file(p)->real->pMethods->xUnfetch(file(p)->real, offset, page);
 }
 
-const sqlite3_io_methods kMethods = {
+constexpr sqlite3_io_methods kMethods = {
     3,
     x_close,
     x_read,

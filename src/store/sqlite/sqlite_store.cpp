@@ -1263,6 +1263,7 @@ class SqliteStore final : public Store {
     // of one code and one system come in rid order.
     auto p = lease.conn->prepare("SELECT rid FROM idx_token WHERE type = ?1 AND param = ?2 AND code = ?3 LIMIT ?4");
     if (!p) return p.error();
+    const ReadSnapshot snapshot(*lease.conn);
     for (std::size_t i = 0; i < codes.size(); ++i) {
       Stmt s(lease.conn->db(), *p);
       s.bind_static(1, type);
@@ -1288,6 +1289,7 @@ class SqliteStore final : public Store {
         "JOIN resource_version v ON v.seq = c.seq WHERE c.rid = ?1 AND c.type = ?2 AND c.deleted = 0");
     if (!p) return p.error();
     out.reserve(rids.size());
+    const ReadSnapshot snapshot(*lease.conn);
     for (const auto rid : rids) {
       Stmt s(lease.conn->db(), *p);
       s.bind(1, rid);
@@ -1415,6 +1417,20 @@ class SqliteStore final : public Store {
     ~Lease() { store.release(std::move(conn)); }
     SqliteStore& store;
     std::unique_ptr<Connection> conn;
+  };
+
+  /// One read transaction over several statements on a reader: one snapshot for all of them, and
+  /// one start of a read (with its WAL lock, and its page cache emptied when anything was
+  /// committed since the reader's last read) instead of one per statement.
+  struct ReadSnapshot {
+    explicit ReadSnapshot(Connection& c) : conn(c), open(static_cast<bool>(c.run("BEGIN"))) {}
+    ReadSnapshot(const ReadSnapshot&) = delete;
+    ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+    ~ReadSnapshot() {
+      if (open && !conn.run("COMMIT")) (void)conn.exec("ROLLBACK");
+    }
+    Connection& conn;
+    bool open;
   };
 
   core::Result<std::unique_ptr<Connection>> acquire() {

@@ -131,8 +131,8 @@ std::string encode_param(std::string_view v) {
 class Handler {
  public:
   Handler(store::Store& store, const ApiOptions& options, const Request& req,
-          const detail::Reviewer* reviewer = nullptr)
-      : store_(store), options_(options), req_(req), reviewer_(reviewer) {}
+          const detail::Reviewer* reviewer = nullptr, detail::RecentArrivals* arrivals = nullptr)
+      : store_(store), options_(options), req_(req), reviewer_(reviewer), arrivals_(arrivals) {}
 
   Started run() {
     if (auto e = check_format(req_)) return error_response(*e, req_);
@@ -311,29 +311,63 @@ class Handler {
     auto body = detail::parse_resource(req_.body, type);
     if (!body) return tagged(error_response(body.error(), req_), "create");
     const std::string if_none_exist(req_.headers.get("if-none-exist").value_or(""));
-    // Record linkage: an arriving Patient is matched against the stored ones first.
+    // Record linkage: an arriving Patient is matched against the stored ones first, and again as
+    // it is written against the Patients created meanwhile (detail::RecentArrivals).
     std::optional<detail::LinkDecision> linkage;
+    std::shared_ptr<detail::LinkEvidence> evidence;
+    std::uint64_t seen = 0;
     if (type == "Patient" && options_.link_patients) {
-      auto d = detail::decide_link(store_, *body);
+      if (arrivals_ != nullptr) {
+        seen = arrivals_->visible();  // before the snapshot decide_link reads
+        evidence = std::make_shared<detail::LinkEvidence>();
+      }
+      auto d = detail::decide_link(store_, *body, evidence.get());
       if (!d) return tagged(error_response(d.error(), req_), "create");
-      if (d->link_to) detail::add_seealso_link(*body, *d->link_to);
       if (d->link_to || d->review) linkage = std::move(*d);
+      if (evidence && evidence->keys.empty()) evidence.reset();  // a Patient that cannot be matched
     }
     // A client-sent id is ignored on create (R4 http.html#create); the server assigns one.
+    auto unlinked = evidence ? std::make_shared<const boost::json::object>(*body) : nullptr;
+    if (linkage && linkage->link_to) detail::add_seealso_link(*body, *linkage->link_to);
     const auto prepared = detail::prepare(boost::json::value(std::move(*body)));
     const std::string id = core::new_uuid();
-    return run_write(
-        req_, "create",
-        [type, prepared, if_none_exist, id, linkage](store::Transaction& t) -> core::Result<detail::OpResult> {
-          auto created = detail::op_create(t, type, prepared, if_none_exist, id);
-          if (!created) return created;
-          // A possible duplicate goes on the review queue in the same transaction.
-          if (created->status == 201 && linkage && linkage->review) {
-            auto task = detail::op_create(t, "Task", detail::review_task(id, *linkage), {});
-            if (!task) return task.error();
-          }
-          return created;
-        });
+    auto ticket = std::make_shared<std::uint64_t>(0);
+    PendingWrite write =
+        run_write(req_, "create",
+                  [type, prepared, if_none_exist, id, linkage, evidence, unlinked, seen, ticket,
+                   arrivals = arrivals_](store::Transaction& t) mutable -> core::Result<detail::OpResult> {
+                    std::optional<detail::PreparedResource> relinked;
+                    if (evidence) {
+                      auto again = detail::recheck_link(t, *arrivals, seen, *evidence);
+                      if (!again) return again.error();
+                      if (*again) {
+                        const detail::LinkDecision& d = **again;
+                        linkage.reset();
+                        if (d.link_to || d.review) linkage = d;
+                        boost::json::object body = *unlinked;
+                        if (d.link_to) detail::add_seealso_link(body, *d.link_to);
+                        relinked = detail::prepare(body);
+                      }
+                    }
+                    auto created = detail::op_create(t, type, relinked ? *relinked : prepared, if_none_exist, id);
+                    if (!created) return created;
+                    // A possible duplicate goes on the review queue in the same transaction.
+                    if (created->status == 201 && linkage && linkage->review) {
+                      auto task = detail::op_create(t, "Task", detail::review_task(id, *linkage), {});
+                      if (!task) return task.error();
+                    }
+                    // Last: nothing after this can fail the write but its commit.
+                    if (created->status == 201 && evidence)
+                      *ticket = arrivals->add(id, evidence->keys, evidence->record);
+                    return created;
+                  });
+    if (evidence) {
+      write.finish = [finish = std::move(write.finish), ticket, arrivals = arrivals_](const core::Result<void>& w) {
+        if (*ticket != 0) arrivals->settle(*ticket, w.has_value());
+        return finish(w);
+      };
+    }
+    return write;
   }
 
   Started update(const std::string& type, const std::string& id) {
@@ -580,6 +614,8 @@ class Handler {
   const ApiOptions& options_;
   const Request& req_;
   const detail::Reviewer* reviewer_;  ///< who is asking, for operations that record it (null in a Bundle)
+  detail::RecentArrivals*
+      arrivals_;  ///< Patients just created, matched again as a create is written (null in a Bundle)
 };
 
 }  // namespace
@@ -774,7 +810,8 @@ Api::Api(store::Store& store, ApiOptions options)
     : store_(store),
       options_(std::move(options)),
       reindexer_(std::make_unique<Reindexer>(store_, catalog_)),
-      care_(std::make_unique<detail::CareRelationships>(store_)) {
+      care_(std::make_unique<detail::CareRelationships>(store_)),
+      arrivals_(std::make_unique<detail::RecentArrivals>(store_)) {
   if (auto r = reload_search_parameters(); !r) {
     core::log_warn("the server's SearchParameter resources could not be loaded: " + r.error().message());
   }
@@ -996,7 +1033,7 @@ Started Api::begin(const Request& request) {
     reviewer.reference = principal->fhir_user;
     reviewer.display = principal->display.empty() ? principal->subject : principal->display;
   }
-  Handler h(audited ? static_cast<store::Store&>(*audited) : store_, options_, effective, &reviewer);
+  Handler h(audited ? static_cast<store::Store&>(*audited) : store_, options_, effective, &reviewer, arrivals_.get());
   Started started = h.run();
   if (auto* pending = std::get_if<PendingWrite>(&started)) {
     // The write runs on the store's thread with the registry this request started with; a write

@@ -27,6 +27,7 @@ namespace ucr::api {
 namespace detail {
 class CareRelationships;
 class ExportJobs;
+class RecentArrivals;
 struct Route;
 struct AuditContext;
 }  // namespace detail
@@ -128,6 +129,7 @@ class Api {
   std::unique_ptr<Reindexer> reindexer_;
   std::unique_ptr<detail::CareRelationships> care_;
   std::unique_ptr<detail::ExportJobs> exports_;
+  std::unique_ptr<detail::RecentArrivals> arrivals_;  ///< Patients just created, for record linkage
 };
 
 }  // namespace ucr::api

@@ -159,6 +159,12 @@ class Transaction {
   [[nodiscard]] virtual core::Result<void> delete_meta(const std::string& key) = 0;
   /// Appends an entry to the audit trail (the caller keeps the chain: seq follows the last one).
   [[nodiscard]] virtual core::Result<void> append_audit(const AuditRecord& record) = 0;
+  /// Holds a lock on each of `names` until this transaction ends, so that transactions naming one
+  /// of the same names run one after another (the later one then sees what the earlier wrote).
+  /// Names are taken in one order, so two transactions never wait for each other. A backend whose
+  /// writes already run one at a time (SQLite's single writer) does nothing.
+  [[nodiscard]] virtual core::Result<void> lock_names(const std::string& scope,
+                                                      const std::vector<std::string>& names) = 0;
 };
 
 /// One key of the token-signing key ring that every node on one database shares (auth/jwt.hpp).

@@ -1,12 +1,17 @@
 // Patient identity at the API: NHS numbers (Modulus 11, canonical form) and Patient/$match.
 #include "api_fixture.hpp"
 
+#include "api/detail/identity.hpp"
+#include "mpi/record.hpp"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ucr::api::testing {
@@ -330,6 +335,80 @@ TEST_F(IdentityTest, AnArrivingRecordIsLinkedToItsOneCertainMatchOrQueuedForRevi
   const std::string other = create(person("Priya", "Patel", "1985-07-30", "CT1 2QQ", "", "female"));
   EXPECT_EQ(body_of(call("GET", "/fhir/Patient/" + other)).if_contains("link"), nullptr);
   EXPECT_EQ(body_of(call("GET", "/fhir/Task")).at("entry").as_array().size(), 1U);
+}
+
+/// Copies of one person arriving at the same moment are each matched against a snapshot taken
+/// before the others were written; they are matched again as they are written, so every copy but
+/// the first is linked or queued for review, as when they arrive one after another.
+TEST_F(IdentityTest, CopiesOfOnePersonArrivingAtOnceAreLinkedOrReviewedAsIfOneAfterAnother) {
+  constexpr int kCopies = 12;
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string nhs = std::array<const char*, kRounds>{"9434765919", "9000000009", "9449306060"}[round];
+    const std::string body = person("Amelia", fmt::format("Hartley{}", round), "1961-05-0" + std::to_string(round + 1),
+                                    "ME15 6AB", nhs, "female");
+    std::vector<std::string> ids(kCopies);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    threads.reserve(kCopies);
+    for (int i = 0; i < kCopies; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kCopies) std::this_thread::yield();
+        auto r = call("POST", "/fhir/Patient", body);
+        if (r.status == 201) ids[i] = str(body_of(r), {"id"});
+      });
+    }
+    for (auto& t : threads) t.join();
+    int unconnected = 0;
+    for (const auto& id : ids) {
+      ASSERT_FALSE(id.empty());
+      const auto stored = body_of(call("GET", "/fhir/Patient/" + id));
+      const bool linked = stored.if_contains("link") != nullptr;
+      const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + id));
+      const bool reviewed = !tasks.at("entry").as_array().empty();
+      if (!linked && !reviewed) ++unconnected;
+    }
+    EXPECT_EQ(unconnected, 1) << "round " << round << ": only the first copy stands alone";
+  }
+}
+
+TEST_F(IdentityTest, RecentArrivalsTellWhatASnapshotSeesAndWhatCameAfter) {
+  detail::RecentArrivals arrivals(*store_);
+  const mpi::PatientRecord record;
+  EXPECT_EQ(arrivals.visible(), 0U);
+  const auto a = arrivals.add("a", {"k1", "k2"}, record);
+  const auto b = arrivals.add("b", {"k3"}, record);
+  const auto c = arrivals.add("c", {"k1"}, record);
+  EXPECT_EQ(arrivals.visible(), 0U) << "nothing settled yet";
+  arrivals.settle(a, true);
+  EXPECT_EQ(arrivals.visible(), a);
+  arrivals.settle(c, true);
+  EXPECT_EQ(arrivals.visible(), a) << "b is still being written";
+  arrivals.settle(b, false);
+  EXPECT_EQ(arrivals.visible(), c);
+  bool complete = false;
+  auto after = arrivals.after(0, {"k1", "k3"}, complete);
+  EXPECT_TRUE(complete);
+  ASSERT_EQ(after.size(), 2U) << "b failed: forgotten";
+  EXPECT_EQ(after[0].id, "a");
+  EXPECT_EQ(after[1].id, "c");
+  after = arrivals.after(a, {"k1"}, complete);
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0].id, "c");
+  EXPECT_TRUE(arrivals.after(c, {"k1"}, complete).empty());
+
+  // Past kKeep the oldest are forgotten: a snapshot older than them is told so, and a write that
+  // never settled does not hold visible() back.
+  const auto stuck = arrivals.add("stuck", {"k9"}, record);
+  for (std::size_t i = 0; i < detail::RecentArrivals::kKeep; ++i) {
+    arrivals.settle(arrivals.add("p" + std::to_string(i), {"k9"}, record), true);
+  }
+  EXPECT_GT(arrivals.visible(), stuck);
+  (void)arrivals.after(0, {"k9"}, complete);
+  EXPECT_FALSE(complete);
+  (void)arrivals.after(arrivals.visible() - 1, {"k9"}, complete);
+  EXPECT_TRUE(complete);
 }
 
 TEST_F(IdentityTest, ACopyMadeBeforeAMoveIsLinkedByThePreviousAddress) {

@@ -1516,6 +1516,9 @@ class RecordingTransaction final : public store::Transaction {
   core::Result<std::optional<std::string>> get_meta(const std::string& key) override { return inner_.get_meta(key); }
   core::Result<void> delete_meta(const std::string& key) override { return inner_.delete_meta(key); }
   core::Result<void> append_audit(const store::AuditRecord& record) override { return inner_.append_audit(record); }
+  core::Result<void> lock_names(const std::string& scope, const std::vector<std::string>& names) override {
+    return inner_.lock_names(scope, names);
+  }
 
   struct Written {
     store::VersionInfo info;

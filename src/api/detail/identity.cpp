@@ -359,23 +359,21 @@ std::string explanation_text(const mpi::Explanation& why) {
   return out;
 }
 
-core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient) {
-  // Linkage reads the strongest 8 candidates, then 32, then the rest, and stops after a round that
-  // holds a clear certain match: most arriving records have one (an NHS number or a phone shared with
-  // one person outweighs the rest), and each candidate read costs a record's look-up and parse.
-  const CandidateLimit link_candidates{200, {8, 32}};
+namespace {
+
+/// The decision from scored candidates: one certain match is linked; otherwise the best goes to
+/// review. Sorts `candidates` best first.
+LinkDecision decide_from(const mpi::PatientRecord& record, std::vector<LinkCandidate>& candidates) {
   LinkDecision d;
-  auto record = mpi::record_from_patient(patient);
-  if (!record) return d;
-  const auto keys = mpi::blocking_keys(*record);
-  if (keys.empty()) return d;
-  auto scored = score_candidates(store, *record, keys, link_candidates);
-  if (!scored) return scored.error();
-  if (scored->empty()) return d;
-  const auto certain = std::count_if(scored->begin(), scored->end(),
-                                     [](const Scored& s) { return s.score.grade == mpi::Grade::kCertain; });
-  const Scored& best = scored->front();
-  const mpi::Explanation why = matcher().explain(*record, best.record);
+  if (candidates.empty()) return d;
+  // Capped scores tie (just under the next grade): the weight of evidence orders them.
+  std::stable_sort(candidates.begin(), candidates.end(), [](const LinkCandidate& a, const LinkCandidate& b) {
+    return a.score.score != b.score.score ? a.score.score > b.score.score : a.score.weight > b.score.weight;
+  });
+  const auto certain = std::count_if(candidates.begin(), candidates.end(),
+                                     [](const LinkCandidate& c) { return c.score.grade == mpi::Grade::kCertain; });
+  const LinkCandidate& best = candidates.front();
+  const mpi::Explanation why = matcher().explain(record, best.record);
   d.score = why.result.score;
   d.grade = std::string(mpi::grade_code(why.result.grade));
   d.explanation = explanation_text(why);
@@ -386,6 +384,117 @@ core::Result<LinkDecision> decide_link(store::Store& store, const json::object& 
     if (certain > 1) d.explanation += fmt::format("{} records are certain matches: the index needs review\n", certain);
   }
   return d;
+}
+
+/// The stored candidates of `record` (keys `keys`), scored.
+core::Result<std::vector<LinkCandidate>> stored_candidates(store::Store& store, const mpi::PatientRecord& record,
+                                                           const std::vector<std::string>& keys) {
+  // Linkage reads the strongest 8 candidates, then 32, then the rest, and stops after a round that
+  // holds a clear certain match: most arriving records have one (an NHS number or a phone shared with
+  // one person outweighs the rest), and each candidate read costs a record's look-up and parse.
+  const CandidateLimit link_candidates{200, {8, 32}};
+  auto scored = score_candidates(store, record, keys, link_candidates);
+  if (!scored) return scored.error();
+  std::vector<LinkCandidate> out;
+  out.reserve(scored->size());
+  for (auto& s : *scored) out.push_back(LinkCandidate{std::move(s.id), std::move(s.record), s.score});
+  return out;
+}
+
+}  // namespace
+
+core::Result<LinkDecision> decide_link(store::Store& store, const json::object& patient, LinkEvidence* evidence) {
+  auto record = mpi::record_from_patient(patient);
+  if (!record) return LinkDecision{};
+  auto keys = mpi::blocking_keys(*record);
+  if (keys.empty()) return LinkDecision{};
+  auto candidates = stored_candidates(store, *record, keys);
+  if (!candidates) return candidates.error();
+  LinkDecision d = decide_from(*record, *candidates);
+  if (evidence != nullptr) {
+    evidence->record = std::move(*record);
+    evidence->keys = std::move(keys);
+    evidence->candidates = std::move(*candidates);
+  }
+  return d;
+}
+
+std::uint64_t RecentArrivals::visible() const {
+  std::lock_guard lock(mu_);
+  return unsettled_.empty() ? last_ : *unsettled_.begin() - 1;
+}
+
+std::uint64_t RecentArrivals::add(std::string id, std::vector<std::string> keys, mpi::PatientRecord record) {
+  std::lock_guard lock(mu_);
+  const std::uint64_t ticket = ++last_;
+  unsettled_.insert(ticket);
+  kept_.push_back(Arrival{ticket, std::move(id), std::move(keys), std::move(record)});
+  while (kept_.size() > kKeep) {
+    // A write never settled (its request was abandoned) must not hold visible() back for ever.
+    forgotten_through_ = kept_.front().ticket;
+    unsettled_.erase(forgotten_through_);
+    kept_.pop_front();
+  }
+  return ticket;
+}
+
+void RecentArrivals::settle(std::uint64_t ticket, bool written) {
+  std::lock_guard lock(mu_);
+  unsettled_.erase(ticket);
+  if (written) return;
+  const auto it = std::lower_bound(kept_.begin(), kept_.end(), ticket,
+                                   [](const Arrival& a, std::uint64_t t) { return a.ticket < t; });
+  if (it != kept_.end() && it->ticket == ticket) kept_.erase(it);
+}
+
+std::vector<RecentArrivals::Arrival> RecentArrivals::after(std::uint64_t seen, const std::vector<std::string>& keys,
+                                                           bool& complete) const {
+  std::lock_guard lock(mu_);
+  complete = seen >= forgotten_through_;
+  std::vector<Arrival> out;
+  auto it = std::upper_bound(kept_.begin(), kept_.end(), seen,
+                             [](std::uint64_t t, const Arrival& a) { return t < a.ticket; });
+  for (; it != kept_.end(); ++it) {
+    const bool shares = std::any_of(it->keys.begin(), it->keys.end(), [&keys](const std::string& k) {
+      return std::find(keys.begin(), keys.end(), k) != keys.end();
+    });
+    if (shares) out.push_back(*it);
+  }
+  return out;
+}
+
+core::Result<std::optional<LinkDecision>> recheck_link(store::Transaction& t, const RecentArrivals& arrivals,
+                                                       std::uint64_t seen, LinkEvidence& evidence) {
+  if (evidence.keys.empty()) return std::optional<LinkDecision>{};
+  // Arrivals sharing a key are written one after another (PostgreSQL writes concurrently): once
+  // this holds the keys, every earlier one sharing a key has committed or failed.
+  if (auto locked = t.lock_names("match-key", evidence.keys); !locked) return locked.error();
+  bool complete = true;
+  auto recent = arrivals.after(seen, evidence.keys, complete);
+  if (!complete) {
+    // Arrivals between the snapshot and the oldest kept are committed: a fresh read sees them.
+    auto again = stored_candidates(arrivals.store(), evidence.record, evidence.keys);
+    if (!again) return again.error();
+    evidence.candidates = std::move(*again);
+  } else if (recent.empty()) {
+    return std::optional<LinkDecision>{};
+  }
+  bool added = !complete;
+  for (auto& a : recent) {
+    const bool known = std::any_of(evidence.candidates.begin(), evidence.candidates.end(),
+                                   [&a](const LinkCandidate& c) { return c.id == a.id; });
+    if (known) continue;
+    // Written before this one in the writer's order, unless its write failed.
+    auto current = t.current("Patient", a.id);
+    if (!current) return current.error();
+    if (!current->has_value() || (*current)->info.deleted) continue;
+    const mpi::MatchScore score = matcher().score(evidence.record, a.record);
+    if (score.grade == mpi::Grade::kCertainlyNot) continue;
+    evidence.candidates.push_back(LinkCandidate{std::move(a.id), std::move(a.record), score});
+    added = true;
+  }
+  if (!added) return std::optional<LinkDecision>{};
+  return std::optional<LinkDecision>{decide_from(evidence.record, evidence.candidates)};
 }
 
 void add_seealso_link(json::object& patient, const std::string& other) { add_link(patient, "seealso", other); }

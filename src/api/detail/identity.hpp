@@ -10,8 +10,13 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace ucr::api::detail {
 
@@ -46,10 +51,74 @@ struct LinkDecision {
   std::string explanation;  ///< one line per field, for the review Task
 };
 
+/// A candidate record scored against an arriving Patient.
+struct LinkCandidate {
+  std::string id;
+  mpi::PatientRecord record;
+  mpi::MatchScore score;
+};
+
+/// What a decision rested on: the arriving Patient's record and blocking keys, and the candidates
+/// read (certainly-not ones left out), so that it can be taken again with more candidates.
+struct LinkEvidence {
+  mpi::PatientRecord record;
+  std::vector<std::string> keys;
+  std::vector<LinkCandidate> candidates;
+};
+
 /// Matches an arriving Patient against the stored ones (blocking keys, at most a few hundred
 /// candidates). Only a single certain match is linked; several certain matches, or probable and
-/// possible ones, go to review; two different people are never linked automatically.
-[[nodiscard]] core::Result<LinkDecision> decide_link(store::Store& store, const boost::json::object& patient);
+/// possible ones, go to review; two different people are never linked automatically. `evidence`,
+/// when given, receives what the decision rested on (empty keys: the Patient cannot be matched).
+[[nodiscard]] core::Result<LinkDecision> decide_link(store::Store& store, const boost::json::object& patient,
+                                                     LinkEvidence* evidence = nullptr);
+
+/// Patients being written, or written moments ago, by creates. An arriving Patient is matched on an
+/// I/O thread against a snapshot of the store, which cannot see another arrival written at the same
+/// moment (in the same group commit, or committed while it was matched): two copies of one person
+/// sent at once would each stand alone. So each create notes, before its snapshot, how far the
+/// arrivals it will see go (visible()), and as it is written, in the writer, is matched again
+/// against the arrivals after that which share a blocking key (after()). Thread-safe.
+class RecentArrivals {
+ public:
+  /// `store` (not an audited view of it) is read again when arrivals were no longer kept.
+  explicit RecentArrivals(store::Store& store) : store_(store) {}
+  [[nodiscard]] store::Store& store() const { return store_; }
+  struct Arrival {
+    std::uint64_t ticket = 0;
+    std::string id;
+    std::vector<std::string> keys;
+    mpi::PatientRecord record;
+  };
+  /// Every arrival up to this ticket was written or failed before now: a snapshot taken after this
+  /// call sees each one written.
+  [[nodiscard]] std::uint64_t visible() const;
+  /// In the writer, as a Patient is written: notes it and returns its ticket.
+  std::uint64_t add(std::string id, std::vector<std::string> keys, mpi::PatientRecord record);
+  /// Once its write has committed (`written`) or failed (forgotten).
+  void settle(std::uint64_t ticket, bool written);
+  /// The arrivals after `seen` that share one of `keys`, in the order they were written. `complete`
+  /// is false when some after `seen` are no longer kept (the oldest go past kKeep).
+  [[nodiscard]] std::vector<Arrival> after(std::uint64_t seen, const std::vector<std::string>& keys,
+                                           bool& complete) const;
+  static constexpr std::size_t kKeep = 8192;
+
+ private:
+  store::Store& store_;
+  mutable std::mutex mu_;
+  std::uint64_t last_ = 0;               // the newest ticket given
+  std::uint64_t forgotten_through_ = 0;  // arrivals up to this ticket are no longer kept
+  std::set<std::uint64_t> unsettled_;    // tickets written or being written, not yet settled
+  std::deque<Arrival> kept_;             // by ticket
+};
+
+/// Takes `evidence`'s decision again in the writer, adding the arrivals after `seen` that share a
+/// key and exist in `t` (a failed write's are not). Returns the decision when any was added, else
+/// nothing (the first decision stands). When some arrivals were no longer kept, the stored
+/// candidates are read again first (arrivals.store()).
+[[nodiscard]] core::Result<std::optional<LinkDecision>> recheck_link(store::Transaction& t,
+                                                                     const RecentArrivals& arrivals, std::uint64_t seen,
+                                                                     LinkEvidence& evidence);
 
 /// A match's explanation for a review Task, a line per field ("family_name: exact ('smith' /
 /// 'smith', +4.10)"), then the rule that capped the grade and what corroborated it, when any.

@@ -465,6 +465,22 @@ class PgTransaction final : public Transaction {
     return std::optional<std::string>{rows->text(0, 0)};
   }
 
+  core::Result<void> lock_names(const std::string& scope, const std::vector<std::string>& names) override {
+    std::vector<std::int64_t> keys;
+    keys.reserve(names.size());
+    for (const auto& n : names) keys.push_back(pg_detail::lock_key({lock_scope_, "name", scope, n}));
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.empty()) return core::ok();
+    // One round trip, taking the locks in key order.
+    Params p;
+    p.i64_array(keys);
+    auto r = note(c_.run("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s",
+                         p, "lock"));
+    if (!r) return r.error();
+    return core::ok();
+  }
+
   core::Result<void> delete_meta(const std::string& key) override {
     Params p;
     p.text(key);

@@ -519,6 +519,11 @@ class SqliteTransaction final : public Transaction {
     return core::ok();
   }
 
+  /// Writes already run one at a time on the single writer.
+  core::Result<void> lock_names(const std::string& /*scope*/, const std::vector<std::string>& /*names*/) override {
+    return core::ok();
+  }
+
   core::Result<void> delete_meta(const std::string& key) override {
     auto p = c_.prepare("DELETE FROM ucr_meta WHERE key = ?1");
     if (!p) return p.error();

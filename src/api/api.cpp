@@ -332,35 +332,41 @@ class Handler {
     const auto prepared = detail::prepare(boost::json::value(std::move(*body)));
     const std::string id = core::new_uuid();
     auto ticket = std::make_shared<std::uint64_t>(0);
-    PendingWrite write =
-        run_write(req_, "create",
-                  [type, prepared, if_none_exist, id, linkage, evidence, unlinked, seen, ticket,
-                   arrivals = arrivals_](store::Transaction& t) mutable -> core::Result<detail::OpResult> {
-                    std::optional<detail::PreparedResource> relinked;
-                    if (evidence) {
-                      auto again = detail::recheck_link(t, *arrivals, seen, *evidence);
-                      if (!again) return again.error();
-                      if (*again) {
-                        const detail::LinkDecision& d = **again;
-                        linkage.reset();
-                        if (d.link_to || d.review) linkage = d;
-                        boost::json::object body = *unlinked;
-                        if (d.link_to) detail::add_seealso_link(body, *d.link_to);
-                        relinked = detail::prepare(body);
-                      }
-                    }
-                    auto created = detail::op_create(t, type, relinked ? *relinked : prepared, if_none_exist, id);
-                    if (!created) return created;
-                    // A possible duplicate goes on the review queue in the same transaction.
-                    if (created->status == 201 && linkage && linkage->review) {
-                      auto task = detail::op_create(t, "Task", detail::review_task(id, *linkage), {});
-                      if (!task) return task.error();
-                    }
-                    // Last: nothing after this can fail the write but its commit.
-                    if (created->status == 201 && evidence)
-                      *ticket = arrivals->add(id, evidence->keys, evidence->record);
-                    return created;
-                  });
+    PendingWrite write = run_write(req_, "create",
+                                   [type, prepared, if_none_exist, id, linkage, evidence, unlinked, seen, ticket,
+                                    arrivals = arrivals_](store::Transaction& t) -> core::Result<detail::OpResult> {
+                                     // The writer may run this again (when another write in its group fails): nothing
+                                     // captured is changed, and an arrival noted by an earlier run is forgotten first.
+                                     std::optional<detail::LinkDecision> decision = linkage;
+                                     std::optional<detail::PreparedResource> relinked;
+                                     if (evidence) {
+                                       auto again = detail::recheck_link(t, *arrivals, seen, *evidence);
+                                       if (!again) return again.error();
+                                       if (*again) {
+                                         const detail::LinkDecision& d = **again;
+                                         decision.reset();
+                                         if (d.link_to || d.review) decision = d;
+                                         boost::json::object body = *unlinked;
+                                         if (d.link_to) detail::add_seealso_link(body, *d.link_to);
+                                         relinked = detail::prepare(body);
+                                       }
+                                     }
+                                     auto created =
+                                         detail::op_create(t, type, relinked ? *relinked : prepared, if_none_exist, id);
+                                     if (!created) return created;
+                                     // A possible duplicate goes on the review queue in the same transaction.
+                                     if (created->status == 201 && decision && decision->review) {
+                                       auto task = detail::op_create(t, "Task", detail::review_task(id, *decision), {});
+                                       if (!task) return task.error();
+                                     }
+                                     // Last: nothing after this can fail the write but its commit.
+                                     if (created->status == 201 && evidence) {
+                                       if (*ticket != 0)
+                                         arrivals->settle(*ticket, false);  // an earlier run's, rolled back
+                                       *ticket = arrivals->add(id, evidence->keys, evidence->record);
+                                     }
+                                     return created;
+                                   });
     if (evidence) {
       write.finish = [finish = std::move(write.finish), ticket, arrivals = arrivals_](const core::Result<void>& w) {
         if (*ticket != 0) arrivals->settle(*ticket, w.has_value());

@@ -464,25 +464,27 @@ std::vector<RecentArrivals::Arrival> RecentArrivals::after(std::uint64_t seen, c
 }
 
 core::Result<std::optional<LinkDecision>> recheck_link(store::Transaction& t, const RecentArrivals& arrivals,
-                                                       std::uint64_t seen, LinkEvidence& evidence) {
+                                                       std::uint64_t seen, const LinkEvidence& evidence) {
   if (evidence.keys.empty()) return std::optional<LinkDecision>{};
   // Arrivals sharing a key are written one after another (PostgreSQL writes concurrently): once
   // this holds the keys, every earlier one sharing a key has committed or failed.
   if (auto locked = t.lock_names("match-key", evidence.keys); !locked) return locked.error();
   bool complete = true;
   auto recent = arrivals.after(seen, evidence.keys, complete);
-  if (!complete) {
+  if (complete && recent.empty()) return std::optional<LinkDecision>{};
+  std::vector<LinkCandidate> candidates;
+  if (complete) {
+    candidates = evidence.candidates;
+  } else {
     // Arrivals between the snapshot and the oldest kept are committed: a fresh read sees them.
     auto again = stored_candidates(arrivals.store(), evidence.record, evidence.keys);
     if (!again) return again.error();
-    evidence.candidates = std::move(*again);
-  } else if (recent.empty()) {
-    return std::optional<LinkDecision>{};
+    candidates = std::move(*again);
   }
   bool added = !complete;
   for (auto& a : recent) {
-    const bool known = std::any_of(evidence.candidates.begin(), evidence.candidates.end(),
-                                   [&a](const LinkCandidate& c) { return c.id == a.id; });
+    const bool known =
+        std::any_of(candidates.begin(), candidates.end(), [&a](const LinkCandidate& c) { return c.id == a.id; });
     if (known) continue;
     // Written before this one in the writer's order, unless its write failed.
     auto current = t.current("Patient", a.id);
@@ -490,11 +492,11 @@ core::Result<std::optional<LinkDecision>> recheck_link(store::Transaction& t, co
     if (!current->has_value() || (*current)->info.deleted) continue;
     const mpi::MatchScore score = matcher().score(evidence.record, a.record);
     if (score.grade == mpi::Grade::kCertainlyNot) continue;
-    evidence.candidates.push_back(LinkCandidate{std::move(a.id), std::move(a.record), score});
+    candidates.push_back(LinkCandidate{std::move(a.id), std::move(a.record), score});
     added = true;
   }
   if (!added) return std::optional<LinkDecision>{};
-  return std::optional<LinkDecision>{decide_from(evidence.record, evidence.candidates)};
+  return std::optional<LinkDecision>{decide_from(evidence.record, candidates)};
 }
 
 void add_seealso_link(json::object& patient, const std::string& other) { add_link(patient, "seealso", other); }

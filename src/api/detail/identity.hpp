@@ -118,7 +118,7 @@ class RecentArrivals {
 /// candidates are read again first (arrivals.store()).
 [[nodiscard]] core::Result<std::optional<LinkDecision>> recheck_link(store::Transaction& t,
                                                                      const RecentArrivals& arrivals, std::uint64_t seen,
-                                                                     LinkEvidence& evidence);
+                                                                     const LinkEvidence& evidence);
 
 /// A match's explanation for a review Task, a line per field ("family_name: exact ('smith' /
 /// 'smith', +4.10)"), then the rule that capped the grade and what corroborated it, when any.

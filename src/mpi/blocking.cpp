@@ -50,11 +50,12 @@ std::vector<std::string> blocking_keys(const PatientRecord& r) {
   const auto& dob = r.birth_date;
   const bool full_dob = dob && dob->day != 0;
   if (full_dob) {
-    keys.push_back("dob:" + format_date(*dob));
-    if (dob->day <= 12 && dob->day != dob->month) {
-      // Valid as a date: the day is a month number and the month number is at most 12 (a day of any month).
-      keys.push_back("dob:" + format_date(Date{dob->year, dob->day, dob->month}));
-    }
+    // One key for a date and its day/month transposition: the two numbers in ascending order, so 1970-12-03
+    // and 1970-03-12 both give "dob:1970-03-12". A day above 12 cannot be a month, so such a date is its own
+    // key. (Stores written before kept both orders as keys; the ascending one is among them, so they meet.)
+    const auto lo = std::min(dob->month, dob->day);
+    const auto hi = std::max(dob->month, dob->day);
+    keys.push_back("dob:" + format_date(Date{dob->year, lo, hi}));
   }
   // Previous addresses too: an out-of-date copy elsewhere still holds the address the person moved from.
   std::vector<const Postcode*> postcodes;

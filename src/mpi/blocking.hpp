@@ -11,8 +11,8 @@ namespace ucr::mpi {
 
 /// Distinct blocking keys of a record, cheapest-to-most-selective order not implied:
 ///   "nhs:9000000009"                 valid NHS number
-///   "dob:1970-03-12"                 birth date, and the day/month-swapped date when it exists
-///                                    ("dob:1970-12-03"), so transposed dates still meet
+///   "dob:1970-03-12"                 birth date with its day and month numbers in ascending order
+///                                    (1970-12-03 gives it too), so transposed dates still meet
 ///   "sx:S530|ME14"                   Soundex of each family name (and of each part of a double-barrelled
 ///                                    one) + postcode district (of current and previous addresses)
 ///   "gi:j|1970|ME14 5"               given-name initial + birth year + postcode sector (current and previous)

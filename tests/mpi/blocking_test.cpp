@@ -1,10 +1,12 @@
 // Tests of mpi/blocking: the keys a record is indexed and queried by.
 #include "mpi/blocking.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 
 namespace ucr::mpi {
 namespace {
@@ -30,8 +32,8 @@ TEST(BlockingKeys, CoverEveryKindOfKey) {
     "name": [{"family": "Smith", "given": ["John"]}], "birthDate": "1970-03-12",
     "address": [{"postalCode": "ME14 5AB"}],
     "telecom": [{"system": "phone", "value": "07700 900123"}, {"system": "email", "value": "J@x.uk"}]})"));
-  for (const char* k : {"nhs:9000000009", "dob:1970-03-12", "dob:1970-12-03", "sx:S530|ME14", "gi:j|1970|ME14 5",
-                        "nm:S530|J500|1970", "tel:07700900123", "email:j@x.uk", "id:urn:trust|H1"}) {
+  for (const char* k : {"nhs:9000000009", "dob:1970-03-12", "sx:S530|ME14", "gi:j|1970|ME14 5", "nm:S530|J500|1970",
+                        "tel:07700900123", "email:j@x.uk", "id:urn:trust|H1"}) {
     EXPECT_TRUE(has(keys, k)) << k;
   }
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
@@ -41,6 +43,48 @@ TEST(BlockingKeys, TransposedBirthDatesStillMeet) {
   const auto a = record(R"({"resourceType": "Patient", "birthDate": "1970-03-12"})");
   const auto b = record(R"({"resourceType": "Patient", "birthDate": "1970-12-03"})");
   EXPECT_TRUE(share_a_key(a, b));
+}
+
+TEST(BlockingKeys, ADateAndItsTranspositionShareOneKey) {
+  const auto a = blocking_keys(record(R"({"resourceType": "Patient", "birthDate": "1970-03-12"})"));
+  const auto b = blocking_keys(record(R"({"resourceType": "Patient", "birthDate": "1970-12-03"})"));
+  EXPECT_EQ(a, (std::vector<std::string>{"dob:1970-03-12"}));
+  EXPECT_EQ(a, b);
+  // Other dates of the year do not meet.
+  EXPECT_EQ(blocking_keys(record(R"({"resourceType": "Patient", "birthDate": "1970-03-11"})")),
+            (std::vector<std::string>{"dob:1970-03-11"}));
+  EXPECT_EQ(blocking_keys(record(R"({"resourceType": "Patient", "birthDate": "1971-12-03"})")),
+            (std::vector<std::string>{"dob:1971-03-12"}));
+}
+
+// Stores written before the ascending-order key held a date's key and, when the day could be a month, its
+// transposition's. A new record's key meets such a stored record exactly when the dates are equal or
+// transposed: checked for every pair of dates in a year.
+TEST(BlockingKeys, DateKeysMeetTheKeysEarlierStoresHeld) {
+  const auto date = [](int m, int d) { return fmt::format("1984-{:02}-{:02}", m, d); };
+  const auto earlier_keys = [&](int m, int d) {
+    std::vector<std::string> keys{"dob:" + date(m, d)};
+    if (d <= 12 && d != m) keys.push_back("dob:" + date(d, m));
+    return keys;
+  };
+  constexpr std::array<int, 12> kDays{31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int pairs = 0;
+  for (int m1 = 1; m1 <= 12; ++m1) {
+    for (int d1 = 1; d1 <= kDays.at(m1 - 1); ++d1) {
+      const auto mine = blocking_keys(record(R"({"resourceType": "Patient", "birthDate": ")" + date(m1, d1) + "\"}"));
+      ASSERT_EQ(mine.size(), 1U);
+      for (int m2 = 1; m2 <= 12; ++m2) {
+        for (int d2 = 1; d2 <= kDays.at(m2 - 1); ++d2) {
+          const bool same_or_transposed = (m1 == m2 && d1 == d2) || (m1 == d2 && d1 == m2);
+          EXPECT_EQ(has(earlier_keys(m2, d2), mine[0]), same_or_transposed) << date(m1, d1) << " " << date(m2, d2);
+          pairs += same_or_transposed ? 1 : 0;
+        }
+      }
+    }
+  }
+  // Each of the 366 dates meets itself; the 132 with a day of at most 12 other than the month meet their
+  // transposition too.
+  EXPECT_EQ(pairs, 366 + 132);
 }
 
 TEST(BlockingKeys, NoSwappedKeyWhenTheDayCannotBeAMonth) {

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -765,6 +767,104 @@ TYPED_TEST(StoreContract, EachSigningKeyGenerationIsTakenOnceAndRetiredKeysAreDr
   ASSERT_TRUE(keys);
   ASSERT_EQ(keys->size(), 1u);
   EXPECT_EQ((*keys)[0].kid, "300-d");
+}
+
+// While the syncer is flushing (here: held inside an acknowledgement, which it makes after the flush), the
+// writer runs what arrives in one open transaction and commits it once the syncer is free.
+class HeldSyncer {
+ public:
+  explicit HeldSyncer(Store& store) {
+    NewVersion v;
+    v.info = VersionInfo{"Patient", "held", 1, 1, false};
+    v.method = "POST";
+    v.json = "{}";
+    store.write_async([v](Transaction& t) { return t.put(v); },
+                      [this](const core::Result<void>&) {
+                        entered_.set_value();
+                        release_.get_future().wait();
+                      });
+    entered_.get_future().wait();
+  }
+  HeldSyncer(const HeldSyncer&) = delete;
+  HeldSyncer& operator=(const HeldSyncer&) = delete;
+  ~HeldSyncer() {
+    if (!released_) release();
+  }
+  void release() {
+    released_ = true;
+    release_.set_value();
+  }
+
+ private:
+  std::promise<void> entered_;
+  std::promise<void> release_;
+  bool released_ = false;
+};
+
+/// Submits a create of `id` and returns once its work has run (not once it is acknowledged).
+std::shared_future<core::Result<void>> create_and_wait_until_run(Store& store, const std::string& id, bool fail) {
+  auto ran = std::make_shared<std::promise<void>>();
+  auto ran_once = std::make_shared<std::once_flag>();
+  auto acknowledged = std::make_shared<std::promise<core::Result<void>>>();
+  std::shared_future<core::Result<void>> result = acknowledged->get_future().share();
+  store.write_async(
+      [=](Transaction& t) -> core::Result<void> {
+        NewVersion v;
+        v.info = VersionInfo{"Patient", id, 1, 1, false};
+        v.method = "POST";
+        v.json = "{}";
+        auto r = t.put(v);
+        std::call_once(*ran_once, [&] { ran->set_value(); });
+        if (!r) return r;
+        if (fail) return core::Error::invalid("refused");
+        return core::ok();
+      },
+      [acknowledged](const core::Result<void>& r) { acknowledged->set_value(r); });
+  ran->get_future().wait();
+  return result;
+}
+
+TEST(SqliteStore, WritesArrivingDuringAFlushAreCommittedTogetherOnceItEnds) {
+  TempDir dir;
+  auto s = SqliteBackend::open(dir.path());
+  ASSERT_TRUE(s) << s.error().message();
+  Store& store = **s;
+  HeldSyncer held(store);
+  const auto before = store.stats().commits;
+  std::vector<std::shared_future<core::Result<void>>> writes;
+  for (int i = 0; i < 5; ++i) writes.push_back(create_and_wait_until_run(store, "c" + std::to_string(i), false));
+  // Five writes have run, each taken from the queue alone; none is committed or acknowledged yet.
+  EXPECT_EQ(store.stats().commits, before);
+  for (auto& w : writes) EXPECT_EQ(w.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
+  EXPECT_EQ(store.read("Patient", "c0").error().status, 404);
+  held.release();
+  for (auto& w : writes) EXPECT_TRUE(w.get());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(store.read("Patient", "c" + std::to_string(i))) << i;
+  EXPECT_EQ(store.stats().commits, before + 1);
+  EXPECT_TRUE(store.check_integrity());
+}
+
+TEST(SqliteStore, AWriteFailingInAnOpenGroupUndoesOnlyItself) {
+  TempDir dir;
+  auto s = SqliteBackend::open(dir.path());
+  ASSERT_TRUE(s) << s.error().message();
+  Store& store = **s;
+  HeldSyncer held(store);
+  const auto before = store.stats();
+  auto a = create_and_wait_until_run(store, "a", false);
+  auto b = create_and_wait_until_run(store, "b", true);
+  auto c = create_and_wait_until_run(store, "c", false);
+  // The failure rolled the group back and ran it again write by write, then committed it at once.
+  EXPECT_EQ(store.stats().commits, before.commits + 1);
+  held.release();
+  EXPECT_TRUE(a.get());
+  EXPECT_FALSE(b.get());
+  EXPECT_TRUE(c.get());
+  EXPECT_TRUE(store.read("Patient", "a"));
+  EXPECT_EQ(store.read("Patient", "b").error().status, 404);
+  EXPECT_TRUE(store.read("Patient", "c"));
+  EXPECT_EQ(store.stats().failed_jobs, before.failed_jobs + 1);
+  EXPECT_TRUE(store.check_integrity());
 }
 
 TEST(SqliteStore, ADatabaseOfSchemaVersion3IsUpgradedWithTheSigningKeyTable) {

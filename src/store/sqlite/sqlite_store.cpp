@@ -1461,20 +1461,49 @@ class SqliteStore final : public Store {
     if (readers_.size() < 64) readers_.push_back(std::move(c));
   }
 
+  /// The writes of the open transaction: run, not yet committed.
+  struct Group {
+    std::vector<Job> jobs;
+    std::vector<core::Result<void>> results;
+    bool open = false;         // BEGIN IMMEDIATE has run
+    bool must_commit = false;  // a write failed and the group was run again write by write
+    std::int64_t busy_micros = 0;
+  };
+
+  /// Takes writes from the queue and runs them in one open transaction, which it commits as soon
+  /// as the syncer can flush it. While the syncer is flushing earlier groups, a commit could not be
+  /// acknowledged before the next flush anyway, so the writer runs what arrives meanwhile in the
+  /// same transaction: one commit per flush, and the pages that consecutive writes share (index
+  /// pages of common values, the ends of the append-only indexes) are written to the WAL once.
   void writer_loop() {
-    std::vector<Job> batch;
+    Group group;
+    std::vector<Job> incoming;
     for (;;) {
+      bool stopping = false;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
-        while (!queue_.empty() && batch.size() < options_.max_group) {
-          batch.push_back(std::move(queue_.front()));
+        if (group.jobs.empty()) {
+          cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+          if (queue_.empty() && stopping_) return;
+        } else {
+          cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !sync_busy_.load(); });
+        }
+        while (!queue_.empty() && group.jobs.size() + incoming.size() < options_.max_group) {
+          incoming.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        stopping = stopping_;
       }
-      run_batch(batch);
-      batch.clear();
+      if (!incoming.empty()) {
+        run_jobs(group, incoming);
+        incoming.clear();
+      }
+      if (group.jobs.empty()) continue;
+      if (group.must_commit || group.jobs.size() >= options_.max_group || wal_fd_ < 0 || !sync_busy_.load() ||
+          stopping) {
+        commit_group(group);
+        group = Group{};
+      }
     }
   }
 
@@ -1487,57 +1516,72 @@ class SqliteStore final : public Store {
     }
   }
 
-  /// Commits a group of writes in one transaction (one fsync). Optimistic first: no savepoints,
-  /// which spare SQLite a copy of every page each job touches. If any job fails, the whole group
-  /// is rolled back and run again with a savepoint per job, so that only the failed jobs are
-  /// undone. Work functions depend only on their inputs and the database, and the database is
-  /// back where it was, so running one again gives the same result.
-  void run_batch(std::vector<Job>& batch) {
+  /// Runs writes in the group's transaction. Optimistic first: no savepoints, which spare SQLite a
+  /// copy of every page each job touches. If one fails, the whole group is rolled back and run
+  /// again with a savepoint per job, so that only the failed jobs are undone, and then committed.
+  /// Work functions depend only on their inputs and the database, and the database is back where
+  /// it was, so running one again gives the same result.
+  void run_jobs(Group& g, std::vector<Job>& incoming) {
     const auto start = core::now_micros();
-    std::vector<core::Result<void>> results(batch.size());
-    auto begin = writer_conn_->run("BEGIN IMMEDIATE");
-    if (!begin) {
-      for (auto& job : batch) job.done(begin.error());
-      return;
+    const std::size_t first = g.jobs.size();
+    for (auto& job : incoming) g.jobs.push_back(std::move(job));
+    g.results.resize(g.jobs.size());
+    const auto fail_all = [&g](const core::Error& e) {
+      for (auto& job : g.jobs) job.done(e);
+      g = Group{};
+    };
+    if (!g.open) {
+      auto begin = writer_conn_->run("BEGIN IMMEDIATE");
+      if (!begin) return fail_all(begin.error());
+      g.open = true;
     }
     SqliteTransaction txn(*writer_conn_, &audit_unindexed_);
     bool all_ok = true;
-    for (std::size_t i = 0; i < batch.size() && all_ok; ++i) {
-      results[i] = run_job(batch[i], txn);
-      all_ok = static_cast<bool>(results[i]);
+    for (std::size_t i = first; i < g.jobs.size() && all_ok; ++i) {
+      g.results[i] = run_job(g.jobs[i], txn);
+      all_ok = static_cast<bool>(g.results[i]);
     }
-    bool any_ok = all_ok;
-    if (!all_ok && batch.size() > 1) {
-      (void)writer_conn_->exec("ROLLBACK");
-      begin = writer_conn_->run("BEGIN IMMEDIATE");
-      if (!begin) {
-        for (auto& job : batch) job.done(begin.error());
-        return;
-      }
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        (void)writer_conn_->run("SAVEPOINT job");
-        results[i] = run_job(batch[i], txn);
-        if (results[i]) {
-          any_ok = true;
-        } else {
-          (void)writer_conn_->run("ROLLBACK TO job");
+    if (!all_ok) {
+      g.must_commit = true;
+      if (g.jobs.size() > 1) {
+        (void)writer_conn_->exec("ROLLBACK");
+        g.open = false;
+        auto begin = writer_conn_->run("BEGIN IMMEDIATE");
+        if (!begin) return fail_all(begin.error());
+        g.open = true;
+        for (std::size_t i = 0; i < g.jobs.size(); ++i) {
+          (void)writer_conn_->run("SAVEPOINT job");
+          g.results[i] = run_job(g.jobs[i], txn);
+          if (!g.results[i]) (void)writer_conn_->run("ROLLBACK TO job");
+          (void)writer_conn_->run("RELEASE job");
         }
-        (void)writer_conn_->run("RELEASE job");
       }
     }
-    for (const auto& r : results) {
-      if (!r) failed_jobs_.fetch_add(1);
+    g.busy_micros += core::now_micros() - start;
+  }
+
+  /// Commits the group (one fsync: the syncer's, or SQLite's own) and hands its writes to be
+  /// acknowledged once on disk.
+  void commit_group(Group& g) {
+    const auto start = core::now_micros();
+    bool any_ok = false;
+    for (const auto& r : g.results) {
+      if (r) {
+        any_ok = true;
+      } else {
+        failed_jobs_.fetch_add(1);
+      }
     }
     auto commit = any_ok ? writer_conn_->run("COMMIT") : writer_conn_->exec("ROLLBACK");
     if (!commit) {
       (void)writer_conn_->exec("ROLLBACK");
-      for (auto& r : results) {
+      for (auto& r : g.results) {
         if (r) r = commit.error();
       }
     }
     commits_.fetch_add(1);
-    jobs_.fetch_add(batch.size());
-    commit_latency_.observe_micros(core::now_micros() - start);
+    jobs_.fetch_add(g.jobs.size());
+    commit_latency_.observe_micros(g.busy_micros + core::now_micros() - start);
     if (audit_unindexed_ >= std::max<std::int64_t>(1, options_.audit_index_batch) && !audit_index_queued_) {
       queue_audit_index();
     }
@@ -1545,13 +1589,13 @@ class SqliteStore final : public Store {
       // Acknowledged by the syncer once the WAL is on disk; the writer goes on meanwhile.
       {
         std::lock_guard lock(sync_mu_);
-        to_sync_.push_back(Synced{std::move(batch), std::move(results)});
+        to_sync_.push_back(Synced{std::move(g.jobs), std::move(g.results)});
+        sync_busy_ = true;
       }
       sync_cv_.notify_one();
-      batch.clear();
       return;
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    for (std::size_t i = 0; i < g.jobs.size(); ++i) g.jobs[i].done(std::move(g.results[i]));
   }
 
   /// Queues the indexing of the audit trail's tail by patient as a write of its own (writer thread).
@@ -1647,6 +1691,19 @@ class SqliteStore final : public Store {
         }
       }
       groups.clear();
+      bool idle = false;
+      {
+        std::lock_guard lock(sync_mu_);
+        if (to_sync_.empty()) {
+          sync_busy_ = false;
+          idle = true;
+        }
+      }
+      if (idle) {
+        // The writer may be holding a group open until this flush is done.
+        { std::lock_guard lock(mu_); }
+        cv_.notify_one();
+      }
     }
   }
 
@@ -1676,6 +1733,9 @@ class SqliteStore final : public Store {
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   std::deque<Synced> to_sync_;  // guarded by sync_mu_
+  /// A flush is running or waiting: set by the writer when it hands a group over, cleared by the
+  /// syncer when it has nothing left (both under sync_mu_; the writer reads it under mu_ too).
+  std::atomic<bool> sync_busy_{false};
   bool sync_stopping_ = false;  // guarded by sync_mu_
   std::atomic<std::uint64_t> syncs_{0};
   core::Histogram sync_latency_;

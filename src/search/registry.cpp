@@ -25,10 +25,11 @@ std::string key_of(std::string_view type, std::string_view code) {
   return k;
 }
 
-/// Marks the parameters of one resource type that are unions of others (see SearchParam::stored_as):
-/// the parts of P's expression are exactly the union of the parts of parameters A, B, ... of the same
-/// type, each a strict subset (so no two parameters can stand for each other). Composites also need
-/// the same components. References are left alone (includes and chains read their own rows).
+/// Marks the parameters of one resource type that read other parameters' rows (see
+/// SearchParam::stored_as): those with the same expression as another (the first by code stores the
+/// rows), and unions, whose expression's parts are exactly the union of the parts of parameters A,
+/// B, ... of the same type, each a strict subset. Composites also need the same components.
+/// References are left alone (includes and chains read their own rows).
 void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
   std::vector<std::vector<std::string>> parts;
   parts.reserve(params.size());
@@ -45,17 +46,35 @@ void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
     }
     return true;
   };
+  const auto linkable = [](const SearchParam& p) {
+    return p.compiled && p.type != ParamType::kReference && p.type != ParamType::kSpecial && p.code.front() != '_';
+  };
+  // Parameters with the same expression, type and components (R4 Patient name and phonetic, both
+  // `Patient.name`) would store the same rows twice: the one with the first code stores them, and
+  // the others read its rows.
   for (std::size_t i = 0; i < params.size(); ++i) {
     SearchParam& p = *params[i];
-    if (parts[i].size() < 2 || !p.compiled || p.type == ParamType::kReference || p.type == ParamType::kSpecial ||
-        p.code.front() == '_') {
-      continue;
+    if (!linkable(p)) continue;
+    const SearchParam* first = &p;
+    for (std::size_t j = 0; j < params.size(); ++j) {
+      const SearchParam& q = *params[j];
+      if (j != i && linkable(q) && q.type == p.type && parts[j] == parts[i] && same_components(p, q) &&
+          q.code < first->code) {
+        first = &q;
+      }
     }
+    if (first != &p) p.stored_as = {first->code};
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    SearchParam& p = *params[i];
+    if (parts[i].size() < 2 || !linkable(p) || !p.stored_as.empty()) continue;
     std::vector<std::string> covered;
     std::vector<std::string> codes;
     for (std::size_t j = 0; j < params.size(); ++j) {
       const SearchParam& q = *params[j];
-      if (j == i || q.type != p.type || !q.compiled || parts[j].size() >= parts[i].size() || !same_components(p, q) ||
+      // (A parameter reading another's identical rows is covered by that one.)
+      if (j == i || q.type != p.type || !q.compiled || !q.stored_as.empty() || parts[j].size() >= parts[i].size() ||
+          !same_components(p, q) ||
           !std::includes(parts[i].begin(), parts[i].end(), parts[j].begin(), parts[j].end())) {
         continue;
       }

@@ -40,7 +40,8 @@ struct SearchParam {
   std::vector<Component> components;
   /// Empty: the parameter's own index rows are stored under its code. Otherwise the parameter is
   /// the union of these parameters of the same type (its expression is `A | B` where A and B are
-  /// theirs, e.g. Observation combo-code = code | component-code): nothing is stored under its
+  /// theirs, e.g. Observation combo-code = code | component-code), or has the same expression as
+  /// the one named (Patient phonetic and name, both `Patient.name`): nothing is stored under its
   /// code, and searches and sorts read the rows of these instead.
   std::vector<std::string> stored_as;
   /// A reference parameter that is another one restricted to a target type (R4 Observation

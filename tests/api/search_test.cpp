@@ -564,6 +564,10 @@ TEST_F(SearchTest, OracleQueryTable) {
       {"Patient", "name=lucja", [](const Resource& r) { return any_starts(name_parts(r, "name"), "lucja"); }},
       {"Patient", "name=anonymous", [](const Resource& r) { return any_starts(name_parts(r, "name"), "anonymous"); }},
       {"Patient", "name=ol", [](const Resource& r) { return any_starts(name_parts(r, "name"), "ol"); }},
+      // phonetic has name's expression, and reads name's rows.
+      {"Patient", "phonetic=walesa", [](const Resource& r) { return any_starts(name_parts(r, "name"), "walesa"); }},
+      {"Patient", "phonetic=smi&gender=female",
+       [](const Resource& r) { return any_starts(name_parts(r, "name"), "smi") && has_code(r, "gender", "female"); }},
       {"Patient", "address-city=tunbridge",
        [](const Resource& r) { return any_starts(strings(r, "address.city"), "tunbridge"); }},
       {"Patient", "address=kent", [](const Resource& r) { return any_starts(address_parts(r, "address"), "kent"); }},

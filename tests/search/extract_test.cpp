@@ -89,6 +89,15 @@ TEST(Registry, UnionParametersAreReadFromTheirParts) {
   EXPECT_TRUE(stored("Observation", "performer").empty());  // unrestricted: its own rows
   EXPECT_TRUE(r.find("Observation", "combo-code")->stored_target.empty());
   EXPECT_TRUE(stored("Patient", "name").empty());
+  // The same expression as another's: the first by code stores the rows, the others read them.
+  EXPECT_EQ(stored("Patient", "phonetic"), (std::vector<std::string>{"name"}));
+  EXPECT_EQ(stored("Practitioner", "phonetic"), (std::vector<std::string>{"name"}));
+  EXPECT_EQ(stored("RelatedPerson", "phonetic"), (std::vector<std::string>{"name"}));
+  EXPECT_TRUE(stored("Patient", "family").empty());
+  // R4 gives CodeSystem system and url one expression (CodeSystem.url), and CapabilityStatement version
+  // and fhirversion another (CapabilityStatement.version).
+  EXPECT_EQ(stored("CodeSystem", "url"), (std::vector<std::string>{"system"}));
+  EXPECT_EQ(stored("CapabilityStatement", "version"), (std::vector<std::string>{"fhirversion"}));
   EXPECT_EQ(union_parts("(A.b as Quantity) | (A.c.where(x = 'a|b') | A.d)"),
             (std::vector<std::string>{"(A.b as Quantity)", "(A.c.where(x = 'a|b') | A.d)"}));
   EXPECT_EQ(union_parts(" Observation.code "), (std::vector<std::string>{"Observation.code"}));
@@ -104,6 +113,7 @@ TEST(Extract, PatientExample) {
   EXPECT_NE(std::find(given.begin(), given.end(), "jim"), given.end());
   const auto name = normalized(rows, "name");
   EXPECT_NE(std::find(name.begin(), name.end(), "chalmers"), name.end());
+  EXPECT_TRUE(normalized(rows, "phonetic").empty());  // read from name's rows
   EXPECT_NE(std::find(name.begin(), name.end(), "jim"), name.end());
   const auto address = normalized(rows, "address");
   EXPECT_NE(std::find(address.begin(), address.end(), "pleasantville"), address.end());

@@ -11,6 +11,9 @@ local syllables = {"ab", "bel", "car", "dun", "el", "far", "gor", "ham", "ing", 
 local givens = {"Alice", "Ben", "Chloe", "Daniel", "Emma", "Finley", "Grace", "Harvey", "Isla", "Jacob", "Kiran",
                 "Lily", "Mohammed", "Niamh", "Oscar", "Poppy", "Reuben", "Sofia", "Toby", "Zara"}
 local counter = 0
+-- Seeded from the clock and an address, so that runs one after another against the same store send
+-- different people (an unseeded generator repeats the last run's people, which are then duplicates).
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 
 function setup(thread)
   thread:set("base", math.random(1, 1000000000))

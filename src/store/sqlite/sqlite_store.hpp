@@ -15,9 +15,10 @@ struct SqliteOptions {
   /// Make commits durable on a thread of their own: the writer commits a group and goes on to the
   /// next while the previous one is flushed to disk (one fdatasync of the WAL covers every group
   /// committed before it). While a flush runs, the writer runs what arrives in its open transaction
-  /// and commits it once the flush is done: one commit per flush. A write is acknowledged only once flushed, as with synchronous=FULL, but
-  /// other readers may see it up to one flush (a few ms) before that. False: SQLite flushes each
-  /// commit itself (synchronous=FULL) and the writer waits for it.
+  /// and commits it once the flush is done: one commit per flush. A write is acknowledged only
+  /// once flushed, as with synchronous=FULL, but other readers may see it up to one flush (a few
+  /// ms) before that. False: SQLite flushes each commit itself (synchronous=FULL) and the writer
+  /// waits for it.
   bool pipelined_sync = true;
   /// The audit trail is indexed by patient in batches of this many entries (sorted by patient, so
   /// index pages are shared); `AuditEvent?patient=` scans the entries after the last batch.

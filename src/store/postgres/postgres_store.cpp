@@ -1012,16 +1012,21 @@ class PostgresStore final : public Store {
     if (rids.empty()) return std::vector<StoredResource>{};
     return with_connection([&](Connection& c) -> core::Result<std::vector<StoredResource>> {
       Params p;
-      p.text(type);
       p.i64_array(rids);
+      // By rid alone (unique), the type checked here: given `c.type = $1` as well, the planner may
+      // intersect the rid look-ups with a scan of every current resource of the type in the primary
+      // key (it did while a table's statistics still described it nearly empty, as after a first
+      // load), which made each look-up cost time in proportion to the number of stored resources.
       auto rows = c.run(
-          "SELECT c.rid, c.id, c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment FROM "
-          "resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = $1 AND c.rid = ANY($2::bigint[]) "
+          "SELECT c.rid, c.id, c.version, c.last_updated, c.deleted, v.method, v.json, v.compartment, c.type FROM "
+          "resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.rid = ANY($1::bigint[]) "
           "AND c.deleted = 0",
           p, "read");
       if (!rows) return rows.error();
       std::unordered_map<std::int64_t, int> row_of;
-      for (int i = 0; i < rows->size(); ++i) row_of.emplace(rows->i64(i, 0), i);
+      for (int i = 0; i < rows->size(); ++i) {
+        if (rows->text(i, 8) == type) row_of.emplace(rows->i64(i, 0), i);
+      }
       std::vector<StoredResource> out;
       out.reserve(row_of.size());
       for (const auto rid : rids) {

@@ -143,7 +143,7 @@ class Handler {
     const std::string& m = req_.method;
     const bool get = m == "GET" || m == "HEAD";
     if (seg.empty()) {
-      if (m == "POST") return tagged(detail::handle_bundle(store_, options_, req_), "transaction");
+      if (m == "POST") return tagged(detail::handle_bundle(store_, options_, req_, arrivals_), "transaction");
       if (get) return detail::search_system(store_, options_, req_);
       return method_not_allowed();
     }
@@ -620,17 +620,17 @@ class Handler {
   const ApiOptions& options_;
   const Request& req_;
   const detail::Reviewer* reviewer_;  ///< who is asking, for operations that record it (null in a Bundle)
-  detail::RecentArrivals*
-      arrivals_;  ///< Patients just created, matched again as a create is written (null in a Bundle)
+  detail::RecentArrivals* arrivals_;  ///< Patients just created, matched again as a create is written (may be null)
 };
 
 }  // namespace
 
 namespace detail {
 
-Response handle_entry(store::Store& store, const ApiOptions& options, const Request& request) {
+Response handle_entry(store::Store& store, const ApiOptions& options, const Request& request,
+                      RecentArrivals* arrivals) {
   const search::Registry& reg = registry();
-  Handler h(store, options, request);
+  Handler h(store, options, request, nullptr, arrivals);
   Started started = h.run();
   Response r;
   if (auto* pending = std::get_if<PendingWrite>(&started)) {

@@ -388,6 +388,57 @@ TEST_F(IdentityTest, CopiesOfOnePersonArrivingAtOnceAreLinkedOrReviewedAsIfOneAf
   }
 }
 
+/// Copies of one person arriving at the same moment, some as single creates and some in
+/// transaction Bundles (two systems, one sending an admission, the other a batch): each Bundle's
+/// Patient is matched again as it is written against the copies created meanwhile, and noted for
+/// the copies written after it, so every copy but the first is linked or queued for review.
+TEST_F(IdentityTest, CopiesArrivingAtOnceInBundlesAndAloneAreLinkedOrReviewed) {
+  constexpr int kCopies = 12;
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string nhs = std::array<const char*, kRounds>{"9434765919", "9000000009", "9449306060"}[round];
+    const std::string body = person("Grace", fmt::format("Okafor{}", round), "1972-08-1" + std::to_string(round + 1),
+                                    "CT20 1QE", nhs, "female");
+    std::vector<std::string> ids(kCopies);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    threads.reserve(kCopies);
+    for (int i = 0; i < kCopies; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kCopies) std::this_thread::yield();
+        if (i % 2 == 0) {
+          auto r = call("POST", "/fhir/Patient", body);
+          if (r.status == 201) ids[i] = str(body_of(r), {"id"});
+          return;
+        }
+        json::object bundle{
+            {"resourceType", "Bundle"},
+            {"type", "transaction"},
+            {"entry", json::array{json::object{
+                          {"fullUrl", fmt::format("urn:uuid:0000000{}-0000-4000-8000-00000000000{}", round, i % 10)},
+                          {"resource", json::parse(body)},
+                          {"request", json::object{{"method", "POST"}, {"url", "Patient"}}}}}}};
+        auto r = call("POST", "/fhir", json::serialize(bundle));
+        if (r.status != 200) return;
+        const std::string location(body_of(r).at("entry").at(0).at("response").at("location").as_string());
+        ids[i] = location.substr(std::string("Patient/").size(), location.find("/_history") - 8);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int unconnected = 0;
+    for (const auto& id : ids) {
+      ASSERT_FALSE(id.empty());
+      const auto stored = body_of(call("GET", "/fhir/Patient/" + id));
+      const bool linked = stored.if_contains("link") != nullptr;
+      const auto tasks = body_of(call("GET", "/fhir/Task?focus=Patient/" + id));
+      const bool reviewed = !tasks.at("entry").as_array().empty();
+      if (!linked && !reviewed) ++unconnected;
+    }
+    EXPECT_EQ(unconnected, 1) << "round " << round << ": only the first copy stands alone";
+  }
+}
+
 TEST_F(IdentityTest, RecentArrivalsTellWhatASnapshotSeesAndWhatCameAfter) {
   detail::RecentArrivals arrivals(*store_);
   const mpi::PatientRecord record;

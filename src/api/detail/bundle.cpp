@@ -240,7 +240,8 @@ std::string bundle_head(const char* type) {
          core::format_instant(core::now_micros()) + R"("},"type":")" + type + R"(","entry":[)";
 }
 
-Response run_batch(store::Store& store, const ApiOptions& options, const Request& req, std::vector<Entry>& entries) {
+Response run_batch(store::Store& store, const ApiOptions& options, const Request& req, std::vector<Entry>& entries,
+                   RecentArrivals* arrivals) {
   std::string body = bundle_head("batch-response");
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
@@ -248,7 +249,7 @@ Response run_batch(store::Store& store, const ApiOptions& options, const Request
     if (e.error) {
       r = error_response(*e.error, req);
     } else {
-      r = handle_entry(store, options, sub_request(req, e));
+      r = handle_entry(store, options, sub_request(req, e), arrivals);
       if (wants_pretty(req)) r.body = format_body(std::move(r.body), Request{});
     }
     if (i > 0) body += ",";
@@ -351,6 +352,58 @@ struct ReviewPlan {
   LinkDecision decision;                       ///< decision.review: a stored candidate's id
 };
 
+/// What a transaction's Patients were matched on before the write, so that they are matched again
+/// as they are written against the Patients created meanwhile (single creates, other Bundles),
+/// which the first matching could not see, and are then noted as arrivals themselves (hazard H30).
+struct BundleArrivals {
+  RecentArrivals* recent = nullptr;    ///< null: no second matching
+  std::uint64_t seen = 0;              ///< arrivals the first matching's snapshots saw
+  std::vector<LinkEvidence> evidence;  ///< by entry position; empty keys: not matched
+  std::vector<bool> decided;           ///< by entry position: linked or planned for review already
+  std::vector<std::uint64_t> tickets;  ///< arrivals noted by the run of the work being written
+};
+
+/// Step 5 of a transaction's work, after its creates: each created Patient that the first
+/// matching left alone is matched again against the arrivals since, and a match (even a certain
+/// one: the Bundle's resources are already written as planned) goes on the review queue; then
+/// every created Patient is noted as an arrival. The Bundle's own Patients were matched with one
+/// another before the write, so they are noted only after all are matched again.
+core::Result<void> recheck_bundle_arrivals(store::Transaction& t, const std::vector<Entry>& entries,
+                                           BundleArrivals& a) {
+  if (a.recent == nullptr || a.evidence.size() != entries.size()) return core::ok();
+  // A run before this one (rolled back with its group) noted arrivals that were never written.
+  for (const auto ticket : a.tickets) a.recent->settle(ticket, false);
+  a.tickets.clear();
+  const auto created = [&](std::size_t i) {
+    const Entry& e = entries[i];
+    return e.method == "POST" && e.type == "Patient" && e.result.status == 201 && e.result.info &&
+           !a.evidence[i].keys.empty();
+  };
+  // Every key at once, in one order (PostgreSQL): two Bundles sharing keys never wait for each other.
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (created(i)) keys.insert(keys.end(), a.evidence[i].keys.begin(), a.evidence[i].keys.end());
+  }
+  if (keys.empty()) return core::ok();
+  if (auto locked = t.lock_names("match-key", keys); !locked) return locked.error();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!created(i) || a.decided[i]) continue;
+    auto again = recheck_link(t, *a.recent, a.seen, a.evidence[i]);
+    if (!again) return again.error();
+    if (!*again) continue;
+    LinkDecision d = **again;
+    if (d.link_to) d.review = d.link_to;
+    if (!d.review) continue;
+    const std::string& id = entries[i].result.info->id;
+    if (auto task = op_create(t, "Task", review_task(id, d), {}); !task) return task.error();
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!created(i)) continue;
+    a.tickets.push_back(a.recent->add(entries[i].result.info->id, a.evidence[i].keys, a.evidence[i].record));
+  }
+  return core::ok();
+}
+
 /// Record linkage for the Patients a transaction creates, as for single creates: each is matched
 /// against the stored Patients and the Patients before it in the Bundle; a single certain match is
 /// linked (`seealso`, by fullUrl inside the Bundle), a probable or possible one planned for review.
@@ -358,7 +411,8 @@ struct ReviewPlan {
 /// Each is independent of the others, so a Bundle of many Patients (an import's batch) is matched
 /// on several threads: matching is reads and scoring, and a thread per core halves a batch's time.
 std::vector<std::optional<core::Result<LinkDecision>>> store_decisions(store::Store& store,
-                                                                       const std::vector<Entry>& entries) {
+                                                                       const std::vector<Entry>& entries,
+                                                                       std::vector<LinkEvidence>& evidence) {
   std::vector<std::optional<core::Result<LinkDecision>>> out(entries.size());
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -370,7 +424,7 @@ std::vector<std::optional<core::Result<LinkDecision>>> store_decisions(store::St
     for (std::size_t n = next++; n < todo.size(); n = next++) {
       const std::size_t i = todo[n];
       try {
-        out[i] = decide_link(store, *entries[i].resource);
+        out[i] = decide_link(store, *entries[i].resource, &evidence[i]);
       } catch (const std::exception& ex) {
         out[i] = core::Result<LinkDecision>(core::Error::internal(std::string("record linkage failed: ") + ex.what()));
       }
@@ -390,9 +444,12 @@ std::vector<std::optional<core::Result<LinkDecision>>> store_decisions(store::St
 }
 
 core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, std::vector<Entry>& entries,
-                                                           const ApiOptions& options, bool& waited) {
+                                                           const ApiOptions& options, bool& waited,
+                                                           BundleArrivals& arrivals) {
   std::vector<ReviewPlan> reviews;
-  auto decisions = store_decisions(store, entries);
+  arrivals.evidence.assign(entries.size(), LinkEvidence{});
+  arrivals.decided.assign(entries.size(), false);
+  auto decisions = store_decisions(store, entries, arrivals.evidence);
   if (options.before_write && std::any_of(decisions.begin(), decisions.end(), [](const auto& d) { return d; })) {
     // Matched while the transaction before this one was being written: wait for it, then match
     // again the Patients that share a blocking key with its Patients (they may be candidates now).
@@ -407,7 +464,8 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
         if (!record) continue;
         const auto mine = mpi::blocking_keys(*record);
         if (std::any_of(mine.begin(), mine.end(), [&](const std::string& k) { return keys.count(k) != 0; })) {
-          decisions[i] = decide_link(store, *entries[i].resource);
+          arrivals.evidence[i] = LinkEvidence{};
+          decisions[i] = decide_link(store, *entries[i].resource, &arrivals.evidence[i]);
         }
       }
     }
@@ -450,6 +508,7 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
     for (const auto& key : keys) earlier_keys[key].push_back(i);
     earlier.emplace(i, std::move(*record));
     const bool store_certain = d->link_to.has_value();
+    arrivals.decided[i] = store_certain || d->review.has_value() || in_bundle.has_value();
     const bool bundle_certain =
         certain_in_bundle == 1 && best_in_bundle.grade == mpi::Grade::kCertain && !entries[*in_bundle].full_url.empty();
     if (store_certain && certain_in_bundle == 0) {
@@ -480,7 +539,7 @@ core::Result<std::vector<ReviewPlan>> link_bundle_patients(store::Store& store, 
 /// creates, updates and patches. Fills each entry's result.
 core::Result<void> run_transaction_work(store::Transaction& t, std::vector<Entry>& entries,
                                         const std::map<std::size_t, std::string>& preassigned,
-                                        const std::vector<ReviewPlan>& reviews) {
+                                        const std::vector<ReviewPlan>& reviews, BundleArrivals& arrivals) {
   const auto run = [&](Entry& e, core::Result<OpResult> r) -> core::Result<void> {
     if (!r) return at_entry(r.error(), e.index, e.type);
     e.result = std::move(*r);
@@ -602,11 +661,12 @@ core::Result<void> run_transaction_work(store::Transaction& t, std::vector<Entry
     }
     if (auto task = op_create(t, "Task", review_task(e.result.info->id, d), {}); !task) return task.error();
   }
-  return core::ok();
+  // 5. Matched again as written, against the Patients created meanwhile (hazard H30).
+  return recheck_bundle_arrivals(t, entries, arrivals);
 }
 
 Response run_transaction(store::Store& store, const ApiOptions& options, const Request& req,
-                         std::vector<Entry>& entries) {
+                         std::vector<Entry>& entries, RecentArrivals* recent) {
   for (const auto& e : entries) {
     if (e.error) return error_response(*e.error, req);
   }
@@ -623,8 +683,13 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
   }
   std::vector<ReviewPlan> reviews;
   bool waited = false;
+  BundleArrivals arrivals;
   if (options.link_patients) {
-    auto planned = link_bundle_patients(store, entries, options, waited);
+    if (recent != nullptr) {
+      arrivals.recent = recent;
+      arrivals.seen = recent->visible();  // before the snapshots the matching reads
+    }
+    auto planned = link_bundle_patients(store, entries, options, waited, arrivals);
     if (!planned) return error_response(planned.error(), req);
     reviews = std::move(*planned);
   }
@@ -641,15 +706,18 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
   });
   std::vector<Entry> committed;
   const search::Registry& reg = registry();
-  auto w = store.write(
-      [&entries, &committed, &preassigned, &reviews, settled, &reg](store::Transaction& t) -> core::Result<void> {
-        const RegistryScope scope(reg);
-        if (settled) return run_transaction_work(t, entries, preassigned, reviews);
-        std::vector<Entry> work = entries;
-        if (auto r = run_transaction_work(t, work, preassigned, reviews); !r) return r;
-        committed = std::move(work);
-        return core::ok();
-      });
+  auto w = store.write([&entries, &committed, &preassigned, &reviews, &arrivals, settled,
+                        &reg](store::Transaction& t) -> core::Result<void> {
+    const RegistryScope scope(reg);
+    if (settled) return run_transaction_work(t, entries, preassigned, reviews, arrivals);
+    std::vector<Entry> work = entries;
+    if (auto r = run_transaction_work(t, work, preassigned, reviews, arrivals); !r) return r;
+    committed = std::move(work);
+    return core::ok();
+  });
+  if (arrivals.recent != nullptr) {
+    for (const auto ticket : arrivals.tickets) arrivals.recent->settle(ticket, w.has_value());
+  }
   if (w && !settled) entries = std::move(committed);
   if (!w) return error_response(w.error(), req);
 
@@ -686,7 +754,7 @@ Response run_transaction(store::Store& store, const ApiOptions& options, const R
 
 }  // namespace
 
-Response handle_bundle(store::Store& store, const ApiOptions& options, const Request& req) {
+Response handle_bundle(store::Store& store, const ApiOptions& options, const Request& req, RecentArrivals* arrivals) {
   auto doc = parse_json(req.body, "request body");
   if (!doc) return error_response(doc.error(), req);
   const auto* o = doc->if_object();
@@ -718,7 +786,8 @@ Response handle_bundle(store::Store& store, const ApiOptions& options, const Req
       }
     }
   }
-  return type == "batch" ? run_batch(store, options, req, entries) : run_transaction(store, options, req, entries);
+  return type == "batch" ? run_batch(store, options, req, entries, arrivals)
+                         : run_transaction(store, options, req, entries, arrivals);
 }
 
 }  // namespace ucr::api::detail

@@ -471,10 +471,26 @@ TEST_F(IdentityTest, RecentArrivalsTellWhatASnapshotSeesAndWhatCameAfter) {
     arrivals.settle(arrivals.add("p" + std::to_string(i), {"k9"}, record), true);
   }
   EXPECT_GT(arrivals.visible(), stuck);
-  (void)arrivals.after(0, {"k9"}, complete);
+  EXPECT_EQ(arrivals.after(0, {"k9"}, complete).size(), detail::RecentArrivals::kKeep)
+      << "the forgotten ones (stuck among them) are not returned";
   EXPECT_FALSE(complete);
   (void)arrivals.after(arrivals.visible() - 1, {"k9"}, complete);
   EXPECT_TRUE(complete);
+  EXPECT_TRUE(arrivals.after(0, {"k1", "k2", "k3"}, complete).empty()) << "a, b and c were forgotten";
+
+  // An arrival sharing several of the keys asked about comes once; the others' order is kept.
+  const auto before = arrivals.visible();
+  const auto d = arrivals.add("d", {"x1", "x2", "x3"}, record);
+  const auto e = arrivals.add("e", {"x3"}, record);
+  arrivals.settle(e, false);
+  const auto f = arrivals.add("f", {"x2"}, record);
+  (void)d;
+  (void)f;
+  after = arrivals.after(before, {"x3", "x2", "x1"}, complete);
+  ASSERT_EQ(after.size(), 2U) << "e failed: forgotten";
+  EXPECT_EQ(after[0].id, "d");
+  EXPECT_EQ(after[1].id, "f");
+  EXPECT_EQ(arrivals.after(before, {"x3"}, complete).size(), 1U);
 }
 
 TEST_F(IdentityTest, ACopyMadeBeforeAMoveIsLinkedByThePreviousAddress) {

@@ -428,14 +428,30 @@ std::uint64_t RecentArrivals::add(std::string id, std::vector<std::string> keys,
   std::lock_guard lock(mu_);
   const std::uint64_t ticket = ++last_;
   unsettled_.insert(ticket);
+  for (const auto& k : keys) {
+    auto& tickets = by_key_[k];
+    if (tickets.empty() || tickets.back() != ticket) tickets.push_back(ticket);
+  }
   kept_.push_back(Arrival{ticket, std::move(id), std::move(keys), std::move(record)});
   while (kept_.size() > kKeep) {
     // A write never settled (its request was abandoned) must not hold visible() back for ever.
     forgotten_through_ = kept_.front().ticket;
     unsettled_.erase(forgotten_through_);
+    forget_keys(kept_.front());
     kept_.pop_front();
   }
   return ticket;
+}
+
+void RecentArrivals::forget_keys(const Arrival& a) {
+  for (const auto& k : a.keys) {
+    const auto it = by_key_.find(k);
+    if (it == by_key_.end()) continue;
+    auto& tickets = it->second;
+    const auto at = std::lower_bound(tickets.begin(), tickets.end(), a.ticket);
+    if (at != tickets.end() && *at == a.ticket) tickets.erase(at);
+    if (tickets.empty()) by_key_.erase(it);
+  }
 }
 
 void RecentArrivals::settle(std::uint64_t ticket, bool written) {
@@ -444,21 +460,31 @@ void RecentArrivals::settle(std::uint64_t ticket, bool written) {
   if (written) return;
   const auto it = std::lower_bound(kept_.begin(), kept_.end(), ticket,
                                    [](const Arrival& a, std::uint64_t t) { return a.ticket < t; });
-  if (it != kept_.end() && it->ticket == ticket) kept_.erase(it);
+  if (it != kept_.end() && it->ticket == ticket) {
+    forget_keys(*it);
+    kept_.erase(it);
+  }
 }
 
 std::vector<RecentArrivals::Arrival> RecentArrivals::after(std::uint64_t seen, const std::vector<std::string>& keys,
                                                            bool& complete) const {
   std::lock_guard lock(mu_);
   complete = seen >= forgotten_through_;
+  std::vector<std::uint64_t> tickets;
+  for (const auto& k : keys) {
+    const auto found = by_key_.find(k);
+    if (found == by_key_.end()) continue;
+    const auto& mine = found->second;
+    tickets.insert(tickets.end(), std::upper_bound(mine.begin(), mine.end(), seen), mine.end());
+  }
+  std::sort(tickets.begin(), tickets.end());
+  tickets.erase(std::unique(tickets.begin(), tickets.end()), tickets.end());
   std::vector<Arrival> out;
-  auto it = std::upper_bound(kept_.begin(), kept_.end(), seen,
-                             [](std::uint64_t t, const Arrival& a) { return t < a.ticket; });
-  for (; it != kept_.end(); ++it) {
-    const bool shares = std::any_of(it->keys.begin(), it->keys.end(), [&keys](const std::string& k) {
-      return std::find(keys.begin(), keys.end(), k) != keys.end();
-    });
-    if (shares) out.push_back(*it);
+  out.reserve(tickets.size());
+  for (const auto t : tickets) {
+    const auto it =
+        std::lower_bound(kept_.begin(), kept_.end(), t, [](const Arrival& a, std::uint64_t v) { return a.ticket < v; });
+    if (it != kept_.end() && it->ticket == t) out.push_back(*it);
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ucr::api::detail {
@@ -110,6 +111,10 @@ class RecentArrivals {
   std::uint64_t forgotten_through_ = 0;  // arrivals up to this ticket are no longer kept
   std::set<std::uint64_t> unsettled_;    // tickets written or being written, not yet settled
   std::deque<Arrival> kept_;             // by ticket
+  // The kept tickets carrying each key, ascending: after() looks up its keys rather than reading
+  // every arrival since (a 500-Patient import batch is matched again against the batch before it).
+  std::unordered_map<std::string, std::vector<std::uint64_t>> by_key_;
+  void forget_keys(const Arrival& a);
 };
 
 /// Takes `evidence`'s decision again in the writer, adding the arrivals after `seen` that share a

@@ -60,8 +60,11 @@ std::string_view contained_type_of(const json::value* container, std::string_vie
 class Extractor {
  public:
   /// `container`: the resource whose `contained` list `#id` references point into.
-  Extractor(IndexRows& rows, const std::string& param, const json::value* container = nullptr)
-      : rows_(rows), param_(param), container_(container) {}
+  /// `skip`: the HumanName or Address parts whose values other parameters store
+  /// (SearchParam::covered_parts).
+  Extractor(IndexRows& rows, const std::string& param, const json::value* container = nullptr,
+            const std::vector<std::string>* skip = nullptr)
+      : rows_(rows), param_(param), container_(container), skip_(skip) {}
 
   void string_value(std::string_view s) {
     if (s.empty()) return;
@@ -78,10 +81,14 @@ class Extractor {
     const auto* o = n.if_object();
     if (o == nullptr) return;
     // HumanName and Address: every textual part (R4 search.html#string).
+    const auto skipped = [this](std::string_view k) {
+      return skip_ != nullptr && std::find(skip_->begin(), skip_->end(), k) != skip_->end();
+    };
     for (const char* k : {"text", "family", "city", "district", "state", "postalCode", "country"}) {
-      string_value(str_of(*o, k));
+      if (!skipped(k)) string_value(str_of(*o, k));
     }
     for (const char* k : {"given", "prefix", "suffix", "line"}) {
+      if (skipped(k)) continue;
       if (const auto* a = o->if_contains(k); a != nullptr && a->is_array()) {
         for (const auto& x : a->get_array()) {
           if (x.is_string()) string_value(x.get_string());
@@ -332,6 +339,7 @@ class Extractor {
   IndexRows& rows_;
   const std::string& param_;
   const json::value* container_;
+  const std::vector<std::string>* skip_;
 };
 
 /// Rows of one typed component, extracted into a scratch IndexRows.
@@ -583,7 +591,7 @@ void extract_into(const json::value& doc, std::string_view type, const json::val
       continue;
     }
     // Unions of other parameters (combo-code = code | component-code) are read from theirs.
-    if (!sp->stored_as.empty()) continue;
+    if (!stores_own_rows(*sp)) continue;
     if (sp->type == ParamType::kComposite) {
       extract_composite(*sp, doc, ctx, rows);
       continue;
@@ -592,7 +600,7 @@ void extract_into(const json::value& doc, std::string_view type, const json::val
     if (sp->code == "_id" || sp->code == "_lastUpdated") continue;
     auto items = fhirpath::evaluate(*sp->compiled, doc, ctx);
     if (!items) continue;
-    Extractor x(rows, sp->code, &container);
+    Extractor x(rows, sp->code, &container, sp->covered_parts.empty() ? nullptr : &sp->covered_parts);
     for (const auto& v : *items) {
       x.add(sp->type, v);
     }

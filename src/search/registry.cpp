@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 
@@ -85,6 +86,45 @@ void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
     covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
     if (covered == parts[i]) p.stored_as = std::move(codes);
   }
+  // A string parameter on a HumanName or Address beside string parameters on its parts
+  // (Patient name = Patient.name, family = Patient.name.family, given = Patient.name.given; address
+  // and address-city, -state, -postalcode, -country): the parts' values are stored once, under the
+  // part's parameter, and the whole's own rows hold the rest. Two index rows fewer for a typical
+  // Patient name, up to four for an address.
+  static constexpr std::array<std::string_view, 11> kTextParts{
+      "text", "family", "given", "prefix", "suffix", "line", "city", "district", "state", "postalCode", "country"};
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    SearchParam& p = *params[i];
+    if (p.type != ParamType::kString || !linkable(p) || !p.stored_as.empty() || parts[i].size() != 1) continue;
+    std::vector<std::string> codes;
+    std::vector<std::string> covered;
+    for (std::size_t j = 0; j < params.size(); ++j) {
+      const SearchParam& q = *params[j];
+      if (j == i || q.type != ParamType::kString || !linkable(q) || !q.stored_as.empty() || parts[j].size() != 1) {
+        continue;
+      }
+      const std::string& whole = parts[i].front();
+      const std::string& part = parts[j].front();
+      if (part.size() <= whole.size() + 1 || !part.starts_with(whole) || part[whole.size()] != '.') continue;
+      const std::string_view field = std::string_view(part).substr(whole.size() + 1);
+      if (std::find(kTextParts.begin(), kTextParts.end(), field) == kTextParts.end()) continue;
+      if (std::find(covered.begin(), covered.end(), field) != covered.end()) continue;  // one stores it
+      codes.push_back(q.code);
+      covered.emplace_back(field);
+    }
+    if (codes.empty()) continue;
+    p.stored_as = {p.code};
+    p.stored_as.insert(p.stored_as.end(), codes.begin(), codes.end());
+    p.covered_parts = std::move(covered);
+  }
+  // A parameter reading the rows of one with the same expression (phonetic, name) reads what that
+  // one reads when it is stored in parts.
+  for (auto& sp : params) {
+    if (sp->stored_as.size() != 1 || !sp->stored_target.empty()) continue;
+    const auto it =
+        std::find_if(params.begin(), params.end(), [&](const auto& o) { return o->code == sp->stored_as.front(); });
+    if (it != params.end() && !(*it)->covered_parts.empty()) sp->stored_as = (*it)->stored_as;
+  }
   // A reference parameter that is exactly another one of the same type restricted to one target
   // type: `X.where(resolve() is T)` beside `X` (Observation patient and subject).
   constexpr std::string_view kWhere = ".where(resolve() is ";
@@ -108,9 +148,10 @@ void link_unions(std::vector<std::shared_ptr<SearchParam>>& params) {
   for (auto& sp : params) {
     for (const auto& code : sp->stored_as) {
       const auto it = std::find_if(params.begin(), params.end(), [&](const auto& o) { return o->code == code; });
-      if (it != params.end() && !(*it)->stored_as.empty()) {
+      if (it != params.end() && !stores_own_rows(**it)) {
         sp->stored_as.clear();
         sp->stored_target.clear();
+        sp->covered_parts.clear();
         break;
       }
     }

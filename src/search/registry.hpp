@@ -44,12 +44,23 @@ struct SearchParam {
   /// the one named (Patient phonetic and name, both `Patient.name`): nothing is stored under its
   /// code, and searches and sorts read the rows of these instead.
   std::vector<std::string> stored_as;
+  /// A string parameter on a HumanName or Address (Patient name = `Patient.name`) beside parameters on
+  /// its parts (family = `Patient.name.family`, given) stores rows under its own code only for the
+  /// parts no such parameter covers (text, prefix, suffix): these are the parts left out, and
+  /// stored_as lists its own code first, then theirs, so searches and sorts read all of them.
+  std::vector<std::string> covered_parts;
   /// A reference parameter that is another one restricted to a target type (R4 Observation
   /// `patient` = `Observation.subject.where(resolve() is Patient)`, `subject` = `Observation.subject`)
   /// stores no reference rows of its own: stored_as names the other and this is the type, so
   /// searches read `subject` rows whose target is a Patient. Its `:identifier` rows are its own.
   std::string stored_target;
 };
+
+/// Whether index rows are stored under the parameter's own code (all of its values, or with
+/// covered_parts those of the other parts).
+[[nodiscard]] inline bool stores_own_rows(const SearchParam& sp) {
+  return sp.stored_as.empty() || sp.stored_as.front() == sp.code;
+}
 
 /// A composite of a token and two numbers (R4's MolecularSequence coordinates), indexed as triples.
 [[nodiscard]] bool is_triple_composite(const SearchParam& sp);

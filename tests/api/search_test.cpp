@@ -571,6 +571,21 @@ TEST_F(SearchTest, OracleQueryTable) {
       {"Patient", "address-city=tunbridge",
        [](const Resource& r) { return any_starts(strings(r, "address.city"), "tunbridge"); }},
       {"Patient", "address=kent", [](const Resource& r) { return any_starts(address_parts(r, "address"), "kent"); }},
+      // name and address read the rows of family, given, address-city, -postalcode... for those parts.
+      {"Patient", "address=me", [](const Resource& r) { return any_starts(address_parts(r, "address"), "me"); }},
+      {"Patient", "address:missing=true", [](const Resource& r) { return address_parts(r, "address").empty(); }},
+      {"Patient", "name:missing=false", [](const Resource& r) { return !name_parts(r, "name").empty(); }},
+      {"Patient", "name:contains=mit",
+       [](const Resource& r) {
+         const auto parts = name_parts(r, "name");
+         return std::any_of(parts.begin(), parts.end(),
+                            [](const std::string& v) { return lower_fold(v).find("mit") != std::string::npos; });
+       }},
+      {"Patient", "name:exact=Smith",
+       [](const Resource& r) {
+         const auto parts = name_parts(r, "name");
+         return std::find(parts.begin(), parts.end(), "Smith") != parts.end();
+       }},
       {"Patient", "address=" + enc("1 rue de l'eglise"),
        [](const Resource& r) { return any_starts(address_parts(r, "address"), "1 rue de l'eglise"); }},
       {"Patient", "family:missing=true", [](const Resource& r) { return strings(r, "name.family").empty(); }},
@@ -886,6 +901,18 @@ TEST_F(SearchTest, SortOrders) {
     const auto a = key(fam[i - 1]);
     const auto b = key(fam[i]);
     EXPECT_TRUE(a.first > b.first || (a.first == b.first && a.second <= b.second)) << fam[i - 1] << " / " << fam[i];
+  }
+  // A HumanName parameter stored in parts (family, given and name's own rows) sorts by the lowest part.
+  const auto by_name = all_ids("/fhir/Patient?family=s,t&_sort=name,_id&_count=20");
+  ASSERT_FALSE(by_name.empty());
+  const auto lowest = [&](const std::string& id) {
+    std::string low;
+    for (const auto& p : name_parts(db().at("Patient").at(id), "name"))
+      low = low.empty() ? lower_fold(p) : std::min(low, lower_fold(p));
+    return low;
+  };
+  for (std::size_t i = 1; i < by_name.size(); ++i) {
+    EXPECT_LE(lowest(by_name[i - 1]), lowest(by_name[i])) << by_name[i - 1] << " / " << by_name[i];
   }
   // Quantity, descending.
   const auto obs = all_ids("/fhir/Observation?code=29463-7&_sort=-value-quantity&_count=100");

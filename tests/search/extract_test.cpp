@@ -88,10 +88,22 @@ TEST(Registry, UnionParametersAreReadFromTheirParts) {
   EXPECT_TRUE(stored("Observation", "subject").empty());
   EXPECT_TRUE(stored("Observation", "performer").empty());  // unrestricted: its own rows
   EXPECT_TRUE(r.find("Observation", "combo-code")->stored_target.empty());
-  EXPECT_TRUE(stored("Patient", "name").empty());
-  // The same expression as another's: the first by code stores the rows, the others read them.
-  EXPECT_EQ(stored("Patient", "phonetic"), (std::vector<std::string>{"name"}));
-  EXPECT_EQ(stored("Practitioner", "phonetic"), (std::vector<std::string>{"name"}));
+  // A HumanName or Address parameter beside parameters on its parts stores the other parts itself
+  // and reads the covered ones from theirs (its own code first).
+  EXPECT_EQ(r.find("Patient", "name")->stored_as, (std::vector<std::string>{"name", "family", "given"}));
+  EXPECT_EQ(r.find("Patient", "name")->covered_parts, (std::vector<std::string>{"family", "given"}));
+  EXPECT_TRUE(stores_own_rows(*r.find("Patient", "name")));
+  EXPECT_EQ(stored("Patient", "address"), (std::vector<std::string>{"address", "address-city", "address-country",
+                                                                    "address-postalcode", "address-state"}));
+  EXPECT_EQ(stored("Location", "address"), (std::vector<std::string>{"address", "address-city", "address-country",
+                                                                     "address-postalcode", "address-state"}));
+  EXPECT_EQ(stored("Practitioner", "name"), (std::vector<std::string>{"family", "given", "name"}));
+  EXPECT_TRUE(stored("RelatedPerson", "name").empty());  // R4 gives RelatedPerson no family or given
+  // The same expression as another's: the first by code stores the rows, the others read them (and
+  // what they read).
+  EXPECT_EQ(stored("Patient", "phonetic"), (std::vector<std::string>{"family", "given", "name"}));
+  EXPECT_FALSE(stores_own_rows(*r.find("Patient", "phonetic")));
+  EXPECT_EQ(stored("Practitioner", "phonetic"), (std::vector<std::string>{"family", "given", "name"}));
   EXPECT_EQ(stored("RelatedPerson", "phonetic"), (std::vector<std::string>{"name"}));
   EXPECT_TRUE(stored("Patient", "family").empty());
   // R4 gives CodeSystem system and url one expression (CodeSystem.url), and CapabilityStatement version
@@ -111,14 +123,18 @@ TEST(Extract, PatientExample) {
   const auto given = normalized(rows, "given");
   EXPECT_EQ(std::count(given.begin(), given.end(), "peter"), 2);
   EXPECT_NE(std::find(given.begin(), given.end(), "jim"), given.end());
-  const auto name = normalized(rows, "name");
-  EXPECT_NE(std::find(name.begin(), name.end(), "chalmers"), name.end());
-  EXPECT_TRUE(normalized(rows, "phonetic").empty());  // read from name's rows
-  EXPECT_NE(std::find(name.begin(), name.end(), "jim"), name.end());
+  // name's own rows are the parts family and given do not store: none in this example.
+  EXPECT_TRUE(normalized(rows, "name").empty());
+  EXPECT_TRUE(normalized(rows, "phonetic").empty());  // read from name's, family's and given's rows
+  // address's own rows: the lines (and district, text); the city is address-city's.
   const auto address = normalized(rows, "address");
-  EXPECT_NE(std::find(address.begin(), address.end(), "pleasantville"), address.end());
   EXPECT_NE(std::find(address.begin(), address.end(), "534 erewhon st"), address.end());
+  EXPECT_NE(std::find(address.begin(), address.end(), "rainbow"), address.end());
+  EXPECT_EQ(std::find(address.begin(), address.end(), "pleasantville"), address.end());
+  EXPECT_EQ(std::find(address.begin(), address.end(), "3999"), address.end());
   EXPECT_EQ(normalized(rows, "address-city"), (std::vector<std::string>{"pleasantville"}));
+  EXPECT_EQ(normalized(rows, "address-state"), (std::vector<std::string>{"vic"}));
+  EXPECT_EQ(normalized(rows, "address-postalcode"), (std::vector<std::string>{"3999"}));
   const auto family = of(rows.strings, "family");
   EXPECT_EQ(family.front().exact, "Chalmers");
   // token: Identifier system|value, code, boolean, ContactPoint.

@@ -269,10 +269,10 @@ class Importer::MarkingStore final : public store::Store {
                                                              const std::vector<std::string>& ids) override {
     return inner_.read_many(type, ids);
   }
-  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
-                                                                  const std::vector<std::string>& codes,
-                                                                  std::size_t per_code) override {
-    return inner_.token_rids(type, param, codes, per_code);
+  core::Result<std::vector<std::vector<std::int64_t>>> key_rids(const std::string& type,
+                                                                const std::vector<store::IndexKey>& keys,
+                                                                std::size_t per_key) override {
+    return inner_.key_rids(type, keys, per_key);
   }
   core::Result<std::vector<store::StoredResource>> read_rids(const std::string& type,
                                                              const std::vector<std::int64_t>& rids) override {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ucr::store {
@@ -30,6 +31,24 @@ struct VersionInfo {
 };
 
 /// One stored version: facts plus the exact JSON bytes that were stored (empty for a delete).
+/// One exact value of one search parameter's index rows (Store::key_rids): a token row's code and
+/// system (empty for none), or a date row's bounds.
+struct IndexKey {
+  enum class Kind { kToken, kDate };
+  Kind kind = Kind::kToken;
+  std::string param;
+  std::string system;     ///< kToken
+  std::string code;       ///< kToken
+  std::int64_t low = 0;   ///< kDate: the row's lower bound, microseconds since the epoch
+  std::int64_t high = 0;  ///< kDate: its upper bound
+  static IndexKey token(std::string param, std::string system, std::string code) {
+    return IndexKey{Kind::kToken, std::move(param), std::move(system), std::move(code), 0, 0};
+  }
+  static IndexKey date(std::string param, std::int64_t low, std::int64_t high) {
+    return IndexKey{Kind::kDate, std::move(param), {}, {}, low, high};
+  }
+};
+
 struct StoredResource {
   VersionInfo info;
   std::string method;  ///< POST, PUT, PATCH or DELETE: how this version came to be
@@ -249,14 +268,14 @@ class Store {
     return out;
   }
 
-  /// Row handles (rids) of current resources of `type` carrying each of `codes` as a code of token
-  /// parameter `param`, read from the index alone: for each code in turn, at most `per_code` handles.
-  /// One reading; for look-ups of many keys at once
-  /// (record linkage's blocking keys), where a search per key would cost a plan and an id look-up
-  /// per row. Handles are stable for a resource's life and are read back with read_rids.
-  [[nodiscard]] virtual core::Result<std::vector<std::vector<std::int64_t>>> token_rids(
-      const std::string& type, const std::string& param, const std::vector<std::string>& codes,
-      std::size_t per_code) = 0;
+  /// Row handles (rids) of current resources of `type` with each of `keys`' index rows, read from
+  /// the index alone: for each key in turn, at most `per_key` handles. One
+  /// reading; for look-ups of many keys at once (record linkage's blocking keys), where a search per
+  /// key would cost a plan and an id look-up per row. Handles are stable for a resource's life and
+  /// are read back with read_rids.
+  [[nodiscard]] virtual core::Result<std::vector<std::vector<std::int64_t>>> key_rids(const std::string& type,
+                                                                                      const std::vector<IndexKey>& keys,
+                                                                                      std::size_t per_key) = 0;
 
   /// The current versions of the resources of `type` with the given row handles (token_rids), in
   /// the order given; handles of other types or of deleted resources are left out. One reading.

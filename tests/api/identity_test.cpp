@@ -2,11 +2,13 @@
 #include "api_fixture.hpp"
 
 #include "api/detail/identity.hpp"
+#include "mpi/blocking.hpp"
 #include "mpi/record.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <set>
@@ -83,6 +85,63 @@ TEST_F(IdentityTest, NhsNumbersAreStoredInCanonicalForm) {
   }
   auto found = body_of(call("GET", std::string("/fhir/Patient?identifier=") + kNhs + "|9449306060"));
   EXPECT_EQ(found.at("entry").as_array().size(), 3U);
+}
+
+TEST_F(IdentityTest, EveryBlockingKeyIsReadFromIndexRowsThePatientsHoldingItHave) {
+  // One person with every kind of key: an NHS number and a local identifier (read from identifier
+  // rows), a birth date whose day and month could be swapped (birthdate rows), a postcode, names and
+  // a phone (rows of their own).
+  json::object p = json::parse(person("Amara", "Okafor", "1970-03-12", "ME14 1AA", "9449306060")).as_object();
+  p["identifier"].as_array().push_back(json::object{{"system", "urn:ucr:test:mrn"}, {"value", "MRN-77"}});
+  p["telecom"] = json::array{json::object{{"system", "phone"}, {"value", "01622 000111"}}};
+  const std::string a = create(json::serialize(p));
+  const std::string swapped = create(person("Amara", "Okafor", "1970-12-03", "CT1 1AA"));
+  const std::string other = create(person("Zed", "Young", "1981-07-21", "TN1 1AA"));
+  auto record = mpi::record_from_patient(p);
+  ASSERT_TRUE(record);
+  const auto keys = mpi::blocking_keys(*record);
+  for (const std::string_view kind : {"nhs:", "id:", "dob:", "sx:", "gi:", "nm:", "tel:"}) {
+    EXPECT_TRUE(std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return k.starts_with(kind); }))
+        << kind;
+  }
+  for (const auto& key : keys) {
+    const auto lookups = detail::key_lookups(key);
+    ASSERT_FALSE(lookups.empty()) << key;
+    auto found = store_->key_rids("Patient", lookups, 50);
+    ASSERT_TRUE(found) << found.error().message();
+    std::vector<std::int64_t> rids;
+    for (const auto& block : *found) rids.insert(rids.end(), block.begin(), block.end());
+    auto stored = store_->read_rids("Patient", rids);
+    ASSERT_TRUE(stored) << stored.error().message();
+    std::set<std::string> ids;
+    for (const auto& r : *stored) ids.insert(r.info.id);
+    EXPECT_TRUE(ids.contains(a)) << key;
+    EXPECT_FALSE(ids.contains(other)) << key;
+    // The birth date's block holds the swapped date too.
+    if (key.starts_with("dob:")) {
+      EXPECT_TRUE(ids.contains(swapped)) << key;
+    }
+  }
+  // Identifiers and birth dates are read from their search rows and keep no rows of their own.
+  const auto nhs = detail::key_lookups("nhs:9449306060");
+  ASSERT_EQ(nhs.size(), 1u);
+  EXPECT_EQ(nhs[0].param, "identifier");
+  EXPECT_EQ(nhs[0].system, kNhs);
+  const auto mrn = detail::key_lookups("id:urn:ucr:test:mrn|MRN|77");
+  ASSERT_EQ(mrn.size(), 1u);
+  EXPECT_EQ(mrn[0].system, "urn:ucr:test:mrn");
+  EXPECT_EQ(mrn[0].code, "MRN|77");
+  EXPECT_EQ(detail::key_lookups("dob:1970-03-12").size(), 2u);
+  EXPECT_EQ(detail::key_lookups("dob:1970-03-13").size(), 1u);  // 13 is no month
+  EXPECT_EQ(detail::key_lookups("dob:1970-03-03").size(), 1u);
+  EXPECT_EQ(detail::key_lookups("dob:1970-03-12")[0].kind, store::IndexKey::Kind::kDate);
+  EXPECT_EQ(detail::key_lookups("sx:O210|ME14")[0].param, detail::kMatchKeyParam);
+  search::IndexRows rows;
+  detail::add_match_keys(json::value(p), rows);
+  for (const auto& t : rows.tokens) {
+    EXPECT_FALSE(t.code.starts_with("nhs:") || t.code.starts_with("id:") || t.code.starts_with("dob:")) << t.code;
+  }
+  EXPECT_FALSE(rows.tokens.empty());
 }
 
 TEST_F(IdentityTest, AnInvalidNhsNumberIsRefusedWithItsLocationAndNothingIsStored) {

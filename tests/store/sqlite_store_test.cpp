@@ -666,27 +666,60 @@ TYPED_TEST(StoreContract, ReadManyReturnsCurrentVersionsInTheOrderAskedLeavingOu
   EXPECT_TRUE(none->empty());
 }
 
-TYPED_TEST(StoreContract, TokenRidsReadsEveryCodesBlockCappedAndReadRidsReturnsTheCurrentVersions) {
+TYPED_TEST(StoreContract, KeyRidsReadsEveryKeysBlockCappedAndReadRidsReturnsTheCurrentVersions) {
   // Five Patients share key "k1"; two also carry "k2"; one was updated, one deleted, and an
-  // Observation carries "k1" under the same parameter name.
+  // Observation carries "k1" under the same parameter name. p3 also has "k1" under a system.
   for (int i = 1; i <= 5; ++i) {
     std::vector<search::TokenRow> rows{{"_key", "", "k1", ""}};
     if (i <= 2) rows.push_back({"_key", "", "k2", ""});
+    if (i == 3) rows.push_back({"_key", "urn:s", "k1", ""});
     ASSERT_TRUE(this->put("Patient", "p" + std::to_string(i), R"({"n":)" + std::to_string(i) + "}", 0, rows));
   }
   ASSERT_TRUE(this->put("Patient", "p1", R"({"n":1,"v":2})", 0, {{"_key", "", "k1", ""}, {"_key", "", "k2", ""}}));
   ASSERT_TRUE(this->remove("Patient", "p5"));
   ASSERT_TRUE(this->put("Observation", "o1", "{}", 0, {{"_key", "", "k1", ""}}));
+  // Date rows: p6 and p7 on one day, p8 on the next; the Observation on the first too.
+  const auto dated = [this](const std::string& type, const std::string& id, std::int64_t low, std::int64_t high) {
+    return this->store().write([&](Transaction& t) -> core::Result<void> {
+      NewVersion v;
+      v.info.type = type;
+      v.info.id = id;
+      v.info.version = 1;
+      v.info.last_updated = 1000;
+      v.method = "POST";
+      v.json = "{}";
+      v.index.dates.push_back(search::DateRow{"_day", low, high});
+      return t.put(v);
+    });
+  };
+  constexpr std::int64_t kDay = 86'400'000'000;
+  ASSERT_TRUE(dated("Patient", "p6", 0, kDay - 1));
+  ASSERT_TRUE(dated("Patient", "p7", 0, kDay - 1));
+  ASSERT_TRUE(dated("Patient", "p8", kDay, (2 * kDay) - 1));
+  ASSERT_TRUE(dated("Patient", "p9", 0, (2 * kDay) - 1));  // covers both days: not exactly either
+  ASSERT_TRUE(dated("Observation", "o2", 0, kDay - 1));
 
-  auto blocks = this->store().token_rids("Patient", "_key", {"k2", "none", "k1"}, 10);
+  auto blocks = this->store().key_rids(
+      "Patient",
+      {IndexKey::token("_key", "", "k2"), IndexKey::token("_key", "", "none"), IndexKey::token("_key", "", "k1"),
+       IndexKey::token("_key", "urn:s", "k1"), IndexKey::date("_day", 0, kDay - 1),
+       IndexKey::date("_day", kDay, (2 * kDay) - 1), IndexKey::date("_day", 5, kDay - 1)},
+      10);
   ASSERT_TRUE(blocks) << blocks.error().message();
-  ASSERT_EQ(blocks->size(), 3u);
+  ASSERT_EQ(blocks->size(), 7u);
   EXPECT_EQ((*blocks)[0].size(), 2u);
   EXPECT_TRUE((*blocks)[1].empty());
-  EXPECT_EQ((*blocks)[2].size(), 4u);  // p5 was deleted; the Observation is another type
-  auto capped = this->store().token_rids("Patient", "_key", {"k1"}, 3);
+  EXPECT_EQ((*blocks)[2].size(), 4u);  // p5 was deleted; the Observation is another type; only system ""
+  EXPECT_EQ((*blocks)[3].size(), 1u);  // p3's row under its system
+  EXPECT_EQ((*blocks)[4].size(), 2u);  // p6 and p7: the exact bounds only
+  EXPECT_EQ((*blocks)[5].size(), 1u);
+  EXPECT_TRUE((*blocks)[6].empty());
+  auto capped = this->store().key_rids("Patient", {IndexKey::token("_key", "", "k1")}, 3);
   ASSERT_TRUE(capped);
   EXPECT_EQ((*capped)[0].size(), 3u);
+  auto only_dates = this->store().key_rids("Patient", {IndexKey::date("_day", 0, kDay - 1)}, 10);
+  ASSERT_TRUE(only_dates) << only_dates.error().message();
+  EXPECT_EQ((*only_dates)[0], (*blocks)[4]);
 
   // Read back in the order asked: p1's current version; an unknown handle is left out.
   std::vector<std::int64_t> rids = (*blocks)[2];
@@ -705,7 +738,7 @@ TYPED_TEST(StoreContract, TokenRidsReadsEveryCodesBlockCappedAndReadRidsReturnsT
   auto other = this->store().read_rids("Observation", (*blocks)[0]);
   ASSERT_TRUE(other);
   EXPECT_TRUE(other->empty());
-  auto none = this->store().token_rids("Patient", "_key", {}, 10);
+  auto none = this->store().key_rids("Patient", {}, 10);
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
 }

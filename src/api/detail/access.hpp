@@ -181,10 +181,10 @@ class AuditedStore final : public store::Store {
     return inner_.read_many(type, ids);
   }
   core::Result<store::HistoryPage> history(const store::HistoryQuery& q) override { return inner_.history(q); }
-  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
-                                                                  const std::vector<std::string>& codes,
-                                                                  std::size_t per_code) override {
-    return inner_.token_rids(type, param, codes, per_code);
+  core::Result<std::vector<std::vector<std::int64_t>>> key_rids(const std::string& type,
+                                                                const std::vector<store::IndexKey>& keys,
+                                                                std::size_t per_key) override {
+    return inner_.key_rids(type, keys, per_key);
   }
   core::Result<std::vector<store::StoredResource>> read_rids(const std::string& type,
                                                              const std::vector<std::int64_t>& rids) override {

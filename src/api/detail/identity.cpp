@@ -9,6 +9,8 @@
 #include "mpi/matcher.hpp"
 #include "mpi/nhs_number.hpp"
 #include "mpi/record.hpp"
+#include "search/index.hpp"
+#include "store/store.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -17,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +27,11 @@ namespace ucr::api::detail {
 namespace {
 
 namespace json = boost::json;
+
+// The blocking keys (mpi::blocking_keys) that repeat a search parameter's value.
+constexpr std::string_view kNhsKey = "nhs:";
+constexpr std::string_view kIdentifierKey = "id:";
+constexpr std::string_view kBirthDateKey = "dob:";
 
 constexpr const char* kMatchGradeUrl = "http://hl7.org/fhir/StructureDefinition/match-grade";
 constexpr const char* kExplanationUrl = "https://ucr.nhs.example/fhir/StructureDefinition/match-explanation";
@@ -240,6 +248,39 @@ struct CandidateLimit {
   std::vector<std::size_t> rounds;
 };
 
+}  // namespace
+
+std::vector<store::IndexKey> key_lookups(const std::string& key) {
+  std::vector<store::IndexKey> out;
+  const std::string_view k(key);
+  if (k.starts_with(kNhsKey)) {
+    out.push_back(store::IndexKey::token("identifier", std::string(mpi::kNhsNumberSystem), key.substr(kNhsKey.size())));
+  } else if (k.starts_with(kIdentifierKey)) {
+    const std::string_view rest = k.substr(kIdentifierKey.size());
+    const auto bar = rest.find('|');
+    if (bar != std::string_view::npos) {
+      out.push_back(
+          store::IndexKey::token("identifier", std::string(rest.substr(0, bar)), std::string(rest.substr(bar + 1))));
+    }
+  } else if (k.starts_with(kBirthDateKey)) {
+    const std::string date = key.substr(kBirthDateKey.size());  // YYYY-MM-DD, month <= day
+    const auto add = [&out](const std::string& d) {
+      core::Micros low = 0;
+      core::Micros high = 0;
+      if (search::date_range(d, low, high)) out.push_back(store::IndexKey::date("birthdate", low, high));
+    };
+    add(date);
+    if (date.size() == 10 && date.substr(5, 2) != date.substr(8, 2)) {
+      add(date.substr(0, 5) + date.substr(8, 2) + "-" + date.substr(5, 2));  // not a date when the day is above 12
+    }
+  } else {
+    out.push_back(store::IndexKey::token(kMatchKeyParam, "", key));
+  }
+  return out;
+}
+
+namespace {
+
 /// Every stored Patient sharing a blocking key with `query`, scored; certainly-not candidates are
 /// left out, the best first. A key's block is read up to `per_key` records: a larger block (a common
 /// surname's sound in one postcode district) says little on its own. The candidates read and scored
@@ -256,10 +297,25 @@ core::Result<std::vector<Scored>> score_candidates(store::Store& store, const mp
   // same selective keys (NHS number, phone, name with birth date) and ranks beside the first.
   constexpr double kClearLead = 2.0;
   // Every key's block in one reading of the index alone; only the chosen candidates are read.
-  auto blocks = store.token_rids("Patient", kMatchKeyParam, keys, kPerKey);
-  if (!blocks) return blocks.error();
+  std::vector<store::IndexKey> lookups;
+  std::vector<std::size_t> key_of;  // lookups[i] reads part of the block of keys[key_of[i]]
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    for (auto& l : key_lookups(keys[k])) {
+      lookups.push_back(std::move(l));
+      key_of.push_back(k);
+    }
+  }
+  auto found = store.key_rids("Patient", lookups, kPerKey);
+  if (!found) return found.error();
+  std::vector<std::vector<std::int64_t>> blocks(keys.size());
+  for (std::size_t i = 0; i < found->size(); ++i) {
+    auto& block = blocks[key_of[i]];
+    for (const auto rid : (*found)[i]) {
+      if (block.size() < kPerKey && std::find(block.begin(), block.end(), rid) == block.end()) block.push_back(rid);
+    }
+  }
   std::unordered_map<std::int64_t, double> shared;
-  for (const auto& block : *blocks) {
+  for (const auto& block : blocks) {
     const double weight = 1.0 / static_cast<double>(std::max<std::size_t>(1, block.size()));
     for (const auto rid : block) shared[rid] += weight;
   }
@@ -345,6 +401,9 @@ void add_match_keys(const json::value& patient, search::IndexRows& rows) {
   auto record = mpi::record_from_patient(*o);
   if (!record) return;
   for (auto& key : mpi::blocking_keys(*record)) {
+    // Keys read from the Patient's identifier and birthdate rows need none of their own.
+    const std::string_view k(key);
+    if (k.starts_with(kNhsKey) || k.starts_with(kIdentifierKey) || k.starts_with(kBirthDateKey)) continue;
     rows.tokens.push_back(search::TokenRow{kMatchKeyParam, "", std::move(key), ""});
   }
 }

@@ -67,6 +67,12 @@ struct LinkEvidence {
   std::vector<LinkCandidate> candidates;
 };
 
+/// Where a blocking key's block is in the index (Store::key_rids). A key that repeats a search
+/// parameter's value is read from that parameter's rows, which every Patient has anyway: an NHS
+/// number or another identifier from `identifier` (system and value), a birth date from `birthdate`
+/// (the day and its day/month transposition). Every other key has a row of its own (kMatchKeyParam).
+[[nodiscard]] std::vector<store::IndexKey> key_lookups(const std::string& key);
+
 /// Matches an arriving Patient against the stored ones (blocking keys, at most a few hundred
 /// candidates). Only a single certain match is linked; several certain matches, or probable and
 /// possible ones, go to review; two different people are never linked automatically. `evidence`,

@@ -980,28 +980,62 @@ class PostgresStore final : public Store {
     });
   }
 
-  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
-                                                                  const std::vector<std::string>& codes,
-                                                                  std::size_t per_code) override {
-    std::vector<std::vector<std::int64_t>> out(codes.size());
-    if (codes.empty() || per_code == 0) return out;
+  core::Result<std::vector<std::vector<std::int64_t>>> key_rids(const std::string& type,
+                                                                const std::vector<IndexKey>& keys,
+                                                                std::size_t per_key) override {
+    std::vector<std::vector<std::int64_t>> out(keys.size());
+    if (keys.empty() || per_key == 0) return out;
+    // Token keys and date keys in arrays of their own, each remembering its place in `keys`.
+    std::vector<std::string_view> token_params;
+    std::vector<std::string_view> systems;
+    std::vector<std::string_view> codes;
+    std::vector<std::int64_t> token_at;
+    std::vector<std::string_view> date_params;
+    std::vector<std::int64_t> lows;
+    std::vector<std::int64_t> highs;
+    std::vector<std::int64_t> date_at;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const IndexKey& k = keys[i];
+      if (k.kind == IndexKey::Kind::kToken) {
+        token_params.emplace_back(k.param);
+        systems.emplace_back(k.system);
+        codes.emplace_back(k.code);
+        token_at.push_back(static_cast<std::int64_t>(i));
+      } else {
+        date_params.emplace_back(k.param);
+        lows.push_back(k.low);
+        highs.push_back(k.high);
+        date_at.push_back(static_cast<std::int64_t>(i));
+      }
+    }
     return with_connection([&](Connection& c) -> core::Result<std::vector<std::vector<std::int64_t>>> {
-      std::vector<std::string_view> views(codes.begin(), codes.end());
       Params p;
       p.text(type);
-      p.text(param);
-      p.text_array(views);
-      p.i64(static_cast<std::int64_t>(per_code));
-      // One round trip for every code: each is its own capped index range scan.
+      p.i64(static_cast<std::int64_t>(per_key));
+      p.text_array(token_params);
+      p.text_array(systems);
+      p.text_array(codes);
+      p.i64_array(token_at);
+      p.text_array(date_params);
+      p.i64_array(lows);
+      p.i64_array(highs);
+      p.i64_array(date_at);
+      // One round trip for every key: each is its own capped index range scan.
       auto rows = c.run(
-          "SELECT k.n, t.rid FROM unnest($3::text[]) WITH ORDINALITY AS k(code, n) CROSS JOIN LATERAL "
-          "(SELECT rid FROM idx_token WHERE type = $1 AND param = $2 AND code = k.code ORDER BY rid LIMIT $4) t",
-          p, "token look-up");
+          "SELECT k.at, t.rid FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[]) AS k(param, system, code, "
+          "at) "
+          "CROSS JOIN LATERAL (SELECT rid FROM idx_token WHERE type = $1 AND param = k.param AND code = k.code "
+          "AND system = k.system ORDER BY rid LIMIT $2) t "
+          "UNION ALL "
+          "SELECT k.at, t.rid FROM unnest($7::text[], $8::int8[], $9::int8[], $10::int8[]) AS k(param, low, high, at) "
+          "CROSS JOIN LATERAL (SELECT rid FROM idx_date WHERE type = $1 AND param = k.param AND low = k.low "
+          "AND high = k.high ORDER BY rid LIMIT $2) t",
+          p, "index look-up");
       if (!rows) return rows.error();
       for (int i = 0; i < rows->size(); ++i) {
-        const std::int64_t n = rows->i64(i, 0);
-        if (n >= 1 && static_cast<std::size_t>(n) <= out.size())
-          out[static_cast<std::size_t>(n) - 1].push_back(rows->i64(i, 1));
+        const std::int64_t at = rows->i64(i, 0);
+        if (at >= 0 && static_cast<std::size_t>(at) < out.size())
+          out[static_cast<std::size_t>(at)].push_back(rows->i64(i, 1));
       }
       return out;
     });

@@ -1256,28 +1256,40 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  core::Result<std::vector<std::vector<std::int64_t>>> token_rids(const std::string& type, const std::string& param,
-                                                                  const std::vector<std::string>& codes,
-                                                                  std::size_t per_code) override {
-    std::vector<std::vector<std::int64_t>> out(codes.size());
-    if (codes.empty() || per_code == 0) return out;
+  core::Result<std::vector<std::vector<std::int64_t>>> key_rids(const std::string& type,
+                                                                const std::vector<IndexKey>& keys,
+                                                                std::size_t per_key) override {
+    std::vector<std::vector<std::int64_t>> out(keys.size());
+    if (keys.empty() || per_key == 0) return out;
     auto c = acquire();
     if (!c) return c.error();
     Lease lease(*this, std::move(*c));
-    // The clustered key (type, param, code, system, text, rid) answers this without the table: rows
-    // of one code and one system come in rid order.
-    auto p = lease.conn->prepare("SELECT rid FROM idx_token WHERE type = ?1 AND param = ?2 AND code = ?3 LIMIT ?4");
-    if (!p) return p.error();
+    // The clustered keys, (type, param, code, system, text, rid) and (type, param, low, high, rid),
+    // answer these without the tables, in index order.
+    auto tokens = lease.conn->prepare(
+        "SELECT rid FROM idx_token WHERE type = ?1 AND param = ?2 AND code = ?3 AND system = ?4 LIMIT ?5");
+    if (!tokens) return tokens.error();
+    auto dates = lease.conn->prepare(
+        "SELECT rid FROM idx_date WHERE type = ?1 AND param = ?2 AND low = ?3 AND high = ?4 LIMIT ?5");
+    if (!dates) return dates.error();
     const ReadSnapshot snapshot(*lease.conn);
-    for (std::size_t i = 0; i < codes.size(); ++i) {
-      Stmt s(lease.conn->db(), *p);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const IndexKey& k = keys[i];
+      const bool token = k.kind == IndexKey::Kind::kToken;
+      Stmt s(lease.conn->db(), token ? *tokens : *dates);
       s.bind_static(1, type);
-      s.bind_static(2, param);
-      s.bind_static(3, codes[i]);
-      s.bind(4, static_cast<std::int64_t>(per_code));
+      s.bind_static(2, k.param);
+      if (token) {
+        s.bind_static(3, k.code);
+        s.bind_static(4, k.system);
+      } else {
+        s.bind(3, k.low);
+        s.bind(4, k.high);
+      }
+      s.bind(5, static_cast<std::int64_t>(per_key));
       int rc = 0;
       while ((rc = s.step()) == SQLITE_ROW) out[i].push_back(s.i64(0));
-      if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "token look-up");
+      if (rc != SQLITE_DONE) return db_error(lease.conn->db(), "index look-up");
     }
     return out;
   }

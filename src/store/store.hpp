@@ -277,7 +277,7 @@ class Store {
                                                                                       const std::vector<IndexKey>& keys,
                                                                                       std::size_t per_key) = 0;
 
-  /// The current versions of the resources of `type` with the given row handles (token_rids), in
+  /// The current versions of the resources of `type` with the given row handles (key_rids), in
   /// the order given; handles of other types or of deleted resources are left out. One reading.
   [[nodiscard]] virtual core::Result<std::vector<StoredResource>> read_rids(const std::string& type,
                                                                             const std::vector<std::int64_t>& rids) = 0;
